@@ -1,1 +1,21 @@
-//! sluice-protocol
+//! Bytes <-> typed Kafka messages. No I/O, no tokio.
+//!
+//! - [`frame`]: splitting a byte stream into size-prefixed frames, with a size cap.
+//! - [`header`]: our own request-header decoder (never panics on short input).
+//! - [`schema`]: a table-driven walker, generated from Kafka's message schemas, that checks every
+//!   length and count in a request body against the bytes actually present *before* the body is
+//!   handed to the `kafka-protocol` crate (whose decoder trusts counts from the wire).
+//! - [`request`]: frame -> header + typed body.
+//! - [`response`]: typed body -> size-prefixed frame with the right response-header version.
+//! - [`error`]: Kafka error codes.
+
+pub mod error;
+pub mod frame;
+pub mod header;
+pub mod request;
+pub mod response;
+pub mod schema;
+
+/// The codec crate, re-exported so the other crates name one version of it.
+pub use kafka_protocol;
+pub use kafka_protocol::messages::ApiKey;
