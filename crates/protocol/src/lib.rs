@@ -9,6 +9,7 @@
 //! - [`response`]: typed body -> size-prefixed frame with the right response-header version.
 //! - [`error`]: Kafka error codes.
 
+pub mod batch;
 pub mod error;
 pub mod frame;
 pub mod header;

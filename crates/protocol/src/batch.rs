@@ -1,0 +1,473 @@
+//! A view of record batches (magic v2) as they travel in Produce requests and sit in segments.
+//!
+//! Header layout (61 bytes, big-endian):
+//! baseOffset i64 @0 · batchLength i32 @8 (bytes after this field) · partitionLeaderEpoch i32 @12 ·
+//! magic i8 @16 · crc u32 @17 (CRC-32C over bytes 21..end) · attributes i16 @21 ·
+//! lastOffsetDelta i32 @23 · baseTimestamp i64 @27 · maxTimestamp i64 @35 · producerId i64 @43 ·
+//! producerEpoch i16 @51 · baseSequence i32 @53 · recordCount i32 @57 · records @61.
+//!
+//! baseOffset and partitionLeaderEpoch lie outside the CRC, so the broker rewrites them in place.
+//! Nothing here copies record bytes.
+
+use thiserror::Error;
+
+pub const BASE_OFFSET_OFFSET: usize = 0;
+pub const LENGTH_OFFSET: usize = 8;
+pub const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
+pub const MAGIC_OFFSET: usize = 16;
+pub const CRC_OFFSET: usize = 17;
+pub const ATTRIBUTES_OFFSET: usize = 21;
+pub const LAST_OFFSET_DELTA_OFFSET: usize = 23;
+pub const BASE_TIMESTAMP_OFFSET: usize = 27;
+pub const MAX_TIMESTAMP_OFFSET: usize = 35;
+pub const PRODUCER_ID_OFFSET: usize = 43;
+pub const PRODUCER_EPOCH_OFFSET: usize = 51;
+pub const BASE_SEQUENCE_OFFSET: usize = 53;
+pub const RECORDS_COUNT_OFFSET: usize = 57;
+/// Size of the v2 batch header.
+pub const HEADER_SIZE: usize = 61;
+/// Bytes before the `batchLength` field ends (baseOffset + batchLength): the log overhead.
+pub const LOG_OVERHEAD: usize = 12;
+/// Smallest legal `batchLength`: the header after the length field.
+pub const MIN_BATCH_LENGTH: i32 = (HEADER_SIZE - LOG_OVERHEAD) as i32;
+
+const COMPRESSION_MASK: i16 = 0x07;
+const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+const TRANSACTIONAL_BIT: i16 = 0x10;
+const CONTROL_BIT: i16 = 0x20;
+const DELETE_HORIZON_BIT: i16 = 0x40;
+
+/// The compression codec of a batch (attributes bits 0-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    pub fn from_id(id: i16) -> Option<Self> {
+        Some(match id {
+            0 => Self::None,
+            1 => Self::Gzip,
+            2 => Self::Snappy,
+            3 => Self::Lz4,
+            4 => Self::Zstd,
+            _ => return None,
+        })
+    }
+
+    pub fn id(self) -> i16 {
+        match self {
+            Self::None => 0,
+            Self::Gzip => 1,
+            Self::Snappy => 2,
+            Self::Lz4 => 3,
+            Self::Zstd => 4,
+        }
+    }
+}
+
+/// Timestamp type (attributes bit 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampType {
+    CreateTime,
+    LogAppendTime,
+}
+
+/// Why bytes are not a valid batch. Maps to CORRUPT_MESSAGE / INVALID_RECORD in responses.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BatchError {
+    #[error("record batch truncated: {available} bytes available, {needed} needed")]
+    Truncated { available: usize, needed: usize },
+    #[error("record batch length {length} is invalid")]
+    InvalidLength { length: i32 },
+    #[error("record batch magic {magic} is not supported (only magic 2)")]
+    UnsupportedMagic { magic: i8 },
+    #[error("record batch CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch { stored: u32, computed: u32 },
+    #[error("record batch compression codec {codec} is unknown")]
+    UnknownCompression { codec: i16 },
+    #[error(
+        "record batch record count {count} is invalid for lastOffsetDelta {last_offset_delta}"
+    )]
+    InvalidRecordCount { count: i32, last_offset_delta: i32 },
+}
+
+/// A parsed v2 batch header, borrowed from the batch bytes (header plus records).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordBatch<'a> {
+    bytes: &'a [u8],
+}
+
+fn be_i16(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn be_i64(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(a)
+}
+
+/// The total size (log overhead included) of the batch starting at `buf`, as its length field
+/// says, after checking the field is sane. Does not require the whole batch to be present.
+pub fn batch_size(buf: &[u8]) -> Result<usize, BatchError> {
+    if buf.len() < LOG_OVERHEAD {
+        return Err(BatchError::Truncated {
+            available: buf.len(),
+            needed: LOG_OVERHEAD,
+        });
+    }
+    let length = be_i32(buf, LENGTH_OFFSET);
+    if length < MIN_BATCH_LENGTH {
+        return Err(BatchError::InvalidLength { length });
+    }
+    Ok(LOG_OVERHEAD + length as usize)
+}
+
+impl<'a> RecordBatch<'a> {
+    /// Parse the batch at the start of `buf`: the whole batch must be present. Checks length and
+    /// magic; not the CRC (see [`RecordBatch::verify_crc`]) so that recovery can tell a torn
+    /// tail (truncated) from corruption.
+    pub fn parse(buf: &'a [u8]) -> Result<Self, BatchError> {
+        let size = batch_size(buf)?;
+        if buf.len() < HEADER_SIZE.min(size) || buf.len() < MAGIC_OFFSET + 1 {
+            return Err(BatchError::Truncated {
+                available: buf.len(),
+                needed: HEADER_SIZE,
+            });
+        }
+        let magic = buf[MAGIC_OFFSET] as i8;
+        if magic != 2 {
+            return Err(BatchError::UnsupportedMagic { magic });
+        }
+        if buf.len() < size {
+            return Err(BatchError::Truncated {
+                available: buf.len(),
+                needed: size,
+            });
+        }
+        Ok(Self {
+            bytes: &buf[..size],
+        })
+    }
+
+    /// Parse and fully validate: length, magic, CRC, codec id, record count.
+    pub fn parse_validated(buf: &'a [u8]) -> Result<Self, BatchError> {
+        let batch = Self::parse(buf)?;
+        batch.verify_crc()?;
+        batch.compression()?;
+        let (count, delta) = (batch.records_count(), batch.last_offset_delta());
+        // Kafka allows an empty batch (count 0) only as the result of compaction; a producer's
+        // batch must hold lastOffsetDelta + 1 records.
+        if count < 0 || delta < 0 || i64::from(count) != i64::from(delta) + 1 {
+            return Err(BatchError::InvalidRecordCount {
+                count,
+                last_offset_delta: delta,
+            });
+        }
+        Ok(batch)
+    }
+
+    /// The whole batch (log overhead included).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+    pub fn size(&self) -> usize {
+        self.bytes.len()
+    }
+    pub fn base_offset(&self) -> i64 {
+        be_i64(self.bytes, BASE_OFFSET_OFFSET)
+    }
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset() + i64::from(self.last_offset_delta())
+    }
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset() + 1
+    }
+    pub fn batch_length(&self) -> i32 {
+        be_i32(self.bytes, LENGTH_OFFSET)
+    }
+    pub fn partition_leader_epoch(&self) -> i32 {
+        be_i32(self.bytes, PARTITION_LEADER_EPOCH_OFFSET)
+    }
+    pub fn magic(&self) -> i8 {
+        self.bytes[MAGIC_OFFSET] as i8
+    }
+    pub fn crc(&self) -> u32 {
+        be_i32(self.bytes, CRC_OFFSET) as u32
+    }
+    pub fn attributes(&self) -> i16 {
+        be_i16(self.bytes, ATTRIBUTES_OFFSET)
+    }
+    pub fn compression(&self) -> Result<Compression, BatchError> {
+        let codec = self.attributes() & COMPRESSION_MASK;
+        Compression::from_id(codec).ok_or(BatchError::UnknownCompression { codec })
+    }
+    pub fn timestamp_type(&self) -> TimestampType {
+        if self.attributes() & TIMESTAMP_TYPE_BIT != 0 {
+            TimestampType::LogAppendTime
+        } else {
+            TimestampType::CreateTime
+        }
+    }
+    pub fn is_transactional(&self) -> bool {
+        self.attributes() & TRANSACTIONAL_BIT != 0
+    }
+    pub fn is_control(&self) -> bool {
+        self.attributes() & CONTROL_BIT != 0
+    }
+    pub fn has_delete_horizon(&self) -> bool {
+        self.attributes() & DELETE_HORIZON_BIT != 0
+    }
+    pub fn last_offset_delta(&self) -> i32 {
+        be_i32(self.bytes, LAST_OFFSET_DELTA_OFFSET)
+    }
+    pub fn base_timestamp(&self) -> i64 {
+        be_i64(self.bytes, BASE_TIMESTAMP_OFFSET)
+    }
+    pub fn max_timestamp(&self) -> i64 {
+        be_i64(self.bytes, MAX_TIMESTAMP_OFFSET)
+    }
+    pub fn producer_id(&self) -> i64 {
+        be_i64(self.bytes, PRODUCER_ID_OFFSET)
+    }
+    pub fn producer_epoch(&self) -> i16 {
+        be_i16(self.bytes, PRODUCER_EPOCH_OFFSET)
+    }
+    pub fn base_sequence(&self) -> i32 {
+        be_i32(self.bytes, BASE_SEQUENCE_OFFSET)
+    }
+    pub fn records_count(&self) -> i32 {
+        be_i32(self.bytes, RECORDS_COUNT_OFFSET)
+    }
+    /// The records section (possibly compressed).
+    pub fn records(&self) -> &'a [u8] {
+        &self.bytes[HEADER_SIZE..]
+    }
+
+    pub fn compute_crc(&self) -> u32 {
+        crc32c::crc32c(&self.bytes[ATTRIBUTES_OFFSET..])
+    }
+
+    pub fn verify_crc(&self) -> Result<(), BatchError> {
+        let (stored, computed) = (self.crc(), self.compute_crc());
+        if stored != computed {
+            return Err(BatchError::CrcMismatch { stored, computed });
+        }
+        Ok(())
+    }
+}
+
+/// Iterate the batches laid end to end in `buf` (a produce payload or a segment slice).
+/// Yields an error for the first batch that does not parse, then stops.
+pub fn batches(buf: &[u8]) -> Batches<'_> {
+    Batches { buf, pos: 0 }
+}
+
+pub struct Batches<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Batches<'a> {
+    /// Byte position of the next batch in the buffer.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+impl<'a> Iterator for Batches<'a> {
+    type Item = Result<RecordBatch<'a>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.buf.get(self.pos..)?;
+        if rest.is_empty() {
+            return None;
+        }
+        match RecordBatch::parse(rest) {
+            Ok(b) => {
+                self.pos += b.size();
+                Some(Ok(b))
+            }
+            Err(e) => {
+                self.pos = self.buf.len();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Rewrite baseOffset in place (outside the CRC). `batch` must start with a batch header.
+pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
+    batch[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
+}
+
+/// Rewrite partitionLeaderEpoch in place (outside the CRC).
+pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
+    batch[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
+        .copy_from_slice(&epoch.to_be_bytes());
+}
+
+/// Switch the batch to LogAppendTime with `now_ms` as its max timestamp, and recompute the CRC
+/// (both fields are inside it).
+pub fn set_log_append_time(batch: &mut [u8], now_ms: i64) {
+    let attrs = be_i16(batch, ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_BIT;
+    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// Builders for tests elsewhere in the workspace (and fuzz seeds).
+pub mod testing {
+    use super::*;
+
+    /// An uncompressed v2 batch of `values.len()` records with null keys, built by hand.
+    pub fn build_batch(base_offset: i64, base_timestamp: i64, values: &[&[u8]]) -> Vec<u8> {
+        build_batch_with(base_offset, base_timestamp, values, 0, -1, -1, -1)
+    }
+
+    /// Like [`build_batch`] with attributes and producer fields.
+    pub fn build_batch_with(
+        base_offset: i64,
+        base_timestamp: i64,
+        values: &[&[u8]],
+        attributes: i16,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) -> Vec<u8> {
+        let mut records = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let mut body = Vec::new();
+            body.push(0u8); // record attributes
+            put_varint(&mut body, 0); // timestamp delta
+            put_varint(&mut body, i as i64); // offset delta
+            put_varint(&mut body, -1); // null key
+            put_varint(&mut body, v.len() as i64);
+            body.extend_from_slice(v);
+            put_varint(&mut body, 0); // no headers
+            put_varint(&mut records, body.len() as i64);
+            records.extend_from_slice(&body);
+        }
+        let mut b = Vec::with_capacity(HEADER_SIZE + records.len());
+        b.extend_from_slice(&base_offset.to_be_bytes());
+        b.extend_from_slice(&((HEADER_SIZE - LOG_OVERHEAD + records.len()) as i32).to_be_bytes());
+        b.extend_from_slice(&0i32.to_be_bytes()); // partition leader epoch
+        b.push(2); // magic
+        b.extend_from_slice(&0u32.to_be_bytes()); // crc placeholder
+        b.extend_from_slice(&attributes.to_be_bytes());
+        b.extend_from_slice(&((values.len() as i32) - 1).to_be_bytes());
+        b.extend_from_slice(&base_timestamp.to_be_bytes());
+        b.extend_from_slice(&base_timestamp.to_be_bytes());
+        b.extend_from_slice(&producer_id.to_be_bytes());
+        b.extend_from_slice(&producer_epoch.to_be_bytes());
+        b.extend_from_slice(&base_sequence.to_be_bytes());
+        b.extend_from_slice(&(values.len() as i32).to_be_bytes());
+        b.extend_from_slice(&records);
+        let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    /// Zig-zag varint as Kafka records use.
+    pub fn put_varint(out: &mut Vec<u8>, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        while z >= 0x80 {
+            out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        out.push(z as u8);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::build_batch;
+    use super::*;
+
+    #[test]
+    fn parses_and_validates_built_batch() {
+        let b = build_batch(0, 1_000, &[b"a", b"bc", b"def"]);
+        let batch = RecordBatch::parse_validated(&b).unwrap();
+        assert_eq!(batch.records_count(), 3);
+        assert_eq!(batch.last_offset_delta(), 2);
+        assert_eq!(batch.size(), b.len());
+        assert_eq!(batch.compression().unwrap(), Compression::None);
+        assert_eq!(batch.timestamp_type(), TimestampType::CreateTime);
+        assert_eq!(batch.max_timestamp(), 1_000);
+    }
+
+    #[test]
+    fn rewrites_outside_crc_keep_it_valid() {
+        let mut b = build_batch(0, 1_000, &[b"x"]);
+        set_base_offset(&mut b, 42);
+        set_partition_leader_epoch(&mut b, 7);
+        let batch = RecordBatch::parse_validated(&b).unwrap();
+        assert_eq!(batch.base_offset(), 42);
+        assert_eq!(batch.partition_leader_epoch(), 7);
+        set_log_append_time(&mut b, 5_000);
+        let batch = RecordBatch::parse_validated(&b).unwrap();
+        assert_eq!(batch.timestamp_type(), TimestampType::LogAppendTime);
+        assert_eq!(batch.max_timestamp(), 5_000);
+    }
+
+    #[test]
+    fn detects_corruption_and_truncation() {
+        let b = build_batch(0, 1_000, &[b"hello"]);
+        let mut flipped = b.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0xff;
+        assert!(matches!(
+            RecordBatch::parse_validated(&flipped),
+            Err(BatchError::CrcMismatch { .. })
+        ));
+        for n in 0..b.len() {
+            assert!(RecordBatch::parse(&b[..n]).is_err(), "prefix {n} parsed");
+        }
+        let mut bad_len = b.clone();
+        bad_len[LENGTH_OFFSET..LENGTH_OFFSET + 4].copy_from_slice(&(-5i32).to_be_bytes());
+        assert_eq!(
+            RecordBatch::parse(&bad_len).unwrap_err(),
+            BatchError::InvalidLength { length: -5 }
+        );
+        let mut magic1 = b.clone();
+        magic1[MAGIC_OFFSET] = 1;
+        assert_eq!(
+            RecordBatch::parse(&magic1).unwrap_err(),
+            BatchError::UnsupportedMagic { magic: 1 }
+        );
+    }
+
+    #[test]
+    fn iterates_concatenated_batches_and_stops_at_garbage() {
+        let mut buf = build_batch(0, 1, &[b"a"]);
+        buf.extend(build_batch(1, 2, &[b"b", b"c"]));
+        let n = buf.len();
+        buf.extend_from_slice(&[0, 0, 0]);
+        let mut it = batches(&buf);
+        assert_eq!(it.next().unwrap().unwrap().records_count(), 1);
+        assert_eq!(it.next().unwrap().unwrap().records_count(), 2);
+        assert_eq!(it.position(), n);
+        assert!(it.next().unwrap().is_err());
+        assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn record_count_must_match_delta() {
+        let mut b = build_batch(0, 1, &[b"a", b"b"]);
+        b[RECORDS_COUNT_OFFSET..RECORDS_COUNT_OFFSET + 4].copy_from_slice(&5i32.to_be_bytes());
+        let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(
+            RecordBatch::parse_validated(&b),
+            Err(BatchError::InvalidRecordCount { .. })
+        ));
+    }
+}
