@@ -1,1 +1,13 @@
-//! sluice-server
+//! The Sluice broker: listeners, connections, one handler file per API, the topic registry and
+//! configuration.
+
+pub mod broker;
+pub mod config;
+pub mod fsutil;
+pub mod handlers;
+pub mod kafka_uuid;
+pub mod meta_properties;
+pub mod network;
+pub mod server;
+pub mod topic_config;
+pub mod topics;

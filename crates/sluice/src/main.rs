@@ -1,1 +1,127 @@
-fn main() {}
+//! `sluice`: a Kafka-wire-compatible broker in one binary.
+//!
+//! `sluice [--config FILE] [--override key=value]...`; keys are Kafka's property names. The
+//! environment follows the apache/kafka docker image (KAFKA_LISTENERS, KAFKA_LOG_DIRS, ...;
+//! CLUSTER_ID sets the cluster id of a new data dir). Precedence: defaults < file < environment <
+//! --override. Logging: RUST_LOG, else the `sluice.log.level` config (default info).
+
+use clap::Parser;
+use sluice_server::config::{BrokerConfig, RawConfig, Source};
+use sluice_server::server::RunningServer;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sluice",
+    version,
+    about = "A Kafka-wire-compatible message broker"
+)]
+struct Args {
+    /// Config file: TOML with Kafka property names as keys, or a Java .properties file.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Set a config key, overriding file and environment (repeatable).
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// A server.properties path given positionally, as `kafka-server-start.sh` takes it.
+    #[arg(value_name = "PROPERTIES_FILE")]
+    positional_config: Option<PathBuf>,
+}
+
+fn load_config(args: &Args) -> Result<BrokerConfig, String> {
+    let mut raw = RawConfig::default();
+    for path in args.config.iter().chain(args.positional_config.iter()) {
+        raw.load_file(path).map_err(|e| e.to_string())?;
+    }
+    raw.load_env(std::env::vars());
+    if let Ok(cluster_id) = std::env::var("CLUSTER_ID") {
+        raw.set("cluster.id", cluster_id, Source::Environment);
+    }
+    for o in &args.overrides {
+        raw.apply_override(o).map_err(|e| e.to_string())?;
+    }
+    BrokerConfig::from_raw(raw).map_err(|e| e.to_string())
+}
+
+fn init_logging(config: Option<&BrokerConfig>) {
+    let default_level = config
+        .and_then(|c| c.raw.get("sluice.log.level"))
+        .unwrap_or("info")
+        .to_string();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match load_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            init_logging(None);
+            tracing::error!("invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(Some(&config));
+    for key in config.unknown_keys() {
+        tracing::warn!(key, "unknown config key ignored");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sluice")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match RunningServer::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("cannot start: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(
+            node_id = server.broker.node_id(),
+            cluster_id = %server.broker.cluster_id,
+            startup_ms = server.broker.started.elapsed().as_secs_f64() * 1000.0,
+            "Sluice started"
+        );
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,150 @@
+//! One file per Kafka API, each with version notes at its top, and the registry that ties them
+//! together.
+//!
+//! [`SUPPORTED`] is the single list of (API, min version, max version) this broker serves. It
+//! drives both the request dispatch and the ApiVersions response, so ApiVersions advertises
+//! exactly what is implemented.
+
+use crate::broker::Broker;
+use bytes::{Bytes, BytesMut};
+use sluice_protocol::header::{self, HeaderError, RequestHeader};
+use sluice_protocol::kafka_protocol::messages::{RequestKind, ResponseKind};
+use sluice_protocol::request::{decode_body, BodyError};
+use sluice_protocol::response::{encode_response, EncodeError};
+use sluice_protocol::ApiKey;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use thiserror::Error;
+
+pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod metadata;
+
+/// Per-connection facts a handler may need.
+pub struct ConnectionContext {
+    pub peer: SocketAddr,
+    /// The listener the connection arrived on: Metadata answers with its advertised endpoint.
+    pub listener: Arc<str>,
+}
+
+/// Per-request facts.
+pub struct RequestContext<'a> {
+    pub conn: &'a ConnectionContext,
+    pub header: RequestHeader,
+    pub api: ApiKey,
+    pub version: i16,
+}
+
+/// What a handler answers. (Boxing the response would cost an allocation per request for
+/// nothing: a Reply lives on the stack of one request.)
+#[allow(clippy::large_enum_variant)]
+pub enum Reply {
+    Response(ResponseKind),
+    /// No response at all (Produce with acks=0).
+    None,
+}
+
+/// Why a connection is closed instead of answered.
+#[derive(Debug, Error)]
+pub enum CloseReason {
+    #[error("request header: {0}")]
+    Header(#[from] HeaderError),
+    #[error("unknown API key {0}")]
+    UnknownApiKey(i16),
+    #[error("{api:?} is not supported by this broker")]
+    UnsupportedApi { api: ApiKey },
+    #[error("{api:?} v{version} is not supported (supported: v{min}-v{max})")]
+    UnsupportedVersion {
+        api: ApiKey,
+        version: i16,
+        min: i16,
+        max: i16,
+    },
+    #[error("request body: {0}")]
+    Body(#[from] BodyError),
+    #[error("response: {0}")]
+    Encode(#[from] EncodeError),
+}
+
+macro_rules! registry {
+    ($( $variant:ident => $module:ident, $min:expr, $max:expr; )*) => {
+        /// Every API this broker serves, with its version range.
+        pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[ $( (ApiKey::$variant, $min, $max), )* ];
+
+        async fn dispatch(broker: &Broker, ctx: &RequestContext<'_>, req: RequestKind) -> Reply {
+            match req {
+                $( RequestKind::$variant(r) => $module::handle(broker, ctx, r).await, )*
+                // Unreachable: the API key was checked against SUPPORTED before decoding.
+                _ => Reply::None,
+            }
+        }
+    };
+}
+
+registry! {
+    ApiVersions => api_versions, 0, 4;
+    Metadata => metadata, 0, 13;
+    CreateTopics => create_topics, 2, 7;
+    DeleteTopics => delete_topics, 1, 6;
+}
+
+/// The version range served for `api`.
+pub fn supported_range(api: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == api)
+        .map(|(_, min, max)| (*min, *max))
+}
+
+/// Serve one frame: decode, dispatch, encode the response (if any) into `out`.
+pub async fn handle_frame(
+    broker: &Broker,
+    conn: &ConnectionContext,
+    frame: Bytes,
+    out: &mut BytesMut,
+) -> Result<(), CloseReason> {
+    let (raw_key, version, correlation_id) =
+        header::peek_prefix(&frame).ok_or(HeaderError::Truncated {
+            len: frame.len(),
+            need: 8,
+        })?;
+    let api = ApiKey::try_from(raw_key).map_err(|_| CloseReason::UnknownApiKey(raw_key))?;
+    let (min, max) = supported_range(api).ok_or(CloseReason::UnsupportedApi { api })?;
+    if version < min || version > max {
+        if api == ApiKey::ApiVersions {
+            // Kafka answers an ApiVersions it cannot parse with UNSUPPORTED_VERSION and its
+            // ranges, encoded as v0, so the client can retry with a version we know.
+            let body = api_versions::unsupported_version_response();
+            encode_response(
+                out,
+                api,
+                0,
+                correlation_id,
+                &ResponseKind::ApiVersions(body),
+            )?;
+            return Ok(());
+        }
+        return Err(CloseReason::UnsupportedVersion {
+            api,
+            version,
+            min,
+            max,
+        });
+    }
+    let (header, body_start) =
+        header::decode(&frame, header::request_header_version(api, version))?;
+    let body = frame.slice(body_start..);
+    let request = decode_body(api, version, body)?;
+    let ctx = RequestContext {
+        conn,
+        header,
+        api,
+        version,
+    };
+    match dispatch(broker, &ctx, request).await {
+        Reply::Response(resp) => encode_response(out, api, version, correlation_id, &resp)?,
+        Reply::None => {}
+    }
+    Ok(())
+}

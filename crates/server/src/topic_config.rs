@@ -1,0 +1,311 @@
+//! Kafka's topic-level configs: names, defaults, types, validation and broker-level synonyms
+//! (Apache Kafka 4.x `TopicConfig` / `LogConfig`).
+//!
+//! A topic's effective value comes from, in order: the topic's own override, the broker's
+//! synonym (e.g. `log.retention.hours` for `retention.ms`), the default here.
+
+use crate::config::RawConfig;
+use std::collections::BTreeMap;
+
+/// Kafka's `ConfigDef.Type`, with the codes DescribeConfigs v3+ sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean = 1,
+    String = 2,
+    Int = 3,
+    Long = 5,
+    Double = 6,
+    List = 7,
+}
+
+/// A constraint on a value beyond its type.
+#[derive(Debug, Clone, Copy)]
+pub enum Check {
+    None,
+    AtLeast(i64),
+    Between(i64, i64),
+    /// One of the listed strings (case-sensitive, as Kafka's ValidString).
+    OneOf(&'static [&'static str]),
+    /// Every list item one of these (Kafka's ValidList).
+    ListOf(&'static [&'static str]),
+    /// A ratio in [0, 1].
+    Ratio,
+    /// `-1` or between the bounds.
+    MinusOneOrBetween(i64, i64),
+}
+
+/// A broker-level synonym and the factor that turns its unit into the topic config's unit.
+#[derive(Debug, Clone, Copy)]
+pub struct Synonym {
+    pub name: &'static str,
+    pub factor: i64,
+}
+
+const fn syn(name: &'static str) -> Synonym {
+    Synonym { name, factor: 1 }
+}
+
+/// One topic config.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicConfigDef {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub kind: ConfigType,
+    pub check: Check,
+    /// Broker synonyms, most specific first (`log.retention.ms` before `.minutes`/`.hours`).
+    pub synonyms: &'static [Synonym],
+    pub doc: &'static str,
+}
+
+const LONG_MAX: &str = "9223372036854775807";
+const HOUR_MS: i64 = 3_600_000;
+
+/// Every topic config of Apache Kafka 4.x, sorted by name.
+pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
+    TopicConfigDef { name: "cleanup.policy", default: "delete", kind: ConfigType::List, check: Check::ListOf(&["compact", "delete"]), synonyms: &[syn("log.cleanup.policy")], doc: "Either \"delete\" or \"compact\" or both: the retention policy of old log segments." },
+    TopicConfigDef { name: "compression.gzip.level", default: "-1", kind: ConfigType::Int, check: Check::MinusOneOrBetween(1, 9), synonyms: &[syn("compression.gzip.level")], doc: "The compression level to use if compression.type is set to gzip." },
+    TopicConfigDef { name: "compression.lz4.level", default: "9", kind: ConfigType::Int, check: Check::Between(1, 17), synonyms: &[syn("compression.lz4.level")], doc: "The compression level to use if compression.type is set to lz4." },
+    TopicConfigDef { name: "compression.type", default: "producer", kind: ConfigType::String, check: Check::OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]), synonyms: &[syn("compression.type")], doc: "The final compression type for a given topic; 'producer' retains the codec set by the producer." },
+    TopicConfigDef { name: "compression.zstd.level", default: "3", kind: ConfigType::Int, check: Check::Between(-131072, 22), synonyms: &[syn("compression.zstd.level")], doc: "The compression level to use if compression.type is set to zstd." },
+    TopicConfigDef { name: "delete.retention.ms", default: "86400000", kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.cleaner.delete.retention.ms")], doc: "How long delete tombstones are retained for log compacted topics." },
+    TopicConfigDef { name: "file.delete.delay.ms", default: "60000", kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.segment.delete.delay.ms")], doc: "The time to wait before deleting a file from the filesystem." },
+    TopicConfigDef { name: "flush.messages", default: LONG_MAX, kind: ConfigType::Long, check: Check::AtLeast(1), synonyms: &[syn("log.flush.interval.messages")], doc: "The number of messages written to a log partition before it is forced to disk." },
+    TopicConfigDef { name: "flush.ms", default: LONG_MAX, kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.flush.interval.ms")], doc: "The maximum time a message may sit in the page cache before it is forced to disk." },
+    TopicConfigDef { name: "follower.replication.throttled.replicas", default: "", kind: ConfigType::List, check: Check::None, synonyms: &[syn("follower.replication.throttled.replicas")], doc: "A list of replicas for which log replication should be throttled on the follower side." },
+    TopicConfigDef { name: "index.interval.bytes", default: "4096", kind: ConfigType::Int, check: Check::AtLeast(0), synonyms: &[syn("log.index.interval.bytes")], doc: "How frequently Kafka adds an index entry to its offset index." },
+    TopicConfigDef { name: "leader.replication.throttled.replicas", default: "", kind: ConfigType::List, check: Check::None, synonyms: &[syn("leader.replication.throttled.replicas")], doc: "A list of replicas for which log replication should be throttled on the leader side." },
+    TopicConfigDef { name: "local.retention.bytes", default: "-2", kind: ConfigType::Long, check: Check::AtLeast(-2), synonyms: &[syn("log.local.retention.bytes")], doc: "The maximum size of local log segments before deletion (tiered storage); -2 means retention.bytes." },
+    TopicConfigDef { name: "local.retention.ms", default: "-2", kind: ConfigType::Long, check: Check::AtLeast(-2), synonyms: &[syn("log.local.retention.ms")], doc: "How long a local log segment is kept before deletion (tiered storage); -2 means retention.ms." },
+    TopicConfigDef { name: "max.compaction.lag.ms", default: LONG_MAX, kind: ConfigType::Long, check: Check::AtLeast(1), synonyms: &[syn("log.cleaner.max.compaction.lag.ms")], doc: "The maximum time a message will remain ineligible for compaction in the log." },
+    TopicConfigDef { name: "max.message.bytes", default: "1048588", kind: ConfigType::Int, check: Check::AtLeast(0), synonyms: &[syn("message.max.bytes")], doc: "The largest record batch size allowed by Kafka (after compression if compression is enabled)." },
+    TopicConfigDef { name: "message.timestamp.after.max.ms", default: "3600000", kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.message.timestamp.after.max.ms")], doc: "The maximum allowed difference between a record's timestamp, when ahead of the broker's, and the broker's timestamp." },
+    TopicConfigDef { name: "message.timestamp.before.max.ms", default: LONG_MAX, kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.message.timestamp.before.max.ms")], doc: "The maximum allowed difference between the broker's timestamp and a record's timestamp when it lies behind." },
+    TopicConfigDef { name: "message.timestamp.type", default: "CreateTime", kind: ConfigType::String, check: Check::OneOf(&["CreateTime", "LogAppendTime"]), synonyms: &[syn("log.message.timestamp.type")], doc: "Whether the timestamp in the message is message create time or log append time." },
+    TopicConfigDef { name: "min.cleanable.dirty.ratio", default: "0.5", kind: ConfigType::Double, check: Check::Ratio, synonyms: &[syn("log.cleaner.min.cleanable.ratio")], doc: "How frequently the log compactor will attempt to clean the log." },
+    TopicConfigDef { name: "min.compaction.lag.ms", default: "0", kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.cleaner.min.compaction.lag.ms")], doc: "The minimum time a message will remain uncompacted in the log." },
+    TopicConfigDef { name: "min.insync.replicas", default: "1", kind: ConfigType::Int, check: Check::AtLeast(1), synonyms: &[syn("min.insync.replicas")], doc: "The minimum number of replicas that must acknowledge a write with acks=all." },
+    TopicConfigDef { name: "preallocate", default: "false", kind: ConfigType::Boolean, check: Check::None, synonyms: &[syn("log.preallocate")], doc: "True if we should preallocate the file on disk when creating a new log segment." },
+    TopicConfigDef { name: "remote.log.copy.disable", default: "false", kind: ConfigType::Boolean, check: Check::None, synonyms: &[], doc: "Disables copying local log segments to remote storage (tiered storage)." },
+    TopicConfigDef { name: "remote.log.delete.on.disable", default: "false", kind: ConfigType::Boolean, check: Check::None, synonyms: &[], doc: "Whether remote data is deleted when tiered storage is disabled on the topic." },
+    TopicConfigDef { name: "remote.storage.enable", default: "false", kind: ConfigType::Boolean, check: Check::None, synonyms: &[], doc: "Whether tiered storage is enabled for the topic." },
+    TopicConfigDef { name: "retention.bytes", default: "-1", kind: ConfigType::Long, check: Check::None, synonyms: &[syn("log.retention.bytes")], doc: "The maximum size a partition can grow to before old log segments are discarded; -1 means no limit." },
+    TopicConfigDef { name: "retention.ms", default: "604800000", kind: ConfigType::Long, check: Check::AtLeast(-1), synonyms: &[syn("log.retention.ms"), Synonym { name: "log.retention.minutes", factor: 60_000 }, Synonym { name: "log.retention.hours", factor: HOUR_MS }], doc: "The maximum time a log is retained before old log segments are discarded; -1 means no limit." },
+    TopicConfigDef { name: "segment.bytes", default: "1073741824", kind: ConfigType::Int, check: Check::AtLeast(1_048_576), synonyms: &[syn("log.segment.bytes")], doc: "The segment file size for the log." },
+    TopicConfigDef { name: "segment.index.bytes", default: "10485760", kind: ConfigType::Int, check: Check::AtLeast(4), synonyms: &[syn("log.index.size.max.bytes")], doc: "The size of the index that maps offsets to file positions." },
+    TopicConfigDef { name: "segment.jitter.ms", default: "0", kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.roll.jitter.ms"), Synonym { name: "log.roll.jitter.hours", factor: HOUR_MS }], doc: "The maximum random jitter subtracted from the scheduled segment roll time." },
+    TopicConfigDef { name: "segment.ms", default: "604800000", kind: ConfigType::Long, check: Check::AtLeast(1), synonyms: &[syn("log.roll.ms"), Synonym { name: "log.roll.hours", factor: HOUR_MS }], doc: "The period of time after which Kafka will force the log to roll even if the segment file isn't full." },
+    TopicConfigDef { name: "unclean.leader.election.enable", default: "false", kind: ConfigType::Boolean, check: Check::None, synonyms: &[syn("unclean.leader.election.enable")], doc: "Whether to enable replicas not in the ISR to be elected as leader as a last resort." },
+];
+
+/// The definition of topic config `name`.
+pub fn lookup(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// Whether `key` is a broker config that sets a topic default.
+pub fn is_broker_synonym(key: &str) -> bool {
+    TOPIC_CONFIGS
+        .iter()
+        .any(|d| d.synonyms.iter().any(|s| s.name == key))
+}
+
+/// Why a value was refused; goes into INVALID_CONFIG error messages as Kafka words them.
+pub fn validate(def: &TopicConfigDef, value: &str) -> Result<(), String> {
+    let type_err = |t: &str| {
+        format!(
+            "Invalid value {value} for configuration {}: Not a number of type {t}",
+            def.name
+        )
+    };
+    let v = value.trim();
+    let range_err = |what: String| {
+        format!(
+            "Invalid value {value} for configuration {}: Value must be {what}",
+            def.name
+        )
+    };
+    match def.kind {
+        ConfigType::Boolean => {
+            if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") {
+                return Err(format!("Invalid value {value} for configuration {}: Expected value to be either true or false", def.name));
+            }
+        }
+        ConfigType::Int | ConfigType::Long => {
+            let n: i64 = if def.kind == ConfigType::Int {
+                v.parse::<i32>()
+                    .map(i64::from)
+                    .map_err(|_| type_err("INT"))?
+            } else {
+                v.parse::<i64>().map_err(|_| type_err("LONG"))?
+            };
+            match def.check {
+                Check::AtLeast(min) if n < min => return Err(range_err(format!("at least {min}"))),
+                Check::Between(lo, hi) if n < lo || n > hi => {
+                    return Err(range_err(format!("between {lo} and {hi}")))
+                }
+                Check::MinusOneOrBetween(lo, hi) if n != -1 && (n < lo || n > hi) => {
+                    return Err(range_err(format!("-1 or between {lo} and {hi}")))
+                }
+                _ => {}
+            }
+        }
+        ConfigType::Double => {
+            let d: f64 = v.parse().map_err(|_| type_err("DOUBLE"))?;
+            if matches!(def.check, Check::Ratio) && !(0.0..=1.0).contains(&d) {
+                return Err(range_err("between 0 and 1".into()));
+            }
+        }
+        ConfigType::String => {
+            if let Check::OneOf(allowed) = def.check {
+                if !allowed.contains(&v) {
+                    return Err(format!(
+                        "Invalid value {value} for configuration {}: String must be one of: {}",
+                        def.name,
+                        allowed.join(", ")
+                    ));
+                }
+            }
+        }
+        ConfigType::List => {
+            if let Check::ListOf(allowed) = def.check {
+                let items: Vec<&str> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if items.is_empty() && def.name == "cleanup.policy" {
+                    // Kafka 4.x accepts an empty cleanup.policy (KIP-1155 "none") only with
+                    // remote storage; refuse it here.
+                    return Err(format!(
+                        "Invalid value {value} for configuration {}: Empty list",
+                        def.name
+                    ));
+                }
+                for item in items {
+                    if !allowed.contains(&item) {
+                        return Err(format!(
+                            "Invalid value {item} for configuration {}: String must be one of: {}",
+                            def.name,
+                            allowed.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validate a set of topic overrides: names must be known, values valid. The message names the
+/// offending key, as Kafka's INVALID_CONFIG messages do.
+pub fn validate_overrides(overrides: &BTreeMap<String, String>) -> Result<(), String> {
+    for (k, v) in overrides {
+        let def = lookup(k).ok_or_else(|| format!("Unknown topic config name: {k}"))?;
+        validate(def, v)?;
+    }
+    Ok(())
+}
+
+/// Where an effective value comes from, with DescribeConfigs' source codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueSource {
+    TopicOverride = 1,
+    StaticBroker = 4,
+    Default = 5,
+}
+
+/// The effective value of `def` for a topic with `overrides`, on a broker with `broker`.
+pub fn effective(
+    def: &TopicConfigDef,
+    overrides: &BTreeMap<String, String>,
+    broker: &RawConfig,
+) -> (String, ValueSource) {
+    if let Some(v) = overrides.get(def.name) {
+        return (v.clone(), ValueSource::TopicOverride);
+    }
+    for s in def.synonyms {
+        if let Some(v) = broker.get(s.name) {
+            if s.factor == 1 {
+                return (v.trim().to_string(), ValueSource::StaticBroker);
+            }
+            if let Ok(n) = v.trim().parse::<i64>() {
+                return (
+                    n.saturating_mul(s.factor).to_string(),
+                    ValueSource::StaticBroker,
+                );
+            }
+        }
+    }
+    (def.default.to_string(), ValueSource::Default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Source;
+
+    #[test]
+    fn table_is_sorted_and_defaults_are_valid() {
+        for w in TOPIC_CONFIGS.windows(2) {
+            assert!(w[0].name < w[1].name, "{} before {}", w[0].name, w[1].name);
+        }
+        for d in TOPIC_CONFIGS {
+            assert_eq!(validate(d, d.default), Ok(()), "default of {}", d.name);
+        }
+    }
+
+    #[test]
+    fn validation_table() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("retention.ms", "-1", true),
+            ("retention.ms", "-2", false),
+            ("retention.ms", "abc", false),
+            ("cleanup.policy", "compact,delete", true),
+            ("cleanup.policy", "compact,nope", false),
+            ("compression.type", "zstd", true),
+            ("compression.type", "brotli", false),
+            ("min.cleanable.dirty.ratio", "1.5", false),
+            ("max.message.bytes", "2147483648", false),
+            ("segment.bytes", "1000", false),
+            ("preallocate", "TRUE", true),
+            ("preallocate", "1", false),
+            ("compression.gzip.level", "-1", true),
+            ("compression.gzip.level", "0", false),
+            ("message.timestamp.type", "LogAppendTime", true),
+        ];
+        for (name, value, ok) in cases {
+            let r = validate(lookup(name).unwrap(), value);
+            assert_eq!(r.is_ok(), *ok, "{name}={value}: {r:?}");
+        }
+        let mut o = BTreeMap::new();
+        o.insert("no.such".to_string(), "1".to_string());
+        assert_eq!(
+            validate_overrides(&o),
+            Err("Unknown topic config name: no.such".to_string())
+        );
+    }
+
+    #[test]
+    fn effective_value_precedence_and_units() {
+        let def = lookup("retention.ms").unwrap();
+        let mut broker = RawConfig::default();
+        let none = BTreeMap::new();
+        assert_eq!(
+            effective(def, &none, &broker),
+            ("604800000".to_string(), ValueSource::Default)
+        );
+        broker.set("log.retention.hours", "1", Source::File);
+        assert_eq!(
+            effective(def, &none, &broker),
+            ("3600000".to_string(), ValueSource::StaticBroker)
+        );
+        broker.set("log.retention.ms", "5", Source::File);
+        assert_eq!(effective(def, &none, &broker).0, "5");
+        let mut o = BTreeMap::new();
+        o.insert("retention.ms".to_string(), "7".to_string());
+        assert_eq!(
+            effective(def, &o, &broker),
+            ("7".to_string(), ValueSource::TopicOverride)
+        );
+    }
+}
