@@ -1,0 +1,126 @@
+//! A broker on an ephemeral port and a minimal Kafka client for scenario tests.
+#![allow(dead_code)]
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use sluice_server::config::{BrokerConfig, RawConfig, Source};
+use sluice_server::server::RunningServer;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Every wait in these tests is bounded by this.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+pub fn config(dir: &Path, extra: &[(&str, &str)]) -> BrokerConfig {
+    let mut raw = RawConfig::default();
+    raw.set("listeners", "PLAINTEXT://127.0.0.1:0", Source::Override);
+    raw.set(
+        "advertised.listeners",
+        "PLAINTEXT://127.0.0.1:9",
+        Source::Override,
+    );
+    raw.set(
+        "log.dirs",
+        dir.to_string_lossy().to_string(),
+        Source::Override,
+    );
+    for (k, v) in extra {
+        raw.set(k, *v, Source::Override);
+    }
+    BrokerConfig::from_raw(raw).expect("test config")
+}
+
+pub async fn start(dir: &Path, extra: &[(&str, &str)]) -> RunningServer {
+    RunningServer::start(config(dir, extra))
+        .await
+        .expect("broker starts")
+}
+
+pub struct Client {
+    pub stream: TcpStream,
+    next_correlation: i32,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let stream = tokio::time::timeout(DEADLINE, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        Self {
+            stream,
+            next_correlation: 1,
+        }
+    }
+
+    pub fn encode(&mut self, api: ApiKey, version: i16, body: &RequestKind) -> (i32, Bytes) {
+        let correlation = self.next_correlation;
+        self.next_correlation += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(api as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation)
+            .with_client_id(Some(StrBytes::from_static_str("sluice-test")));
+        let mut buf = BytesMut::new();
+        buf.put_i32(0);
+        header
+            .encode(&mut buf, api.request_header_version(version))
+            .expect("header encodes");
+        body.encode(&mut buf, version).expect("body encodes");
+        let size = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&size.to_be_bytes());
+        (correlation, buf.freeze())
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Read one response frame; None if the broker closed the connection.
+    pub async fn read_frame(&mut self) -> Option<Bytes> {
+        let read = async {
+            let mut len = [0u8; 4];
+            self.stream.read_exact(&mut len).await.ok()?;
+            let mut buf = vec![0u8; i32::from_be_bytes(len) as usize];
+            self.stream.read_exact(&mut buf).await.ok()?;
+            Some(Bytes::from(buf))
+        };
+        tokio::time::timeout(DEADLINE, read)
+            .await
+            .expect("response in time")
+    }
+
+    pub fn decode(api: ApiKey, version: i16, mut frame: Bytes) -> (i32, ResponseKind) {
+        let header_version = if api == ApiKey::ApiVersions {
+            0
+        } else {
+            api.response_header_version(version)
+        };
+        let header = ResponseHeader::decode(&mut frame, header_version).expect("response header");
+        let body = ResponseKind::decode(api, &mut frame, version).expect("response body");
+        assert!(!frame.has_remaining(), "{api:?} v{version}: trailing bytes");
+        (header.correlation_id, body)
+    }
+
+    pub async fn call(&mut self, api: ApiKey, version: i16, body: RequestKind) -> ResponseKind {
+        let (correlation, bytes) = self.encode(api, version, &body);
+        self.send_raw(&bytes).await;
+        let frame = self.read_frame().await.expect("broker answered");
+        let (got, resp) = Self::decode(api, version, frame);
+        assert_eq!(got, correlation);
+        resp
+    }
+
+    /// True once the broker has closed this connection (bounded wait).
+    pub async fn is_closed_by_broker(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(
+            tokio::time::timeout(DEADLINE, self.stream.read(&mut b)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
