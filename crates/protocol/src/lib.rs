@@ -10,9 +10,11 @@
 //! - [`error`]: Kafka error codes.
 
 pub mod batch;
+pub mod compression;
 pub mod error;
 pub mod frame;
 pub mod header;
+pub mod records;
 pub mod request;
 pub mod response;
 pub mod schema;

@@ -43,10 +43,14 @@ fn header(api: i16, version: i16, flexible: bool) -> Vec<u8> {
 async fn healthy(addr: std::net::SocketAddr, name: &str) {
     let mut c = Client::connect(addr).await;
     let req = MetadataRequest::default()
-        .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default()
-            .with_name(Some(TopicName(StrBytes::from_string(name.to_string()))))]))
+        .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default(
+        )
+        .with_name(Some(TopicName(StrBytes::from_string(name.to_string()))))]))
         .with_allow_auto_topic_creation(true);
-    let ResponseKind::Metadata(m) = c.call(ApiKey::Metadata, 12, RequestKind::Metadata(req)).await else {
+    let ResponseKind::Metadata(m) = c
+        .call(ApiKey::Metadata, 12, RequestKind::Metadata(req))
+        .await
+    else {
         panic!("not a metadata response")
     };
     assert_eq!(m.topics[0].error_code, 0);
@@ -73,12 +77,15 @@ async fn hostile_frames_close_only_their_connection() {
             h[8..10].copy_from_slice(&1000i16.to_be_bytes());
             frame(&h)
         }),
-        ("metadata v12 with 2^31-1 topics (kafka-protocol allocation bomb)", {
-            let mut b = header(3, 12, true);
-            b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x07]); // compact array count
-            b.extend_from_slice(&[0u8; 8]);
-            frame(&b)
-        }),
+        (
+            "metadata v12 with 2^31-1 topics (kafka-protocol allocation bomb)",
+            {
+                let mut b = header(3, 12, true);
+                b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x07]); // compact array count
+                b.extend_from_slice(&[0u8; 8]);
+                frame(&b)
+            },
+        ),
         ("create topics v7 with a huge config array", {
             let mut b = header(19, 7, true);
             b.push(2); // one topic
@@ -94,7 +101,10 @@ async fn hostile_frames_close_only_their_connection() {
     for (name, bytes) in cases {
         let mut c = Client::connect(addr).await;
         c.send_raw(&bytes).await;
-        assert!(c.is_closed_by_broker().await, "{name}: connection should be closed");
+        assert!(
+            c.is_closed_by_broker().await,
+            "{name}: connection should be closed"
+        );
     }
 
     // Truncated frames: the peer goes away mid-frame.
@@ -139,7 +149,10 @@ async fn hostile_frames_close_only_their_connection() {
     healthy(addr, "after-hostile").await;
     // The bystander's connection was never disturbed.
     let req = ApiVersionsRequest::default();
-    let ResponseKind::ApiVersions(r) = bystander.call(ApiKey::ApiVersions, 2, RequestKind::ApiVersions(req)).await else {
+    let ResponseKind::ApiVersions(r) = bystander
+        .call(ApiKey::ApiVersions, 2, RequestKind::ApiVersions(req))
+        .await
+    else {
         panic!()
     };
     assert_eq!(r.error_code, 0);
