@@ -99,7 +99,7 @@ pub fn decompress_into(
 fn snappy_decompress(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), DecompressError> {
     let codec = Compression::Snappy;
     let start = out.len();
-    let mut block = |raw: &[u8], out: &mut Vec<u8>| -> Result<(), DecompressError> {
+    let block = |raw: &[u8], out: &mut Vec<u8>| -> Result<(), DecompressError> {
         let n = snap::raw::decompress_len(raw).map_err(|e| corrupt(codec, e))?;
         if out.len() - start + n > limit {
             return Err(DecompressError::TooLarge { codec, limit });
