@@ -602,6 +602,9 @@ impl PartitionLog {
         // to the new base offset.
         self.recovery_point.fetch_max(new_base, Ordering::SeqCst);
         self.last_flush_ms.store(now, Ordering::SeqCst);
+        if self.config().fsync_before_ack {
+            self.raise_hw(new_base);
+        }
         self.mark_synced(new_base);
         Ok(())
     }
@@ -623,7 +626,7 @@ impl PartitionLog {
         let old_hw = slot.high_watermark;
         let hw = if fsync_mode {
             let synced = lock(&self.sync).synced;
-            synced.min(w.log_end_offset).max(w.log_start_offset)
+            synced.min(w.log_end_offset).max(old_hw)
         } else {
             w.log_end_offset
         };
@@ -637,21 +640,19 @@ impl PartitionLog {
         (old_hw, hw)
     }
 
-    /// After a sync: move the high watermark up to the synced offset.
-    fn publish_synced(&self) {
-        let synced = lock(&self.sync).synced;
-        let hw = {
-            let mut slot = write_lock(&self.snapshot);
-            let hw = synced.min(slot.log_end_offset).max(slot.high_watermark);
-            if hw == slot.high_watermark {
-                return;
-            }
-            let mut s = (**slot).clone();
-            s.high_watermark = hw;
-            *slot = Arc::new(s);
-            hw
-        };
-        self.notify(hw);
+    /// Raise the published high watermark to `durable` (capped at the log end offset). Done
+    /// *before* `synced` moves, so a `sync_to` caller that returns always finds the hw past its
+    /// offset. Returns the new hw if it moved.
+    fn raise_hw(&self, durable: i64) -> Option<i64> {
+        let mut slot = write_lock(&self.snapshot);
+        let hw = durable.min(slot.log_end_offset).max(slot.high_watermark);
+        if hw == slot.high_watermark {
+            return None;
+        }
+        let mut s = (**slot).clone();
+        s.high_watermark = hw;
+        *slot = Arc::new(s);
+        Some(hw)
     }
 
     fn notify(&self, hw: i64) {
@@ -701,18 +702,23 @@ impl PartitionLog {
             let res = Self::views_from(&snap, from)
                 .iter()
                 .try_for_each(|v| v.log.sync_data().at(&v.log_path));
+            let raised = match &res {
+                Ok(()) => self.raise_hw(target),
+                Err(_) => None,
+            };
             st = lock(&self.sync);
             st.in_flight = false;
-            self.sync_cv.notify_all();
-            match res {
-                Ok(()) => st.synced = st.synced.max(target),
-                Err(e) => {
-                    drop(st);
-                    return self.fail(e);
-                }
+            if res.is_ok() {
+                st.synced = st.synced.max(target);
             }
+            self.sync_cv.notify_all();
             drop(st);
-            self.publish_synced();
+            if let Err(e) = res {
+                return self.fail(e);
+            }
+            if let Some(hw) = raised {
+                self.notify(hw);
+            }
             st = lock(&self.sync);
         }
     }
@@ -735,8 +741,11 @@ impl PartitionLog {
                 return self.fail(e);
             }
             self.recovery_point.fetch_max(target, Ordering::SeqCst);
+            let raised = self.raise_hw(target);
             self.mark_synced(target);
-            self.publish_synced();
+            if let Some(hw) = raised {
+                self.notify(hw);
+            }
         }
         self.last_flush_ms
             .store(self.time.milliseconds(), Ordering::SeqCst);
