@@ -365,8 +365,12 @@ impl LogSegment {
         self.rolling_based_timestamp = None;
         if self.size >= HEADER_SIZE as u64 {
             let mut scan = BatchScanner::new(&self.log, &self.log_path, 0, self.size);
-            if let Some((_, h)) = scan.next_header()? {
-                self.rolling_based_timestamp = Some(h.max_timestamp);
+            match scan.next_header() {
+                Ok(Some((_, h))) => self.rolling_based_timestamp = Some(h.max_timestamp),
+                Ok(None) => {}
+                // Recovery deals with bad data; the roll timer then falls back to creation time.
+                Err(StorageError::CorruptRecord { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(())
