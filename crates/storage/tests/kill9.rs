@@ -24,10 +24,17 @@ fn kill9_child_appender() {
         segment_bytes: 16 * 1024,
         ..LogConfig::default()
     };
-    let log = open(std::path::Path::new(&dir), config, clock(), LoadParams::after_crash());
+    let log = open(
+        std::path::Path::new(&dir),
+        config,
+        clock(),
+        LoadParams::after_crash(),
+    );
     // Bounded: the parent kills us long before this ends.
     for i in 0..1_000_000u64 {
-        let info = log.append_as_leader(&mut producer_batch(i, 3, 1000), 0).unwrap();
+        let info = log
+            .append_as_leader(&mut producer_batch(i, 3, 1000), 0)
+            .unwrap();
         println!("acked {} {i}", info.first_offset);
     }
 }
@@ -37,7 +44,12 @@ fn kill9_loses_no_acknowledged_append() {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args(["kill9_child_appender", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "kill9_child_appender",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(DIR_ENV, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -78,7 +90,10 @@ fn kill9_loses_no_acknowledged_append() {
         ..LogConfig::default()
     };
     let log = open(dir.path(), config, clock(), LoadParams::after_crash());
-    assert!(log.segment_base_offsets().len() > 1, "the child rolled segments");
+    assert!(
+        log.segment_base_offsets().len() > 1,
+        "the child rolled segments"
+    );
     let stored = read_all(&log); // validates every batch (CRC) and offset continuity
     assert!(stored.len() >= acked.len());
     for (offset, tag) in &acked {
@@ -88,7 +103,11 @@ fn kill9_loses_no_acknowledged_append() {
             sluice_protocol::batch::set_base_offset(&mut b, *offset);
             b
         };
-        assert_eq!(&got[..expected.len()], &expected[..], "acked batch at {offset} intact");
+        assert_eq!(
+            &got[..expected.len()],
+            &expected[..],
+            "acked batch at {offset} intact"
+        );
     }
     assert_eq!(log.log_end_offset(), stored.len() as i64 * 3);
 }
