@@ -172,13 +172,13 @@ fn rolls_on_segment_bytes_and_trims_indexes_kafka_style() {
     // The rolled segment's indexes are trimmed to their entries; the new one is pre-allocated.
     let idx_len = std::fs::metadata(&active_index).unwrap().len();
     assert!(
-        idx_len > 0 && idx_len % 8 == 0 && idx_len < 2000,
+        idx_len > 0 && idx_len.is_multiple_of(8) && idx_len < 2000,
         "{idx_len}"
     );
     let tidx_len = std::fs::metadata(dir.path().join("00000000000000000000.timeindex"))
         .unwrap()
         .len();
-    assert!(tidx_len % 12 == 0 && tidx_len >= 12, "{tidx_len}");
+    assert!(tidx_len.is_multiple_of(12) && tidx_len >= 12, "{tidx_len}");
     let new_index = dir.path().join(format!("{second:020}.index"));
     assert_eq!(
         std::fs::metadata(new_index).unwrap().len(),

@@ -28,8 +28,7 @@ fn reopen_after_crash(dir: &Path) -> PartitionLog {
 fn last_log_file(dir: &Path) -> std::path::PathBuf {
     files(dir)
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .last()
+        .rfind(|p| p.extension().is_some_and(|e| e == "log"))
         .unwrap()
 }
 
