@@ -487,7 +487,10 @@ impl PartitionLog {
         w.log_end_offset = next;
         let (old_hw, hw) = self.publish(&w);
         let log_start_offset = w.log_start_offset;
-        let due = next - self.recovery_point() >= config.flush_messages
+        // Flush per flush.messages / flush.ms, and after a roll (Kafka flushes the rolled
+        // segment right away, off the append path).
+        let due = roll_reason.is_some()
+            || next - self.recovery_point() >= config.flush_messages
             || now.saturating_sub(self.last_flush_ms.load(Ordering::SeqCst)) >= config.flush_ms;
         drop(w);
         if hw > old_hw {
@@ -567,6 +570,7 @@ impl PartitionLog {
     }
 
     /// Make a new active segment at `new_base`, flushing and trimming the old one.
+    /// The caller flushes afterwards, outside the writer lock.
     fn roll(&self, w: &mut WriterState, new_base: i64, config: &LogConfig, now: i64) -> Result<()> {
         let Some(mut old) = w.segments.pop() else {
             return Err(StorageError::LogClosed {
@@ -581,8 +585,9 @@ impl PartitionLog {
             }
             old.delete()?;
         } else {
+            // Trim now; the fsync of the rolled segment happens after the writer lock is
+            // released (see `append_as_leader` / `roll_now`), so appends don't wait for it.
             old.on_become_inactive()?;
-            old.flush()?;
             let mut views = Vec::with_capacity(w.inactive_views.len() + 1);
             views.extend(w.inactive_views.iter().cloned());
             views.push(old.view());
@@ -597,15 +602,8 @@ impl PartitionLog {
             now,
         )?;
         w.segments.push(seg);
+        // Make the new file's directory entry durable before anything in it is acknowledged.
         sync_dir(&self.dir)?;
-        // Every earlier segment was flushed when it rolled (or at load): the log is durable up
-        // to the new base offset.
-        self.recovery_point.fetch_max(new_base, Ordering::SeqCst);
-        self.last_flush_ms.store(now, Ordering::SeqCst);
-        if self.config().fsync_before_ack {
-            self.raise_hw(new_base);
-        }
-        self.mark_synced(new_base);
         Ok(())
     }
 
@@ -876,7 +874,7 @@ impl PartitionLog {
         if hw > old {
             self.notify(hw);
         }
-        Ok(())
+        self.flush()
     }
 
     /// Remove every batch at or after `offset` (whole batches: a batch containing `offset`

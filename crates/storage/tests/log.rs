@@ -165,6 +165,10 @@ fn rolls_on_segment_bytes_and_trims_indexes_kafka_style() {
     assert_eq!(reason, RollReason::SegmentBytes);
     let second = log.segment_base_offsets()[1];
     assert_eq!(second, at as i64 * 2);
+    assert!(
+        log.recovery_point() >= second,
+        "the rolled segment was flushed"
+    );
     let log_len = std::fs::metadata(dir.path().join("00000000000000000000.log"))
         .unwrap()
         .len();
