@@ -440,16 +440,11 @@ impl LogSegment {
             return Ok(());
         }
         let start = self.size;
-        let mut pos = 0usize;
-        // Check every batch fits the relative offsets before writing anything.
-        let mut headers = Vec::new();
-        while pos < records.len() {
-            let h =
-                batch::parse_header(&records[pos..]).map_err(|e| StorageError::CorruptRecord {
-                    path: self.log_path.to_path_buf(),
-                    position: start + pos as u64,
-                    reason: e.to_string(),
-                })?;
+        // Pass 1: every batch must parse and fit the relative offsets before anything is written.
+        let mut first_max_timestamp = None;
+        for item in HeaderWalk::new(records) {
+            let (_, h) = item.map_err(|e| self.corrupt_at(start + e.0 as u64, e.1))?;
+            first_max_timestamp.get_or_insert(h.max_timestamp);
             if h.base_offset < self.base_offset
                 || !self.can_convert_to_relative_offset(h.last_offset())
             {
@@ -458,20 +453,26 @@ impl LogSegment {
                     offset: h.last_offset(),
                 });
             }
-            headers.push((pos, h));
-            pos += h.size;
         }
         self.log.write_all_at(records, start).at(&self.log_path)?;
         self.size = start + records.len() as u64;
         if start == 0 {
-            if let Some((_, first)) = headers.first() {
-                self.rolling_based_timestamp = Some(first.max_timestamp);
-            }
+            self.rolling_based_timestamp = first_max_timestamp;
         }
-        for (at, h) in headers {
-            self.index_batch(start + at as u64, &h)?;
+        // Pass 2: index batch by batch (no allocation).
+        for item in HeaderWalk::new(records) {
+            let (pos, h) = item.map_err(|e| self.corrupt_at(start + e.0 as u64, e.1))?;
+            self.index_batch(start + pos as u64, &h)?;
         }
         Ok(())
+    }
+
+    fn corrupt_at(&self, position: u64, e: batch::BatchError) -> StorageError {
+        StorageError::CorruptRecord {
+            path: self.log_path.to_path_buf(),
+            position,
+            reason: e.to_string(),
+        }
     }
 
     fn index_batch(&mut self, position: u64, h: &BatchHeader) -> Result<()> {
@@ -692,5 +693,168 @@ impl<'a> ChunkReader<'a> {
         }
         let at = (pos - self.start) as usize;
         Ok(&self.buf[at..at + len])
+    }
+}
+
+/// Walks the batch headers of an in-memory payload.
+struct HeaderWalk<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> HeaderWalk<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+}
+
+impl Iterator for HeaderWalk<'_> {
+    type Item = std::result::Result<(usize, BatchHeader), (usize, batch::BatchError)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.buf.get(self.pos..).filter(|r| !r.is_empty())?;
+        let pos = self.pos;
+        match batch::parse_header(rest) {
+            Ok(h) if h.size <= rest.len() => {
+                self.pos += h.size;
+                Some(Ok((pos, h)))
+            }
+            Ok(h) => {
+                self.pos = self.buf.len();
+                Some(Err((
+                    pos,
+                    batch::BatchError::Truncated {
+                        available: rest.len(),
+                        needed: h.size,
+                    },
+                )))
+            }
+            Err(e) => {
+                self.pos = self.buf.len();
+                Some(Err((pos, e)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_protocol::batch::testing::build_batch;
+
+    fn batch_at(offset: i64, ts: i64, n: usize) -> Vec<u8> {
+        let values: Vec<&[u8]> = (0..n).map(|_| &b"value"[..]).collect();
+        build_batch(offset, ts, &values)
+    }
+
+    #[test]
+    fn file_names_are_twenty_digit_offsets() {
+        assert_eq!(filename_prefix(42), "00000000000000000042");
+        let dir = Path::new("/d");
+        assert_eq!(log_file(dir, 7), Path::new("/d/00000000000000000007.log"));
+        assert_eq!(
+            offset_from_file_name("00000000000000000042.index", INDEX_FILE_SUFFIX),
+            Some(42)
+        );
+        assert_eq!(offset_from_file_name("42.index", INDEX_FILE_SUFFIX), None);
+        assert_eq!(
+            offset_from_file_name("0000000000000000004x.log", LOG_FILE_SUFFIX),
+            None
+        );
+    }
+
+    #[test]
+    fn append_indexes_per_batch_and_recover_rebuilds_the_same_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = LogSegment::create(dir.path(), 100, 50, 1024, 0).unwrap();
+        let mut payload = Vec::new();
+        for i in 0..10 {
+            payload.extend(batch_at(100 + 2 * i, 1000 + i, 2));
+        }
+        seg.append(&payload).unwrap();
+        assert!(seg.offset_index().entries() > 3);
+        let entries: Vec<_> = (0..seg.offset_index().entries())
+            .map(|i| seg.offset_index().entry(i).unwrap())
+            .collect();
+        // Each entry names the last offset of the batch starting at its position.
+        for e in &entries {
+            let h = batch::parse_header(&payload[e.position as usize..]).unwrap();
+            assert_eq!(h.last_offset(), e.offset);
+        }
+        assert_eq!(seg.read_next_offset().unwrap(), 120);
+        assert_eq!(seg.recover(1024).unwrap(), 0);
+        let rebuilt: Vec<_> = (0..seg.offset_index().entries())
+            .map(|i| seg.offset_index().entry(i).unwrap())
+            .collect();
+        assert_eq!(rebuilt, entries);
+        assert_eq!(
+            seg.max_timestamp_so_far(),
+            TimestampOffset {
+                timestamp: 1009,
+                offset: 119
+            }
+        );
+    }
+
+    #[test]
+    fn append_rejects_offsets_outside_the_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = LogSegment::create(dir.path(), 100, 50, 1024, 0).unwrap();
+        assert!(matches!(
+            seg.append(&batch_at(99, 0, 1)),
+            Err(StorageError::OffsetOverflow { .. })
+        ));
+        let mut torn = batch_at(100, 0, 1);
+        torn.pop();
+        assert!(matches!(
+            seg.append(&torn),
+            Err(StorageError::CorruptRecord { .. })
+        ));
+        assert_eq!(seg.size(), 0);
+    }
+
+    #[test]
+    fn should_roll_follows_kafka_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = LogSegment::create(dir.path(), 0, 4096, 1024, 0).unwrap();
+        let p = RollParams {
+            max_segment_ms: 100,
+            max_segment_bytes: 1000,
+            max_timestamp_in_messages: 10,
+            max_offset_in_messages: 0,
+            messages_size: 100,
+            now: 1_000_000,
+        };
+        // Empty segment: time does not roll it.
+        assert_eq!(seg.should_roll(&p), None);
+        seg.append(&batch_at(0, 10, 1)).unwrap();
+        assert_eq!(
+            seg.should_roll(&RollParams {
+                max_timestamp_in_messages: 110,
+                ..p
+            }),
+            None
+        );
+        assert_eq!(
+            seg.should_roll(&RollParams {
+                max_timestamp_in_messages: 111,
+                ..p
+            }),
+            Some(RollReason::SegmentMs)
+        );
+        assert_eq!(
+            seg.should_roll(&RollParams {
+                messages_size: 1000,
+                ..p
+            }),
+            Some(RollReason::SegmentBytes)
+        );
+        assert_eq!(
+            seg.should_roll(&RollParams {
+                max_offset_in_messages: 1 << 31,
+                ..p
+            }),
+            Some(RollReason::OffsetOverflow)
+        );
     }
 }
