@@ -620,10 +620,14 @@ impl PartitionLog {
             let s = self.snapshot();
             return (s.high_watermark, s.high_watermark);
         };
+        // Lock order: the sync mutex is never taken while the snapshot lock is held (sync_to
+        // reads the snapshot while holding the sync mutex). Reading `synced` first is safe:
+        // a syncer raises the published hw itself before moving `synced`, and the hw here is
+        // never lowered below the published one.
+        let synced = lock(&self.sync).synced;
         let mut slot = write_lock(&self.snapshot);
         let old_hw = slot.high_watermark;
         let hw = if fsync_mode {
-            let synced = lock(&self.sync).synced;
             synced.min(w.log_end_offset).max(old_hw)
         } else {
             w.log_end_offset
