@@ -88,6 +88,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shared_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<LogManager>();
+        check::<PartitionLog>();
+        check::<std::sync::Arc<PartitionLog>>();
+    }
+
+    #[test]
     fn topic_partition_dir_names() {
         let tp = TopicPartition::from_dir_name("my-topic-12").unwrap();
         assert_eq!(tp, TopicPartition::new("my-topic", 12));
