@@ -547,3 +547,55 @@ fn reopen_after_clean_close_keeps_everything() {
         60
     );
 }
+
+#[test]
+fn fsync_mode_appenders_syncers_and_readers_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        fsync_before_ack: true,
+        segment_bytes: 4096,
+        ..LogConfig::default()
+    };
+    let log = Arc::new(open(dir.path(), config, clock(), clean()));
+    let stop = Arc::new(AtomicUsize::new(0));
+    let reader = {
+        let (log, stop) = (log.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0u32;
+            while stop.load(Ordering::SeqCst) == 0 || reads < 5 {
+                let info = log.read(0, 1 << 20, true, None).unwrap();
+                let mut end = 0;
+                for c in &info.records {
+                    for b in batch::batches(c) {
+                        let b = b.unwrap();
+                        assert_eq!(b.base_offset(), end);
+                        end = b.next_offset();
+                    }
+                }
+                assert!(end <= info.high_watermark);
+                reads += 1;
+            }
+        })
+    };
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let info = log
+                        .append_as_leader(&mut producer_batch(t * 1000 + i, 2, 1), 0)
+                        .unwrap();
+                    log.sync_to(info.last_offset).unwrap();
+                    assert!(log.high_watermark() > info.last_offset);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(1, Ordering::SeqCst);
+    reader.join().unwrap();
+    assert_eq!(log.high_watermark(), 400);
+    assert!(log.segment_base_offsets().len() > 1);
+}
