@@ -6,6 +6,7 @@ use crate::fetch_session::{FetchSessionCache, DEFAULT_CACHE_SLOTS, DEFAULT_EVICT
 use crate::meta_properties::{self, MetaPropertiesError};
 use crate::purgatory::FetchPurgatory;
 use crate::topic_config;
+use crate::topic_policy::{TopicPolicies, TopicPolicy};
 use crate::topics::{self, RegistryError, TopicMeta, TopicRegistry};
 use sluice_protocol::error::KafkaError;
 use sluice_storage::{
@@ -20,6 +21,9 @@ use thiserror::Error;
 /// Sluice refuses to create more partitions than this in one topic, so that one request cannot
 /// exhaust file descriptors or disk (Kafka has no such limit; its controller would suffer first).
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 100_000;
+
+/// Default cap on a produced batch's decompressed records (sluice.max.decompressed.batch.bytes).
+pub const DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES: usize = 128 * 1024 * 1024;
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -71,6 +75,9 @@ pub struct Broker {
     pub purgatory: Arc<FetchPurgatory>,
     pub fetch_sessions: FetchSessionCache,
     pub time: Arc<dyn Time>,
+    pub policies: TopicPolicies,
+    /// Largest decompressed records section accepted in a produced batch.
+    pub max_decompressed_batch_bytes: usize,
     pub started: Instant,
 }
 
@@ -99,6 +106,11 @@ impl Broker {
             .get("max.incremental.fetch.session.cache.slots")
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(DEFAULT_CACHE_SLOTS);
+        let max_decompressed_batch_bytes = config
+            .raw
+            .get("sluice.max.decompressed.batch.bytes")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES);
         let broker = Self {
             config,
             cluster_id,
@@ -107,6 +119,8 @@ impl Broker {
             purgatory,
             fetch_sessions: FetchSessionCache::new(slots, DEFAULT_EVICTION_MS),
             time,
+            policies: TopicPolicies::default(),
+            max_decompressed_batch_bytes,
             started: Instant::now(),
         };
         broker.reconcile_logs()?;
@@ -133,6 +147,8 @@ impl Broker {
                 key: t.name.clone(),
                 message: e.message,
             })?;
+            self.policies
+                .set(&t.name, TopicPolicy::from_configs(&self.config, &t.configs));
             for p in 0..t.partitions {
                 let tp = TopicPartition::new(t.name.clone(), p);
                 match self.logs.get_log(&tp) {
@@ -304,6 +320,10 @@ impl Broker {
                 other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
             })?;
         let cfg = self.topic_log_config(&meta)?;
+        self.policies.set(
+            &meta.name,
+            TopicPolicy::from_configs(&self.config, &meta.configs),
+        );
         for p in 0..meta.partitions {
             let tp = TopicPartition::new(meta.name.clone(), p);
             if let Err(e) = self.logs.get_or_create_log(&tp, Some(cfg.clone())) {
@@ -351,6 +371,7 @@ impl Broker {
             ),
             other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
         })?;
+        self.policies.remove(&meta.name);
         for p in 0..meta.partitions {
             let tp = TopicPartition::new(meta.name.clone(), p);
             if let Err(e) = self.logs.delete_log(&tp) {

@@ -12,4 +12,5 @@ pub mod network;
 pub mod purgatory;
 pub mod server;
 pub mod topic_config;
+pub mod topic_policy;
 pub mod topics;

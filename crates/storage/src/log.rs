@@ -844,6 +844,16 @@ impl PartitionLog {
 
     /// The first batch at or after the log start offset, below the high watermark, whose max
     /// timestamp is >= `timestamp` (ListOffsets by timestamp). None if there is none.
+    /// The largest batch max timestamp of the readable log (from the segments' time tracking),
+    /// or `NO_TIMESTAMP` (-1) when the log holds no batch.
+    pub fn max_timestamp(&self) -> i64 {
+        let snap = self.snapshot();
+        snap.segments_from(snap.log_start_offset)
+            .map(|seg| seg.max_timestamp)
+            .max()
+            .unwrap_or(NO_TIMESTAMP)
+    }
+
     pub fn fetch_offset_by_timestamp(&self, timestamp: i64) -> Result<Option<TimestampAndOffset>> {
         let snap = self.snapshot();
         for seg in snap.segments_from(snap.log_start_offset) {
