@@ -294,11 +294,10 @@ fn read_one(
         return PartitionResult::error(KafkaError::UnknownTopicOrPartition);
     };
     let requested_epoch = plan.epochs.get(sp).copied().unwrap_or(-1);
+    // -1: not checked. Older than ours: fenced; newer: unknown. (Ours is always 0, so only
+    // the second can happen.)
     if requested_epoch > LEADER_EPOCH {
         return PartitionResult::error(KafkaError::UnknownLeaderEpoch);
-    }
-    if requested_epoch >= 0 && requested_epoch < LEADER_EPOCH {
-        return PartitionResult::error(KafkaError::FencedLeaderEpoch);
     }
     let limit = (pf.partition_max_bytes.max(0) as usize).min(remaining);
     // The last stable offset equals the high watermark until transactions exist.
