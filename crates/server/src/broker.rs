@@ -4,6 +4,7 @@
 use crate::config::BrokerConfig;
 use crate::fetch_session::{FetchSessionCache, DEFAULT_CACHE_SLOTS, DEFAULT_EVICTION_MS};
 use crate::meta_properties::{self, MetaPropertiesError};
+use crate::producer_ids::{ProducerIdError, ProducerIdManager};
 use crate::purgatory::FetchPurgatory;
 use crate::topic_config;
 use crate::topic_policy::{TopicPolicies, TopicPolicy};
@@ -31,6 +32,8 @@ pub enum StartError {
     MetaProperties(#[from] MetaPropertiesError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    ProducerIds(#[from] ProducerIdError),
     #[error("log storage: {0}")]
     Storage(#[from] StorageError),
     #[error("invalid config {key}: {message}")]
@@ -76,6 +79,7 @@ pub struct Broker {
     pub fetch_sessions: FetchSessionCache,
     pub time: Arc<dyn Time>,
     pub policies: TopicPolicies,
+    pub producer_ids: ProducerIdManager,
     /// Largest decompressed records section accepted in a produced batch.
     pub max_decompressed_batch_bytes: usize,
     pub started: Instant,
@@ -90,6 +94,7 @@ impl Broker {
             config.cluster_id.as_deref(),
         )?;
         let topics = TopicRegistry::load(&config.log_dirs[0])?;
+        let producer_ids = ProducerIdManager::load(&config.log_dirs[0])?;
         let time: Arc<dyn Time> = Arc::new(SystemTime);
         let empty = BTreeMap::new();
         let default_log_config =
@@ -120,6 +125,7 @@ impl Broker {
             fetch_sessions: FetchSessionCache::new(slots, DEFAULT_EVICTION_MS),
             time,
             policies: TopicPolicies::default(),
+            producer_ids,
             max_decompressed_batch_bytes,
             started: Instant::now(),
         };

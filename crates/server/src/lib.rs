@@ -9,6 +9,7 @@ pub mod handlers;
 pub mod kafka_uuid;
 pub mod meta_properties;
 pub mod network;
+pub mod producer_ids;
 pub mod purgatory;
 pub mod server;
 pub mod topic_config;
