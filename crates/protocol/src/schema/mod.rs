@@ -42,6 +42,9 @@ mod generated;
 pub mod table;
 pub mod walk;
 
+#[cfg(test)]
+mod tests;
+
 use crate::ApiKey;
 use table::Message;
 use thiserror::Error;

@@ -60,6 +60,39 @@ pub fn walk_message(
         api,
         version,
         flexible: message.flexible.contains(version),
+        #[cfg(test)]
+        trace: None,
+    };
+    walker.walk_struct(message.fields, 0, body.len(), 0)
+}
+
+/// Where the walk read a length or count, for tests that corrupt exactly those bytes.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Site {
+    /// A big-endian `int16` length at this offset.
+    I16(usize),
+    /// A big-endian `int32` length or count at this offset.
+    I32(usize),
+    /// An unsigned varint (compact length, tagged count or size) at `offset`, `width` bytes.
+    Varint { offset: usize, width: usize },
+}
+
+/// [`walk_message`], also recording every length and count it read.
+#[cfg(test)]
+pub fn walk_message_traced(
+    message: &Message,
+    api: ApiKey,
+    version: i16,
+    body: &[u8],
+    trace: &std::cell::RefCell<Vec<Site>>,
+) -> Result<usize, SchemaError> {
+    let walker = Walker {
+        buf: body,
+        api,
+        version,
+        flexible: message.flexible.contains(version),
+        trace: Some(trace),
     };
     walker.walk_struct(message.fields, 0, body.len(), 0)
 }
@@ -69,6 +102,8 @@ struct Walker<'a> {
     api: ApiKey,
     version: i16,
     flexible: bool,
+    #[cfg(test)]
+    trace: Option<&'a std::cell::RefCell<Vec<Site>>>,
 }
 
 /// What a length prefix said.
@@ -78,6 +113,20 @@ enum Len {
 }
 
 impl Walker<'_> {
+    #[cfg(test)]
+    fn record(&self, site: Site) {
+        if let Some(trace) = self.trace {
+            trace.borrow_mut().push(site);
+        }
+    }
+
+    #[cfg(test)]
+    fn unrecord(&self) {
+        if let Some(trace) = self.trace {
+            trace.borrow_mut().pop();
+        }
+    }
+
     fn err(&self, field: &'static str, offset: usize, problem: Problem) -> SchemaError {
         SchemaError::Field {
             api: self.api,
@@ -123,6 +172,11 @@ impl Walker<'_> {
             }
             value |= u32::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
+                #[cfg(test)]
+                self.record(Site::Varint {
+                    offset: pos,
+                    width: p - pos,
+                });
                 return Ok((value, p));
             }
         }
@@ -146,6 +200,8 @@ impl Walker<'_> {
                 Some(len) => (Len::Some(len as usize), next),
             }
         } else {
+            #[cfg(test)]
+            self.record(if wide { Site::I32(pos) } else { Site::I16(pos) });
             let (n, next) = if wide {
                 (
                     i32::from_be_bytes(self.take::<4>(field, pos, end)?),
@@ -231,6 +287,9 @@ impl Walker<'_> {
         }
         for _ in 0..count {
             let (tag, p) = self.uvarint(TAGGED_SECTION, pos, end)?;
+            // A tag is a name, not a length: corrupting it is not a length test.
+            #[cfg(test)]
+            self.unrecord();
             let (size, p) = self.uvarint(TAGGED_SECTION, p, end)?;
             let remaining = end.saturating_sub(p);
             let size = size as usize;
@@ -304,11 +363,11 @@ impl Walker<'_> {
         match ty {
             Ty::String | Ty::Bytes | Ty::Records => {
                 let wide = !matches!(ty, Ty::String);
-                let (len, pos) = self.length(name, compact, wide, nullable, pos, end)?;
+                let (len, next) = self.length(name, compact, wide, nullable, pos, end)?;
                 match len {
-                    Len::Null => Ok(pos),
+                    Len::Null => Ok(next),
                     Len::Some(len) => {
-                        let remaining = end.saturating_sub(pos);
+                        let remaining = end.saturating_sub(next);
                         if len > remaining {
                             return Err(self.err(
                                 name,
@@ -319,7 +378,7 @@ impl Walker<'_> {
                                 },
                             ));
                         }
-                        Ok(pos + len)
+                        Ok(next + len)
                     }
                 }
             }
@@ -336,6 +395,7 @@ impl Walker<'_> {
                 }
             }
             Ty::Array(elem) => {
+                let start = pos;
                 let (len, mut pos) = self.length(name, compact, true, nullable, pos, end)?;
                 let Len::Some(count) = len else {
                     return Ok(pos);
@@ -345,7 +405,7 @@ impl Walker<'_> {
                 if (count as u64).saturating_mul(elem_size as u64) > remaining as u64 {
                     return Err(self.err(
                         name,
-                        pos,
+                        start,
                         Problem::CountTooLarge {
                             count: count as u64,
                             elem_size,
