@@ -270,11 +270,16 @@ def fetch_jar(tmp):
     cmd = [
         "mvn",
         "-q",
+        "-B",
+        "-Dstyle.color=never",
         "dependency:copy",
         "-Dartifact=" + ARTIFACT,
         "-DoutputDirectory=" + tmp,
     ]
-    subprocess.run(cmd, check=True)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SchemaError("%s failed with exit code %d" % (" ".join(cmd), done.returncode))
     jar = os.path.join(tmp, "kafka-clients-%s.jar" % KAFKA_VERSION)
     if not os.path.isfile(jar):
         raise SchemaError("mvn did not produce %s" % jar)

@@ -810,3 +810,49 @@ proptest! {
         prop_assert!(max <= alloc_bound(len), "{:?} v{}: {} bytes", api, v, max);
     }
 }
+
+/// Writes the corpus as whole frames (size, header, body) into `$SLUICE_FUZZ_SEEDS`, as seeds
+/// for the `request_decode` fuzz target (crates/protocol/fuzz/run.sh). Every frame is first
+/// checked to go through the whole decode path.
+#[test]
+#[ignore = "writes fuzz seeds; run by crates/protocol/fuzz/run.sh"]
+fn write_fuzz_seeds() {
+    let Some(dir) = std::env::var_os("SLUICE_FUZZ_SEEDS") else {
+        panic!("set SLUICE_FUZZ_SEEDS to the corpus directory");
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let mut written = 0;
+    for (i, (api, v, body, _)) in corpus().into_iter().enumerate() {
+        let hv = crate::header::request_header_version(api, v);
+        let mut frame = Vec::new();
+        frame.extend_from_slice(&(api as i16).to_be_bytes());
+        frame.extend_from_slice(&v.to_be_bytes());
+        frame.extend_from_slice(&(i as i32).to_be_bytes());
+        frame.extend_from_slice(&4i16.to_be_bytes());
+        frame.extend_from_slice(b"seed");
+        if hv >= 2 {
+            frame.push(0);
+        }
+        frame.extend_from_slice(&body);
+        let (h, start) = match crate::header::decode(&frame, hv) {
+            Ok(x) => x,
+            Err(e) => panic!("{api:?} v{v}: {e}"),
+        };
+        assert_eq!((h.api_key, h.api_version), (api as i16, v));
+        if let Err(e) = decode_body(api, v, Bytes::copy_from_slice(&frame[start..])) {
+            panic!("{api:?} v{v}: {e}");
+        }
+        let mut seed = (frame.len() as i32).to_be_bytes().to_vec();
+        seed.extend_from_slice(&frame);
+        let path = dir.join(format!("{:02}-{}-v{v}-{i}", api as i16, api_name(api)));
+        if let Err(e) = std::fs::write(&path, seed) {
+            panic!("{}: {e}", path.display());
+        }
+        written += 1;
+    }
+    assert!(written > 300);
+}
+
+fn api_name(api: ApiKey) -> String {
+    format!("{api:?}")
+}
