@@ -501,6 +501,30 @@ fn check_struct(name: &str, fields: &[Field], flexible: table::V, depth: usize) 
 }
 
 #[test]
+fn header_table_walks_headers_like_the_header_decoder() {
+    for client_id in [None, Some(&b"rdkafka"[..]), Some(&b""[..])] {
+        for hv in [1i16, 2] {
+            let mut h = vec![0, 3, 0, 12, 0, 0, 0, 9];
+            match client_id {
+                Some(c) => {
+                    h.extend_from_slice(&(c.len() as i16).to_be_bytes());
+                    h.extend_from_slice(c);
+                }
+                None => h.extend_from_slice(&(-1i16).to_be_bytes()),
+            }
+            if hv == 2 {
+                h.extend_from_slice(&[1, 3, 2, 0xaa, 0xbb]); // one unknown tagged field
+            }
+            let header = request_header_schema();
+            let end = walk::walk_message(header, ApiKey::Metadata, hv, &h);
+            let decoded = crate::header::decode(&h, hv).map(|(_, end)| end);
+            assert_eq!(end, Ok(h.len()), "v{hv} {client_id:?}");
+            assert_eq!(decoded, Ok(h.len()), "v{hv} {client_id:?}");
+        }
+    }
+}
+
+#[test]
 fn tables_are_consistent_and_shallow() {
     let mut deepest = 0;
     for m in generated::REQUESTS.iter().flatten() {
