@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Fuzz the request decode path: crates/protocol/fuzz/run.sh [seconds]   (default 600)
+#
+# Installs cargo-fuzz if missing, seeds the corpus from requests encoded by the unit tests'
+# corpus (every API and version, via the `write_fuzz_seeds` test) when it is empty, then runs
+# the `request_decode` target on one core. Findings land in artifacts/request_decode/.
+set -euo pipefail
+seconds="${1:-600}"
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+
+corpus="$here/corpus/request_decode"
+mkdir -p "$corpus"
+if [ -z "$(ls -A "$corpus")" ]; then
+    SLUICE_FUZZ_SEEDS="$corpus" cargo test --manifest-path "$here/../Cargo.toml" --lib \
+        schema::tests::write_fuzz_seeds -- --ignored --exact
+fi
+
+# -malloc_limit_mb: a single allocation above 256 MiB from inputs of at most 64 KiB is the bug
+# class this target exists for (counts from the wire sizing allocations).
+cargo +nightly fuzz run request_decode "$corpus" -- \
+    -max_total_time="$seconds" -max_len=65536 -malloc_limit_mb=256 -rss_limit_mb=2048 \
+    -print_final_stats=1
