@@ -240,7 +240,11 @@ async fn write_chunks<W: AsyncWriteExt + Unpin>(
         let n = {
             let mut slices = [std::io::IoSlice::new(&[]); MAX_SLICES];
             let mut count = 0;
-            for c in chunks[first..].iter().filter(|c| !c.is_empty()).take(MAX_SLICES) {
+            for c in chunks[first..]
+                .iter()
+                .filter(|c| !c.is_empty())
+                .take(MAX_SLICES)
+            {
                 slices[count] = std::io::IoSlice::new(c);
                 count += 1;
             }

@@ -136,11 +136,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
                     error_code: code.code(),
                     ..Default::default()
                 };
-                return Reply::Frame(fetch_response::encode(
-                    v,
-                    ctx.header.correlation_id,
-                    &parts,
-                ));
+                return Reply::Frame(fetch_response::encode(v, ctx.header.correlation_id, &parts));
             }
         };
     let plan = Plan {
