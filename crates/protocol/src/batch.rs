@@ -184,11 +184,14 @@ impl<'a> RecordBatch<'a> {
     pub fn base_offset(&self) -> i64 {
         be_i64(self.bytes, BASE_OFFSET_OFFSET)
     }
+    /// baseOffset + lastOffsetDelta. Saturates: a hostile or corrupt header must not overflow
+    /// (offset sanity is checked by whoever assigns or recovers offsets).
     pub fn last_offset(&self) -> i64 {
-        self.base_offset() + i64::from(self.last_offset_delta())
+        self.base_offset()
+            .saturating_add(i64::from(self.last_offset_delta()))
     }
     pub fn next_offset(&self) -> i64 {
-        self.last_offset() + 1
+        self.last_offset().saturating_add(1)
     }
     pub fn batch_length(&self) -> i32 {
         be_i32(self.bytes, LENGTH_OFFSET)
@@ -519,6 +522,15 @@ mod tests {
         assert_eq!(h.last_offset(), 11);
         assert_eq!(h.max_timestamp, 1_000);
         assert!(parse_header(&b[..HEADER_SIZE - 1]).is_err());
+    }
+
+    #[test]
+    fn offsets_saturate_instead_of_overflowing() {
+        let mut b = build_batch(0, 1, &[b"a", b"b"]);
+        set_base_offset(&mut b, i64::MAX - 1);
+        let batch = RecordBatch::parse(&b).unwrap();
+        assert_eq!(batch.last_offset(), i64::MAX);
+        assert_eq!(batch.next_offset(), i64::MAX);
     }
 
     #[test]

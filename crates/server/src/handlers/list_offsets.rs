@@ -176,7 +176,9 @@ fn first_record_at_or_after(
     };
     for r in records::records(data) {
         let r = r.ok()?;
-        let offset = batch.base_offset() + i64::from(r.offset_delta);
+        let offset = batch
+            .base_offset()
+            .saturating_add(i64::from(r.offset_delta));
         let ts = batch.base_timestamp().saturating_add(r.timestamp_delta);
         if offset >= log_start && ts >= target {
             return Some((ts, offset));
