@@ -40,22 +40,32 @@ pub const NO_SEQUENCE: i32 = -1;
 
 /// `sequence + increment` in the sequence space of idempotent producers, which wraps from
 /// `i32::MAX` to 0 (Kafka's `DefaultRecordBatch.incrementSequence`). `increment` must be >= 0.
+/// Total for any input (computed in i64, so out-of-contract arguments cannot overflow).
 pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
-    if sequence > i32::MAX - increment {
-        increment - (i32::MAX - sequence) - 1
+    let (s, i, max) = (
+        i64::from(sequence),
+        i64::from(increment),
+        i64::from(i32::MAX),
+    );
+    let r = if s > max - i {
+        i - (max - s) - 1
     } else {
-        sequence + increment
-    }
+        s + i
+    };
+    r as i32
 }
 
 /// `sequence - decrement` with the same wrap-around (Kafka's `decrementSequence`).
 /// `decrement` must be >= 0.
+/// Total for any input, like [`increment_sequence`].
 pub fn decrement_sequence(sequence: i32, decrement: i32) -> i32 {
-    if sequence < decrement {
-        i32::MAX - (decrement - sequence) + 1
-    } else {
-        sequence - decrement
-    }
+    let (s, d, max) = (
+        i64::from(sequence),
+        i64::from(decrement),
+        i64::from(i32::MAX),
+    );
+    let r = if s < d { max - (d - s) + 1 } else { s - d };
+    r as i32
 }
 
 /// The sequence of a batch's last record: `baseSequence + lastOffsetDelta`, wrapping, or

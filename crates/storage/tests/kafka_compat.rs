@@ -28,6 +28,7 @@ fn dump_log_segments_accepts_our_files() {
     .unwrap();
     let tp = TopicPartition::new("compat", 0);
     let log = mgr.get_or_create_log(&tp, None).unwrap();
+    let mut seq42 = 0i32;
     for i in 0..400u64 {
         // Vary batch shapes: sizes, record counts, single and multi-batch payloads.
         let mut payload = producer_batch(i, (i % 7 + 1) as usize, 1_000 + i as i64 * 3);
@@ -43,8 +44,9 @@ fn dump_log_segments_accepts_our_files() {
                 0,
                 42,
                 0,
-                i as i32,
+                seq42,
             ));
+            seq42 += 2;
         }
         log.append_as_leader(&mut payload, 3).unwrap();
     }
