@@ -801,3 +801,432 @@ impl Reader<'_> {
         i64::from_be_bytes(self.take())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TS: i64 = 1_000;
+
+    fn mgr() -> ProducerStateManager {
+        ProducerStateManager::new(TopicPartition::new("t", 0), PathBuf::from("/nonexistent"))
+    }
+
+    /// A batch of `n` records from producer `pid` at `offset`.
+    fn b(pid: i64, epoch: i16, seq: i32, n: i32, offset: i64) -> ProducerBatch {
+        ProducerBatch {
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            last_sequence: batch::last_sequence(seq, n - 1),
+            first_offset: offset,
+            last_offset: offset + i64::from(n) - 1,
+            max_timestamp: TS + offset,
+            is_transactional: false,
+            is_control: false,
+        }
+    }
+
+    /// Validate and commit; returns the check result.
+    fn append(m: &mut ProducerStateManager, batches: &[ProducerBatch]) -> Result<AppendCheck> {
+        let check = m.validate_append(batches)?;
+        if let AppendCheck::Append(u) = &check {
+            let next = batches.iter().map(|b| b.last_offset + 1).max().unwrap_or(0);
+            m.commit(u.clone(), next);
+        }
+        Ok(check)
+    }
+
+    fn ok(m: &mut ProducerStateManager, batch: ProducerBatch) {
+        match append(m, &[batch]) {
+            Ok(AppendCheck::Append(_)) => {}
+            other => panic!("expected append of {batch:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn duplicate_of_each_of_the_last_five_batches_returns_its_offsets() {
+        let mut m = mgr();
+        // 7 batches of 2 records: seqs 0-1, 2-3, ..., 12-13 at offsets 100, 102, ...
+        for i in 0..7 {
+            ok(&mut m, b(1, 0, i * 2, 2, 100 + i64::from(i) * 2));
+        }
+        assert_eq!(m.last_entry(1).map(|e| e.batches().len()), Some(5));
+        for i in 2..7 {
+            let retry = b(1, 0, i * 2, 2, 999);
+            let want = BatchMetadata {
+                last_seq: i * 2 + 1,
+                last_offset: 101 + i64::from(i) * 2,
+                offset_delta: 1,
+                timestamp: TS + 100 + i64::from(i) * 2,
+            };
+            assert_eq!(
+                m.validate_append(&[retry]).unwrap(),
+                AppendCheck::Duplicate(want)
+            );
+            assert_eq!(want.first_offset(), 100 + i64::from(i) * 2);
+            assert_eq!(want.first_seq(), i * 2);
+        }
+        // Older than the retained five: no longer recognised, so out of order.
+        for i in 0..2 {
+            assert!(matches!(
+                m.validate_append(&[b(1, 0, i * 2, 2, 999)]),
+                Err(StorageError::OutOfOrderSequence { last_seq: 13, .. })
+            ));
+        }
+        // Same first sequence, different last sequence: not a duplicate.
+        assert!(matches!(
+            m.validate_append(&[b(1, 0, 12, 1, 999)]),
+            Err(StorageError::OutOfOrderSequence { .. })
+        ));
+        // A duplicate in another epoch is judged on the epoch.
+        assert!(matches!(
+            m.validate_append(&[b(1, 1, 12, 2, 999)]),
+            Err(StorageError::InvalidSequenceForNewEpoch { .. })
+        ));
+    }
+
+    #[test]
+    fn sequence_gaps_and_reordering_are_out_of_order() {
+        let mut m = mgr();
+        ok(&mut m, b(1, 0, 0, 3, 0));
+        let gap = m.validate_append(&[b(1, 0, 4, 1, 3)]);
+        assert!(
+            matches!(
+                gap,
+                Err(StorageError::OutOfOrderSequence {
+                    producer_id: 1,
+                    offset: 3,
+                    first_seq: 4,
+                    last_seq: 2,
+                    ..
+                })
+            ),
+            "{gap:?}"
+        );
+        // Overlapping the last batch without matching it exactly.
+        assert!(matches!(
+            m.validate_append(&[b(1, 0, 1, 3, 3)]),
+            Err(StorageError::OutOfOrderSequence { .. })
+        ));
+        ok(&mut m, b(1, 0, 3, 1, 3));
+        assert_eq!(m.last_entry(1).map(ProducerStateEntry::last_seq), Some(3));
+        let err = m.validate_append(&[b(1, 0, 9, 1, 4)]).unwrap_err();
+        assert_eq!(err.kafka_error_code(), 45);
+    }
+
+    #[test]
+    fn epoch_bump_must_restart_at_sequence_zero() {
+        let mut m = mgr();
+        ok(&mut m, b(1, 3, 0, 2, 0));
+        let err = m.validate_append(&[b(1, 4, 2, 1, 2)]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StorageError::InvalidSequenceForNewEpoch {
+                    epoch: 4,
+                    first_seq: 2,
+                    current_epoch: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.kafka_error_code(), 45);
+        ok(&mut m, b(1, 4, 0, 1, 2));
+        let e = m.last_entry(1).cloned().unwrap();
+        assert_eq!(e.producer_epoch, 4);
+        assert_eq!(e.batches().len(), 1, "a new epoch forgets the old batches");
+        // The old epoch is fenced now, even for a retry of its batch.
+        let err = m.validate_append(&[b(1, 3, 0, 2, 3)]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StorageError::InvalidProducerEpoch {
+                    epoch: 3,
+                    current_epoch: 4,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.kafka_error_code(), 47);
+    }
+
+    #[test]
+    fn sequence_wraps_from_max_to_zero() {
+        let mut m = mgr();
+        ok(&mut m, b(1, 0, i32::MAX - 1, 2, 0)); // unknown producer: any sequence
+        assert_eq!(
+            m.last_entry(1).map(ProducerStateEntry::last_seq),
+            Some(i32::MAX)
+        );
+        assert!(m.validate_append(&[b(1, 0, 1, 1, 2)]).is_err());
+        ok(&mut m, b(1, 0, 0, 1, 2));
+        // A batch spanning the wrap.
+        let mut m = mgr();
+        ok(&mut m, b(1, 0, 10, 1, 0));
+        ok(&mut m, b(1, 0, 11, 1, 1));
+        let mut m2 = mgr();
+        ok(&mut m2, b(2, 0, i32::MAX - 3, 1, 0));
+        let span = b(2, 0, i32::MAX - 2, 5, 1); // MAX-2 ..= 1
+        assert_eq!(span.last_sequence, 1);
+        ok(&mut m2, span);
+        assert_eq!(
+            m2.validate_append(&[b(2, 0, i32::MAX - 2, 5, 9)]).unwrap(),
+            AppendCheck::Duplicate(BatchMetadata {
+                last_seq: 1,
+                last_offset: 5,
+                offset_delta: 4,
+                timestamp: TS + 1
+            })
+        );
+        ok(&mut m2, b(2, 0, 2, 1, 6));
+    }
+
+    #[test]
+    fn unknown_producer_is_accepted_at_any_sequence() {
+        // Kafka 4.x: no UNKNOWN_PRODUCER_ID on the produce path; without a known epoch any
+        // sequence starts the producer's state.
+        let mut m = mgr();
+        ok(&mut m, b(9, 2, 17, 3, 0));
+        let e = m.last_entry(9).cloned().unwrap();
+        assert_eq!((e.producer_epoch, e.last_seq()), (2, 19));
+        assert!(m.validate_append(&[b(9, 2, 21, 1, 3)]).is_err());
+        ok(&mut m, b(9, 2, 20, 1, 3));
+        // Also a new producer with a higher-than-zero epoch and sequence 0.
+        ok(&mut m, b(10, 5, 0, 1, 4));
+    }
+
+    #[test]
+    fn known_epoch_without_batches_expects_sequence_zero() {
+        // An entry from a snapshot whose last batch is unknown (e.g. after a marker).
+        let mut m = mgr();
+        let mut e = ProducerStateEntry::empty(4);
+        e.producer_epoch = 1;
+        m.producers.insert(4, e);
+        assert!(matches!(
+            m.validate_append(&[b(4, 1, 5, 1, 0)]),
+            Err(StorageError::OutOfOrderSequence { last_seq: -1, .. })
+        ));
+        ok(&mut m, b(4, 1, 0, 1, 0));
+    }
+
+    #[test]
+    fn every_batch_is_validated_before_any_is_committed() {
+        let mut m = mgr();
+        ok(&mut m, b(1, 0, 0, 1, 0));
+        // Second batch continues the first one of the same payload.
+        let payload = [b(1, 0, 1, 2, 1), b(1, 0, 3, 1, 3), b(2, 0, 0, 1, 4)];
+        assert!(matches!(
+            append(&mut m, &payload),
+            Ok(AppendCheck::Append(_))
+        ));
+        assert_eq!(m.last_entry(1).map(ProducerStateEntry::last_seq), Some(3));
+        assert_eq!(m.map_end_offset(), 5);
+        // A bad third batch rejects the whole payload and changes nothing.
+        let before = m.active_producers();
+        let bad = [b(1, 0, 4, 1, 5), b(2, 0, 1, 1, 6), b(1, 0, 9, 1, 7)];
+        assert!(m.validate_append(&bad).is_err());
+        assert_eq!(m.active_producers(), before);
+        // Non-idempotent batches are ignored.
+        let plain = b(-1, -1, -1, 3, 8);
+        assert_eq!(
+            m.validate_append(&[plain]).unwrap(),
+            AppendCheck::Append(ProducerUpdates::default())
+        );
+    }
+
+    #[test]
+    fn negative_sequence_with_producer_id_is_invalid() {
+        let m = mgr();
+        let err = m.validate_append(&[b(1, 0, -1, 1, 0)]).unwrap_err();
+        assert!(matches!(
+            err,
+            StorageError::InvalidProducerSequence {
+                base_sequence: -1,
+                ..
+            }
+        ));
+        assert_eq!(err.kafka_error_code(), 87);
+    }
+
+    #[test]
+    fn transactional_then_plain_write_is_invalid_txn_state() {
+        let mut m = mgr();
+        let mut t = b(1, 0, 0, 1, 10);
+        t.is_transactional = true;
+        ok(&mut m, t);
+        assert_eq!(
+            m.last_entry(1).and_then(|e| e.current_txn_first_offset),
+            Some(10)
+        );
+        let err = m.validate_append(&[b(1, 0, 1, 1, 11)]).unwrap_err();
+        assert_eq!(err.kafka_error_code(), 48);
+        // A marker (control batch) ends the transaction.
+        let mut marker = b(1, 0, -1, 1, 11);
+        marker.is_control = true;
+        ok(&mut m, marker);
+        assert_eq!(
+            m.last_entry(1).and_then(|e| e.current_txn_first_offset),
+            None
+        );
+    }
+
+    #[test]
+    fn expiration_spares_recent_producers_and_open_transactions() {
+        let mut m = mgr();
+        ok(&mut m, b(1, 0, 0, 1, 0)); // ts TS
+        ok(&mut m, b(2, 0, 0, 1, 500)); // ts TS + 500
+        let mut t = b(3, 0, 0, 1, 1); // ts TS + 1, open transaction
+        t.is_transactional = true;
+        ok(&mut m, t);
+        assert_eq!(m.remove_expired_producers(TS + 99, 100), 0);
+        assert_eq!(m.remove_expired_producers(TS + 100, 100), 1);
+        assert!(m.last_entry(1).is_none());
+        assert!(m.last_entry(3).is_some(), "open transactions never expire");
+        assert_eq!(m.remove_expired_producers(TS + 600, 100), 1);
+        assert_eq!(m.producer_count(), 1);
+    }
+
+    fn sample_entries() -> Vec<ProducerStateEntry> {
+        let mut m = mgr();
+        ok(&mut m, b(7, 2, 0, 3, 40));
+        ok(&mut m, b(7, 2, 3, 2, 43));
+        ok(&mut m, b(-5i64.abs(), 0, 100, 1, 45));
+        let mut t = b(1 << 40, 1, 0, 1, 46);
+        t.is_transactional = true;
+        ok(&mut m, t);
+        let mut empty = ProducerStateEntry::empty(3);
+        empty.producer_epoch = 9;
+        empty.coordinator_epoch = 4;
+        empty.last_timestamp = 77;
+        m.producers.insert(3, empty);
+        m.active_producers()
+    }
+
+    /// What a snapshot keeps of an entry: its last batch only.
+    fn as_restored(e: &ProducerStateEntry) -> ProducerStateEntry {
+        let mut r = e.without_batches();
+        if let Some(last) = e.last_batch() {
+            r.batches.push_back(*last);
+        }
+        r
+    }
+
+    #[test]
+    fn snapshot_round_trip_and_layout() {
+        let entries = sample_entries();
+        let bytes = encode_snapshot(entries.iter());
+        assert_eq!(bytes.len(), 10 + 46 * entries.len());
+        assert_eq!(&bytes[0..2], &1i16.to_be_bytes(), "version 1");
+        assert_eq!(&bytes[6..10], &(entries.len() as i32).to_be_bytes());
+        let crc = u32::from_be_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
+        assert_eq!(
+            crc,
+            crc32c::crc32c(&bytes[6..]),
+            "CRC covers the entries array"
+        );
+        // Entries sorted by producer id; the first is producer 3 with no batch.
+        assert_eq!(&bytes[10..18], &3i64.to_be_bytes());
+        assert_eq!(&bytes[18..20], &9i16.to_be_bytes());
+        assert_eq!(&bytes[20..24], &(-1i32).to_be_bytes(), "last sequence");
+        assert_eq!(&bytes[24..32], &(-1i64).to_be_bytes(), "last offset");
+        assert_eq!(&bytes[32..36], &0i32.to_be_bytes(), "offset delta");
+        assert_eq!(&bytes[36..44], &77i64.to_be_bytes(), "timestamp");
+        assert_eq!(&bytes[44..48], &4i32.to_be_bytes(), "coordinator epoch");
+        assert_eq!(&bytes[48..56], &(-1i64).to_be_bytes(), "no transaction");
+
+        let back = decode_snapshot(&bytes, Path::new("x.snapshot")).unwrap();
+        let want: Vec<_> = entries.iter().map(as_restored).collect();
+        assert_eq!(back, want);
+        let p7 = back.iter().find(|e| e.producer_id == 7).unwrap();
+        assert_eq!(
+            p7.last_batch().copied(),
+            Some(BatchMetadata {
+                last_seq: 4,
+                last_offset: 44,
+                offset_delta: 1,
+                timestamp: TS + 43
+            })
+        );
+        let txn = back.iter().find(|e| e.producer_id == 1 << 40).unwrap();
+        assert_eq!(txn.current_txn_first_offset, Some(46));
+        // Empty state.
+        let empty = encode_snapshot(std::iter::empty());
+        assert_eq!(empty.len(), 10);
+        assert!(decode_snapshot(&empty, Path::new("e")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn corrupt_snapshots_are_detected() {
+        let bytes = encode_snapshot(sample_entries().iter());
+        let corrupt = |b: &[u8]| {
+            matches!(
+                decode_snapshot(b, Path::new("x")),
+                Err(StorageError::CorruptSnapshot { .. })
+            )
+        };
+        for i in 2..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x40;
+            assert!(corrupt(&b), "flipped byte {i}");
+        }
+        let mut v2 = bytes.clone();
+        v2[1] = 2;
+        assert!(corrupt(&v2), "unknown version");
+        for len in [0, 5, 9, 10, bytes.len() - 1] {
+            assert!(corrupt(&bytes[..len]), "truncated to {len}");
+        }
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&[0; 46]);
+        assert!(corrupt(&longer), "trailing bytes");
+        // A count that does not match the length, with a valid CRC.
+        let mut b = bytes[..10].to_vec();
+        b[6..10].copy_from_slice(&(-1i32).to_be_bytes());
+        let crc = crc32c::crc32c(&b[6..]);
+        b[2..6].copy_from_slice(&crc.to_be_bytes());
+        assert!(corrupt(&b), "negative count");
+    }
+
+    #[test]
+    fn reload_uses_newest_valid_snapshot_in_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let tp = TopicPartition::new("t", 0);
+        let mut m = ProducerStateManager::new(tp.clone(), dir.path().to_path_buf());
+        m.truncate_and_reload(0, 0, TS, i64::MAX).unwrap();
+        for (i, end) in [10i64, 20, 30].iter().enumerate() {
+            ok(&mut m, b(1, 0, i as i32, 1, end - 1));
+            assert!(m.take_snapshot(false).unwrap());
+            assert!(!m.take_snapshot(false).unwrap(), "nothing new");
+        }
+        assert_eq!(m.snapshot_offsets(), vec![10, 20, 30]);
+        ok(&mut m, b(1, 0, 3, 1, 39));
+        assert!(m.take_snapshot(false).unwrap());
+        assert_eq!(m.snapshot_offsets(), vec![20, 30, 40], "three retained");
+        assert!(!snapshot_file(dir.path(), 10).exists());
+        // Leftover of an interrupted write.
+        std::fs::write(dir.path().join("00000000000000000050.snapshot.tmp"), b"x").unwrap();
+        // Corrupt the newest in range: fall back to the next.
+        std::fs::write(snapshot_file(dir.path(), 30), b"garbage").unwrap();
+        let mut r = ProducerStateManager::new(tp.clone(), dir.path().to_path_buf());
+        r.truncate_and_reload(0, 35, TS, i64::MAX).unwrap();
+        assert_eq!(r.map_end_offset(), 20);
+        assert_eq!(
+            r.snapshot_offsets(),
+            vec![20],
+            "40 above the end, 30 corrupt"
+        );
+        assert_eq!(r.last_entry(1).map(ProducerStateEntry::last_seq), Some(1));
+        assert!(!dir
+            .path()
+            .join("00000000000000000050.snapshot.tmp")
+            .exists());
+        // Snapshots below the first segment are unusable; expired producers are not loaded.
+        let mut r = ProducerStateManager::new(tp, dir.path().to_path_buf());
+        r.truncate_and_reload(21, 35, TS + 20 + 100, 100).unwrap();
+        assert_eq!(r.map_end_offset(), 21);
+        assert!(r.snapshot_offsets().is_empty());
+        assert_eq!(r.producer_count(), 0);
+    }
+}
