@@ -29,6 +29,8 @@ fn dump_log_segments_accepts_our_files() {
     let tp = TopicPartition::new("compat", 0);
     let log = mgr.get_or_create_log(&tp, None).unwrap();
     let mut seq42 = 0i32;
+    let mut last_offset_42 = -1;
+    let mut txn_first_offset = -1;
     for i in 0..400u64 {
         // Vary batch shapes: sizes, record counts, single and multi-batch payloads.
         let mut payload = producer_batch(i, (i % 7 + 1) as usize, 1_000 + i as i64 * 3);
@@ -48,7 +50,18 @@ fn dump_log_segments_accepts_our_files() {
             ));
             seq42 += 2;
         }
-        log.append_as_leader(&mut payload, 3).unwrap();
+        let info = log.append_as_leader(&mut payload, 3).unwrap();
+        if i == 7 {
+            // A transactional producer whose transaction stays open: its snapshot entry
+            // carries currentTxnFirstOffset.
+            let mut txn = build_batch_with(0, 1_000, &[b"t"], 0x10, 43, 2, 0);
+            txn_first_offset = log.append_as_leader(&mut txn, 3).unwrap().first_offset;
+        }
+        last_offset_42 = if i % 11 == 0 {
+            info.last_offset
+        } else {
+            last_offset_42
+        };
     }
     // A LogAppendTime topic too.
     let tp2 = TopicPartition::new("compat-lat", 0);
@@ -80,6 +93,18 @@ fn dump_log_segments_accepts_our_files() {
         }));
     }
     assert!(files.len() >= 9);
+    let snapshots: Vec<_> = common::files(&root.path().join("compat-0"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".snapshot"))
+        .collect();
+    let log_end = log.log_end_offset();
+    assert!(
+        snapshots.len() >= 2,
+        "rolls and shutdown wrote producer snapshots"
+    );
+    assert!(snapshots
+        .last()
+        .is_some_and(|p| p.ends_with(format!("{log_end:020}.snapshot"))));
     if let Ok(keep) = std::env::var("SLUICE_KAFKA_KEEP") {
         let _ = Command::new("cp")
             .arg("-r")
@@ -150,8 +175,52 @@ fn dump_log_segments_accepts_our_files() {
         "DumpLogSegments reported problems"
     );
     assert!(stdout.contains("isTransactional: false"), "batches listed");
+
     assert!(stdout.contains("CreateTime") && stdout.contains("LogAppendTime"));
     assert!(!stdout.contains("isvalid: false") && !stdout.contains("isValid: false"));
+
+    // Producer snapshots: Kafka's reader (ProducerStateManager.readSnapshot, which checks the
+    // version and CRC) must parse every one, and the newest must hold both producers.
+    let out = Command::new("java")
+        .arg("-cp")
+        .arg(format!("{libs}/*"))
+        .arg("org.apache.kafka.tools.DumpLogSegments")
+        .arg("--files")
+        .arg(
+            snapshots
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .output()
+        .expect("run java");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}\n{stderr}");
+    assert!(out.status.success());
+    assert_eq!(problems(&stderr), Vec::<String>::new());
+    assert_eq!(stdout.matches("Dumping ").count(), snapshots.len());
+    let newest = stdout
+        .rsplit("Dumping ")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let expect42 = format!(
+        "producerId: 42 producerEpoch: 0 coordinatorEpoch: -1 currentTxnFirstOffset: \
+         OptionalLong.empty lastTimestamp: {ts42} firstSequence: {first} lastSequence: {last} \
+         lastOffset: {last_offset_42} offsetDelta: 1 timestamp: {ts42}",
+        ts42 = 1_000 + 396 * 3 + 2,
+        first = seq42 - 2,
+        last = seq42 - 1,
+    );
+    assert!(newest.contains(&expect42), "{newest}\nexpected {expect42}");
+    let expect43 = format!(
+        "producerId: 43 producerEpoch: 2 coordinatorEpoch: -1 currentTxnFirstOffset: \
+         OptionalLong[{txn_first_offset}] lastTimestamp: 1000 firstSequence: 0 lastSequence: 0 \
+         lastOffset: {txn_first_offset} offsetDelta: 0 timestamp: 1000"
+    );
+    assert!(newest.contains(&expect43), "{newest}\nexpected {expect43}");
 }
 
 /// DumpLogSegments' complaints, minus logging noise and one artifact of the tool: its
