@@ -31,6 +31,53 @@ pub const LOG_OVERHEAD: usize = 12;
 /// Smallest legal `batchLength`: the header after the length field.
 pub const MIN_BATCH_LENGTH: i32 = (HEADER_SIZE - LOG_OVERHEAD) as i32;
 
+/// `producerId` of a batch from a non-idempotent producer.
+pub const NO_PRODUCER_ID: i64 = -1;
+/// `producerEpoch` of a batch from a non-idempotent producer.
+pub const NO_PRODUCER_EPOCH: i16 = -1;
+/// `baseSequence` of a batch from a non-idempotent producer.
+pub const NO_SEQUENCE: i32 = -1;
+
+/// `sequence + increment` in the sequence space of idempotent producers, which wraps from
+/// `i32::MAX` to 0 (Kafka's `DefaultRecordBatch.incrementSequence`). `increment` must be >= 0.
+/// Total for any input (computed in i64, so out-of-contract arguments cannot overflow).
+pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
+    let (s, i, max) = (
+        i64::from(sequence),
+        i64::from(increment),
+        i64::from(i32::MAX),
+    );
+    let r = if s > max - i {
+        i - (max - s) - 1
+    } else {
+        s + i
+    };
+    r as i32
+}
+
+/// `sequence - decrement` with the same wrap-around (Kafka's `decrementSequence`).
+/// `decrement` must be >= 0.
+/// Total for any input, like [`increment_sequence`].
+pub fn decrement_sequence(sequence: i32, decrement: i32) -> i32 {
+    let (s, d, max) = (
+        i64::from(sequence),
+        i64::from(decrement),
+        i64::from(i32::MAX),
+    );
+    let r = if s < d { max - (d - s) + 1 } else { s - d };
+    r as i32
+}
+
+/// The sequence of a batch's last record: `baseSequence + lastOffsetDelta`, wrapping, or
+/// [`NO_SEQUENCE`] when the batch has none.
+pub fn last_sequence(base_sequence: i32, last_offset_delta: i32) -> i32 {
+    if base_sequence == NO_SEQUENCE {
+        NO_SEQUENCE
+    } else {
+        increment_sequence(base_sequence, last_offset_delta.max(0))
+    }
+}
+
 const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_BIT: i16 = 0x08;
 const TRANSACTIONAL_BIT: i16 = 0x10;
@@ -246,6 +293,14 @@ impl<'a> RecordBatch<'a> {
     pub fn base_sequence(&self) -> i32 {
         be_i32(self.bytes, BASE_SEQUENCE_OFFSET)
     }
+    /// The sequence of the last record (see [`last_sequence`]).
+    pub fn last_sequence(&self) -> i32 {
+        last_sequence(self.base_sequence(), self.last_offset_delta())
+    }
+    /// Whether the batch comes from an idempotent or transactional producer.
+    pub fn has_producer_id(&self) -> bool {
+        self.producer_id() > NO_PRODUCER_ID
+    }
     pub fn records_count(&self) -> i32 {
         be_i32(self.bytes, RECORDS_COUNT_OFFSET)
     }
@@ -279,6 +334,9 @@ pub struct BatchHeader {
     pub last_offset_delta: i32,
     pub base_timestamp: i64,
     pub max_timestamp: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
     pub records_count: i32,
 }
 
@@ -288,6 +346,26 @@ impl BatchHeader {
     }
     pub fn next_offset(&self) -> i64 {
         self.last_offset() + 1
+    }
+    /// The sequence of the last record (see [`last_sequence`]).
+    pub fn last_sequence(&self) -> i32 {
+        last_sequence(self.base_sequence, self.last_offset_delta)
+    }
+    pub fn has_producer_id(&self) -> bool {
+        self.producer_id > NO_PRODUCER_ID
+    }
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_BIT != 0
+    }
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_BIT != 0
+    }
+    pub fn timestamp_type(&self) -> TimestampType {
+        if self.attributes & TIMESTAMP_TYPE_BIT != 0 {
+            TimestampType::LogAppendTime
+        } else {
+            TimestampType::CreateTime
+        }
     }
 }
 
@@ -313,6 +391,9 @@ pub fn parse_header(buf: &[u8]) -> Result<BatchHeader, BatchError> {
         last_offset_delta: be_i32(buf, LAST_OFFSET_DELTA_OFFSET),
         base_timestamp: be_i64(buf, BASE_TIMESTAMP_OFFSET),
         max_timestamp: be_i64(buf, MAX_TIMESTAMP_OFFSET),
+        producer_id: be_i64(buf, PRODUCER_ID_OFFSET),
+        producer_epoch: be_i16(buf, PRODUCER_EPOCH_OFFSET),
+        base_sequence: be_i32(buf, BASE_SEQUENCE_OFFSET),
         records_count: be_i32(buf, RECORDS_COUNT_OFFSET),
     })
 }
@@ -543,5 +624,35 @@ mod tests {
             RecordBatch::parse_validated(&b),
             Err(BatchError::InvalidRecordCount { .. })
         ));
+    }
+
+    #[test]
+    fn sequences_wrap_like_kafka() {
+        assert_eq!(increment_sequence(5, 3), 8);
+        assert_eq!(increment_sequence(i32::MAX, 1), 0);
+        assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
+        assert_eq!(decrement_sequence(8, 3), 5);
+        assert_eq!(decrement_sequence(0, 1), i32::MAX);
+        assert_eq!(decrement_sequence(1, 3), i32::MAX - 1);
+        assert_eq!(last_sequence(NO_SEQUENCE, 4), NO_SEQUENCE);
+        assert_eq!(last_sequence(i32::MAX, 2), 1);
+    }
+
+    #[test]
+    fn producer_fields_in_header() {
+        let b = testing::build_batch_with(0, 1, &[b"a", b"b", b"c"], TRANSACTIONAL_BIT, 7, 2, 40);
+        let h = parse_header(&b).unwrap();
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (7, 2, 40)
+        );
+        assert_eq!(h.last_sequence(), 42);
+        assert!(h.has_producer_id() && h.is_transactional() && !h.is_control());
+        let r = RecordBatch::parse(&b).unwrap();
+        assert_eq!(r.last_sequence(), 42);
+        assert!(r.has_producer_id());
+        assert!(!parse_header(&build_batch(0, 1, &[b"a"]))
+            .unwrap()
+            .has_producer_id());
     }
 }

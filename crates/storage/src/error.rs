@@ -96,12 +96,112 @@ pub enum StorageError {
     #[error("log {dir} is closed")]
     LogClosed { dir: PathBuf },
 
+    /// An idempotent batch whose first sequence does not follow the producer's last one in
+    /// the same epoch (OUT_OF_ORDER_SEQUENCE_NUMBER, 45).
+    #[error(
+        "out of order sequence number for producer {producer_id} at offset {offset} in {tp}: \
+         {first_seq} (incoming seq. number), {last_seq} (current end sequence number)"
+    )]
+    OutOfOrderSequence {
+        tp: TopicPartition,
+        producer_id: i64,
+        offset: i64,
+        first_seq: i32,
+        last_seq: i32,
+    },
+
+    /// A producer's first batch in a new epoch must have sequence 0
+    /// (OUT_OF_ORDER_SEQUENCE_NUMBER, 45).
+    #[error(
+        "invalid sequence number for new epoch of producer {producer_id} at offset {offset} in \
+         {tp}: {epoch} (request epoch), {first_seq} (seq. number), {current_epoch} (current \
+         producer epoch)"
+    )]
+    InvalidSequenceForNewEpoch {
+        tp: TopicPartition,
+        producer_id: i64,
+        offset: i64,
+        epoch: i16,
+        first_seq: i32,
+        current_epoch: i16,
+    },
+
+    /// A batch with an epoch below the producer's current one: a zombie or a late retry
+    /// (INVALID_PRODUCER_EPOCH, 47 — what Kafka answers on the produce path since 2.7;
+    /// PRODUCER_FENCED is for the transaction coordinator's APIs).
+    #[error(
+        "epoch of producer {producer_id} at offset {offset} in {tp} is {epoch}, which is \
+         smaller than the last seen epoch {current_epoch}"
+    )]
+    InvalidProducerEpoch {
+        tp: TopicPartition,
+        producer_id: i64,
+        offset: i64,
+        epoch: i16,
+        current_epoch: i16,
+    },
+
+    /// A non-transactional batch from a producer with an open transaction
+    /// (INVALID_TXN_STATE, 48).
+    #[error("expected transactional write from producer {producer_id} at offset {offset} in {tp}")]
+    InvalidTxnState {
+        tp: TopicPartition,
+        producer_id: i64,
+        offset: i64,
+    },
+
+    /// A batch with a producer id but a negative base sequence (INVALID_RECORD, 87).
+    #[error(
+        "invalid sequence number {base_sequence} in record batch with producerId {producer_id} \
+         in topic partition {tp}"
+    )]
+    InvalidProducerSequence {
+        tp: TopicPartition,
+        producer_id: i64,
+        base_sequence: i32,
+    },
+
+    /// A producer state snapshot that fails its checks (version, CRC, length). At load such a
+    /// file is deleted and an older snapshot or the log is used instead.
+    #[error("corrupt producer snapshot {path}: {reason}")]
+    CorruptSnapshot { path: PathBuf, reason: String },
+
     #[error("cannot sync {tp} to offset {offset}: log end offset is {log_end_offset}")]
     SyncBeyondLogEnd {
         tp: TopicPartition,
         offset: i64,
         log_end_offset: i64,
     },
+}
+
+impl StorageError {
+    /// The Kafka protocol error code a produce (or fetch) response should carry for this error,
+    /// as Apache Kafka's broker maps the equivalent exception.
+    pub fn kafka_error_code(&self) -> i16 {
+        match self {
+            Self::OffsetOutOfRange { .. } => 1,     // OFFSET_OUT_OF_RANGE
+            Self::InvalidRecords { .. } => 2,       // CORRUPT_MESSAGE
+            Self::UnknownTopicPartition(_) => 3,    // UNKNOWN_TOPIC_OR_PARTITION
+            Self::RecordTooLarge { .. } => 10,      // MESSAGE_TOO_LARGE
+            Self::InvalidTopicPartition(_) => 17,   // INVALID_TOPIC_EXCEPTION
+            Self::RecordBatchTooLarge { .. } => 18, // RECORD_LIST_TOO_LARGE
+            Self::LogExists(_) => 36,               // TOPIC_ALREADY_EXISTS
+            Self::InvalidConfig(_) => 40,           // INVALID_CONFIG
+            Self::OutOfOrderSequence { .. } | Self::InvalidSequenceForNewEpoch { .. } => 45, // OUT_OF_ORDER_SEQUENCE_NUMBER
+            Self::InvalidProducerEpoch { .. } => 47, // INVALID_PRODUCER_EPOCH
+            Self::InvalidTxnState { .. } => 48,      // INVALID_TXN_STATE
+            Self::InvalidProducerSequence { .. } => 87, // INVALID_RECORD
+            Self::Io { .. }
+            | Self::CorruptRecord { .. }
+            | Self::CorruptIndex { .. }
+            | Self::OffsetOverflow { .. }
+            | Self::CorruptCheckpoint { .. }
+            | Self::CorruptSnapshot { .. }
+            | Self::LogOffline { .. }
+            | Self::LogClosed { .. }
+            | Self::SyncBeyondLogEnd { .. } => 56, // KAFKA_STORAGE_ERROR
+        }
+    }
 }
 
 /// Attach a path to an I/O error.

@@ -5,6 +5,8 @@
 //! - [`LogManager`] owns the log dirs and all partitions.
 //! - [`PartitionLog`] (Kafka's UnifiedLog) appends, reads, syncs, truncates one partition.
 //! - [`LogSegment`], [`OffsetIndex`], [`TimeIndex`]: the `.log`, `.index`, `.timeindex` files.
+//! - [`ProducerStateManager`]: idempotent producers' epochs and last batches per partition
+//!   (duplicate detection, sequence checks) and their `.snapshot` files.
 //! - [`LogConfig`]: per-topic settings; [`Time`]: the injectable clock.
 
 pub mod checkpoint;
@@ -13,6 +15,7 @@ pub mod error;
 pub mod index;
 pub mod log;
 pub mod manager;
+pub mod producer_state;
 pub mod segment;
 pub mod time;
 
@@ -23,7 +26,8 @@ pub use log::{
     FetchDataInfo, HighWatermarkListener, LoadParams, LogAppendInfo, LogSnapshot, PartitionLog,
     TimestampAndOffset,
 };
-pub use manager::{LogManager, CLEAN_SHUTDOWN_FILE};
+pub use manager::{LogManager, ProducerStateConfig, CLEAN_SHUTDOWN_FILE};
+pub use producer_state::{BatchMetadata, ProducerStateEntry, ProducerStateManager};
 pub use segment::{LogSegment, RollReason};
 pub use time::{MockTime, SystemTime, Time};
 

@@ -24,9 +24,13 @@ use crate::checkpoint::sync_dir;
 use crate::config::{LogConfig, MessageTimestampType};
 use crate::error::{IoContext, Result, StorageError};
 use crate::index::NO_TIMESTAMP;
+use crate::producer_state::{
+    AppendCheck, ProducerBatch, ProducerStateEntry, ProducerStateManager,
+    DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+};
 use crate::segment::{
-    self, LogSegment, RollParams, RollReason, SegmentView, DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX,
-    LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX,
+    self, BatchScanner, LogSegment, RollParams, RollReason, SegmentView, DELETED_FILE_SUFFIX,
+    INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX,
 };
 use crate::time::Time;
 use crate::TopicPartition;
@@ -37,6 +41,8 @@ use crate::TopicPartition;
 /// [`PartitionLog::high_watermark`].
 pub type HighWatermarkListener = Arc<dyn Fn(&TopicPartition, i64) + Send + Sync>;
 pub(crate) type ListenerSlot = Arc<RwLock<Option<HighWatermarkListener>>>;
+/// `producer.id.expiration.ms`, shared by a LogManager with all its logs (a broker config).
+pub(crate) type ExpirationSlot = Arc<AtomicI64>;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -71,6 +77,12 @@ impl LoadParams {
 }
 
 /// Result of an append (Kafka's LogAppendInfo).
+///
+/// When `duplicate` is set the payload retried an idempotent batch that is already in the log:
+/// nothing was written, and `first_offset` / `last_offset` are the original batch's offsets
+/// (acknowledge the produce with them, no error). As in Kafka, `log_append_time`,
+/// `max_timestamp` then carry the original batch's max timestamp (whatever the topic's
+/// timestamp type: Kafka's produce response does the same for duplicates).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogAppendInfo {
     pub first_offset: i64,
@@ -89,6 +101,8 @@ pub struct LogAppendInfo {
     pub high_watermark: i64,
     /// Set if this append rolled a new segment.
     pub rolled: Option<RollReason>,
+    /// The payload duplicated an idempotent batch already in the log and was not appended.
+    pub duplicate: bool,
 }
 
 /// Result of a read.
@@ -177,6 +191,8 @@ struct WriterState {
     log_end_offset: i64,
     log_start_offset: i64,
     closed: bool,
+    /// Idempotent producers' state, covering every batch below `log_end_offset`.
+    producers: ProducerStateManager,
 }
 
 impl WriterState {
@@ -208,6 +224,7 @@ pub struct PartitionLog {
     last_flush_ms: AtomicI64,
     offline: AtomicBool,
     listener: ListenerSlot,
+    producer_id_expiration_ms: ExpirationSlot,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -232,7 +249,15 @@ impl PartitionLog {
         time: Arc<dyn Time>,
         params: LoadParams,
     ) -> Result<Self> {
-        Self::open_with_listener(dir, tp, config, time, params, Arc::new(RwLock::new(None)))
+        Self::open_with_listener(
+            dir,
+            tp,
+            config,
+            time,
+            params,
+            Arc::new(RwLock::new(None)),
+            Arc::new(AtomicI64::new(DEFAULT_PRODUCER_ID_EXPIRATION_MS)),
+        )
     }
 
     pub(crate) fn open_with_listener(
@@ -242,6 +267,7 @@ impl PartitionLog {
         time: Arc<dyn Time>,
         params: LoadParams,
         listener: ListenerSlot,
+        producer_id_expiration_ms: ExpirationSlot,
     ) -> Result<Self> {
         config.validate()?;
         fs::create_dir_all(&dir).at(&dir)?;
@@ -311,6 +337,17 @@ impl PartitionLog {
         }
         let first_base = segments[0].base_offset();
         let log_start_offset = params.log_start_offset.max(first_base).min(log_end_offset);
+        // Producer state: newest usable snapshot, then the batches after it (recovery above has
+        // already cut any torn tail, so this replays exactly what the log holds).
+        let mut producers = ProducerStateManager::new(tp.clone(), dir.clone());
+        rebuild_producer_state(
+            &mut producers,
+            &segments,
+            log_end_offset,
+            now,
+            producer_id_expiration_ms.load(Ordering::Relaxed),
+        )?;
+        producers.take_snapshot(false)?;
         let inactive_views: Arc<Vec<SegmentView>> =
             Arc::new(segments[..last].iter().map(LogSegment::view).collect());
         let snapshot = LogSnapshot {
@@ -331,6 +368,7 @@ impl PartitionLog {
                 log_end_offset,
                 log_start_offset,
                 closed: false,
+                producers,
             }),
             snapshot: RwLock::new(Arc::new(snapshot)),
             sync: Mutex::new(SyncState {
@@ -343,6 +381,7 @@ impl PartitionLog {
             last_flush_ms: AtomicI64::new(now),
             offline: AtomicBool::new(false),
             listener,
+            producer_id_expiration_ms,
         })
     }
 
@@ -425,9 +464,16 @@ impl PartitionLog {
     }
 
     /// Append a produce payload as leader: one or more whole v2 batches, already validated by
-    /// the server (CRC, magic, record counts). This re-checks lengths, assigns offsets by
-    /// rewriting each batch's baseOffset (and partitionLeaderEpoch) in place, applies
+    /// the server (CRC, magic, record counts). This re-checks lengths, checks idempotent
+    /// producers' epochs and sequences (every batch before anything is written), assigns
+    /// offsets by rewriting each batch's baseOffset (and partitionLeaderEpoch) in place, applies
     /// LogAppendTime if the topic uses it, rolls if needed and writes the bytes once.
+    ///
+    /// A retried idempotent batch is not appended again: the result has `duplicate` set and the
+    /// original offsets. Producer errors: [`StorageError::OutOfOrderSequence`],
+    /// [`StorageError::InvalidSequenceForNewEpoch`], [`StorageError::InvalidProducerEpoch`],
+    /// [`StorageError::InvalidTxnState`], [`StorageError::InvalidProducerSequence`]
+    /// (see [`StorageError::kafka_error_code`]).
     pub fn append_as_leader(&self, records: &mut [u8], leader_epoch: i32) -> Result<LogAppendInfo> {
         let config = self.config();
         let stats = self.analyze(records, &config)?;
@@ -438,6 +484,40 @@ impl PartitionLog {
         let log_append_time = match config.message_timestamp_type {
             MessageTimestampType::LogAppendTime => now,
             MessageTimestampType::CreateTime => NO_TIMESTAMP,
+        };
+        let lat =
+            (config.message_timestamp_type == MessageTimestampType::LogAppendTime).then_some(now);
+        let producer_batches = self.producer_batches(records, first_offset, lat)?;
+        let producer_updates = if producer_batches.is_empty() {
+            None
+        } else {
+            match w.producers.validate_append(&producer_batches)? {
+                AppendCheck::Append(u) => Some(u),
+                AppendCheck::Duplicate(d) => {
+                    let log_start_offset = w.log_start_offset;
+                    drop(w);
+                    tracing::debug!(
+                        "{}: duplicate batch, acknowledging offsets {}..={}",
+                        self.tp,
+                        d.first_offset(),
+                        d.last_offset
+                    );
+                    return Ok(LogAppendInfo {
+                        first_offset: d.first_offset(),
+                        last_offset: d.last_offset,
+                        max_timestamp: d.timestamp,
+                        shallow_offset_of_max_timestamp: d.last_offset,
+                        log_append_time: d.timestamp,
+                        log_start_offset,
+                        num_batches: stats.batches,
+                        num_messages: stats.messages,
+                        valid_bytes: records.len(),
+                        high_watermark: self.high_watermark(),
+                        rolled: None,
+                        duplicate: true,
+                    });
+                }
+            }
         };
         let mut next = first_offset;
         let mut pos = 0usize;
@@ -485,6 +565,10 @@ impl PartitionLog {
             return self.fail(e);
         }
         w.log_end_offset = next;
+        match producer_updates {
+            Some(u) => w.producers.commit(u, next),
+            None => w.producers.set_map_end_offset(next),
+        }
         let (old_hw, hw) = self.publish(&w);
         let log_start_offset = w.log_start_offset;
         // Flush per flush.messages / flush.ms, and after a roll (Kafka flushes the rolled
@@ -511,7 +595,55 @@ impl PartitionLog {
             valid_bytes: records.len(),
             high_watermark: self.high_watermark().max(hw),
             rolled: roll_reason,
+            duplicate: false,
         })
+    }
+
+    /// The batches of a payload that carry a producer id, with the offsets and max timestamps
+    /// they are about to get. Empty (no allocation) when there are none.
+    fn producer_batches(
+        &self,
+        records: &[u8],
+        first_offset: i64,
+        log_append_time: Option<i64>,
+    ) -> Result<Vec<ProducerBatch>> {
+        let mut out = Vec::new();
+        let mut pos = 0usize;
+        let mut next = first_offset;
+        while pos < records.len() {
+            let h = batch::parse_header(&records[pos..]).map_err(|e| self.invalid(pos, e))?;
+            if h.has_producer_id() {
+                out.push(ProducerBatch::at(
+                    &h,
+                    next,
+                    log_append_time.unwrap_or(h.max_timestamp),
+                ));
+            }
+            next += i64::from(h.last_offset_delta) + 1;
+            pos += h.size;
+        }
+        Ok(out)
+    }
+
+    /// Idempotent producers known to this partition (for DescribeProducers and tests).
+    pub fn active_producers(&self) -> Vec<ProducerStateEntry> {
+        lock(&self.writer).producers.active_producers()
+    }
+
+    /// Offsets of this partition's producer snapshot files, ascending.
+    pub fn producer_snapshot_offsets(&self) -> Vec<i64> {
+        lock(&self.writer).producers.snapshot_offsets()
+    }
+
+    /// Forget producers whose last batch timestamp is `producer.id.expiration.ms` or more
+    /// before `now_ms` and that have no open transaction (Kafka's periodic producer expiration;
+    /// call every `producer.id.expiration.check.interval.ms`, default 10 minutes, or through
+    /// `LogManager::remove_expired_producers`). Returns how many were removed.
+    pub fn remove_expired_producers(&self, now_ms: i64) -> usize {
+        let expiration = self.producer_id_expiration_ms.load(Ordering::Relaxed);
+        lock(&self.writer)
+            .producers
+            .remove_expired_producers(now_ms, expiration)
     }
 
     fn invalid(&self, position: usize, source: BatchError) -> StorageError {
@@ -604,6 +736,10 @@ impl PartitionLog {
         w.segments.push(seg);
         // Make the new file's directory entry durable before anything in it is acknowledged.
         sync_dir(&self.dir)?;
+        // Producer state as of the new segment's base (not fsynced: a lost or torn snapshot
+        // is detected at load and only costs a longer replay of the log).
+        w.producers.set_map_end_offset(new_base);
+        w.producers.take_snapshot(false)?;
         Ok(())
     }
 
@@ -928,7 +1064,16 @@ impl PartitionLog {
                 None => w.log_end_offset.min(offset),
             };
             w.log_start_offset = w.log_start_offset.min(w.log_end_offset);
-            Ok(())
+            // Kafka's truncateAndReload + rebuildProducerState: snapshots above the new end go,
+            // the state is rebuilt from the newest remaining one.
+            let expiration = self.producer_id_expiration_ms.load(Ordering::Relaxed);
+            let WriterState {
+                segments,
+                producers,
+                log_end_offset,
+                ..
+            } = &mut *w;
+            rebuild_producer_state(producers, segments, *log_end_offset, now, expiration)
         })();
         if let Err(e) = res {
             return self.fail(e);
@@ -956,6 +1101,7 @@ impl PartitionLog {
                 config.segment_index_bytes,
                 now,
             )?);
+            w.producers.truncate_fully_and_start_at(offset)?;
             sync_dir(&self.dir)?;
             Ok(())
         })();
@@ -1012,7 +1158,9 @@ impl PartitionLog {
             }
             let n = w.segments.len();
             w.inactive_views = Arc::new(w.segments[..n - 1].iter().map(LogSegment::view).collect());
-            Ok(())
+            // Snapshots below the first segment can no longer be completed from the log.
+            let first_base = w.segments[0].base_offset();
+            w.producers.delete_snapshots_before(first_base)
         })();
         if let Err(e) = res {
             return self.fail(e);
@@ -1040,6 +1188,10 @@ impl PartitionLog {
             active.on_become_inactive()?;
             active.flush()?;
         }
+        // Producer state at the log end, so the next start needs no replay.
+        let leo = w.log_end_offset;
+        w.producers.set_map_end_offset(leo);
+        w.producers.take_snapshot(true)?;
         Ok(())
     }
 
@@ -1050,6 +1202,51 @@ impl PartitionLog {
         w.segments.clear();
         fs::remove_dir_all(&self.dir).at(&self.dir)
     }
+}
+
+/// Load the producer state for a log whose segments end at `log_end_offset`: drop snapshots
+/// outside the segments' range, load the newest readable one (or start empty at the first
+/// segment), replay the batches from there to the log end, expire idle producers.
+fn rebuild_producer_state(
+    producers: &mut ProducerStateManager,
+    segments: &[LogSegment],
+    log_end_offset: i64,
+    now: i64,
+    expiration_ms: i64,
+) -> Result<()> {
+    let first = segments
+        .first()
+        .map_or(log_end_offset, LogSegment::base_offset);
+    producers.truncate_and_reload(first, log_end_offset, now, expiration_ms)?;
+    let from = producers.map_end_offset();
+    if from < log_end_offset {
+        for (i, seg) in segments.iter().enumerate() {
+            if segments
+                .get(i + 1)
+                .is_some_and(|next| next.base_offset() <= from)
+            {
+                continue; // wholly below `from`
+            }
+            let view = seg.view();
+            let start = if from > view.base_offset {
+                match view.translate_offset(from)? {
+                    Some((pos, _)) => pos,
+                    None => continue,
+                }
+            } else {
+                0
+            };
+            let mut scan = BatchScanner::new(&view.log, &view.log_path, start, view.size);
+            while let Some((_, h)) = scan.next_header()? {
+                if h.base_offset >= from && h.has_producer_id() {
+                    producers.load_batch(&ProducerBatch::from_header(&h));
+                }
+            }
+        }
+    }
+    producers.set_map_end_offset(log_end_offset);
+    producers.remove_expired_producers(now, expiration_ms);
+    Ok(())
 }
 
 #[derive(Debug, Default)]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::checkpoint::{
@@ -13,7 +13,10 @@ use crate::checkpoint::{
 };
 use crate::config::LogConfig;
 use crate::error::{IoContext, Result, StorageError};
-use crate::log::{lock, HighWatermarkListener, ListenerSlot, LoadParams, PartitionLog};
+use crate::log::{
+    lock, ExpirationSlot, HighWatermarkListener, ListenerSlot, LoadParams, PartitionLog,
+};
+use crate::producer_state::DEFAULT_PRODUCER_ID_EXPIRATION_MS;
 use crate::time::Time;
 use crate::TopicPartition;
 
@@ -25,6 +28,35 @@ pub const DELETE_DIR_SUFFIX: &str = "-delete";
 const FUTURE_DIR_SUFFIX: &str = "-future";
 const STRAY_DIR_SUFFIX: &str = "-stray";
 
+/// Broker-level settings of the idempotent-producer state (Kafka's
+/// ProducerStateManagerConfig).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerStateConfig {
+    /// producer.id.expiration.ms (default one day): a producer whose last batch timestamp is
+    /// this old is forgotten (at load and by `remove_expired_producers`).
+    pub producer_id_expiration_ms: i64,
+}
+
+impl Default for ProducerStateConfig {
+    fn default() -> Self {
+        Self {
+            producer_id_expiration_ms: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+        }
+    }
+}
+
+impl ProducerStateConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.producer_id_expiration_ms < 1 {
+            return Err(StorageError::InvalidConfig(format!(
+                "producer.id.expiration.ms {} must be >= 1",
+                self.producer_id_expiration_ms
+            )));
+        }
+        Ok(())
+    }
+}
+
 pub struct LogManager {
     log_dirs: Vec<PathBuf>,
     default_config: LogConfig,
@@ -33,6 +65,7 @@ pub struct LogManager {
     /// Serializes creation and deletion.
     admin: Mutex<()>,
     listener: ListenerSlot,
+    producer_id_expiration_ms: ExpirationSlot,
     delete_counter: AtomicU64,
 }
 
@@ -54,7 +87,26 @@ impl LogManager {
         default_config: LogConfig,
         time: Arc<dyn Time>,
     ) -> Result<Self> {
+        Self::open_with_producer_state_config(
+            log_dirs,
+            default_config,
+            time,
+            ProducerStateConfig::default(),
+        )
+    }
+
+    /// [`open`](Self::open) with non-default producer-state settings (they apply while the
+    /// logs load, e.g. to expire idle producers).
+    pub fn open_with_producer_state_config(
+        log_dirs: Vec<PathBuf>,
+        default_config: LogConfig,
+        time: Arc<dyn Time>,
+        producer_config: ProducerStateConfig,
+    ) -> Result<Self> {
         default_config.validate()?;
+        producer_config.validate()?;
+        let expiration: ExpirationSlot =
+            Arc::new(AtomicI64::new(producer_config.producer_id_expiration_ms));
         if log_dirs.is_empty() {
             return Err(StorageError::InvalidConfig("no log dirs".into()));
         }
@@ -111,6 +163,7 @@ impl LogManager {
                     time.clone(),
                     params,
                     listener.clone(),
+                    expiration.clone(),
                 )?;
                 logs.insert(tp, Arc::new(log));
             }
@@ -129,6 +182,7 @@ impl LogManager {
             logs: RwLock::new(logs),
             admin: Mutex::new(()),
             listener,
+            producer_id_expiration_ms: expiration,
             delete_counter: AtomicU64::new(0),
         })
     }
@@ -192,6 +246,7 @@ impl LogManager {
             self.time.clone(),
             LoadParams::after_crash(),
             self.listener.clone(),
+            self.producer_id_expiration_ms.clone(),
         )?);
         sync_dir(&dir)?;
         self.logs
@@ -235,6 +290,25 @@ impl LogManager {
         sync_dir(&parent)?;
         fs::remove_dir_all(&renamed).at(&renamed)?;
         sync_dir(&parent)
+    }
+
+    /// Change producer.id.expiration.ms for every log (a dynamic broker config in Kafka).
+    pub fn set_producer_id_expiration_ms(&self, ms: i64) -> Result<()> {
+        ProducerStateConfig {
+            producer_id_expiration_ms: ms,
+        }
+        .validate()?;
+        self.producer_id_expiration_ms.store(ms, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Expire idle producers in every log (call every producer.id.expiration.check.interval.ms,
+    /// Kafka's default 10 minutes, with the current time). Returns how many were removed.
+    pub fn remove_expired_producers(&self, now_ms: i64) -> usize {
+        self.all_logs()
+            .iter()
+            .map(|l| l.remove_expired_producers(now_ms))
+            .sum()
     }
 
     /// Flush logs whose flush.ms has passed (call periodically, e.g. every second).

@@ -1,4 +1,5 @@
-//! Apache Kafka's own `DumpLogSegments` must read our segments and indexes without complaint.
+//! Apache Kafka's own `DumpLogSegments` must read our segments, indexes and producer snapshots
+//! without complaint, and we must read producer snapshots Kafka writes.
 //!
 //! Runs only when `SLUICE_KAFKA_LIBS` names a directory holding the Kafka 4.3.1 broker and tools
 //! jars with their dependencies (see the crate README); otherwise it only checks the files exist.
@@ -28,6 +29,9 @@ fn dump_log_segments_accepts_our_files() {
     .unwrap();
     let tp = TopicPartition::new("compat", 0);
     let log = mgr.get_or_create_log(&tp, None).unwrap();
+    let mut seq42 = 0i32;
+    let mut last_offset_42 = -1;
+    let mut txn_first_offset = -1;
     for i in 0..400u64 {
         // Vary batch shapes: sizes, record counts, single and multi-batch payloads.
         let mut payload = producer_batch(i, (i % 7 + 1) as usize, 1_000 + i as i64 * 3);
@@ -43,10 +47,22 @@ fn dump_log_segments_accepts_our_files() {
                 0,
                 42,
                 0,
-                i as i32,
+                seq42,
             ));
+            seq42 += 2;
         }
-        log.append_as_leader(&mut payload, 3).unwrap();
+        let info = log.append_as_leader(&mut payload, 3).unwrap();
+        if i == 7 {
+            // A transactional producer whose transaction stays open: its snapshot entry
+            // carries currentTxnFirstOffset.
+            let mut txn = build_batch_with(0, 1_000, &[b"t"], 0x10, 43, 2, 0);
+            txn_first_offset = log.append_as_leader(&mut txn, 3).unwrap().first_offset;
+        }
+        last_offset_42 = if i % 11 == 0 {
+            info.last_offset
+        } else {
+            last_offset_42
+        };
     }
     // A LogAppendTime topic too.
     let tp2 = TopicPartition::new("compat-lat", 0);
@@ -78,6 +94,18 @@ fn dump_log_segments_accepts_our_files() {
         }));
     }
     assert!(files.len() >= 9);
+    let snapshots: Vec<_> = common::files(&root.path().join("compat-0"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".snapshot"))
+        .collect();
+    let log_end = log.log_end_offset();
+    assert!(
+        snapshots.len() >= 2,
+        "rolls and shutdown wrote producer snapshots"
+    );
+    assert!(snapshots
+        .last()
+        .is_some_and(|p| p.ends_with(format!("{log_end:020}.snapshot"))));
     if let Ok(keep) = std::env::var("SLUICE_KAFKA_KEEP") {
         let _ = Command::new("cp")
             .arg("-r")
@@ -148,8 +176,52 @@ fn dump_log_segments_accepts_our_files() {
         "DumpLogSegments reported problems"
     );
     assert!(stdout.contains("isTransactional: false"), "batches listed");
+
     assert!(stdout.contains("CreateTime") && stdout.contains("LogAppendTime"));
     assert!(!stdout.contains("isvalid: false") && !stdout.contains("isValid: false"));
+
+    // Producer snapshots: Kafka's reader (ProducerStateManager.readSnapshot, which checks the
+    // version and CRC) must parse every one, and the newest must hold both producers.
+    let out = Command::new("java")
+        .arg("-cp")
+        .arg(format!("{libs}/*"))
+        .arg("org.apache.kafka.tools.DumpLogSegments")
+        .arg("--files")
+        .arg(
+            snapshots
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .output()
+        .expect("run java");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}\n{stderr}");
+    assert!(out.status.success());
+    assert_eq!(problems(&stderr), Vec::<String>::new());
+    assert_eq!(stdout.matches("Dumping ").count(), snapshots.len());
+    let newest = stdout
+        .rsplit("Dumping ")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let expect42 = format!(
+        "producerId: 42 producerEpoch: 0 coordinatorEpoch: -1 currentTxnFirstOffset: \
+         OptionalLong.empty lastTimestamp: {ts42} firstSequence: {first} lastSequence: {last} \
+         lastOffset: {last_offset_42} offsetDelta: 1 timestamp: {ts42}",
+        ts42 = 1_000 + 396 * 3 + 2,
+        first = seq42 - 2,
+        last = seq42 - 1,
+    );
+    assert!(newest.contains(&expect42), "{newest}\nexpected {expect42}");
+    let expect43 = format!(
+        "producerId: 43 producerEpoch: 2 coordinatorEpoch: -1 currentTxnFirstOffset: \
+         OptionalLong[{txn_first_offset}] lastTimestamp: 1000 firstSequence: 0 lastSequence: 0 \
+         lastOffset: {txn_first_offset} offsetDelta: 0 timestamp: 1000"
+    );
+    assert!(newest.contains(&expect43), "{newest}\nexpected {expect43}");
 }
 
 /// DumpLogSegments' complaints, minus logging noise and one artifact of the tool: its
@@ -178,4 +250,91 @@ fn problems(stderr: &str) -> Vec<String> {
         out.push(line.to_owned());
     }
     out
+}
+
+/// Kafka's ProducerStateManager writes a snapshot; we must read it, and encode the same state
+/// to the same bytes. Compiles a small Java program against the Kafka jars (package-private
+/// `addBatch` needs the same package). Runs only with SLUICE_KAFKA_LIBS.
+#[test]
+fn we_read_snapshots_written_by_kafka() {
+    let Ok(libs) = std::env::var("SLUICE_KAFKA_LIBS") else {
+        eprintln!("SLUICE_KAFKA_LIBS not set: skipping");
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("WriteSnapshot.java");
+    std::fs::write(
+        &src,
+        r#"package org.apache.kafka.storage.internals.log;
+
+import java.io.File;
+import java.util.OptionalLong;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.utils.Time;
+
+public class WriteSnapshot {
+    public static void main(String[] args) throws Exception {
+        ProducerStateManager m = new ProducerStateManager(new TopicPartition("t", 0),
+            new File(args[0]), 60000, new ProducerStateManagerConfig(86400000, false), Time.SYSTEM);
+        ProducerStateEntry e7 = new ProducerStateEntry(7L, (short) 3, 5, 1234L, OptionalLong.empty());
+        e7.addBatch((short) 3, 41, 99L, 2, 1234L);
+        m.loadProducerEntry(e7);
+        m.loadProducerEntry(new ProducerStateEntry(8L, (short) 0, -1, 77L, OptionalLong.of(50L)));
+        m.updateMapEndOffset(100L);
+        m.takeSnapshot();
+    }
+}
+"#,
+    )
+    .unwrap();
+    let classes = work.path().join("classes");
+    let javac = Command::new("javac")
+        .arg("-cp")
+        .arg(format!("{libs}/*"))
+        .arg("-d")
+        .arg(&classes)
+        .arg(&src)
+        .output()
+        .expect("run javac");
+    assert!(
+        javac.status.success(),
+        "{}",
+        String::from_utf8_lossy(&javac.stderr)
+    );
+    let out_dir = work.path().join("t-0");
+    std::fs::create_dir(&out_dir).unwrap();
+    let run = Command::new("java")
+        .arg("-cp")
+        .arg(format!("{libs}/*:{}", classes.display()))
+        .arg("org.apache.kafka.storage.internals.log.WriteSnapshot")
+        .arg(&out_dir)
+        .output()
+        .expect("run java");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let path = out_dir.join("00000000000000000100.snapshot");
+    let entries = sluice_storage::producer_state::read_snapshot(&path).unwrap();
+    assert_eq!(entries.len(), 2);
+    let e7 = entries.iter().find(|e| e.producer_id == 7).unwrap();
+    assert_eq!(
+        (e7.producer_epoch, e7.coordinator_epoch, e7.last_timestamp),
+        (3, 5, 1234)
+    );
+    assert_eq!(e7.current_txn_first_offset, None);
+    let b = *e7.last_batch().unwrap();
+    assert_eq!((b.first_seq(), b.last_seq), (39, 41));
+    assert_eq!(
+        (b.first_offset(), b.last_offset, b.timestamp),
+        (97, 99, 1234)
+    );
+    let e8 = entries.iter().find(|e| e.producer_id == 8).unwrap();
+    assert!(e8.is_empty());
+    assert_eq!(e8.current_txn_first_offset, Some(50));
+    assert_eq!((e8.producer_epoch, e8.last_timestamp), (0, 77));
+    // Same state, same bytes (Kafka orders these two ids ascending, as we do).
+    let ours = sluice_storage::producer_state::encode_snapshot(entries.iter());
+    assert_eq!(ours, std::fs::read(&path).unwrap());
 }

@@ -1,6 +1,10 @@
 //! A child process appends in a loop and reports each acknowledged append on stdout; the parent
 //! kills it with SIGKILL, reopens the log and checks every acknowledged batch is there and the
 //! log is valid. All waits are bounded.
+//!
+//! The idempotent variant also retries batches (which must be acknowledged as duplicates,
+//! never written twice) and checks that the rebuilt producer state still deduplicates after
+//! the kill.
 
 mod common;
 
@@ -10,47 +14,33 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
+use sluice_protocol::batch::RecordBatch;
 use sluice_storage::{LoadParams, LogConfig};
 
 const DIR_ENV: &str = "SLUICE_KILL9_CHILD_DIR";
+const IDEM_DIR_ENV: &str = "SLUICE_KILL9_IDEM_CHILD_DIR";
+const PID: i64 = 77;
 
-/// The child's body: a no-op unless started by the parent test.
-#[test]
-fn kill9_child_appender() {
-    let Ok(dir) = std::env::var(DIR_ENV) else {
-        return;
-    };
-    let config = LogConfig {
+fn kill9_config() -> LogConfig {
+    LogConfig {
         segment_bytes: 16 * 1024,
         ..LogConfig::default()
-    };
-    let log = open(
-        std::path::Path::new(&dir),
-        config,
-        clock(),
-        LoadParams::after_crash(),
-    );
-    // Bounded: the parent kills us long before this ends.
-    for i in 0..1_000_000u64 {
-        let info = log
-            .append_as_leader(&mut producer_batch(i, 3, 1000), 0)
-            .unwrap();
-        println!("acked {} {i}", info.first_offset);
     }
 }
 
-#[test]
-fn kill9_loses_no_acknowledged_append() {
-    let dir = tempfile::tempdir().unwrap();
+/// Batch `i` of the idempotent child: 3 records, sequences 3i..3i+2.
+fn idem(i: u64) -> bytes::BytesMut {
+    // Timestamps near the mock clock: older ones would expire (producer.id.expiration.ms).
+    idem_batch(PID, 0, (i * 3) as i32, 3, 1_700_000_000_000)
+}
+
+/// Start this test binary running only `test`, with `env` set to `dir`; collect its
+/// `acked <offset> <tag>` lines until `want` arrived, then SIGKILL it.
+fn run_and_kill(test: &str, env: &str, dir: &std::path::Path, want: usize) -> Vec<(i64, u64)> {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args([
-            "kill9_child_appender",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(DIR_ENV, dir.path())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env, dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -71,7 +61,7 @@ fn kill9_loses_no_acknowledged_append() {
         }
     });
     let mut acked = Vec::new();
-    while acked.len() < 2_000 {
+    while acked.len() < want {
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(a) => acked.push(a),
             Err(e) => {
@@ -84,12 +74,40 @@ fn kill9_loses_no_acknowledged_append() {
     child.wait().unwrap();
     reader.join().unwrap();
     acked.extend(rx.try_iter());
+    acked
+}
 
-    let config = LogConfig {
-        segment_bytes: 16 * 1024,
-        ..LogConfig::default()
+/// The child's body: a no-op unless started by the parent test.
+#[test]
+fn kill9_child_appender() {
+    let Ok(dir) = std::env::var(DIR_ENV) else {
+        return;
     };
-    let log = open(dir.path(), config, clock(), LoadParams::after_crash());
+    let log = open(
+        std::path::Path::new(&dir),
+        kill9_config(),
+        clock(),
+        LoadParams::after_crash(),
+    );
+    // Bounded: the parent kills us long before this ends.
+    for i in 0..1_000_000u64 {
+        let info = log
+            .append_as_leader(&mut producer_batch(i, 3, 1000), 0)
+            .unwrap();
+        println!("acked {} {i}", info.first_offset);
+    }
+}
+
+#[test]
+fn kill9_loses_no_acknowledged_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let acked = run_and_kill("kill9_child_appender", DIR_ENV, dir.path(), 2_000);
+    let log = open(
+        dir.path(),
+        kill9_config(),
+        clock(),
+        LoadParams::after_crash(),
+    );
     assert!(
         log.segment_base_offsets().len() > 1,
         "the child rolled segments"
@@ -110,4 +128,72 @@ fn kill9_loses_no_acknowledged_append() {
         );
     }
     assert_eq!(log.log_end_offset(), stored.len() as i64 * 3);
+}
+
+/// The idempotent child: appends batch i, and every few batches retries recent ones, which
+/// must come back as duplicates with their original offsets.
+#[test]
+fn kill9_idempotent_child() {
+    let Ok(dir) = std::env::var(IDEM_DIR_ENV) else {
+        return;
+    };
+    let log = open(
+        std::path::Path::new(&dir),
+        kill9_config(),
+        clock(),
+        LoadParams::after_crash(),
+    );
+    let mut offsets = Vec::new();
+    for i in 0..1_000_000u64 {
+        let info = log.append_as_leader(&mut idem(i), 0).unwrap();
+        assert!(!info.duplicate);
+        offsets.push(info.first_offset);
+        println!("acked {} {i}", info.first_offset);
+        if i % 3 == 2 {
+            for back in [0, 2, 4] {
+                let j = i.saturating_sub(back);
+                let dup = log.append_as_leader(&mut idem(j), 0).unwrap();
+                assert!(dup.duplicate, "retry of {j} after {i}");
+                assert_eq!(dup.first_offset, offsets[j as usize]);
+            }
+        }
+    }
+}
+
+#[test]
+fn kill9_idempotent_dedup_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let acked = run_and_kill("kill9_idempotent_child", IDEM_DIR_ENV, dir.path(), 1_500);
+    let log = open(
+        dir.path(),
+        kill9_config(),
+        clock(),
+        LoadParams::after_crash(),
+    );
+    assert!(log.segment_base_offsets().len() > 1, "the child rolled");
+    // Every stored batch is batch k of the child, in order: no retry was ever written.
+    let stored = read_all(&log);
+    for (k, b) in stored.iter().enumerate() {
+        let b = RecordBatch::parse(b).unwrap();
+        assert_eq!(b.producer_id(), PID);
+        assert_eq!(b.base_sequence(), (k * 3) as i32, "batch {k}");
+        assert_eq!(b.base_offset(), (k * 3) as i64);
+    }
+    assert!(stored.len() >= acked.len());
+    for (offset, tag) in &acked {
+        assert_eq!(
+            *offset,
+            (*tag * 3) as i64,
+            "acked batch {tag} at its offset"
+        );
+    }
+    // The producer's last batch is recognised after the crash; the next one continues.
+    let last = stored.len() as u64 - 1;
+    let dup = log.append_as_leader(&mut idem(last), 0).unwrap();
+    assert!(dup.duplicate);
+    assert_eq!(dup.first_offset, (last * 3) as i64);
+    assert!(log.append_as_leader(&mut idem(last + 2), 0).is_err(), "gap");
+    let next = log.append_as_leader(&mut idem(last + 1), 0).unwrap();
+    assert!(!next.duplicate);
+    assert_eq!(next.first_offset, ((last + 1) * 3) as i64);
 }

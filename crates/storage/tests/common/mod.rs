@@ -82,3 +82,26 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// An idempotent producer's batch (baseOffset 0) of `n` records with sequences `seq..seq+n`.
+pub fn idem_batch(pid: i64, epoch: i16, seq: i32, n: usize, ts: i64) -> BytesMut {
+    let values: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("p{pid}-e{epoch}-s{}", seq as i64 + i as i64).into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+    BytesMut::from(&batch::testing::build_batch_with(0, ts, &refs, 0, pid, epoch, seq)[..])
+}
+
+/// The `.snapshot` files in a partition dir, as offsets.
+pub fn snapshot_offsets_on_disk(dir: &Path) -> Vec<i64> {
+    files(dir)
+        .iter()
+        .filter_map(|p| {
+            p.file_name()?
+                .to_str()?
+                .strip_suffix(".snapshot")?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
