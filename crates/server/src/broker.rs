@@ -11,8 +11,8 @@ use crate::topic_policy::{TopicPolicies, TopicPolicy};
 use crate::topics::{self, RegistryError, TopicMeta, TopicRegistry};
 use sluice_protocol::error::KafkaError;
 use sluice_storage::{
-    LogConfig, LogManager, MessageTimestampType, PartitionLog, StorageError, SystemTime, Time,
-    TopicPartition,
+    LogConfig, LogManager, MessageTimestampType, PartitionLog, ProducerStateConfig, StorageError,
+    SystemTime, Time, TopicPartition,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -102,7 +102,24 @@ impl Broker {
                 key: key.to_string(),
                 message,
             })?;
-        let logs = LogManager::open(config.log_dirs.clone(), default_log_config, time.clone())?;
+        let expiration_ms: i64 =
+            match config.raw.get("producer.id.expiration.ms") {
+                None => 86_400_000,
+                Some(v) => v.trim().parse().ok().filter(|ms| *ms >= 1).ok_or_else(|| {
+                    StartError::Config {
+                        key: "producer.id.expiration.ms".into(),
+                        message: format!("{v:?} is not a positive number of milliseconds"),
+                    }
+                })?,
+            };
+        let logs = LogManager::open_with_producer_state_config(
+            config.log_dirs.clone(),
+            default_log_config,
+            time.clone(),
+            ProducerStateConfig {
+                producer_id_expiration_ms: expiration_ms,
+            },
+        )?;
         let purgatory = Arc::new(FetchPurgatory::default());
         let waker = purgatory.clone();
         logs.set_high_watermark_listener(move |tp, _hw| waker.wake(&tp.topic, tp.partition));
@@ -304,9 +321,10 @@ impl Broker {
         topic_config::validate_overrides(&configs)
             .map_err(|m| ApiError::new(KafkaError::InvalidConfig, m))?;
         if validate_only {
+            // Kafka returns a (never used) fresh topic id for a validate-only creation too.
             let meta = TopicMeta {
                 name: t.name.clone(),
-                id: uuid::Uuid::nil(),
+                id: crate::kafka_uuid::random(),
                 partitions,
                 replication_factor,
                 configs: configs.clone(),

@@ -305,6 +305,7 @@ const BROKER_KEYS: &[&str] = &[
     "sluice.log.level",
     "sluice.max.decompressed.batch.bytes",
     "max.incremental.fetch.session.cache.slots",
+    "producer.id.expiration.ms",
     // Accepted because docker-compose files and server.properties for KRaft carry them; a
     // single-node Sluice has no controller quorum, so they have no effect.
     "process.roles",

@@ -35,11 +35,16 @@ const FLUSH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// How often recovery points and log start offsets are checkpointed (Kafka:
 /// log.flush.offset.checkpoint.interval.ms, 60 s).
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+/// How often expired producer ids are removed (Kafka:
+/// producer.id.expiration.check.interval.ms, 10 minutes).
+const PRODUCER_EXPIRATION_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Periodic log work: flush what flush.ms asks for, checkpoint recovery points.
 async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let mut flush = tokio::time::interval(FLUSH_CHECK_INTERVAL);
     let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
+    let mut expire = tokio::time::interval(PRODUCER_EXPIRATION_INTERVAL);
+    expire.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -50,6 +55,10 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || b.logs.flush_dirty_logs()).await {
                     tracing::error!(error = %e, "flushing logs failed");
                 }
+            }
+            _ = expire.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.logs.remove_expired_producers(b.now_ms())).await;
             }
             _ = checkpoint.tick() => {
                 let b = broker.clone();

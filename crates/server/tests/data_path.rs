@@ -529,3 +529,84 @@ async fn topic_deletion_removes_data() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn idempotent_producer_duplicates_and_sequence_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(&mut c, "idem", 1, &[]).await;
+    let ResponseKind::InitProducerId(ip) = c
+        .call(
+            ApiKey::InitProducerId,
+            4,
+            RequestKind::InitProducerId(
+                InitProducerIdRequest::default()
+                    .with_transactional_id(None)
+                    .with_transaction_timeout_ms(60_000)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1),
+            ),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(ip.error_code, 0);
+    let pid = ip.producer_id.0;
+    assert!(pid >= 0);
+    let now = now_ms();
+    let b0 = build_batch_with(0, now, &[b"a", b"b"], 0, pid, 0, 0);
+    let b1 = build_batch_with(0, now, &[b"c"], 0, pid, 0, 2);
+    let off = |r: &ProduceResponse| {
+        (
+            r.responses[0].partition_responses[0].error_code,
+            r.responses[0].partition_responses[0].base_offset,
+        )
+    };
+    assert_eq!(
+        off(&produce(&mut c, vec![("idem", 0, b0.clone())]).await),
+        (0, 0)
+    );
+    assert_eq!(
+        off(&produce(&mut c, vec![("idem", 0, b1.clone())]).await),
+        (0, 2)
+    );
+    // Retries of either batch: acknowledged with the original offsets, not appended.
+    assert_eq!(off(&produce(&mut c, vec![("idem", 0, b0)]).await), (0, 0));
+    assert_eq!(off(&produce(&mut c, vec![("idem", 0, b1)]).await), (0, 2));
+    assert_eq!(list_offset(&mut c, "idem", 0, -1).await.2, 3);
+    // A gap in the sequence.
+    let gap = build_batch_with(0, now, &[b"d"], 0, pid, 0, 7);
+    assert_eq!(
+        off(&produce(&mut c, vec![("idem", 0, gap)]).await).0,
+        KafkaError::OutOfOrderSequenceNumber.code()
+    );
+    // Dedup survives a restart.
+    server.shutdown().await;
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    let b1 = build_batch_with(0, now, &[b"c"], 0, pid, 0, 2);
+    assert_eq!(off(&produce(&mut c, vec![("idem", 0, b1)]).await), (0, 2));
+    let next = build_batch_with(0, now, &[b"e"], 0, pid, 0, 3);
+    assert_eq!(off(&produce(&mut c, vec![("idem", 0, next)]).await), (0, 3));
+    // New producer ids never repeat after a restart.
+    let ResponseKind::InitProducerId(ip2) = c
+        .call(
+            ApiKey::InitProducerId,
+            4,
+            RequestKind::InitProducerId(
+                InitProducerIdRequest::default()
+                    .with_transactional_id(None)
+                    .with_transaction_timeout_ms(60_000)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1),
+            ),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert!(ip2.producer_id.0 > pid);
+    server.shutdown().await;
+}

@@ -14,7 +14,10 @@
 //!   keys on compacted topics (INVALID_RECORD). A failing partition does not fail the others.
 //! - Offsets are assigned by rewriting baseOffset in place; LogAppendTime topics get the broker
 //!   time and a recomputed CRC.
-//! - Idempotent and transactional fields are stored as sent (their semantics: later).
+//! - Idempotent producers (Kafka's ProducerStateManager, in storage): a retried duplicate of one
+//!   of a producer's last 5 batches is not appended again and is acknowledged with its original
+//!   base offset; sequence gaps give OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch
+//!   INVALID_PRODUCER_EPOCH. Transactional fields are stored as sent (transactions: later).
 //! - Unknown topics are not created here (as in Kafka, producers create them through Metadata).
 
 use super::{Reply, RequestContext};
@@ -177,28 +180,36 @@ fn append(
     let info = log
         .append_as_leader(&mut buf, 0)
         .map_err(|e| storage_failure(topic, partition, e))?;
+    // A retried duplicate (idempotent producer) is acknowledged with its original offsets.
+    let log_append_time = if info.duplicate && !policy.log_append_time {
+        -1
+    } else {
+        info.log_append_time
+    };
     Ok(Appended {
         log,
         base_offset: info.first_offset,
         last_offset: info.last_offset,
-        log_append_time: info.log_append_time,
+        log_append_time,
         log_start_offset: info.log_start_offset,
     })
 }
 
 fn storage_failure(topic: &str, partition: i32, e: StorageError) -> Failure {
-    match e {
+    let code = match e {
+        // A batch over max.message.bytes is MESSAGE_TOO_LARGE on Kafka's produce path.
         StorageError::RecordTooLarge { .. } | StorageError::RecordBatchTooLarge { .. } => {
-            Failure::new(KafkaError::MessageTooLarge, e.to_string())
+            KafkaError::MessageTooLarge
         }
-        StorageError::InvalidRecords { .. } => {
-            Failure::new(KafkaError::CorruptMessage, e.to_string())
-        }
-        other => {
-            tracing::error!(topic, partition, error = %other, "append failed");
-            Failure::new(KafkaError::KafkaStorageError, other.to_string())
-        }
+        ref other => KafkaError::try_from_code(other.kafka_error_code())
+            .unwrap_or(KafkaError::UnknownServerError),
+    };
+    if code == KafkaError::KafkaStorageError {
+        tracing::error!(topic, partition, error = %e, "append failed");
+    } else {
+        tracing::debug!(topic, partition, error = %e, "append refused");
     }
+    Failure::new(code, e.to_string())
 }
 
 /// Kafka's produce-side checks, on the bytes as received.
