@@ -135,6 +135,18 @@ maven_libs() {
   echo "$lib"
 }
 
+# kafka_topics BOOTSTRAP ARGS...: Apache Kafka's kafka-topics (TopicCommand 4.3.1) from the java/
+# folder's jars, for suites that need topics but have no admin client of their own (kcat).
+kafka_topics() {
+  local bootstrap=$1
+  shift
+  local lib
+  lib="$(maven_libs "$COMPAT_DIR/java")"
+  java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$lib/*" \
+    org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" "$@"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Brokers
 # ---------------------------------------------------------------------------------------------
