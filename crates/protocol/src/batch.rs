@@ -264,6 +264,56 @@ impl<'a> RecordBatch<'a> {
     }
 }
 
+/// The fixed header fields of a v2 batch, read from its first [`HEADER_SIZE`] bytes alone
+/// (the records need not be present). Used to walk batches on disk without reading them whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: i64,
+    /// Total size including the log overhead.
+    pub size: usize,
+    pub partition_leader_epoch: i32,
+    pub attributes: i16,
+    pub last_offset_delta: i32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
+    pub records_count: i32,
+}
+
+impl BatchHeader {
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + i64::from(self.last_offset_delta)
+    }
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset() + 1
+    }
+}
+
+/// Parse the header at the start of `buf`, which must hold at least [`HEADER_SIZE`] bytes.
+/// Checks the length field and magic; not the CRC.
+pub fn parse_header(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+    let size = batch_size(buf)?;
+    if buf.len() < HEADER_SIZE {
+        return Err(BatchError::Truncated {
+            available: buf.len(),
+            needed: HEADER_SIZE,
+        });
+    }
+    let magic = buf[MAGIC_OFFSET] as i8;
+    if magic != 2 {
+        return Err(BatchError::UnsupportedMagic { magic });
+    }
+    Ok(BatchHeader {
+        base_offset: be_i64(buf, BASE_OFFSET_OFFSET),
+        size,
+        partition_leader_epoch: be_i32(buf, PARTITION_LEADER_EPOCH_OFFSET),
+        attributes: be_i16(buf, ATTRIBUTES_OFFSET),
+        last_offset_delta: be_i32(buf, LAST_OFFSET_DELTA_OFFSET),
+        base_timestamp: be_i64(buf, BASE_TIMESTAMP_OFFSET),
+        max_timestamp: be_i64(buf, MAX_TIMESTAMP_OFFSET),
+        records_count: be_i32(buf, RECORDS_COUNT_OFFSET),
+    })
+}
+
 /// Iterate the batches laid end to end in `buf` (a produce payload or a segment slice).
 /// Yields an error for the first batch that does not parse, then stops.
 pub fn batches(buf: &[u8]) -> Batches<'_> {
@@ -457,6 +507,18 @@ mod tests {
         assert_eq!(it.position(), n);
         assert!(it.next().unwrap().is_err());
         assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn parses_header_without_records() {
+        let mut b = build_batch(0, 1_000, &[b"a", b"bc"]);
+        set_base_offset(&mut b, 10);
+        let h = parse_header(&b[..HEADER_SIZE]).unwrap();
+        assert_eq!(h.base_offset, 10);
+        assert_eq!(h.size, b.len());
+        assert_eq!(h.last_offset(), 11);
+        assert_eq!(h.max_timestamp, 1_000);
+        assert!(parse_header(&b[..HEADER_SIZE - 1]).is_err());
     }
 
     #[test]

@@ -2,10 +2,18 @@
 //! topic operations that several APIs share (CreateTopics, Metadata auto-creation, DeleteTopics).
 
 use crate::config::BrokerConfig;
+use crate::fetch_session::{FetchSessionCache, DEFAULT_CACHE_SLOTS, DEFAULT_EVICTION_MS};
 use crate::meta_properties::{self, MetaPropertiesError};
+use crate::producer_ids::{ProducerIdError, ProducerIdManager};
+use crate::purgatory::FetchPurgatory;
 use crate::topic_config;
+use crate::topic_policy::{TopicPolicies, TopicPolicy};
 use crate::topics::{self, RegistryError, TopicMeta, TopicRegistry};
 use sluice_protocol::error::KafkaError;
+use sluice_storage::{
+    LogConfig, LogManager, MessageTimestampType, PartitionLog, StorageError, SystemTime, Time,
+    TopicPartition,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,12 +23,21 @@ use thiserror::Error;
 /// exhaust file descriptors or disk (Kafka has no such limit; its controller would suffer first).
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 100_000;
 
+/// Default cap on a produced batch's decompressed records (sluice.max.decompressed.batch.bytes).
+pub const DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES: usize = 128 * 1024 * 1024;
+
 #[derive(Debug, Error)]
 pub enum StartError {
     #[error(transparent)]
     MetaProperties(#[from] MetaPropertiesError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    ProducerIds(#[from] ProducerIdError),
+    #[error("log storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("invalid config {key}: {message}")]
+    Config { key: String, message: String },
 }
 
 /// A Kafka error code plus the message that goes with it in responses.
@@ -57,6 +74,14 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub cluster_id: String,
     pub topics: TopicRegistry,
+    pub logs: LogManager,
+    pub purgatory: Arc<FetchPurgatory>,
+    pub fetch_sessions: FetchSessionCache,
+    pub time: Arc<dyn Time>,
+    pub policies: TopicPolicies,
+    pub producer_ids: ProducerIdManager,
+    /// Largest decompressed records section accepted in a produced batch.
+    pub max_decompressed_batch_bytes: usize,
     pub started: Instant,
 }
 
@@ -69,12 +94,99 @@ impl Broker {
             config.cluster_id.as_deref(),
         )?;
         let topics = TopicRegistry::load(&config.log_dirs[0])?;
-        Ok(Arc::new(Self {
+        let producer_ids = ProducerIdManager::load(&config.log_dirs[0])?;
+        let time: Arc<dyn Time> = Arc::new(SystemTime);
+        let empty = BTreeMap::new();
+        let default_log_config =
+            log_config(&config, &empty).map_err(|(key, message)| StartError::Config {
+                key: key.to_string(),
+                message,
+            })?;
+        let logs = LogManager::open(config.log_dirs.clone(), default_log_config, time.clone())?;
+        let purgatory = Arc::new(FetchPurgatory::default());
+        let waker = purgatory.clone();
+        logs.set_high_watermark_listener(move |tp, _hw| waker.wake(&tp.topic, tp.partition));
+        let slots = config
+            .raw
+            .get("max.incremental.fetch.session.cache.slots")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_CACHE_SLOTS);
+        let max_decompressed_batch_bytes = config
+            .raw
+            .get("sluice.max.decompressed.batch.bytes")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES);
+        let broker = Self {
             config,
             cluster_id,
             topics,
+            logs,
+            purgatory,
+            fetch_sessions: FetchSessionCache::new(slots, DEFAULT_EVICTION_MS),
+            time,
+            policies: TopicPolicies::default(),
+            producer_ids,
+            max_decompressed_batch_bytes,
             started: Instant::now(),
-        }))
+        };
+        broker.reconcile_logs()?;
+        Ok(Arc::new(broker))
+    }
+
+    /// Make the logs on disk match the registry: create missing partition logs (a crash between
+    /// registering a topic and creating its logs), apply topic configs to loaded ones, and
+    /// delete logs of topics that are gone (a crash between unregistering and deleting).
+    fn reconcile_logs(&self) -> Result<(), StartError> {
+        let snapshot = self.topics.snapshot();
+        for log in self.logs.all_logs() {
+            let tp = log.topic_partition().clone();
+            let keep = snapshot
+                .get(&tp.topic)
+                .is_some_and(|t| tp.partition < t.partitions);
+            if !keep {
+                tracing::warn!(%tp, "deleting the log of a partition that no longer exists");
+                self.logs.delete_log(&tp)?;
+            }
+        }
+        for t in snapshot.iter() {
+            let cfg = self.topic_log_config(t).map_err(|e| StartError::Config {
+                key: t.name.clone(),
+                message: e.message,
+            })?;
+            self.policies
+                .set(&t.name, TopicPolicy::from_configs(&self.config, &t.configs));
+            for p in 0..t.partitions {
+                let tp = TopicPartition::new(t.name.clone(), p);
+                match self.logs.get_log(&tp) {
+                    Some(log) => log.update_config(cfg.clone())?,
+                    None => {
+                        self.logs.get_or_create_log(&tp, Some(cfg.clone()))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The storage settings of topic `t` (its overrides over the broker's defaults).
+    pub fn topic_log_config(&self, t: &TopicMeta) -> Result<LogConfig, ApiError> {
+        log_config(&self.config, &t.configs).map_err(|(key, message)| {
+            ApiError::new(
+                KafkaError::InvalidConfig,
+                format!("Invalid value for configuration {key}: {message}"),
+            )
+        })
+    }
+
+    /// The log of a partition, if the topic and partition exist.
+    pub fn log(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
+        self.logs
+            .get_log(&TopicPartition::new(topic.to_string(), partition))
+    }
+
+    /// Milliseconds since the epoch, from the broker's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.time.milliseconds()
     }
 
     pub fn node_id(&self) -> i32 {
@@ -213,6 +325,18 @@ impl Broker {
                 }
                 other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
             })?;
+        let cfg = self.topic_log_config(&meta)?;
+        self.policies.set(
+            &meta.name,
+            TopicPolicy::from_configs(&self.config, &meta.configs),
+        );
+        for p in 0..meta.partitions {
+            let tp = TopicPartition::new(meta.name.clone(), p);
+            if let Err(e) = self.logs.get_or_create_log(&tp, Some(cfg.clone())) {
+                tracing::error!(%tp, error = %e, "cannot create partition log");
+                return Err(ApiError::new(KafkaError::KafkaStorageError, e.to_string()));
+            }
+        }
         tracing::info!(topic = %meta.name, partitions, "created topic");
         Ok(((*meta).clone(), configs))
     }
@@ -253,7 +377,68 @@ impl Broker {
             ),
             other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
         })?;
+        self.policies.remove(&meta.name);
+        for p in 0..meta.partitions {
+            let tp = TopicPartition::new(meta.name.clone(), p);
+            if let Err(e) = self.logs.delete_log(&tp) {
+                // The registry no longer has the topic; start-up reconciliation retries.
+                tracing::error!(%tp, error = %e, "cannot delete partition log");
+            }
+        }
         tracing::info!(topic = %meta.name, "deleted topic");
         Ok(meta)
     }
+}
+
+/// Build a partition's [`LogConfig`] from topic overrides over broker defaults (Kafka's
+/// LogConfig). `flush.messages = 1` — Kafka's "fsync every message before answering" — selects
+/// Sluice's fsync-before-ack mode, where one fsync covers every produce waiting on it (group
+/// commit) instead of one fsync per batch.
+pub fn log_config(
+    config: &BrokerConfig,
+    overrides: &BTreeMap<String, String>,
+) -> Result<LogConfig, (&'static str, String)> {
+    fn get<T: std::str::FromStr>(
+        config: &BrokerConfig,
+        overrides: &BTreeMap<String, String>,
+        name: &'static str,
+    ) -> Result<T, (&'static str, String)> {
+        let def = topic_config::lookup(name).ok_or((name, "unknown config".to_string()))?;
+        let (value, _) = topic_config::effective(def, overrides, &config.raw);
+        value
+            .trim()
+            .parse()
+            .map_err(|_| (name, format!("{value:?} is not a valid value")))
+    }
+    let flush_messages: i64 = get(config, overrides, "flush.messages")?;
+    let timestamp_type: String = get(config, overrides, "message.timestamp.type")?;
+    let segment_bytes: i32 = get(config, overrides, "segment.bytes")?;
+    let index_bytes: i32 = get(config, overrides, "segment.index.bytes")?;
+    let interval: i32 = get(config, overrides, "index.interval.bytes")?;
+    let max_message: i32 = get(config, overrides, "max.message.bytes")?;
+    let cfg = LogConfig {
+        segment_bytes: u32::try_from(segment_bytes)
+            .map_err(|_| ("segment.bytes", "negative".into()))?,
+        segment_ms: get(config, overrides, "segment.ms")?,
+        segment_index_bytes: u32::try_from(index_bytes)
+            .map_err(|_| ("segment.index.bytes", "negative".into()))?,
+        index_interval_bytes: u32::try_from(interval)
+            .map_err(|_| ("index.interval.bytes", "negative".into()))?,
+        flush_messages: if flush_messages == 1 {
+            i64::MAX
+        } else {
+            flush_messages
+        },
+        flush_ms: get(config, overrides, "flush.ms")?,
+        max_message_bytes: u32::try_from(max_message)
+            .map_err(|_| ("max.message.bytes", "negative".into()))?,
+        message_timestamp_type: if timestamp_type == "LogAppendTime" {
+            MessageTimestampType::LogAppendTime
+        } else {
+            MessageTimestampType::CreateTime
+        },
+        fsync_before_ack: flush_messages == 1,
+    };
+    cfg.validate().map_err(|e| ("log config", e.to_string()))?;
+    Ok(cfg)
 }

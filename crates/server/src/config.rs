@@ -303,6 +303,8 @@ const BROKER_KEYS: &[&str] = &[
     "offsets.topic.num.partitions",
     "cluster.id",
     "sluice.log.level",
+    "sluice.max.decompressed.batch.bytes",
+    "max.incremental.fetch.session.cache.slots",
     // Accepted because docker-compose files and server.properties for KRaft carry them; a
     // single-node Sluice has no controller quorum, so they have no effect.
     "process.roles",

@@ -3,11 +3,15 @@
 
 pub mod broker;
 pub mod config;
+pub mod fetch_session;
 pub mod fsutil;
 pub mod handlers;
 pub mod kafka_uuid;
 pub mod meta_properties;
 pub mod network;
+pub mod producer_ids;
+pub mod purgatory;
 pub mod server;
 pub mod topic_config;
+pub mod topic_policy;
 pub mod topics;

@@ -27,6 +27,38 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     tracker: Arc<ConnectionTracker>,
     acceptors: Vec<tokio::task::JoinHandle<()>>,
+    maintenance: tokio::task::JoinHandle<()>,
+}
+
+/// How often dirty logs are checked against flush.ms / flush.messages.
+const FLUSH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How often recovery points and log start offsets are checkpointed (Kafka:
+/// log.flush.offset.checkpoint.interval.ms, 60 s).
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Periodic log work: flush what flush.ms asks for, checkpoint recovery points.
+async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let mut flush = tokio::time::interval(FLUSH_CHECK_INTERVAL);
+    let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = network::stopped(&mut shutdown) => return,
+            _ = flush.tick() => {
+                let b = broker.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || b.logs.flush_dirty_logs()).await {
+                    tracing::error!(error = %e, "flushing logs failed");
+                }
+            }
+            _ = checkpoint.tick() => {
+                let b = broker.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || b.logs.checkpoint()).await {
+                    tracing::error!(error = %e, "writing log checkpoints failed");
+                }
+            }
+        }
+    }
 }
 
 impl RunningServer {
@@ -49,12 +81,14 @@ impl RunningServer {
                 rx.clone(),
             )));
         }
+        let maintenance = tokio::spawn(maintenance(broker.clone(), rx.clone()));
         Ok(Self {
             broker,
             addrs,
             shutdown,
             tracker,
             acceptors,
+            maintenance,
         })
     }
 
@@ -79,6 +113,12 @@ impl RunningServer {
                 "connections still open after the shutdown grace period"
             );
         }
-        tracing::info!("shut down cleanly");
+        let _ = self.maintenance.await;
+        let broker = self.broker.clone();
+        match tokio::task::spawn_blocking(move || broker.logs.shutdown()).await {
+            Ok(Ok(())) => tracing::info!("shut down cleanly"),
+            Ok(Err(e)) => tracing::error!(error = %e, "closing logs failed"),
+            Err(e) => tracing::error!(error = %e, "closing logs panicked"),
+        }
     }
 }

@@ -19,7 +19,11 @@ use thiserror::Error;
 pub mod api_versions;
 pub mod create_topics;
 pub mod delete_topics;
+pub mod fetch;
+pub mod init_producer_id;
+pub mod list_offsets;
 pub mod metadata;
+pub mod produce;
 
 /// Per-connection facts a handler may need.
 pub struct ConnectionContext {
@@ -83,6 +87,10 @@ macro_rules! registry {
 }
 
 registry! {
+    Produce => produce, 3, 13;
+    Fetch => fetch, 4, 18;
+    ListOffsets => list_offsets, 1, 10;
+    InitProducerId => init_producer_id, 0, 5;
     ApiVersions => api_versions, 0, 4;
     Metadata => metadata, 0, 13;
     CreateTopics => create_topics, 2, 7;

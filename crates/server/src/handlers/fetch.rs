@@ -1,0 +1,322 @@
+//! Fetch (API key 1), v4-18 (Kafka 4 removed v0-3).
+//!
+//! - v4: isolation_level, last_stable_offset, aborted_transactions. v5: log_start_offset.
+//!   v7: fetch sessions (session_id, session_epoch, forgotten_topics_data; top-level
+//!   error_code). v9: current_leader_epoch. v11: rack_id, preferred_read_replica (-1 here).
+//!   v12: flexible; last_fetched_epoch, diverging_epoch. v13: topics by topic_id
+//!   (UNKNOWN_TOPIC_ID). v15: replica_state replaces replica_id. v16: node_endpoints.
+//!   v17: replica_directory_id. v18: high_watermark in the request (follower fetches).
+//! - Long poll: if fewer than min_bytes are available the fetch waits, up to max_wait_ms, in the
+//!   purgatory and is woken by appends to the partitions it reads; any partition error answers
+//!   at once. max_bytes and partition_max_bytes follow KIP-74: the first batch of the first
+//!   non-empty partition is returned even when larger than the limits.
+//! - Data is served only below the high watermark; read_committed stops at the last stable
+//!   offset (equal to the high watermark until transactions exist) and returns an (empty)
+//!   aborted-transactions list; read_uncommitted returns none.
+//! - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID, OFFSET_OUT_OF_RANGE,
+//!   FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (the leader epoch here is always 0).
+//!   Session errors (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH) are top-level.
+//! - Empty records are sent as an empty byte string, never null (librdkafka rejects null).
+
+use super::{Reply, RequestContext};
+use crate::broker::Broker;
+use crate::fetch_session::{FetchContext, PartitionFetch, SentState, SessionPartition};
+use crate::purgatory::PartitionKey;
+use bytes::Bytes;
+use sluice_protocol::error::KafkaError;
+use sluice_protocol::kafka_protocol::messages::fetch_response::{
+    FetchableTopicResponse, PartitionData,
+};
+use sluice_protocol::kafka_protocol::messages::{
+    BrokerId, FetchRequest, FetchResponse, ResponseKind, TopicName,
+};
+use sluice_protocol::kafka_protocol::protocol::StrBytes;
+use sluice_storage::StorageError;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The leader epoch of every partition (single node, no elections).
+const LEADER_EPOCH: i32 = 0;
+
+struct PartitionResult {
+    error: Option<KafkaError>,
+    high_watermark: i64,
+    last_stable_offset: i64,
+    log_start_offset: i64,
+    records: Bytes,
+}
+
+impl PartitionResult {
+    fn error(e: KafkaError) -> Self {
+        Self {
+            error: Some(e),
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+            records: Bytes::new(),
+        }
+    }
+}
+
+struct Plan {
+    partitions: Vec<(SessionPartition, PartitionFetch)>,
+    /// current_leader_epoch sent with a partition in this request (-1: not checked).
+    epochs: HashMap<SessionPartition, i32>,
+    max_bytes: usize,
+    read_committed: bool,
+}
+
+pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest) -> Reply {
+    let v = ctx.version;
+    let snapshot = broker.topics.snapshot();
+    let resolve = |name: &TopicName, id: Uuid| -> SessionPartitionTopic {
+        if v >= 13 {
+            match snapshot.get_by_id(&id) {
+                Some(t) => SessionPartitionTopic {
+                    id,
+                    name: Arc::from(t.name.as_str()),
+                },
+                None => SessionPartitionTopic {
+                    id,
+                    name: Arc::from(""),
+                },
+            }
+        } else {
+            SessionPartitionTopic {
+                id: Uuid::nil(),
+                name: Arc::from(name.as_str()),
+            }
+        }
+    };
+    let mut requested = Vec::new();
+    let mut epochs = HashMap::new();
+    for t in &req.topics {
+        let topic = resolve(&t.topic, t.topic_id);
+        for p in &t.partitions {
+            let sp = SessionPartition {
+                topic_id: topic.id,
+                topic: topic.name.clone(),
+                partition: p.partition,
+            };
+            epochs.insert(sp.clone(), p.current_leader_epoch);
+            requested.push((
+                sp,
+                PartitionFetch {
+                    fetch_offset: p.fetch_offset,
+                    partition_max_bytes: p.partition_max_bytes,
+                    log_start_offset: p.log_start_offset,
+                },
+            ));
+        }
+    }
+    let mut forgotten = Vec::new();
+    for t in &req.forgotten_topics_data {
+        let topic = resolve(&t.topic, t.topic_id);
+        for p in &t.partitions {
+            forgotten.push(SessionPartition {
+                topic_id: topic.id,
+                topic: topic.name.clone(),
+                partition: *p,
+            });
+        }
+    }
+    let (session_id, session_epoch) = if v >= 7 {
+        (req.session_id, req.session_epoch)
+    } else {
+        (0, -1)
+    };
+    let now = broker.now_ms();
+    let (fctx, partitions) =
+        match broker
+            .fetch_sessions
+            .begin(session_id, session_epoch, requested, &forgotten, now)
+        {
+            Ok(x) => x,
+            Err(code) => {
+                return Reply::Response(ResponseKind::Fetch(
+                    FetchResponse::default().with_error_code(code.code()),
+                ))
+            }
+        };
+    let plan = Plan {
+        partitions,
+        epochs,
+        max_bytes: if req.max_bytes <= 0 {
+            0
+        } else {
+            req.max_bytes as usize
+        },
+        read_committed: req.isolation_level == 1,
+    };
+
+    let min_bytes = req.min_bytes.max(0) as usize;
+    let mut results = read_all(broker, &plan);
+    if !satisfied(&results, min_bytes) && req.max_wait_ms > 0 {
+        let keys: Vec<PartitionKey> = plan
+            .partitions
+            .iter()
+            .map(|(sp, _)| (sp.topic.clone(), sp.partition))
+            .collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms as u64);
+        loop {
+            // Register, then look again, so an append in between is not missed.
+            let waiter = broker.purgatory.register(keys.iter());
+            results = read_all(broker, &plan);
+            if satisfied(&results, min_bytes) {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, waiter.notified())
+                .await
+                .is_err()
+            {
+                results = read_all(broker, &plan);
+                break;
+            }
+        }
+    }
+
+    let states: Vec<(SentState, bool)> = results
+        .iter()
+        .map(|r| {
+            (
+                SentState {
+                    high_watermark: r.high_watermark,
+                    last_stable_offset: r.last_stable_offset,
+                    log_start_offset: r.log_start_offset,
+                },
+                r.error.is_some() || !r.records.is_empty(),
+            )
+        })
+        .collect();
+    let (response_session, keep) =
+        broker
+            .fetch_sessions
+            .finish(&fctx, &plan.partitions, &states, broker.now_ms());
+    if let FetchContext::Full { .. } = fctx {
+        if response_session == 0 && session_epoch == 0 {
+            tracing::debug!("fetch session cache full; serving a sessionless fetch");
+        }
+    }
+
+    let mut resp = FetchResponse::default();
+    if v >= 7 {
+        resp.session_id = response_session;
+    }
+    for (((sp, _), r), keep) in plan.partitions.iter().zip(results).zip(keep) {
+        if !keep {
+            continue;
+        }
+        let topic = match resp.responses.last_mut() {
+            Some(t) if same_topic(t, sp, v) => t,
+            _ => {
+                let mut t = FetchableTopicResponse::default();
+                if v >= 13 {
+                    t.topic_id = sp.topic_id;
+                } else {
+                    t.topic = TopicName(StrBytes::from_string(sp.topic.to_string()));
+                }
+                resp.responses.push(t);
+                resp.responses.last_mut().expect("just pushed")
+            }
+        };
+        let mut pd = PartitionData::default()
+            .with_partition_index(sp.partition)
+            .with_error_code(r.error.map(|e| e.code()).unwrap_or(0))
+            .with_high_watermark(r.high_watermark)
+            .with_last_stable_offset(r.last_stable_offset)
+            .with_records(Some(r.records));
+        if v >= 5 {
+            pd.log_start_offset = r.log_start_offset;
+        }
+        if plan.read_committed && r.error.is_none() {
+            pd.aborted_transactions = Some(Vec::new());
+        }
+        if v >= 11 {
+            pd.preferred_read_replica = BrokerId(-1);
+        }
+        topic.partitions.push(pd);
+    }
+    Reply::Response(ResponseKind::Fetch(resp))
+}
+
+struct SessionPartitionTopic {
+    id: Uuid,
+    name: Arc<str>,
+}
+
+fn same_topic(t: &FetchableTopicResponse, sp: &SessionPartition, v: i16) -> bool {
+    if v >= 13 {
+        t.topic_id == sp.topic_id
+    } else {
+        t.topic.as_str() == &*sp.topic
+    }
+}
+
+fn satisfied(results: &[PartitionResult], min_bytes: usize) -> bool {
+    let mut total = 0usize;
+    for r in results {
+        if r.error.is_some() {
+            return true;
+        }
+        total += r.records.len();
+    }
+    total >= min_bytes.max(1) || (min_bytes == 0)
+}
+
+fn read_all(broker: &Broker, plan: &Plan) -> Vec<PartitionResult> {
+    let mut remaining = plan.max_bytes;
+    let mut any_data = false;
+    plan.partitions
+        .iter()
+        .map(|(sp, pf)| {
+            let r = read_one(broker, plan, sp, pf, remaining, !any_data);
+            remaining = remaining.saturating_sub(r.records.len());
+            any_data |= !r.records.is_empty();
+            r
+        })
+        .collect()
+}
+
+fn read_one(
+    broker: &Broker,
+    plan: &Plan,
+    sp: &SessionPartition,
+    pf: &PartitionFetch,
+    remaining: usize,
+    first_non_empty: bool,
+) -> PartitionResult {
+    if sp.topic.is_empty() {
+        return PartitionResult::error(KafkaError::UnknownTopicId);
+    }
+    let Some(log) = broker.log(&sp.topic, sp.partition) else {
+        return PartitionResult::error(KafkaError::UnknownTopicOrPartition);
+    };
+    let requested_epoch = plan.epochs.get(sp).copied().unwrap_or(-1);
+    // -1: not checked. Older than ours: fenced; newer: unknown. (Ours is always 0, so only
+    // the second can happen.)
+    if requested_epoch > LEADER_EPOCH {
+        return PartitionResult::error(KafkaError::UnknownLeaderEpoch);
+    }
+    let limit = (pf.partition_max_bytes.max(0) as usize).min(remaining);
+    // The last stable offset equals the high watermark until transactions exist.
+    let hw = log.high_watermark();
+    let max_offset = if plan.read_committed { Some(hw) } else { None };
+    match log.read(pf.fetch_offset, limit, first_non_empty, max_offset) {
+        Ok(data) => PartitionResult {
+            error: None,
+            high_watermark: data.high_watermark,
+            last_stable_offset: data.high_watermark,
+            log_start_offset: data.log_start_offset,
+            records: data.into_bytes(),
+        },
+        Err(StorageError::OffsetOutOfRange { .. }) => {
+            PartitionResult::error(KafkaError::OffsetOutOfRange)
+        }
+        Err(e) => {
+            tracing::error!(topic = %sp.topic, partition = sp.partition, error = %e, "read failed");
+            PartitionResult::error(KafkaError::KafkaStorageError)
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! Produce (API key 0), v3-13 (advertised from v0: see api_versions.rs; v0-2 are refused).
+//!
+//! - v3: transactional_id; record batches of magic 2 only, exactly one batch per partition.
+//!   v5: + log_start_offset. v8: + record_errors and error_message. v9: flexible.
+//!   v10: + current_leader / node_endpoints (tagged; only on NOT_LEADER errors). v12: implicit
+//!   transaction partition add (KIP-890, not yet). v13: topics by topic_id (UNKNOWN_TOPIC_ID).
+//! - acks 0: no response. 1 and -1 (single node: the same): answered once appended; topics with
+//!   flush.messages=1 (fsync-before-ack mode) only once the append is on disk — one fsync covers
+//!   every produce waiting on it. Other acks: INVALID_REQUIRED_ACKS.
+//! - Each batch is checked before anything is written (Kafka's LogValidator): length, magic,
+//!   CRC-32C, no control batches from clients, record count and offset deltas (compressed
+//!   batches decompressed with a size cap), max.message.bytes (MESSAGE_TOO_LARGE), timestamps
+//!   against message.timestamp.before/after.max.ms (INVALID_TIMESTAMP, with record_errors),
+//!   keys on compacted topics (INVALID_RECORD). A failing partition does not fail the others.
+//! - Offsets are assigned by rewriting baseOffset in place; LogAppendTime topics get the broker
+//!   time and a recomputed CRC.
+//! - Idempotent and transactional fields are stored as sent (their semantics: later).
+//! - Unknown topics are not created here (as in Kafka, producers create them through Metadata).
+
+use super::{Reply, RequestContext};
+use crate::broker::Broker;
+use crate::topic_policy::TopicPolicy;
+use sluice_protocol::batch::{BatchError, RecordBatch};
+use sluice_protocol::error::KafkaError;
+use sluice_protocol::kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
+use sluice_protocol::kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
+use sluice_protocol::kafka_protocol::protocol::StrBytes;
+use sluice_protocol::records::{self, RecordError};
+use sluice_storage::{PartitionLog, StorageError};
+use std::sync::Arc;
+
+/// A partition's failure: code, message, and the records it names (v8+ record_errors).
+struct Failure {
+    code: KafkaError,
+    message: String,
+    record_errors: Vec<(i32, String)>,
+}
+
+impl Failure {
+    fn new(code: KafkaError, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            record_errors: Vec::new(),
+        }
+    }
+}
+
+struct Appended {
+    log: Arc<PartitionLog>,
+    base_offset: i64,
+    last_offset: i64,
+    log_append_time: i64,
+    log_start_offset: i64,
+}
+
+pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceRequest) -> Reply {
+    let v = ctx.version;
+    let acks = req.acks;
+    let now = broker.now_ms();
+    let snapshot = broker.topics.snapshot();
+    let mut resp = ProduceResponse::default();
+    // (topic index, partition index) of appends waiting for an fsync.
+    let mut to_sync: Vec<(usize, usize, Arc<PartitionLog>, i64)> = Vec::new();
+
+    for (ti, topic) in req.topic_data.into_iter().enumerate() {
+        let resolved = if v >= 13 {
+            snapshot.get_by_id(&topic.topic_id).map(|t| t.name.clone())
+        } else {
+            Some(topic.name.to_string())
+        };
+        let mut tr = TopicProduceResponse::default();
+        if v >= 13 {
+            tr.topic_id = topic.topic_id;
+        } else {
+            tr.name = topic.name.clone();
+        }
+        for (pi, part) in topic.partition_data.into_iter().enumerate() {
+            let result = if !matches!(acks, -1..=1) {
+                Err(Failure::new(
+                    KafkaError::InvalidRequiredAcks,
+                    "Invalid required acks value; must be -1, 0 or 1.",
+                ))
+            } else {
+                match &resolved {
+                    None => Err(Failure::new(
+                        KafkaError::UnknownTopicId,
+                        "This server does not host this topic ID.",
+                    )),
+                    Some(name) => append(broker, name, part.index, part.records, now),
+                }
+            };
+            let mut pr = PartitionProduceResponse::default().with_index(part.index);
+            match result {
+                Ok(a) => {
+                    pr.base_offset = a.base_offset;
+                    pr.log_append_time_ms = a.log_append_time;
+                    if v >= 5 {
+                        pr.log_start_offset = a.log_start_offset;
+                    }
+                    if a.log.config().fsync_before_ack {
+                        to_sync.push((ti, pi, a.log.clone(), a.last_offset));
+                    }
+                }
+                Err(f) => {
+                    pr.error_code = f.code.code();
+                    pr.base_offset = -1;
+                    pr.log_append_time_ms = -1;
+                    if v >= 5 {
+                        pr.log_start_offset = -1;
+                    }
+                    if v >= 8 {
+                        pr.error_message = Some(StrBytes::from_string(f.message));
+                        pr.record_errors = f
+                            .record_errors
+                            .into_iter()
+                            .map(|(i, m)| {
+                                BatchIndexAndErrorMessage::default()
+                                    .with_batch_index(i)
+                                    .with_batch_index_error_message(Some(StrBytes::from_string(m)))
+                            })
+                            .collect();
+                    }
+                }
+            }
+            tr.partition_responses.push(pr);
+        }
+        resp.responses.push(tr);
+    }
+
+    // fsync-before-ack: wait for the group commit covering each append (even with acks=0 the
+    // high watermark only moves once synced).
+    for (ti, pi, log, last_offset) in to_sync {
+        let synced = tokio::task::spawn_blocking(move || log.sync_to(last_offset)).await;
+        let failed = match synced {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(msg) = failed {
+            tracing::error!(error = %msg, "fsync before ack failed");
+            let pr = &mut resp.responses[ti].partition_responses[pi];
+            pr.error_code = KafkaError::KafkaStorageError.code();
+            if v >= 8 {
+                pr.error_message = Some(StrBytes::from_string(msg));
+            }
+        }
+    }
+    if acks == 0 {
+        return Reply::None;
+    }
+    Reply::Response(ResponseKind::Produce(resp))
+}
+
+fn append(
+    broker: &Broker,
+    topic: &str,
+    partition: i32,
+    records: Option<bytes::Bytes>,
+    now: i64,
+) -> Result<Appended, Failure> {
+    let unknown = || {
+        Failure::new(
+            KafkaError::UnknownTopicOrPartition,
+            "This server does not host this topic-partition.",
+        )
+    };
+    let log = broker.log(topic, partition).ok_or_else(unknown)?;
+    let policy = broker.policies.get(topic).ok_or_else(unknown)?;
+    let records = records.unwrap_or_default();
+    validate(broker, &policy, topic, partition, &records, now)?;
+    // The one copy of the record bytes on the produce path: into a buffer the log may rewrite
+    // (baseOffset, partitionLeaderEpoch, LogAppendTime) before writing it.
+    let mut buf = records.to_vec();
+    let info = log
+        .append_as_leader(&mut buf, 0)
+        .map_err(|e| storage_failure(topic, partition, e))?;
+    Ok(Appended {
+        log,
+        base_offset: info.first_offset,
+        last_offset: info.last_offset,
+        log_append_time: info.log_append_time,
+        log_start_offset: info.log_start_offset,
+    })
+}
+
+fn storage_failure(topic: &str, partition: i32, e: StorageError) -> Failure {
+    match e {
+        StorageError::RecordTooLarge { .. } | StorageError::RecordBatchTooLarge { .. } => {
+            Failure::new(KafkaError::MessageTooLarge, e.to_string())
+        }
+        StorageError::InvalidRecords { .. } => {
+            Failure::new(KafkaError::CorruptMessage, e.to_string())
+        }
+        other => {
+            tracing::error!(topic, partition, error = %other, "append failed");
+            Failure::new(KafkaError::KafkaStorageError, other.to_string())
+        }
+    }
+}
+
+/// Kafka's produce-side checks, on the bytes as received.
+fn validate(
+    broker: &Broker,
+    policy: &TopicPolicy,
+    topic: &str,
+    partition: i32,
+    records: &[u8],
+    now: i64,
+) -> Result<(), Failure> {
+    if records.is_empty() {
+        return Err(Failure::new(
+            KafkaError::InvalidRecord,
+            "Produce requests with version 3+ must have at least one record batch per partition",
+        ));
+    }
+    let batch = match RecordBatch::parse(records) {
+        Ok(b) => b,
+        Err(BatchError::UnsupportedMagic { magic }) => {
+            return Err(Failure::new(
+                KafkaError::InvalidRecord,
+                format!("Produce requests with version 3+ are only allowed to contain record batches with magic version 2, found {magic}"),
+            ))
+        }
+        Err(e) => return Err(Failure::new(KafkaError::CorruptMessage, e.to_string())),
+    };
+    if batch.size() != records.len() {
+        return Err(Failure::new(
+            KafkaError::InvalidRecord,
+            "Produce requests with version 3+ must have exactly one record batch per partition",
+        ));
+    }
+    if batch.size() > policy.max_message_bytes.max(0) as usize {
+        return Err(Failure::new(
+            KafkaError::MessageTooLarge,
+            format!(
+                "The record batch size in the append to {topic}-{partition} is {} bytes which exceeds the maximum configured value of {}.",
+                batch.size(),
+                policy.max_message_bytes
+            ),
+        ));
+    }
+    if let Err(e) = batch.verify_crc() {
+        return Err(Failure::new(KafkaError::CorruptMessage, e.to_string()));
+    }
+    if batch.compression().is_err() {
+        return Err(Failure::new(
+            KafkaError::CorruptMessage,
+            "Unknown compression codec",
+        ));
+    }
+    if batch.is_control() {
+        return Err(Failure::new(
+            KafkaError::InvalidRecord,
+            "Clients are not allowed to write control records",
+        ));
+    }
+    let mut scratch = Vec::new();
+    let summary =
+        records::validate_records(&batch, &mut scratch, broker.max_decompressed_batch_bytes)
+            .map_err(|e| match e {
+                RecordError::Decompress(d) => {
+                    Failure::new(KafkaError::CorruptMessage, d.to_string())
+                }
+                other => Failure::new(KafkaError::InvalidRecord, other.to_string()),
+            })?;
+    if policy.compacted && summary.has_null_key {
+        let mut f = Failure::new(
+            KafkaError::InvalidRecord,
+            format!("Compacted topic cannot accept message without key in topic partition {topic}-{partition}."),
+        );
+        f.record_errors = record_indices(&batch, &scratch, |r| r.key.is_none())
+            .into_iter()
+            .map(|i| (i, f.message.clone()))
+            .collect();
+        return Err(f);
+    }
+    if !policy.log_append_time && summary.count > 0 {
+        let earliest = now.saturating_sub(policy.timestamp_before_max_ms);
+        let latest = now.saturating_add(policy.timestamp_after_max_ms);
+        if summary.min_timestamp < earliest || summary.max_timestamp > latest {
+            let base = batch.base_timestamp();
+            let bad = record_indices(&batch, &scratch, |r| {
+                let ts = base.saturating_add(r.timestamp_delta);
+                ts < earliest || ts > latest
+            });
+            let message = format!(
+                "One or more records have been rejected due to invalid timestamp: the timestamp should be within [{earliest}, {latest}]"
+            );
+            let mut f = Failure::new(KafkaError::InvalidTimestamp, message.clone());
+            f.record_errors = bad
+                .into_iter()
+                .map(|i| {
+                    (
+                        i,
+                        format!("Timestamp of record {i} is out of range. {message}"),
+                    )
+                })
+                .collect();
+            return Err(f);
+        }
+    }
+    Ok(())
+}
+
+/// Indices of the records matching `pred` (only on the error path).
+fn record_indices(
+    batch: &RecordBatch<'_>,
+    decompressed: &[u8],
+    pred: impl Fn(&records::Record<'_>) -> bool,
+) -> Vec<i32> {
+    let data = if batch.compression().ok() == Some(sluice_protocol::batch::Compression::None) {
+        batch.records()
+    } else {
+        decompressed
+    };
+    records::records(data)
+        .enumerate()
+        .filter_map(|(i, r)| r.ok().filter(|r| pred(r)).map(|_| i as i32))
+        .collect()
+}

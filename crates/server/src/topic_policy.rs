@@ -1,0 +1,68 @@
+//! The per-topic settings the request path consults on every produce, parsed once from topic
+//! configs (so no string parsing per request) and refreshed when a topic is created or loaded.
+
+use crate::config::BrokerConfig;
+use crate::topic_config;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicPolicy {
+    pub log_append_time: bool,
+    /// message.timestamp.before.max.ms / after.max.ms
+    pub timestamp_before_max_ms: i64,
+    pub timestamp_after_max_ms: i64,
+    /// cleanup.policy contains compact: records need keys.
+    pub compacted: bool,
+    pub max_message_bytes: i32,
+}
+
+impl TopicPolicy {
+    pub fn from_configs(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> Self {
+        let get = |name: &str| -> String {
+            topic_config::lookup(name)
+                .map(|d| topic_config::effective(d, overrides, &broker.raw).0)
+                .unwrap_or_default()
+        };
+        let num = |name: &str, default: i64| get(name).trim().parse().unwrap_or(default);
+        Self {
+            log_append_time: get("message.timestamp.type") == "LogAppendTime",
+            timestamp_before_max_ms: num("message.timestamp.before.max.ms", i64::MAX),
+            timestamp_after_max_ms: num("message.timestamp.after.max.ms", 3_600_000),
+            compacted: get("cleanup.policy")
+                .split(',')
+                .any(|p| p.trim() == "compact"),
+            max_message_bytes: num("max.message.bytes", 1_048_588) as i32,
+        }
+    }
+}
+
+/// Topic name -> parsed policy.
+#[derive(Default)]
+pub struct TopicPolicies {
+    map: RwLock<HashMap<String, Arc<TopicPolicy>>>,
+}
+
+impl TopicPolicies {
+    pub fn get(&self, topic: &str) -> Option<Arc<TopicPolicy>> {
+        self.map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(topic)
+            .cloned()
+    }
+
+    pub fn set(&self, topic: &str, policy: TopicPolicy) {
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(topic.to_string(), Arc::new(policy));
+    }
+
+    pub fn remove(&self, topic: &str) {
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(topic);
+    }
+}

@@ -1,0 +1,531 @@
+//! Scenario tests of Produce, Fetch and ListOffsets against a live broker.
+
+mod common;
+
+use bytes::Bytes;
+use common::Client;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use sluice_protocol::batch::{self, testing::build_batch_with, Compression, RecordBatch};
+use sluice_protocol::error::KafkaError;
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn batch_at(ts: i64, values: &[&[u8]]) -> Vec<u8> {
+    build_batch_with(0, ts, values, 0, -1, -1, -1)
+}
+
+/// A batch whose records section is compressed with `codec`.
+fn compressed(codec: Compression, ts: i64, values: &[&[u8]]) -> Vec<u8> {
+    let plain = batch_at(ts, values);
+    let mut out = plain[..batch::HEADER_SIZE].to_vec();
+    sluice_protocol::compression::compress_into(
+        codec,
+        None,
+        &plain[batch::HEADER_SIZE..],
+        &mut out,
+    )
+    .unwrap();
+    let len = (out.len() - batch::LOG_OVERHEAD) as i32;
+    out[batch::LENGTH_OFFSET..batch::LENGTH_OFFSET + 4].copy_from_slice(&len.to_be_bytes());
+    out[batch::ATTRIBUTES_OFFSET..batch::ATTRIBUTES_OFFSET + 2]
+        .copy_from_slice(&codec.id().to_be_bytes());
+    let crc = crc32c::crc32c(&out[batch::ATTRIBUTES_OFFSET..]);
+    out[batch::CRC_OFFSET..batch::CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+async fn create(c: &mut Client, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
+    let t = CreatableTopic::default()
+        .with_name(name(topic))
+        .with_num_partitions(partitions)
+        .with_replication_factor(1)
+        .with_configs(
+            configs
+                .iter()
+                .map(|(k, v)| {
+                    CreatableTopicConfig::default()
+                        .with_name(StrBytes::from_string(k.to_string()))
+                        .with_value(Some(StrBytes::from_string(v.to_string())))
+                })
+                .collect(),
+        );
+    let ResponseKind::CreateTopics(r) = c
+        .call(
+            ApiKey::CreateTopics,
+            7,
+            RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![t])),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0].error_message);
+}
+
+fn produce_req(acks: i16, parts: Vec<(&str, i32, Vec<u8>)>) -> RequestKind {
+    let mut topics: Vec<TopicProduceData> = Vec::new();
+    for (t, p, bytes) in parts {
+        let pd = PartitionProduceData::default()
+            .with_index(p)
+            .with_records(Some(Bytes::from(bytes)));
+        match topics.iter_mut().find(|x| x.name.as_str() == t) {
+            Some(x) => x.partition_data.push(pd),
+            None => topics.push(
+                TopicProduceData::default()
+                    .with_name(name(t))
+                    .with_partition_data(vec![pd]),
+            ),
+        }
+    }
+    RequestKind::Produce(
+        ProduceRequest::default()
+            .with_acks(acks)
+            .with_timeout_ms(5000)
+            .with_topic_data(topics),
+    )
+}
+
+async fn produce(c: &mut Client, parts: Vec<(&str, i32, Vec<u8>)>) -> ProduceResponse {
+    match c.call(ApiKey::Produce, 11, produce_req(-1, parts)).await {
+        ResponseKind::Produce(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn fetch_req(
+    parts: &[(&str, i32, i64)],
+    max_wait: i32,
+    min_bytes: i32,
+    partition_max: i32,
+) -> FetchRequest {
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    for (t, p, off) in parts {
+        let fp = FetchPartition::default()
+            .with_partition(*p)
+            .with_fetch_offset(*off)
+            .with_partition_max_bytes(partition_max);
+        match topics.iter_mut().find(|x| x.topic.as_str() == *t) {
+            Some(x) => x.partitions.push(fp),
+            None => topics.push(
+                FetchTopic::default()
+                    .with_topic(name(t))
+                    .with_partitions(vec![fp]),
+            ),
+        }
+    }
+    FetchRequest::default()
+        .with_max_wait_ms(max_wait)
+        .with_min_bytes(min_bytes)
+        .with_max_bytes(50 * 1024 * 1024)
+        .with_session_epoch(-1)
+        .with_topics(topics)
+}
+
+async fn fetch(c: &mut Client, req: FetchRequest) -> FetchResponse {
+    match c.call(ApiKey::Fetch, 12, RequestKind::Fetch(req)).await {
+        ResponseKind::Fetch(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn batches_of(records: &Bytes) -> Vec<(i64, i32, Vec<u8>)> {
+    batch::batches(records)
+        .map(|b| {
+            let b = b.expect("valid batch");
+            b.verify_crc().expect("crc");
+            (b.base_offset(), b.records_count(), b.as_bytes().to_vec())
+        })
+        .collect()
+}
+
+async fn list_offset(c: &mut Client, topic: &str, p: i32, ts: i64) -> (i16, i64, i64) {
+    let req = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![ListOffsetsPartition::default()
+                .with_partition_index(p)
+                .with_timestamp(ts)])]);
+    let ResponseKind::ListOffsets(r) = c
+        .call(ApiKey::ListOffsets, 8, RequestKind::ListOffsets(req))
+        .await
+    else {
+        panic!()
+    };
+    let pr = &r.topics[0].partitions[0];
+    (pr.error_code, pr.timestamp, pr.offset)
+}
+
+#[tokio::test]
+async fn produce_fetch_round_trip_every_codec_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(&mut c, "t", 2, &[]).await;
+    let now = now_ms();
+    let mut sent = Vec::new();
+    let mut next = 0i64;
+    for (i, codec) in [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let values: Vec<Vec<u8>> = (0..10)
+            .map(|j| format!("value-{i}-{j}").into_bytes())
+            .collect();
+        let refs: Vec<&[u8]> = values.iter().map(|v| v.as_slice()).collect();
+        let b = compressed(codec, now, &refs);
+        let r = produce(&mut c, vec![("t", 0, b.clone())]).await;
+        let pr = &r.responses[0].partition_responses[0];
+        assert_eq!(pr.error_code, 0, "{codec:?}: {:?}", pr.error_message);
+        assert_eq!(pr.base_offset, next);
+        next += 10;
+        sent.push(b);
+    }
+    let r = fetch(&mut c, fetch_req(&[("t", 0, 0)], 0, 1, 1 << 20)).await;
+    let p = &r.responses[0].partitions[0];
+    assert_eq!(p.high_watermark, 50);
+    let got = batches_of(p.records.as_ref().unwrap());
+    assert_eq!(got.len(), 5);
+    for (i, (base, count, bytes)) in got.iter().enumerate() {
+        assert_eq!(*base, i as i64 * 10);
+        assert_eq!(*count, 10);
+        // Byte-identical apart from baseOffset (and partitionLeaderEpoch, 0 both ways).
+        assert_eq!(&bytes[8..], &sent[i][8..]);
+    }
+    server.shutdown().await;
+
+    // After a clean restart everything is back and offsets continue.
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    let r = produce(&mut c, vec![("t", 0, batch_at(now, &[b"after"]))]).await;
+    assert_eq!(r.responses[0].partition_responses[0].base_offset, 50);
+    let r = fetch(&mut c, fetch_req(&[("t", 0, 0)], 0, 1, 1 << 20)).await;
+    assert_eq!(
+        batches_of(r.responses[0].partitions[0].records.as_ref().unwrap()).len(),
+        6
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn produce_validation_errors_are_per_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(&mut c, "v", 6, &[]).await;
+    create(&mut c, "compacted", 1, &[("cleanup.policy", "compact")]).await;
+    create(&mut c, "small", 1, &[("max.message.bytes", "1000")]).await;
+    let now = now_ms();
+    let good = batch_at(now, &[b"ok"]);
+    let mut bad_crc = good.clone();
+    let last = bad_crc.len() - 1;
+    bad_crc[last] ^= 1;
+    let mut two = good.clone();
+    two.extend_from_slice(&good);
+    let control = build_batch_with(0, now, &[b"x"], 0x20, -1, -1, -1);
+    let old = batch_at(now - 10 * 3_600_000 - 1, &[b"old"]);
+    let future = batch_at(now + 2 * 3_600_000, &[b"future"]);
+    let r = produce(
+        &mut c,
+        vec![
+            ("v", 0, good.clone()),
+            ("v", 1, bad_crc),
+            ("v", 2, two),
+            ("v", 3, control),
+            ("v", 4, future),
+            ("v", 5, Vec::new()),
+            ("nope", 0, good.clone()),
+            ("compacted", 0, good.clone()),
+            ("small", 0, batch_at(now, &[&[7u8; 2000]])),
+        ],
+    )
+    .await;
+    let code = |t: &str, p: i32| {
+        let tr = r.responses.iter().find(|x| x.name.as_str() == t).unwrap();
+        tr.partition_responses
+            .iter()
+            .find(|x| x.index == p)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(code("v", 0).error_code, 0);
+    assert_eq!(code("v", 1).error_code, KafkaError::CorruptMessage.code());
+    assert_eq!(code("v", 2).error_code, KafkaError::InvalidRecord.code());
+    assert_eq!(code("v", 3).error_code, KafkaError::InvalidRecord.code());
+    let ts = code("v", 4);
+    assert_eq!(ts.error_code, KafkaError::InvalidTimestamp.code());
+    assert_eq!(ts.record_errors.len(), 1);
+    assert_eq!(ts.record_errors[0].batch_index, 0);
+    assert_eq!(code("v", 5).error_code, KafkaError::InvalidRecord.code());
+    assert_eq!(
+        code("nope", 0).error_code,
+        KafkaError::UnknownTopicOrPartition.code()
+    );
+    let ck = code("compacted", 0);
+    assert_eq!(ck.error_code, KafkaError::InvalidRecord.code());
+    assert_eq!(ck.record_errors.len(), 1);
+    assert_eq!(
+        code("small", 0).error_code,
+        KafkaError::MessageTooLarge.code()
+    );
+    // The default before.max.ms is unbounded: old records are accepted.
+    let r = produce(&mut c, vec![("v", 0, old)]).await;
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    assert_eq!(r.responses[0].partition_responses[0].base_offset, 1);
+    // Nothing was written for the failed partitions.
+    assert_eq!(list_offset(&mut c, "v", 1, -1).await.2, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn acks_zero_has_no_response_and_log_append_time_rewrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(
+        &mut c,
+        "lat",
+        1,
+        &[("message.timestamp.type", "LogAppendTime")],
+    )
+    .await;
+    let (_, bytes) = c.encode(
+        ApiKey::Produce,
+        9,
+        &produce_req(0, vec![("lat", 0, batch_at(5, &[b"a"]))]),
+    );
+    c.send_raw(&bytes).await;
+    // The next response on the connection belongs to the next request.
+    let r = produce(&mut c, vec![("lat", 0, batch_at(5, &[b"b"]))]).await;
+    let pr = &r.responses[0].partition_responses[0];
+    assert_eq!(pr.base_offset, 1);
+    assert!(pr.log_append_time_ms > 5);
+    let r = fetch(&mut c, fetch_req(&[("lat", 0, 0)], 0, 1, 1 << 20)).await;
+    let data = r.responses[0].partitions[0].records.clone().unwrap();
+    for b in batch::batches(&data) {
+        let b = b.unwrap();
+        b.verify_crc().unwrap();
+        assert_eq!(b.timestamp_type(), batch::TimestampType::LogAppendTime);
+        assert!(b.max_timestamp() > 5);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn fetch_long_poll_is_woken_by_append_and_honours_max_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let addr = server.addr("PLAINTEXT").unwrap();
+    let mut c = Client::connect(addr).await;
+    create(&mut c, "lp", 1, &[]).await;
+    // Nothing to read and a short max wait: an empty answer.
+    let r = fetch(&mut c, fetch_req(&[("lp", 0, 0)], 50, 1, 1 << 20)).await;
+    assert!(r.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .unwrap()
+        .is_empty());
+    // A waiting fetch (max wait far beyond the test deadline) is answered by an append.
+    let waiting = tokio::spawn(async move {
+        let mut f = Client::connect(addr).await;
+        fetch(&mut f, fetch_req(&[("lp", 0, 0)], 600_000, 1, 1 << 20)).await
+    });
+    // Wait (bounded) until the fetch is parked in the purgatory, so the append below must wake it.
+    let parked = async {
+        while server.broker.purgatory.watched_partitions() == 0 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(common::DEADLINE, parked)
+        .await
+        .expect("fetch parked");
+    let mut producer = Client::connect(addr).await;
+    produce(
+        &mut producer,
+        vec![("lp", 0, batch_at(now_ms(), &[b"wake"]))],
+    )
+    .await;
+    let r = tokio::time::timeout(common::DEADLINE, waiting)
+        .await
+        .expect("woken by the append")
+        .unwrap();
+    assert!(!r.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .unwrap()
+        .is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn fetch_errors_kip74_and_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(&mut c, "f", 2, &[]).await;
+    let big = vec![1u8; 5000];
+    produce(&mut c, vec![("f", 0, batch_at(now_ms(), &[&big]))]).await;
+    // KIP-74: the first batch comes back though it is larger than partition_max_bytes.
+    let r = fetch(&mut c, fetch_req(&[("f", 0, 0)], 0, 1, 100)).await;
+    assert_eq!(
+        batches_of(r.responses[0].partitions[0].records.as_ref().unwrap()).len(),
+        1
+    );
+    // Out of range, unknown topic.
+    let r = fetch(
+        &mut c,
+        fetch_req(&[("f", 0, 99), ("zz", 0, 0)], 0, 1, 1 << 20),
+    )
+    .await;
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        KafkaError::OffsetOutOfRange.code()
+    );
+    assert_eq!(
+        r.responses[1].partitions[0].error_code,
+        KafkaError::UnknownTopicOrPartition.code()
+    );
+
+    // Sessions: a full fetch opens one; an incremental fetch returns only what changed.
+    let full = fetch_req(&[("f", 0, 1), ("f", 1, 0)], 0, 0, 1 << 20)
+        .with_session_id(0)
+        .with_session_epoch(0);
+    let r = fetch(&mut c, full).await;
+    let session = r.session_id;
+    assert!(session > 0);
+    assert_eq!(r.responses[0].partitions.len(), 2);
+    produce(&mut c, vec![("f", 1, batch_at(now_ms(), &[b"new"]))]).await;
+    let inc = FetchRequest::default()
+        .with_session_id(session)
+        .with_session_epoch(1)
+        .with_max_bytes(1 << 20);
+    let r = fetch(&mut c, inc).await;
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.session_id, session);
+    let parts: Vec<i32> = r
+        .responses
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| p.partition_index))
+        .collect();
+    assert_eq!(parts, vec![1], "only the partition with new data");
+    let bad = FetchRequest::default()
+        .with_session_id(session)
+        .with_session_epoch(7);
+    assert_eq!(
+        fetch(&mut c, bad).await.error_code,
+        KafkaError::InvalidFetchSessionEpoch.code()
+    );
+    let gone = FetchRequest::default()
+        .with_session_id(session + 1000)
+        .with_session_epoch(1);
+    assert_eq!(
+        fetch(&mut c, gone).await.error_code,
+        KafkaError::FetchSessionIdNotFound.code()
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_offsets_by_kind_and_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(&mut c, "lo", 1, &[]).await;
+    assert_eq!(
+        list_offset(&mut c, "lo", 0, 1000).await,
+        (0, -1, -1),
+        "empty log"
+    );
+    assert_eq!(list_offset(&mut c, "lo", 0, -3).await, (0, -1, -1));
+    let now = now_ms() - 100_000;
+    // A batch whose records have increasing timestamps: base now, +10, +20.
+    let mut b = build_batch_with(0, now, &[b"a", b"b", b"c"], 0, -1, -1, -1);
+    {
+        // Rewrite record timestamp deltas (each record: len, attrs, tsDelta=0 at byte 2).
+        let mut pos = batch::HEADER_SIZE;
+        for i in 0..3 {
+            let len = b[pos] as usize / 2; // zig-zag single-byte length
+            b[pos + 2] = (i * 10 * 2) as u8; // zig-zag delta
+            pos += 1 + len;
+        }
+        b[batch::MAX_TIMESTAMP_OFFSET..batch::MAX_TIMESTAMP_OFFSET + 8]
+            .copy_from_slice(&(now + 20).to_be_bytes());
+        let crc = crc32c::crc32c(&b[batch::ATTRIBUTES_OFFSET..]);
+        b[batch::CRC_OFFSET..batch::CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        RecordBatch::parse_validated(&b).unwrap();
+    }
+    produce(&mut c, vec![("lo", 0, b)]).await;
+    produce(&mut c, vec![("lo", 0, batch_at(now + 5, &[b"d"]))]).await;
+    assert_eq!(list_offset(&mut c, "lo", 0, -2).await, (0, -1, 0));
+    assert_eq!(list_offset(&mut c, "lo", 0, -1).await, (0, -1, 4));
+    assert_eq!(
+        list_offset(&mut c, "lo", 0, now + 10).await,
+        (0, now + 10, 1),
+        "record inside the batch"
+    );
+    assert_eq!(
+        list_offset(&mut c, "lo", 0, now + 11).await,
+        (0, now + 20, 2)
+    );
+    assert_eq!(
+        list_offset(&mut c, "lo", 0, now + 21).await,
+        (0, -1, -1),
+        "nothing qualifies"
+    );
+    assert_eq!(
+        list_offset(&mut c, "lo", 0, -3).await,
+        (0, now + 20, 2),
+        "max timestamp"
+    );
+    assert_eq!(
+        list_offset(&mut c, "nope", 0, -1).await.0,
+        KafkaError::UnknownTopicOrPartition.code()
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn topic_deletion_removes_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(&mut c, "gone", 2, &[]).await;
+    produce(&mut c, vec![("gone", 0, batch_at(now_ms(), &[b"x"]))]).await;
+    assert!(dir.path().join("gone-0").exists());
+    let req = DeleteTopicsRequest::default().with_topic_names(vec![name("gone")]);
+    let ResponseKind::DeleteTopics(r) = c
+        .call(ApiKey::DeleteTopics, 5, RequestKind::DeleteTopics(req))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].error_code, 0);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("gone"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    server.shutdown().await;
+}

@@ -1,0 +1,161 @@
+//! Kafka's offset checkpoint files (`recovery-point-offset-checkpoint`,
+//! `log-start-offset-checkpoint`): a version line (`0`), a count line, then one
+//! `topic partition offset` line per partition. Written atomically: temp file, fsync, rename,
+//! fsync of the directory.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{IoContext, Result, StorageError};
+use crate::TopicPartition;
+
+pub const RECOVERY_POINT_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
+pub const LOG_START_OFFSET_CHECKPOINT_FILE: &str = "log-start-offset-checkpoint";
+const VERSION: i32 = 0;
+
+/// One checkpoint file in a log dir.
+#[derive(Debug, Clone)]
+pub struct OffsetCheckpointFile {
+    path: PathBuf,
+}
+
+impl OffsetCheckpointFile {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Write all entries, replacing the file atomically.
+    pub fn write(&self, entries: &[(TopicPartition, i64)]) -> Result<()> {
+        let mut text = format!("{VERSION}\n{}\n", entries.len());
+        for (tp, offset) in entries {
+            text.push_str(&format!("{} {} {}\n", tp.topic, tp.partition, offset));
+        }
+        let tmp = self.path.with_extension("tmp");
+        {
+            let mut f = fs::File::create(&tmp).at(&tmp)?;
+            f.write_all(text.as_bytes()).at(&tmp)?;
+            f.sync_all().at(&tmp)?;
+        }
+        fs::rename(&tmp, &self.path).at(&self.path)?;
+        if let Some(dir) = self.path.parent() {
+            sync_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Read the file; a missing file reads as empty (as in Kafka).
+    pub fn read(&self) -> Result<HashMap<TopicPartition, i64>> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+            Err(e) => {
+                return Err(StorageError::Io {
+                    path: self.path.clone(),
+                    source: e,
+                })
+            }
+        };
+        let bad = |line: usize, reason: String| StorageError::CorruptCheckpoint {
+            path: self.path.clone(),
+            line,
+            reason,
+        };
+        let mut lines = text.lines();
+        let version: i32 = lines
+            .next()
+            .ok_or_else(|| bad(1, "missing version line".into()))?
+            .trim()
+            .parse()
+            .map_err(|e| bad(1, format!("version: {e}")))?;
+        if version != VERSION {
+            return Err(bad(1, format!("unsupported version {version}")));
+        }
+        let count: usize = lines
+            .next()
+            .ok_or_else(|| bad(2, "missing count line".into()))?
+            .trim()
+            .parse()
+            .map_err(|e| bad(2, format!("count: {e}")))?;
+        let mut out = HashMap::with_capacity(count.min(1 << 16));
+        for i in 0..count {
+            let n = i + 3;
+            let line = lines
+                .next()
+                .ok_or_else(|| bad(n, format!("expected {count} entries, found {i}")))?;
+            let mut parts = line.split(' ');
+            let (Some(topic), Some(partition), Some(offset), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad(
+                    n,
+                    format!("expected `topic partition offset`, got {line:?}"),
+                ));
+            };
+            let partition: i32 = partition
+                .parse()
+                .map_err(|e| bad(n, format!("partition: {e}")))?;
+            let offset: i64 = offset.parse().map_err(|e| bad(n, format!("offset: {e}")))?;
+            out.insert(TopicPartition::new(topic, partition), offset);
+        }
+        if let Some(extra) = lines.find(|l| !l.trim().is_empty()) {
+            return Err(bad(count + 3, format!("unexpected line {extra:?}")));
+        }
+        Ok(out)
+    }
+}
+
+/// fsync a directory so that entries created, renamed or removed in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    let f = fs::File::open(dir).at(dir)?;
+    f.sync_all().at(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_in_kafka_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = OffsetCheckpointFile::new(dir.path().join(RECOVERY_POINT_CHECKPOINT_FILE));
+        assert!(file.read().unwrap().is_empty());
+        let entries = vec![
+            (TopicPartition::new("orders", 0), 42),
+            (TopicPartition::new("my-topic.v2", 11), 0),
+        ];
+        file.write(&entries).unwrap();
+        let text = fs::read_to_string(file.path()).unwrap();
+        assert_eq!(text, "0\n2\norders 0 42\nmy-topic.v2 11 0\n");
+        let read = file.read().unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[&TopicPartition::new("orders", 0)], 42);
+    }
+
+    #[test]
+    fn rejects_malformed_files_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp");
+        let file = OffsetCheckpointFile::new(path.clone());
+        for (text, line) in [
+            ("1\n0\n", 1),
+            ("0\n2\na 0 1\n", 4),
+            ("0\n1\na x 1\n", 3),
+            ("0\n1\na 0\n", 3),
+            ("0\n0\nextra 0 1\n", 3),
+        ] {
+            fs::write(&path, text).unwrap();
+            match file.read() {
+                Err(StorageError::CorruptCheckpoint { line: l, .. }) => {
+                    assert_eq!(l, line, "{text:?}")
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+}

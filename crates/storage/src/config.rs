@@ -1,0 +1,100 @@
+//! Per-topic log configuration (Kafka's LogConfig), filled by the server from topic configs.
+
+use crate::error::{Result, StorageError};
+
+/// message.timestamp.type
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageTimestampType {
+    #[default]
+    CreateTime,
+    LogAppendTime,
+}
+
+/// The subset of Kafka's topic configs that the storage layer acts on. Defaults are Kafka's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// segment.bytes: roll when the active segment would exceed this (default 1 GiB).
+    pub segment_bytes: u32,
+    /// segment.ms: roll when the active segment's first batch is this old (default 7 days).
+    pub segment_ms: i64,
+    /// segment.index.bytes: pre-allocated size of each index file (default 10 MiB).
+    pub segment_index_bytes: u32,
+    /// index.interval.bytes: add an OffsetIndex entry every this many log bytes (default 4096).
+    pub index_interval_bytes: u32,
+    /// flush.messages: fsync after this many unflushed messages (default: never).
+    pub flush_messages: i64,
+    /// flush.ms: fsync when the last flush is this old (default: never).
+    pub flush_ms: i64,
+    /// max.message.bytes: largest batch accepted (default 1 MiB + 12 bytes of log overhead).
+    pub max_message_bytes: u32,
+    /// message.timestamp.type
+    pub message_timestamp_type: MessageTimestampType,
+    /// Sluice extension: fsync before acknowledging (group commit). The high watermark then only
+    /// moves past data that is on disk.
+    pub fsync_before_ack: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 1024 * 1024 * 1024,
+            segment_ms: 7 * 24 * 60 * 60 * 1000,
+            segment_index_bytes: 10 * 1024 * 1024,
+            index_interval_bytes: 4096,
+            flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
+            max_message_bytes: 1024 * 1024 + 12,
+            message_timestamp_type: MessageTimestampType::CreateTime,
+            fsync_before_ack: false,
+        }
+    }
+}
+
+impl LogConfig {
+    /// Reject values Kafka's config validation would reject.
+    pub fn validate(&self) -> Result<()> {
+        // Kafka: segment.bytes >= 14 (LegacyRecord.RECORD_OVERHEAD_V0), int range.
+        if self.segment_bytes < 14 || self.segment_bytes > i32::MAX as u32 {
+            return Err(StorageError::InvalidConfig(format!(
+                "segment.bytes {} must be in [14, {}]",
+                self.segment_bytes,
+                i32::MAX
+            )));
+        }
+        if self.segment_ms < 1 {
+            return Err(StorageError::InvalidConfig(format!(
+                "segment.ms {} must be >= 1",
+                self.segment_ms
+            )));
+        }
+        // Kafka: segment.index.bytes >= 4 (an index must hold at least one entry to be useful;
+        // we require room for two time-index entries so isFull() can leave one for the roll).
+        if self.segment_index_bytes < 24 || self.segment_index_bytes > i32::MAX as u32 {
+            return Err(StorageError::InvalidConfig(format!(
+                "segment.index.bytes {} must be in [24, {}]",
+                self.segment_index_bytes,
+                i32::MAX
+            )));
+        }
+        if self.flush_messages < 1 {
+            return Err(StorageError::InvalidConfig(format!(
+                "flush.messages {} must be >= 1",
+                self.flush_messages
+            )));
+        }
+        if self.flush_ms < 0 {
+            return Err(StorageError::InvalidConfig(format!(
+                "flush.ms {} must be >= 0",
+                self.flush_ms
+            )));
+        }
+        if self.max_message_bytes > i32::MAX as u32 {
+            return Err(StorageError::InvalidConfig(format!(
+                "max.message.bytes {} must be <= {}",
+                self.max_message_bytes,
+                i32::MAX
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1089 @@
+//! One partition's log (Kafka's UnifiedLog + LocalLog): segments, offsets, append, read,
+//! durability, recovery.
+//!
+//! Concurrency:
+//! - Appends (and roll, truncation, close) are serialized by the `writer` mutex.
+//! - After every change the writer publishes an immutable [`LogSnapshot`] (segment views with
+//!   committed byte sizes and index entry counts, plus log start / end offset and high
+//!   watermark) behind an `RwLock<Arc<_>>`. Readers clone the `Arc` and drop the lock before any
+//!   I/O, so a read never waits on the writer's disk I/O, and only ever sees bytes that were
+//!   completely written before the snapshot was published.
+//! - Durability (`sync_to`, `flush`) works from a snapshot too and never takes the writer lock;
+//!   `sync_to` is a group commit: one fsync at a time, covering the log end offset as of its
+//!   start; later callers whose offset it covers just wait for it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+
+use bytes::Bytes;
+use sluice_protocol::batch::{self, BatchError, RecordBatch, HEADER_SIZE};
+
+use crate::checkpoint::sync_dir;
+use crate::config::{LogConfig, MessageTimestampType};
+use crate::error::{IoContext, Result, StorageError};
+use crate::index::NO_TIMESTAMP;
+use crate::segment::{
+    self, LogSegment, RollParams, RollReason, SegmentView, DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX,
+    LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX,
+};
+use crate::time::Time;
+use crate::TopicPartition;
+
+/// Called with the new high watermark whenever it advances. Runs on the thread that advanced it
+/// (an appender, or a syncer in fsync mode), after all locks are released; it must not block.
+/// Calls for one partition may race, so treat the value as a hint and re-read
+/// [`PartitionLog::high_watermark`].
+pub type HighWatermarkListener = Arc<dyn Fn(&TopicPartition, i64) + Send + Sync>;
+pub(crate) type ListenerSlot = Arc<RwLock<Option<HighWatermarkListener>>>;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+fn read_lock<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+fn write_lock<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How the log is being opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadParams {
+    /// The log dir had a clean-shutdown marker: skip the recovery scan.
+    pub had_clean_shutdown: bool,
+    /// From `recovery-point-offset-checkpoint`: everything below is known flushed.
+    pub recovery_point: i64,
+    /// From `log-start-offset-checkpoint`.
+    pub log_start_offset: i64,
+}
+
+impl LoadParams {
+    /// Open after a crash with no checkpoints: scan everything.
+    pub fn after_crash() -> Self {
+        Self {
+            had_clean_shutdown: false,
+            recovery_point: 0,
+            log_start_offset: 0,
+        }
+    }
+}
+
+/// Result of an append (Kafka's LogAppendInfo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogAppendInfo {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// Largest batch max timestamp appended (after LogAppendTime rewriting).
+    pub max_timestamp: i64,
+    /// Last offset of the batch that carried `max_timestamp`.
+    pub shallow_offset_of_max_timestamp: i64,
+    /// The broker time written into the batches, or -1 for CreateTime.
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+    pub num_batches: usize,
+    pub num_messages: i64,
+    pub valid_bytes: usize,
+    /// The high watermark right after the append (in fsync mode it lags until synced).
+    pub high_watermark: i64,
+    /// Set if this append rolled a new segment.
+    pub rolled: Option<RollReason>,
+}
+
+/// Result of a read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchDataInfo {
+    /// Whole batches in offset order; one chunk per segment touched.
+    pub records: Vec<Bytes>,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
+impl FetchDataInfo {
+    pub fn size(&self) -> usize {
+        self.records.iter().map(Bytes::len).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.records.iter().all(Bytes::is_empty)
+    }
+    /// One contiguous buffer: free when the read touched one segment, one copy otherwise.
+    pub fn into_bytes(mut self) -> Bytes {
+        match self.records.len() {
+            0 => Bytes::new(),
+            1 => self.records.pop().unwrap_or_default(),
+            _ => {
+                let mut out = bytes::BytesMut::with_capacity(self.size());
+                for c in &self.records {
+                    out.extend_from_slice(c);
+                }
+                out.freeze()
+            }
+        }
+    }
+}
+
+/// Result of a timestamp lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampAndOffset {
+    /// The max timestamp of the batch found.
+    pub timestamp: i64,
+    /// The batch's first offset (or the log start offset, if that lies inside the batch).
+    pub offset: i64,
+}
+
+/// What readers see: an immutable, atomically published state of the log.
+#[derive(Debug, Clone)]
+pub struct LogSnapshot {
+    inactive: Arc<Vec<SegmentView>>,
+    active: SegmentView,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+    pub high_watermark: i64,
+}
+
+impl LogSnapshot {
+    fn segment(&self, i: usize) -> Option<&SegmentView> {
+        match i.cmp(&self.inactive.len()) {
+            std::cmp::Ordering::Less => self.inactive.get(i),
+            std::cmp::Ordering::Equal => Some(&self.active),
+            std::cmp::Ordering::Greater => None,
+        }
+    }
+    fn num_segments(&self) -> usize {
+        self.inactive.len() + 1
+    }
+    /// Index of the segment holding `offset`: the last with base offset <= offset.
+    fn floor_segment(&self, offset: i64) -> usize {
+        let n = self.inactive.partition_point(|s| s.base_offset <= offset);
+        if self.active.base_offset <= offset {
+            self.inactive.len()
+        } else {
+            n.saturating_sub(1)
+        }
+    }
+    /// Segments that may hold data at or above `offset`.
+    fn segments_from(&self, offset: i64) -> impl Iterator<Item = &SegmentView> {
+        let start = self.floor_segment(offset);
+        (start..self.num_segments()).filter_map(move |i| self.segment(i))
+    }
+}
+
+struct WriterState {
+    /// Ordered by base offset; the last one is the active segment. Never empty while open.
+    segments: Vec<LogSegment>,
+    inactive_views: Arc<Vec<SegmentView>>,
+    log_end_offset: i64,
+    log_start_offset: i64,
+    closed: bool,
+}
+
+impl WriterState {
+    fn active(&self) -> Option<&LogSegment> {
+        self.segments.last()
+    }
+}
+
+struct SyncState {
+    /// Every offset below this is on disk (log data fsynced).
+    synced: i64,
+    /// An fsync is running.
+    in_flight: bool,
+}
+
+/// One partition's log.
+pub struct PartitionLog {
+    tp: TopicPartition,
+    dir: PathBuf,
+    config: RwLock<Arc<LogConfig>>,
+    time: Arc<dyn Time>,
+    writer: Mutex<WriterState>,
+    snapshot: RwLock<Arc<LogSnapshot>>,
+    sync: Mutex<SyncState>,
+    sync_cv: Condvar,
+    flush_lock: Mutex<()>,
+    /// Everything below is flushed, indexes included (persisted in the checkpoint file).
+    recovery_point: AtomicI64,
+    last_flush_ms: AtomicI64,
+    offline: AtomicBool,
+    listener: ListenerSlot,
+}
+
+impl std::fmt::Debug for PartitionLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.snapshot();
+        f.debug_struct("PartitionLog")
+            .field("tp", &self.tp)
+            .field("dir", &self.dir)
+            .field("log_start_offset", &s.log_start_offset)
+            .field("log_end_offset", &s.log_end_offset)
+            .field("high_watermark", &s.high_watermark)
+            .finish()
+    }
+}
+
+impl PartitionLog {
+    /// Open (or create) the log in `dir`, recovering it as `params` says.
+    pub fn open(
+        dir: PathBuf,
+        tp: TopicPartition,
+        config: LogConfig,
+        time: Arc<dyn Time>,
+        params: LoadParams,
+    ) -> Result<Self> {
+        Self::open_with_listener(dir, tp, config, time, params, Arc::new(RwLock::new(None)))
+    }
+
+    pub(crate) fn open_with_listener(
+        dir: PathBuf,
+        tp: TopicPartition,
+        config: LogConfig,
+        time: Arc<dyn Time>,
+        params: LoadParams,
+        listener: ListenerSlot,
+    ) -> Result<Self> {
+        config.validate()?;
+        fs::create_dir_all(&dir).at(&dir)?;
+        let now = time.milliseconds();
+        let bases = scan_dir(&dir)?;
+        let mut segments = Vec::with_capacity(bases.len().max(1));
+        let mut rebuild = Vec::with_capacity(bases.len());
+        for base in bases {
+            let (seg, r) = LogSegment::open(
+                &dir,
+                base,
+                config.index_interval_bytes,
+                config.segment_index_bytes,
+                now,
+            )?;
+            segments.push(seg);
+            rebuild.push(r);
+        }
+        let mut recovered = Vec::new();
+        if !segments.is_empty() {
+            let recover_from = if params.had_clean_shutdown {
+                segments.len()
+            } else {
+                segments
+                    .iter()
+                    .rposition(|s| s.base_offset() <= params.recovery_point)
+                    .unwrap_or(0)
+            };
+            let mut i = 0;
+            while i < segments.len() {
+                if rebuild[i] || i >= recover_from {
+                    let truncated = segments[i].recover(config.segment_index_bytes)?;
+                    recovered.push(i);
+                    if truncated > 0 {
+                        for seg in segments.drain(i + 1..) {
+                            tracing::warn!(
+                                "deleting segment {} after a truncated one",
+                                seg.log_path().display()
+                            );
+                            seg.delete()?;
+                        }
+                    }
+                }
+                i += 1;
+            }
+        } else {
+            let base = params.log_start_offset.max(0);
+            segments.push(LogSegment::create(
+                &dir,
+                base,
+                config.index_interval_bytes,
+                config.segment_index_bytes,
+                now,
+            )?);
+            recovered.push(0);
+        }
+        let last = segments.len() - 1;
+        segments[last].make_active(config.segment_index_bytes)?;
+        let log_end_offset = segments[last].read_next_offset()?;
+        if !recovered.is_empty() {
+            for &i in &recovered {
+                if let Some(s) = segments.get(i) {
+                    s.flush()?;
+                }
+            }
+            sync_dir(&dir)?;
+        }
+        let first_base = segments[0].base_offset();
+        let log_start_offset = params.log_start_offset.max(first_base).min(log_end_offset);
+        let inactive_views: Arc<Vec<SegmentView>> =
+            Arc::new(segments[..last].iter().map(LogSegment::view).collect());
+        let snapshot = LogSnapshot {
+            inactive: inactive_views.clone(),
+            active: segments[last].view(),
+            log_start_offset,
+            log_end_offset,
+            high_watermark: log_end_offset,
+        };
+        Ok(Self {
+            tp,
+            dir,
+            config: RwLock::new(Arc::new(config)),
+            time,
+            writer: Mutex::new(WriterState {
+                segments,
+                inactive_views,
+                log_end_offset,
+                log_start_offset,
+                closed: false,
+            }),
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            sync: Mutex::new(SyncState {
+                synced: log_end_offset,
+                in_flight: false,
+            }),
+            sync_cv: Condvar::new(),
+            flush_lock: Mutex::new(()),
+            recovery_point: AtomicI64::new(log_end_offset),
+            last_flush_ms: AtomicI64::new(now),
+            offline: AtomicBool::new(false),
+            listener,
+        })
+    }
+
+    pub fn topic_partition(&self) -> &TopicPartition {
+        &self.tp
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn config(&self) -> Arc<LogConfig> {
+        read_lock(&self.config).clone()
+    }
+    /// Replace the config (topic config change). Takes effect from the next append.
+    pub fn update_config(&self, config: LogConfig) -> Result<()> {
+        config.validate()?;
+        *write_lock(&self.config) = Arc::new(config);
+        Ok(())
+    }
+    /// Register the listener for this log alone (LogManager registers one for all its logs).
+    pub fn set_high_watermark_listener(&self, listener: HighWatermarkListener) {
+        *write_lock(&self.listener) = Some(listener);
+    }
+
+    /// The current published state.
+    pub fn snapshot(&self) -> Arc<LogSnapshot> {
+        read_lock(&self.snapshot).clone()
+    }
+    pub fn log_start_offset(&self) -> i64 {
+        self.snapshot().log_start_offset
+    }
+    pub fn log_end_offset(&self) -> i64 {
+        self.snapshot().log_end_offset
+    }
+    pub fn high_watermark(&self) -> i64 {
+        self.snapshot().high_watermark
+    }
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point.load(Ordering::SeqCst)
+    }
+    pub fn is_offline(&self) -> bool {
+        self.offline.load(Ordering::SeqCst)
+    }
+    /// Base offsets of all segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        let s = self.snapshot();
+        (0..s.num_segments())
+            .filter_map(|i| s.segment(i).map(|v| v.base_offset))
+            .collect()
+    }
+    /// Size in bytes of all segments.
+    pub fn size_in_bytes(&self) -> u64 {
+        let s = self.snapshot();
+        (0..s.num_segments())
+            .filter_map(|i| s.segment(i).map(|v| v.size))
+            .sum()
+    }
+
+    fn check_writable(&self, w: &WriterState) -> Result<()> {
+        if self.is_offline() {
+            return Err(StorageError::LogOffline {
+                dir: self.dir.clone(),
+            });
+        }
+        if w.closed {
+            return Err(StorageError::LogClosed {
+                dir: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Mark the log offline on I/O errors (the page cache state after a failed write or fsync
+    /// is unknown).
+    fn fail<T>(&self, e: StorageError) -> Result<T> {
+        if matches!(e, StorageError::Io { .. }) {
+            tracing::error!("log {} going offline: {e}", self.dir.display());
+            self.offline.store(true, Ordering::SeqCst);
+        }
+        Err(e)
+    }
+
+    /// Append a produce payload as leader: one or more whole v2 batches, already validated by
+    /// the server (CRC, magic, record counts). This re-checks lengths, assigns offsets by
+    /// rewriting each batch's baseOffset (and partitionLeaderEpoch) in place, applies
+    /// LogAppendTime if the topic uses it, rolls if needed and writes the bytes once.
+    pub fn append_as_leader(&self, records: &mut [u8], leader_epoch: i32) -> Result<LogAppendInfo> {
+        let config = self.config();
+        let stats = self.analyze(records, &config)?;
+        let mut w = lock(&self.writer);
+        self.check_writable(&w)?;
+        let now = self.time.milliseconds();
+        let first_offset = w.log_end_offset;
+        let log_append_time = match config.message_timestamp_type {
+            MessageTimestampType::LogAppendTime => now,
+            MessageTimestampType::CreateTime => NO_TIMESTAMP,
+        };
+        let mut next = first_offset;
+        let mut pos = 0usize;
+        let mut max_timestamp = NO_TIMESTAMP;
+        let mut offset_of_max = first_offset;
+        while pos < records.len() {
+            // Sizes were checked by analyze().
+            let size = batch::batch_size(&records[pos..]).map_err(|e| self.invalid(pos, e))?;
+            let b = &mut records[pos..pos + size];
+            batch::set_base_offset(b, next);
+            batch::set_partition_leader_epoch(b, leader_epoch);
+            if config.message_timestamp_type == MessageTimestampType::LogAppendTime {
+                batch::set_log_append_time(b, now);
+            }
+            let h = batch::parse_header(b).map_err(|e| self.invalid(pos, e))?;
+            if h.max_timestamp > max_timestamp {
+                max_timestamp = h.max_timestamp;
+                offset_of_max = h.last_offset();
+            }
+            next = h.next_offset();
+            pos += size;
+        }
+        let last_offset = next - 1;
+        let params = RollParams {
+            max_segment_ms: config.segment_ms,
+            max_segment_bytes: u64::from(config.segment_bytes),
+            max_timestamp_in_messages: max_timestamp,
+            max_offset_in_messages: last_offset,
+            messages_size: records.len() as u64,
+            now,
+        };
+        let roll_reason = w.active().and_then(|a| a.should_roll(&params));
+        if let Some(reason) = roll_reason {
+            tracing::debug!("{}: rolling at offset {first_offset} ({reason:?})", self.tp);
+            if let Err(e) = self.roll(&mut w, first_offset, &config, now) {
+                return self.fail(e);
+            }
+        }
+        let Some(active) = w.segments.last_mut() else {
+            return Err(StorageError::LogClosed {
+                dir: self.dir.clone(),
+            });
+        };
+        if let Err(e) = active.append(records) {
+            return self.fail(e);
+        }
+        w.log_end_offset = next;
+        let (old_hw, hw) = self.publish(&w);
+        let log_start_offset = w.log_start_offset;
+        // Flush per flush.messages / flush.ms, and after a roll (Kafka flushes the rolled
+        // segment right away, off the append path).
+        let due = roll_reason.is_some()
+            || next - self.recovery_point() >= config.flush_messages
+            || now.saturating_sub(self.last_flush_ms.load(Ordering::SeqCst)) >= config.flush_ms;
+        drop(w);
+        if hw > old_hw {
+            self.notify(hw);
+        }
+        if due {
+            self.flush()?;
+        }
+        Ok(LogAppendInfo {
+            first_offset,
+            last_offset,
+            max_timestamp,
+            shallow_offset_of_max_timestamp: offset_of_max,
+            log_append_time,
+            log_start_offset,
+            num_batches: stats.batches,
+            num_messages: stats.messages,
+            valid_bytes: records.len(),
+            high_watermark: self.high_watermark().max(hw),
+            rolled: roll_reason,
+        })
+    }
+
+    fn invalid(&self, position: usize, source: BatchError) -> StorageError {
+        StorageError::InvalidRecords {
+            tp: self.tp.clone(),
+            position,
+            source,
+        }
+    }
+
+    /// Re-check the payload's framing: whole batches, sane lengths, magic 2, record-count
+    /// deltas, sizes within max.message.bytes and segment.bytes.
+    fn analyze(&self, records: &[u8], config: &LogConfig) -> Result<PayloadStats> {
+        if records.is_empty() {
+            return Err(self.invalid(
+                0,
+                BatchError::Truncated {
+                    available: 0,
+                    needed: HEADER_SIZE,
+                },
+            ));
+        }
+        if records.len() > config.segment_bytes as usize {
+            return Err(StorageError::RecordBatchTooLarge {
+                tp: self.tp.clone(),
+                size: records.len(),
+                max: config.segment_bytes as usize,
+            });
+        }
+        let mut stats = PayloadStats::default();
+        let mut pos = 0;
+        while pos < records.len() {
+            let b = RecordBatch::parse(&records[pos..]).map_err(|e| self.invalid(pos, e))?;
+            if b.size() > config.max_message_bytes as usize {
+                return Err(StorageError::RecordTooLarge {
+                    tp: self.tp.clone(),
+                    size: b.size(),
+                    max: config.max_message_bytes as usize,
+                });
+            }
+            let delta = b.last_offset_delta();
+            if delta < 0 {
+                return Err(self.invalid(
+                    pos,
+                    BatchError::InvalidRecordCount {
+                        count: b.records_count(),
+                        last_offset_delta: delta,
+                    },
+                ));
+            }
+            stats.batches += 1;
+            stats.messages += i64::from(delta) + 1;
+            pos += b.size();
+        }
+        Ok(stats)
+    }
+
+    /// Make a new active segment at `new_base`, flushing and trimming the old one.
+    /// The caller flushes afterwards, outside the writer lock.
+    fn roll(&self, w: &mut WriterState, new_base: i64, config: &LogConfig, now: i64) -> Result<()> {
+        let Some(mut old) = w.segments.pop() else {
+            return Err(StorageError::LogClosed {
+                dir: self.dir.clone(),
+            });
+        };
+        if old.size() == 0 {
+            // Kafka replaces an empty active segment rather than leaving it behind.
+            if old.base_offset() == new_base {
+                w.segments.push(old);
+                return Ok(());
+            }
+            old.delete()?;
+        } else {
+            // Trim now; the fsync of the rolled segment happens after the writer lock is
+            // released (see `append_as_leader` / `roll_now`), so appends don't wait for it.
+            old.on_become_inactive()?;
+            let mut views = Vec::with_capacity(w.inactive_views.len() + 1);
+            views.extend(w.inactive_views.iter().cloned());
+            views.push(old.view());
+            w.inactive_views = Arc::new(views);
+            w.segments.push(old);
+        }
+        let seg = LogSegment::create(
+            &self.dir,
+            new_base,
+            config.index_interval_bytes,
+            config.segment_index_bytes,
+            now,
+        )?;
+        w.segments.push(seg);
+        // Make the new file's directory entry durable before anything in it is acknowledged.
+        sync_dir(&self.dir)?;
+        Ok(())
+    }
+
+    fn mark_synced(&self, offset: i64) {
+        let mut s = lock(&self.sync);
+        s.synced = s.synced.max(offset);
+        self.sync_cv.notify_all();
+    }
+
+    /// Publish a new snapshot from the writer state. Returns (old hw, new hw).
+    fn publish(&self, w: &WriterState) -> (i64, i64) {
+        let fsync_mode = self.config().fsync_before_ack;
+        let Some(active) = w.active() else {
+            let s = self.snapshot();
+            return (s.high_watermark, s.high_watermark);
+        };
+        // Lock order: the sync mutex is never taken while the snapshot lock is held (sync_to
+        // reads the snapshot while holding the sync mutex). Reading `synced` first is safe:
+        // a syncer raises the published hw itself before moving `synced`, and the hw here is
+        // never lowered below the published one.
+        let synced = lock(&self.sync).synced;
+        let mut slot = write_lock(&self.snapshot);
+        let old_hw = slot.high_watermark;
+        let hw = if fsync_mode {
+            synced.min(w.log_end_offset).max(old_hw)
+        } else {
+            w.log_end_offset
+        };
+        *slot = Arc::new(LogSnapshot {
+            inactive: w.inactive_views.clone(),
+            active: active.view(),
+            log_start_offset: w.log_start_offset,
+            log_end_offset: w.log_end_offset,
+            high_watermark: hw,
+        });
+        (old_hw, hw)
+    }
+
+    /// Raise the published high watermark to `durable` (capped at the log end offset). Done
+    /// *before* `synced` moves, so a `sync_to` caller that returns always finds the hw past its
+    /// offset. Returns the new hw if it moved.
+    fn raise_hw(&self, durable: i64) -> Option<i64> {
+        let mut slot = write_lock(&self.snapshot);
+        let hw = durable.min(slot.log_end_offset).max(slot.high_watermark);
+        if hw == slot.high_watermark {
+            return None;
+        }
+        let mut s = (**slot).clone();
+        s.high_watermark = hw;
+        *slot = Arc::new(s);
+        Some(hw)
+    }
+
+    fn notify(&self, hw: i64) {
+        let listener = read_lock(&self.listener).clone();
+        if let Some(f) = listener {
+            f(&self.tp, hw);
+        }
+    }
+
+    /// Segments that may hold data at or above `offset`, to be fsynced.
+    fn views_from(snap: &LogSnapshot, offset: i64) -> Vec<SegmentView> {
+        snap.segments_from(offset).cloned().collect()
+    }
+
+    /// Block until every offset <= `offset` is on disk (fdatasync of the `.log` files), with
+    /// group commit: if an fsync is running, wait for it; if it did not cover `offset`, the
+    /// next waiter to get here runs one fsync covering everything appended so far, for all.
+    /// In fsync-before-ack mode the high watermark moves only here (and in `flush`).
+    /// Blocks the calling thread: call it from a blocking-capable thread.
+    pub fn sync_to(&self, offset: i64) -> Result<()> {
+        let mut st = lock(&self.sync);
+        loop {
+            if offset < st.synced {
+                return Ok(());
+            }
+            if self.is_offline() {
+                return Err(StorageError::LogOffline {
+                    dir: self.dir.clone(),
+                });
+            }
+            if st.in_flight {
+                st = self.sync_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            let snap = self.snapshot();
+            if offset >= snap.log_end_offset {
+                return Err(StorageError::SyncBeyondLogEnd {
+                    tp: self.tp.clone(),
+                    offset,
+                    log_end_offset: snap.log_end_offset,
+                });
+            }
+            let from = st.synced;
+            st.in_flight = true;
+            drop(st);
+            let target = snap.log_end_offset;
+            let res = Self::views_from(&snap, from)
+                .iter()
+                .try_for_each(|v| v.log.sync_data().at(&v.log_path));
+            let raised = match &res {
+                Ok(()) => self.raise_hw(target),
+                Err(_) => None,
+            };
+            st = lock(&self.sync);
+            st.in_flight = false;
+            if res.is_ok() {
+                st.synced = st.synced.max(target);
+            }
+            self.sync_cv.notify_all();
+            drop(st);
+            if let Err(e) = res {
+                return self.fail(e);
+            }
+            if let Some(hw) = raised {
+                self.notify(hw);
+            }
+            st = lock(&self.sync);
+        }
+    }
+
+    /// Flush everything appended so far, indexes included, and advance the recovery point
+    /// (Kafka's flush at flush.messages / flush.ms / shutdown).
+    pub fn flush(&self) -> Result<()> {
+        let _g = lock(&self.flush_lock);
+        let snap = self.snapshot();
+        let target = snap.log_end_offset;
+        let rp = self.recovery_point();
+        if target > rp {
+            let views = Self::views_from(&snap, rp);
+            let res = views.iter().try_for_each(|v| {
+                v.log.sync_data().at(&v.log_path)?;
+                v.offset_index.sync()?;
+                v.time_index.sync()
+            });
+            if let Err(e) = res {
+                return self.fail(e);
+            }
+            self.recovery_point.fetch_max(target, Ordering::SeqCst);
+            let raised = self.raise_hw(target);
+            self.mark_synced(target);
+            if let Some(hw) = raised {
+                self.notify(hw);
+            }
+        }
+        self.last_flush_ms
+            .store(self.time.milliseconds(), Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Flush if flush.ms has passed since the last flush (the server calls this periodically
+    /// through `LogManager::flush_dirty_logs`).
+    pub fn flush_if_due(&self) -> Result<bool> {
+        let ms = self.config().flush_ms;
+        let now = self.time.milliseconds();
+        let due = now.saturating_sub(self.last_flush_ms.load(Ordering::SeqCst)) >= ms
+            && self.log_end_offset() > self.recovery_point();
+        if due {
+            self.flush()?;
+        }
+        Ok(due)
+    }
+
+    /// Read whole batches starting with the batch that contains `fetch_offset`, up to
+    /// `max_bytes` (the first batch regardless of size if `min_one_batch`, KIP-74), never past
+    /// the high watermark nor `max_offset` (exclusive; e.g. the last stable offset).
+    pub fn read(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        max_offset: Option<i64>,
+    ) -> Result<FetchDataInfo> {
+        let snap = self.snapshot();
+        let mut out = FetchDataInfo {
+            records: Vec::new(),
+            high_watermark: snap.high_watermark,
+            log_start_offset: snap.log_start_offset,
+            log_end_offset: snap.log_end_offset,
+        };
+        if fetch_offset < snap.log_start_offset || fetch_offset > snap.log_end_offset {
+            return Err(StorageError::OffsetOutOfRange {
+                tp: self.tp.clone(),
+                offset: fetch_offset,
+                log_start_offset: snap.log_start_offset,
+                log_end_offset: snap.log_end_offset,
+            });
+        }
+        let upper = max_offset.map_or(snap.high_watermark, |m| m.min(snap.high_watermark));
+        let mut target = fetch_offset;
+        let mut budget = max_bytes;
+        for seg in snap.segments_from(fetch_offset) {
+            let first = out.records.is_empty();
+            if target >= upper || (budget == 0 && !(first && min_one_batch)) {
+                break;
+            }
+            let Some((pos, h)) = seg.translate_offset(target)? else {
+                continue;
+            };
+            if h.last_offset() >= upper {
+                break;
+            }
+            let avail = (seg.size - pos) as usize;
+            let mut len = avail.min(budget);
+            if first && min_one_batch {
+                len = len.max(h.size);
+            }
+            if len < h.size {
+                break;
+            }
+            let mut buf = seg.read_at(pos, len)?;
+            let mut used = 0usize;
+            while buf.len() - used >= HEADER_SIZE {
+                let b =
+                    batch::parse_header(&buf[used..]).map_err(|e| StorageError::CorruptRecord {
+                        path: seg.log_path.to_path_buf(),
+                        position: pos + used as u64,
+                        reason: e.to_string(),
+                    })?;
+                if used + b.size > buf.len() || b.last_offset() >= upper {
+                    break;
+                }
+                used += b.size;
+                target = b.next_offset();
+            }
+            if used == 0 {
+                break;
+            }
+            buf.truncate(used);
+            out.records.push(buf.freeze());
+            budget = budget.saturating_sub(used);
+            if used < avail {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first batch at or after the log start offset, below the high watermark, whose max
+    /// timestamp is >= `timestamp` (ListOffsets by timestamp). None if there is none.
+    /// The largest batch max timestamp of the readable log (from the segments' time tracking),
+    /// or `NO_TIMESTAMP` (-1) when the log holds no batch.
+    pub fn max_timestamp(&self) -> i64 {
+        let snap = self.snapshot();
+        snap.segments_from(snap.log_start_offset)
+            .map(|seg| seg.max_timestamp)
+            .max()
+            .unwrap_or(NO_TIMESTAMP)
+    }
+
+    pub fn fetch_offset_by_timestamp(&self, timestamp: i64) -> Result<Option<TimestampAndOffset>> {
+        let snap = self.snapshot();
+        for seg in snap.segments_from(snap.log_start_offset) {
+            if seg.max_timestamp < timestamp {
+                continue;
+            }
+            if let Some(h) = seg.find_offset_by_timestamp(timestamp, snap.log_start_offset)? {
+                if h.last_offset() >= snap.high_watermark {
+                    return Ok(None);
+                }
+                return Ok(Some(TimestampAndOffset {
+                    timestamp: h.max_timestamp,
+                    offset: h.base_offset.max(snap.log_start_offset),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Roll now (Kafka's `roll()`), e.g. for tests or admin requests.
+    pub fn roll_now(&self) -> Result<()> {
+        let config = self.config();
+        let mut w = lock(&self.writer);
+        self.check_writable(&w)?;
+        let leo = w.log_end_offset;
+        let now = self.time.milliseconds();
+        if let Err(e) = self.roll(&mut w, leo, &config, now) {
+            return self.fail(e);
+        }
+        let (old, hw) = self.publish(&w);
+        drop(w);
+        if hw > old {
+            self.notify(hw);
+        }
+        self.flush()
+    }
+
+    /// Remove every batch at or after `offset` (whole batches: a batch containing `offset`
+    /// goes entirely). Used by recovery and, later, replication.
+    pub fn truncate_to(&self, offset: i64) -> Result<()> {
+        let config = self.config();
+        let mut w = lock(&self.writer);
+        self.check_writable(&w)?;
+        if offset >= w.log_end_offset {
+            return Ok(());
+        }
+        let now = self.time.milliseconds();
+        let first_base = w.segments.first().map_or(offset, LogSegment::base_offset);
+        if offset <= first_base {
+            drop(w);
+            return self.truncate_fully_and_start_at(offset);
+        }
+        let res = (|| -> Result<()> {
+            while w.segments.len() > 1
+                && w.segments.last().is_some_and(|s| s.base_offset() >= offset)
+            {
+                if let Some(seg) = w.segments.pop() {
+                    seg.delete()?;
+                }
+            }
+            let n = w.segments.len();
+            let views: Vec<SegmentView> =
+                w.segments[..n - 1].iter().map(LogSegment::view).collect();
+            w.inactive_views = Arc::new(views);
+            let Some(active) = w.segments.last_mut() else {
+                return Ok(());
+            };
+            active.make_active(config.segment_index_bytes)?;
+            let new_end = active.truncate_to(offset, now)?;
+            w.log_end_offset = match new_end {
+                Some(e) => e,
+                None => w.log_end_offset.min(offset),
+            };
+            w.log_start_offset = w.log_start_offset.min(w.log_end_offset);
+            Ok(())
+        })();
+        if let Err(e) = res {
+            return self.fail(e);
+        }
+        self.lower_durability_marks(w.log_end_offset);
+        self.publish(&w);
+        Ok(())
+    }
+
+    /// Delete all segments and start empty at `offset`.
+    pub fn truncate_fully_and_start_at(&self, offset: i64) -> Result<()> {
+        let config = self.config();
+        let mut w = lock(&self.writer);
+        self.check_writable(&w)?;
+        let now = self.time.milliseconds();
+        let res = (|| -> Result<()> {
+            for seg in w.segments.drain(..) {
+                seg.delete()?;
+            }
+            w.inactive_views = Arc::new(Vec::new());
+            w.segments.push(LogSegment::create(
+                &self.dir,
+                offset,
+                config.index_interval_bytes,
+                config.segment_index_bytes,
+                now,
+            )?);
+            sync_dir(&self.dir)?;
+            Ok(())
+        })();
+        if let Err(e) = res {
+            return self.fail(e);
+        }
+        w.log_end_offset = offset;
+        w.log_start_offset = offset;
+        self.recovery_point.store(offset, Ordering::SeqCst);
+        {
+            let mut s = lock(&self.sync);
+            s.synced = offset;
+        }
+        // Force the hw to the new end even in fsync mode.
+        {
+            let mut slot = write_lock(&self.snapshot);
+            let mut s = (**slot).clone();
+            s.high_watermark = offset;
+            *slot = Arc::new(s);
+        }
+        self.publish(&w);
+        Ok(())
+    }
+
+    fn lower_durability_marks(&self, end: i64) {
+        self.recovery_point.fetch_min(end, Ordering::SeqCst);
+        let mut s = lock(&self.sync);
+        s.synced = s.synced.min(end);
+        drop(s);
+        let mut slot = write_lock(&self.snapshot);
+        if slot.high_watermark > end {
+            let mut s = (**slot).clone();
+            s.high_watermark = end;
+            *slot = Arc::new(s);
+        }
+    }
+
+    /// Move the log start offset forward (DeleteRecords) and delete segments that lie wholly
+    /// below it. `offset` is capped at the high watermark. Returns the new log start offset.
+    pub fn maybe_increment_log_start_offset(&self, offset: i64) -> Result<i64> {
+        let mut w = lock(&self.writer);
+        self.check_writable(&w)?;
+        let hw = self.high_watermark();
+        let new_start = offset.min(hw);
+        if new_start <= w.log_start_offset {
+            return Ok(w.log_start_offset);
+        }
+        w.log_start_offset = new_start;
+        let res = (|| -> Result<()> {
+            // Segment i is wholly below if segment i+1 starts at or below the new start.
+            while w.segments.len() > 1 && w.segments[1].base_offset() <= new_start {
+                let seg = w.segments.remove(0);
+                seg.delete()?;
+            }
+            let n = w.segments.len();
+            w.inactive_views = Arc::new(w.segments[..n - 1].iter().map(LogSegment::view).collect());
+            Ok(())
+        })();
+        if let Err(e) = res {
+            return self.fail(e);
+        }
+        self.publish(&w);
+        Ok(new_start)
+    }
+
+    /// Flush everything, write the active segment's final time-index entry and trim its
+    /// indexes. The log refuses writes afterwards; reads keep working.
+    pub fn close(&self) -> Result<()> {
+        let mut w = lock(&self.writer);
+        if w.closed {
+            return Ok(());
+        }
+        // Refuse appends from here on, then flush outside the writer lock.
+        w.closed = true;
+        drop(w);
+        if self.is_offline() {
+            return Ok(());
+        }
+        self.flush()?;
+        let mut w = lock(&self.writer);
+        if let Some(active) = w.segments.last_mut() {
+            active.on_become_inactive()?;
+            active.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Close and delete the whole partition directory.
+    pub fn delete(&self) -> Result<()> {
+        let mut w = lock(&self.writer);
+        w.closed = true;
+        w.segments.clear();
+        fs::remove_dir_all(&self.dir).at(&self.dir)
+    }
+}
+
+#[derive(Debug, Default)]
+struct PayloadStats {
+    batches: usize,
+    messages: i64,
+}
+
+/// List the segment base offsets in a partition directory, deleting leftovers Kafka would
+/// delete (`.deleted` files, index files with no `.log`).
+fn scan_dir(dir: &Path) -> Result<Vec<i64>> {
+    let mut logs = Vec::new();
+    let mut indexes = Vec::new();
+    for entry in fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let path = entry.path();
+        if name.ends_with(DELETED_FILE_SUFFIX) {
+            fs::remove_file(&path).at(&path)?;
+        } else if let Some(base) = segment::offset_from_file_name(name, LOG_FILE_SUFFIX) {
+            logs.push(base);
+        } else if let Some(base) = segment::offset_from_file_name(name, INDEX_FILE_SUFFIX)
+            .or_else(|| segment::offset_from_file_name(name, TIME_INDEX_FILE_SUFFIX))
+        {
+            indexes.push((base, path));
+        }
+    }
+    logs.sort_unstable();
+    for (base, path) in indexes {
+        if logs.binary_search(&base).is_err() {
+            tracing::warn!("deleting orphaned index {}", path.display());
+            fs::remove_file(&path).at(&path)?;
+        }
+    }
+    Ok(logs)
+}

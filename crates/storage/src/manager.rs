@@ -1,0 +1,305 @@
+//! The LogManager: owns the log dirs and every partition log in them; creates, loads and
+//! deletes partitions, writes checkpoints and the clean-shutdown marker.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::checkpoint::{
+    sync_dir, OffsetCheckpointFile, LOG_START_OFFSET_CHECKPOINT_FILE,
+    RECOVERY_POINT_CHECKPOINT_FILE,
+};
+use crate::config::LogConfig;
+use crate::error::{IoContext, Result, StorageError};
+use crate::log::{lock, HighWatermarkListener, ListenerSlot, LoadParams, PartitionLog};
+use crate::time::Time;
+use crate::TopicPartition;
+
+/// Kafka's clean-shutdown marker, written in each log dir by a clean shutdown and removed once
+/// the logs are loaded.
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+/// Suffix of a partition directory being deleted.
+pub const DELETE_DIR_SUFFIX: &str = "-delete";
+const FUTURE_DIR_SUFFIX: &str = "-future";
+const STRAY_DIR_SUFFIX: &str = "-stray";
+
+pub struct LogManager {
+    log_dirs: Vec<PathBuf>,
+    default_config: LogConfig,
+    time: Arc<dyn Time>,
+    logs: RwLock<HashMap<TopicPartition, Arc<PartitionLog>>>,
+    /// Serializes creation and deletion.
+    admin: Mutex<()>,
+    listener: ListenerSlot,
+    delete_counter: AtomicU64,
+}
+
+impl std::fmt::Debug for LogManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogManager")
+            .field("log_dirs", &self.log_dirs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogManager {
+    /// Open the log dirs (created if missing) and load every partition in them with
+    /// `default_config` (change per-topic configs afterwards with
+    /// [`PartitionLog::update_config`]). Logs in a dir without the clean-shutdown marker are
+    /// recovered from their recovery point. The marker is removed once all logs are loaded.
+    pub fn open(
+        log_dirs: Vec<PathBuf>,
+        default_config: LogConfig,
+        time: Arc<dyn Time>,
+    ) -> Result<Self> {
+        default_config.validate()?;
+        if log_dirs.is_empty() {
+            return Err(StorageError::InvalidConfig("no log dirs".into()));
+        }
+        let listener: ListenerSlot = Arc::new(RwLock::new(None));
+        let mut logs = HashMap::new();
+        for dir in &log_dirs {
+            fs::create_dir_all(dir).at(dir)?;
+            let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+            let clean = marker.exists();
+            let rps = OffsetCheckpointFile::new(dir.join(RECOVERY_POINT_CHECKPOINT_FILE)).read()?;
+            let starts =
+                OffsetCheckpointFile::new(dir.join(LOG_START_OFFSET_CHECKPOINT_FILE)).read()?;
+            let mut entries: Vec<_> = fs::read_dir(dir)
+                .at(dir)?
+                .collect::<std::io::Result<Vec<_>>>()
+                .at(dir)?;
+            entries.sort_by_key(|e| e.file_name());
+            for entry in entries {
+                let path = entry.path();
+                if !entry.file_type().at(&path)?.is_dir() {
+                    continue;
+                }
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                if name.ends_with(DELETE_DIR_SUFFIX) {
+                    tracing::info!(
+                        "removing partition dir left from a deletion: {}",
+                        path.display()
+                    );
+                    fs::remove_dir_all(&path).at(&path)?;
+                    continue;
+                }
+                if name.ends_with(FUTURE_DIR_SUFFIX) || name.ends_with(STRAY_DIR_SUFFIX) {
+                    tracing::warn!("ignoring {}", path.display());
+                    continue;
+                }
+                let Ok(tp) = TopicPartition::from_dir_name(&name) else {
+                    tracing::warn!("ignoring non-partition dir {}", path.display());
+                    continue;
+                };
+                if logs.contains_key(&tp) {
+                    return Err(StorageError::LogExists(tp));
+                }
+                let params = LoadParams {
+                    had_clean_shutdown: clean,
+                    recovery_point: rps.get(&tp).copied().unwrap_or(0),
+                    log_start_offset: starts.get(&tp).copied().unwrap_or(0),
+                };
+                let log = PartitionLog::open_with_listener(
+                    path,
+                    tp.clone(),
+                    default_config.clone(),
+                    time.clone(),
+                    params,
+                    listener.clone(),
+                )?;
+                logs.insert(tp, Arc::new(log));
+            }
+        }
+        for dir in &log_dirs {
+            let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+            if marker.exists() {
+                fs::remove_file(&marker).at(&marker)?;
+                sync_dir(dir)?;
+            }
+        }
+        Ok(Self {
+            log_dirs,
+            default_config,
+            time,
+            logs: RwLock::new(logs),
+            admin: Mutex::new(()),
+            listener,
+            delete_counter: AtomicU64::new(0),
+        })
+    }
+
+    pub fn log_dirs(&self) -> &[PathBuf] {
+        &self.log_dirs
+    }
+    pub fn default_config(&self) -> &LogConfig {
+        &self.default_config
+    }
+
+    /// Register the callback run whenever a partition's high watermark advances (wake
+    /// long-polling fetches from it). See [`HighWatermarkListener`] for the rules.
+    pub fn set_high_watermark_listener(
+        &self,
+        f: impl Fn(&TopicPartition, i64) + Send + Sync + 'static,
+    ) {
+        let f: HighWatermarkListener = Arc::new(f);
+        *self.listener.write().unwrap_or_else(|e| e.into_inner()) = Some(f);
+    }
+
+    pub fn get_log(&self, tp: &TopicPartition) -> Option<Arc<PartitionLog>> {
+        self.logs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tp)
+            .cloned()
+    }
+
+    pub fn all_logs(&self) -> Vec<Arc<PartitionLog>> {
+        self.logs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The existing log, or a new empty one (in the log dir holding fewest partitions) with
+    /// `config` (or the default).
+    pub fn get_or_create_log(
+        &self,
+        tp: &TopicPartition,
+        config: Option<LogConfig>,
+    ) -> Result<Arc<PartitionLog>> {
+        if let Some(log) = self.get_log(tp) {
+            return Ok(log);
+        }
+        tp.validate()?;
+        let _g = lock(&self.admin);
+        if let Some(log) = self.get_log(tp) {
+            return Ok(log);
+        }
+        let config = config.unwrap_or_else(|| self.default_config.clone());
+        let dir = self.pick_log_dir();
+        let path = dir.join(tp.dir_name());
+        let log = Arc::new(PartitionLog::open_with_listener(
+            path,
+            tp.clone(),
+            config,
+            self.time.clone(),
+            LoadParams::after_crash(),
+            self.listener.clone(),
+        )?);
+        sync_dir(&dir)?;
+        self.logs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tp.clone(), log.clone());
+        Ok(log)
+    }
+
+    fn pick_log_dir(&self) -> PathBuf {
+        let logs = self.logs.read().unwrap_or_else(|e| e.into_inner());
+        let count = |d: &Path| {
+            logs.values()
+                .filter(|l| l.dir().parent() == Some(d))
+                .count()
+        };
+        self.log_dirs
+            .iter()
+            .min_by_key(|d| count(d))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Delete a partition: drop it from the manager, rename its directory to
+    /// `<topic>-<partition>.<n>-delete` (durably), then remove it. A crash in between leaves a
+    /// `-delete` dir that the next start removes. Readers holding the log keep their open files.
+    pub fn delete_log(&self, tp: &TopicPartition) -> Result<()> {
+        let _g = lock(&self.admin);
+        let log = self
+            .logs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tp)
+            .ok_or_else(|| StorageError::UnknownTopicPartition(tp.clone()))?;
+        let dir = log.dir().to_path_buf();
+        let parent = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        let n = self.delete_counter.fetch_add(1, Ordering::SeqCst);
+        let unique = format!("{:x}{:04x}", self.time.milliseconds(), n);
+        let renamed = parent.join(format!("{}.{unique}{DELETE_DIR_SUFFIX}", tp.dir_name()));
+        fs::rename(&dir, &renamed).at(&dir)?;
+        sync_dir(&parent)?;
+        fs::remove_dir_all(&renamed).at(&renamed)?;
+        sync_dir(&parent)
+    }
+
+    /// Flush logs whose flush.ms has passed (call periodically, e.g. every second).
+    pub fn flush_dirty_logs(&self) -> Result<()> {
+        for log in self.all_logs() {
+            log.flush_if_due()?;
+        }
+        Ok(())
+    }
+
+    /// Write `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` in every log
+    /// dir (call periodically; Kafka does every 60 s).
+    pub fn checkpoint(&self) -> Result<()> {
+        let logs = self.all_logs();
+        for dir in &self.log_dirs {
+            let mut rps = Vec::new();
+            let mut starts = Vec::new();
+            for log in logs
+                .iter()
+                .filter(|l| l.dir().parent() == Some(dir.as_path()))
+            {
+                rps.push((log.topic_partition().clone(), log.recovery_point()));
+                starts.push((log.topic_partition().clone(), log.log_start_offset()));
+            }
+            rps.sort();
+            starts.sort();
+            OffsetCheckpointFile::new(dir.join(RECOVERY_POINT_CHECKPOINT_FILE)).write(&rps)?;
+            OffsetCheckpointFile::new(dir.join(LOG_START_OFFSET_CHECKPOINT_FILE)).write(&starts)?;
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: flush and close every log, write the checkpoints, then the
+    /// clean-shutdown marker in each log dir whose logs all closed cleanly.
+    pub fn shutdown(&self) -> Result<()> {
+        let logs = self.all_logs();
+        let mut first_err = None;
+        let mut bad_dirs = Vec::new();
+        for log in &logs {
+            if let Err(e) = log.close() {
+                tracing::error!("closing {}: {e}", log.topic_partition());
+                bad_dirs.extend(log.dir().parent().map(Path::to_path_buf));
+                first_err.get_or_insert(e);
+            } else if log.is_offline() {
+                bad_dirs.extend(log.dir().parent().map(Path::to_path_buf));
+            }
+        }
+        self.checkpoint()?;
+        for dir in &self.log_dirs {
+            if bad_dirs.contains(dir) {
+                continue;
+            }
+            let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+            {
+                use std::io::Write;
+                let mut f = fs::File::create(&marker).at(&marker)?;
+                f.write_all(br#"{"version":0,"brokerEpoch":-1}"#)
+                    .at(&marker)?;
+                f.sync_all().at(&marker)?;
+            }
+            sync_dir(dir)?;
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
