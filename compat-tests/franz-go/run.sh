@@ -13,7 +13,7 @@
 # (go test -timeout, default 20m), KGO_LOG_LEVEL.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SUITE=franz-go
+export SUITE=franz-go
 source "$HERE/../lib/common.sh"
 
 BIN="$HERE/work/franzcompat"
@@ -73,6 +73,7 @@ run_kgo_suite() {
     mv "$dir.tmp" "$dir"
   fi
   local side addr rc
+  local -A kgo_rc=()
   for side in kafka sut; do
     if [[ $side == kafka ]]; then addr=$KAFKA_ADDR; else addr=$SLUICE_ADDR; fi
     log "kgo suite (-run '$kgo_regex') against $side ($addr); log work/out/kgo-suite.$side.log"
@@ -82,14 +83,14 @@ run_kgo_suite() {
       go test -count=1 -timeout "${KGO_SUITE_TIMEOUT:-20m}" -run "$kgo_regex" .) \
       >"$OUT_DIR/kgo-suite.$side.log" 2>&1 || rc=$?
     tail -3 "$OUT_DIR/kgo-suite.$side.log" >&2
-    eval "kgo_rc_$side=$rc"
+    kgo_rc[$side]=$rc
   done
   local kst sst
-  kst="$( ((kgo_rc_kafka == 0)) && echo ok || echo "exit $kgo_rc_kafka")"
-  sst="$( ((kgo_rc_sut == 0)) && echo ok || echo "exit $kgo_rc_sut")"
-  if ((kgo_rc_kafka != 0)); then
+  kst="$(_status_word "${kgo_rc[kafka]}")"
+  sst="$(_status_word "${kgo_rc[sut]}")"
+  if ((kgo_rc[kafka] != 0)); then
     record "kgo-suite" "$kst" "$sst" FAIL "fails against the reference Kafka: work/out/kgo-suite.kafka.log"
-  elif ((kgo_rc_sut != 0)); then
+  elif ((kgo_rc[sut] != 0)); then
     record "kgo-suite" "$kst" "$sst" FAIL "see franz-go/work/out/kgo-suite.sut.log"
   else
     record "kgo-suite" "$kst" "$sst" PASS

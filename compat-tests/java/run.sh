@@ -6,7 +6,7 @@
 #   bash java/run.sh NAME...    run only the named scenarios
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SUITE=java
+export SUITE=java
 source "$HERE/../lib/common.sh"
 
 LIB="$HERE/work/lib"

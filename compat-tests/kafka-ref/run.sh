@@ -15,8 +15,8 @@
 # `stop` stops the process that `start` recorded in work/<instance>/kafka.pid.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SUITE=kafka-ref
-COMPAT_RESULTS=/dev/null
+export SUITE=kafka-ref
+export COMPAT_RESULTS=/dev/null
 source "$HERE/../lib/common.sh"
 
 INSTANCE="${KAFKA_INSTANCE:-ref}"

@@ -6,7 +6,7 @@
 #   bash kcat/run.sh NAME...    run only the named scenarios
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SUITE=kcat
+export SUITE=kcat
 source "$HERE/../lib/common.sh"
 
 PREFIX="c-$RUN_ID-kcat-"

@@ -271,7 +271,6 @@ export COMPAT_RESULTS
 
 # normalize: generic normalization applied to every transcript (scenario-specific sed first).
 normalize() {
-  local sut_host sut_port k_host k_port
   sed -E \
     -e "s/$RUN_ID/RUNID/g" \
     -e "s/$(port_of "$KAFKA_ADDR")/PORT/g; s/$(port_of "$SLUICE_ADDR")/PORT/g" \
