@@ -12,6 +12,7 @@
 pub mod batch;
 pub mod compression;
 pub mod error;
+pub mod fetch_response;
 pub mod frame;
 pub mod header;
 pub mod records;

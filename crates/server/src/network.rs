@@ -202,12 +202,15 @@ async fn serve_connection(
     while let Some(frame) = rx.recv().await {
         out.clear();
         match handlers::handle_frame(&broker, &ctx, frame.freeze(), &mut out).await {
-            Ok(()) => {
-                if !out.is_empty() {
-                    if let Err(e) = wr.write_all(&out).await {
-                        tracing::debug!(%peer, error = %e, "write failed");
-                        break;
-                    }
+            Ok(outgoing) => {
+                let written = match outgoing {
+                    handlers::Outgoing::Nothing => Ok(()),
+                    handlers::Outgoing::Buffer => wr.write_all(&out).await,
+                    handlers::Outgoing::Chunks(chunks) => write_chunks(&mut wr, chunks).await,
+                };
+                if let Err(e) = written {
+                    tracing::debug!(%peer, error = %e, "write failed");
+                    break;
                 }
             }
             Err(e) => {
@@ -223,6 +226,52 @@ async fn serve_connection(
     reader.abort();
     let _ = wr.shutdown().await;
     tracing::debug!(%peer, "connection closed");
+}
+
+/// Write `chunks` in order with vectored writes (no copying into one buffer).
+async fn write_chunks<W: AsyncWriteExt + Unpin>(
+    wr: &mut W,
+    mut chunks: Vec<bytes::Bytes>,
+) -> std::io::Result<()> {
+    use bytes::Buf;
+    const MAX_SLICES: usize = 64;
+    let mut first = 0;
+    while first < chunks.len() {
+        let n = {
+            let mut slices = [std::io::IoSlice::new(&[]); MAX_SLICES];
+            let mut count = 0;
+            for c in chunks[first..]
+                .iter()
+                .filter(|c| !c.is_empty())
+                .take(MAX_SLICES)
+            {
+                slices[count] = std::io::IoSlice::new(c);
+                count += 1;
+            }
+            if count == 0 {
+                return Ok(());
+            }
+            wr.write_vectored(&slices[..count]).await?
+        };
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let mut left = n;
+        while left > 0 && first < chunks.len() {
+            let c = &mut chunks[first];
+            if c.len() <= left {
+                left -= c.len();
+                first += 1;
+            } else {
+                c.advance(left);
+                left = 0;
+            }
+        }
+        while first < chunks.len() && chunks[first].is_empty() {
+            first += 1;
+        }
+    }
+    Ok(())
 }
 
 /// For tests: a request context without a socket.

@@ -24,13 +24,8 @@ use crate::fetch_session::{FetchContext, PartitionFetch, SentState, SessionParti
 use crate::purgatory::PartitionKey;
 use bytes::Bytes;
 use sluice_protocol::error::KafkaError;
-use sluice_protocol::kafka_protocol::messages::fetch_response::{
-    FetchableTopicResponse, PartitionData,
-};
-use sluice_protocol::kafka_protocol::messages::{
-    BrokerId, FetchRequest, FetchResponse, ResponseKind, TopicName,
-};
-use sluice_protocol::kafka_protocol::protocol::StrBytes;
+use sluice_protocol::fetch_response::{self, FetchResponseParts, PartitionPart, TopicPart};
+use sluice_protocol::kafka_protocol::messages::{FetchRequest, TopicName};
 use sluice_storage::StorageError;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,7 +40,8 @@ struct PartitionResult {
     high_watermark: i64,
     last_stable_offset: i64,
     log_start_offset: i64,
-    records: Bytes,
+    records: Vec<Bytes>,
+    size: usize,
 }
 
 impl PartitionResult {
@@ -55,7 +51,8 @@ impl PartitionResult {
             high_watermark: -1,
             last_stable_offset: -1,
             log_start_offset: -1,
-            records: Bytes::new(),
+            records: Vec::new(),
+            size: 0,
         }
     }
 }
@@ -135,9 +132,11 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
         {
             Ok(x) => x,
             Err(code) => {
-                return Reply::Response(ResponseKind::Fetch(
-                    FetchResponse::default().with_error_code(code.code()),
-                ))
+                let parts = FetchResponseParts {
+                    error_code: code.code(),
+                    ..Default::default()
+                };
+                return Reply::Frame(fetch_response::encode(v, ctx.header.correlation_id, &parts));
             }
         };
     let plan = Plan {
@@ -186,7 +185,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
                     last_stable_offset: r.last_stable_offset,
                     log_start_offset: r.log_start_offset,
                 },
-                r.error.is_some() || !r.records.is_empty(),
+                r.error.is_some() || r.size > 0,
             )
         })
         .collect();
@@ -200,58 +199,48 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
         }
     }
 
-    let mut resp = FetchResponse::default();
-    if v >= 7 {
-        resp.session_id = response_session;
-    }
+    let mut parts = FetchResponseParts {
+        session_id: if v >= 7 { response_session } else { 0 },
+        ..Default::default()
+    };
     for (((sp, _), r), keep) in plan.partitions.iter().zip(results).zip(keep) {
         if !keep {
             continue;
         }
-        let topic = match resp.responses.last_mut() {
-            Some(t) if same_topic(t, sp, v) => t,
-            _ => {
-                let mut t = FetchableTopicResponse::default();
-                if v >= 13 {
-                    t.topic_id = sp.topic_id;
-                } else {
-                    t.topic = TopicName(StrBytes::from_string(sp.topic.to_string()));
-                }
-                resp.responses.push(t);
-                resp.responses.last_mut().expect("just pushed")
+        let same = parts.responses.last().is_some_and(|t| {
+            if v >= 13 {
+                t.topic_id == sp.topic_id
+            } else {
+                t.topic == *sp.topic
             }
+        });
+        if !same {
+            parts.responses.push(TopicPart {
+                topic: sp.topic.to_string(),
+                topic_id: sp.topic_id,
+                partitions: Vec::new(),
+            });
+        }
+        let Some(topic) = parts.responses.last_mut() else {
+            continue;
         };
-        let mut pd = PartitionData::default()
-            .with_partition_index(sp.partition)
-            .with_error_code(r.error.map(|e| e.code()).unwrap_or(0))
-            .with_high_watermark(r.high_watermark)
-            .with_last_stable_offset(r.last_stable_offset)
-            .with_records(Some(r.records));
-        if v >= 5 {
-            pd.log_start_offset = r.log_start_offset;
-        }
-        if plan.read_committed && r.error.is_none() {
-            pd.aborted_transactions = Some(Vec::new());
-        }
-        if v >= 11 {
-            pd.preferred_read_replica = BrokerId(-1);
-        }
-        topic.partitions.push(pd);
+        topic.partitions.push(PartitionPart {
+            partition_index: sp.partition,
+            error_code: r.error.map(|e| e.code()).unwrap_or(0),
+            high_watermark: r.high_watermark,
+            last_stable_offset: r.last_stable_offset,
+            log_start_offset: r.log_start_offset,
+            aborted_transactions: (plan.read_committed && r.error.is_none()).then(Vec::new),
+            preferred_read_replica: -1,
+            records: r.records,
+        });
     }
-    Reply::Response(ResponseKind::Fetch(resp))
+    Reply::Frame(fetch_response::encode(v, ctx.header.correlation_id, &parts))
 }
 
 struct SessionPartitionTopic {
     id: Uuid,
     name: Arc<str>,
-}
-
-fn same_topic(t: &FetchableTopicResponse, sp: &SessionPartition, v: i16) -> bool {
-    if v >= 13 {
-        t.topic_id == sp.topic_id
-    } else {
-        t.topic.as_str() == &*sp.topic
-    }
 }
 
 fn satisfied(results: &[PartitionResult], min_bytes: usize) -> bool {
@@ -260,7 +249,7 @@ fn satisfied(results: &[PartitionResult], min_bytes: usize) -> bool {
         if r.error.is_some() {
             return true;
         }
-        total += r.records.len();
+        total += r.size;
     }
     total >= min_bytes.max(1) || (min_bytes == 0)
 }
@@ -272,8 +261,8 @@ fn read_all(broker: &Broker, plan: &Plan) -> Vec<PartitionResult> {
         .iter()
         .map(|(sp, pf)| {
             let r = read_one(broker, plan, sp, pf, remaining, !any_data);
-            remaining = remaining.saturating_sub(r.records.len());
-            any_data |= !r.records.is_empty();
+            remaining = remaining.saturating_sub(r.size);
+            any_data |= r.size > 0;
             r
         })
         .collect()
@@ -309,7 +298,8 @@ fn read_one(
             high_watermark: data.high_watermark,
             last_stable_offset: data.high_watermark,
             log_start_offset: data.log_start_offset,
-            records: data.into_bytes(),
+            size: data.size(),
+            records: data.records,
         },
         Err(StorageError::OffsetOutOfRange { .. }) => {
             PartitionResult::error(KafkaError::OffsetOutOfRange)

@@ -45,6 +45,9 @@ pub struct RequestContext<'a> {
 #[allow(clippy::large_enum_variant)]
 pub enum Reply {
     Response(ResponseKind),
+    /// A complete response frame (size prefix included) as chunks for a vectored write, so
+    /// record data read from the log reaches the socket without being copied (Fetch).
+    Frame(Vec<Bytes>),
     /// No response at all (Produce with acks=0).
     None,
 }
@@ -105,13 +108,23 @@ pub fn supported_range(api: ApiKey) -> Option<(i16, i16)> {
         .map(|(_, min, max)| (*min, *max))
 }
 
-/// Serve one frame: decode, dispatch, encode the response (if any) into `out`.
+/// What to write back for one request.
+pub enum Outgoing {
+    /// Nothing (acks=0).
+    Nothing,
+    /// The response was encoded into the caller's buffer.
+    Buffer,
+    /// The response frame as chunks.
+    Chunks(Vec<Bytes>),
+}
+
+/// Serve one frame: decode, dispatch, and encode the response (into `out`, or as chunks).
 pub async fn handle_frame(
     broker: &Broker,
     conn: &ConnectionContext,
     frame: Bytes,
     out: &mut BytesMut,
-) -> Result<(), CloseReason> {
+) -> Result<Outgoing, CloseReason> {
     let (raw_key, version, correlation_id) =
         header::peek_prefix(&frame).ok_or(HeaderError::Truncated {
             len: frame.len(),
@@ -131,7 +144,7 @@ pub async fn handle_frame(
                 correlation_id,
                 &ResponseKind::ApiVersions(body),
             )?;
-            return Ok(());
+            return Ok(Outgoing::Buffer);
         }
         return Err(CloseReason::UnsupportedVersion {
             api,
@@ -150,9 +163,12 @@ pub async fn handle_frame(
         api,
         version,
     };
-    match dispatch(broker, &ctx, request).await {
-        Reply::Response(resp) => encode_response(out, api, version, correlation_id, &resp)?,
-        Reply::None => {}
-    }
-    Ok(())
+    Ok(match dispatch(broker, &ctx, request).await {
+        Reply::Response(resp) => {
+            encode_response(out, api, version, correlation_id, &resp)?;
+            Outgoing::Buffer
+        }
+        Reply::Frame(chunks) => Outgoing::Chunks(chunks),
+        Reply::None => Outgoing::Nothing,
+    })
 }
