@@ -80,9 +80,11 @@ run_kgo_suite() {
     rc=0
     (cd "$dir/pkg/kgo" && KGO_SEEDS="$addr" KGO_TEST_RF=1 \
       KGO_TEST_RECORDS="${KGO_TEST_RECORDS:-5000}" \
-      go test -count=1 -timeout "${KGO_SUITE_TIMEOUT:-20m}" -run "$kgo_regex" .) \
+      go test -v -count=1 -timeout "${KGO_SUITE_TIMEOUT:-20m}" -run "$kgo_regex" .) \
       >"$OUT_DIR/kgo-suite.$side.log" 2>&1 || rc=$?
-    tail -3 "$OUT_DIR/kgo-suite.$side.log" >&2
+    log "kgo suite on $side: $(grep -c -- '^--- PASS' "$OUT_DIR/kgo-suite.$side.log" || true) tests passed," \
+      "$(grep -c -- '^--- FAIL' "$OUT_DIR/kgo-suite.$side.log" || true) failed, exit $rc"
+    grep -- '^--- FAIL' "$OUT_DIR/kgo-suite.$side.log" | head -20 >&2 || true
     kgo_rc[$side]=$rc
   done
   local kst sst
