@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Apache Kafka 4.3.1 Java tools and client scenarios, each run against the reference Kafka and
+# against Sluice, normalized transcripts compared. See README.md.
+#
+#   bash java/run.sh            run all scenarios (starts brokers that are not already running)
+#   bash java/run.sh NAME...    run only the named scenarios
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export SUITE=java
+source "$HERE/../lib/common.sh"
+
+LIB="$HERE/work/lib"
+CLASSES="$HERE/work/classes"
+CLIENT_PROPS="$HERE/work/client.properties"
+
+# java_run CLASS ARGS...: run a class with the Kafka 4.3.1 client/tools jars and our classes.
+java_run() {
+  java -Xmx512m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -Dlog4j2.configurationFile="$HERE/log4j2.properties" \
+    -cp "$LIB/*:$CLASSES" "$@"
+}
+
+# Topic names of this run: c-<run id>-<suffix>; transcripts show RUNID instead of the id.
+topic() { echo "c-$RUN_ID-$1"; }
+
+# tool NAME CLASS ARGS...: run a Kafka CLI tool against $BROKER and print a transcript block:
+# the command, its stdout (broker error messages masked, see FINDINGS.md), the exception class
+# that the tool logged, and its exit status.
+tool() {
+  local name=$1 cls=$2
+  shift 2
+  local out err rc=0
+  out="$(mktemp)"
+  err="$(mktemp)"
+  echo "\$ $name $*"
+  java_run "$cls" --bootstrap-server "$BROKER" --command-config "$CLIENT_PROPS" "$@" \
+    >"$out" 2>"$err" || rc=$?
+  sed -E 's/^(Error while executing topic command : ).*/\1<message>/' "$out"
+  grep -oE '^\[[^]]*\] ERROR ([A-Za-z0-9_.$]+(Exception|Error))' "$err" |
+    awk '{print "  logged: " $NF}' || true
+  echo "  rc=$rc"
+  cat "$err" >&2
+  rm -f "$out" "$err"
+}
+topics() { tool kafka-topics org.apache.kafka.tools.TopicCommand "$@"; }
+
+# await_topics present|absent TOPIC...: poll `--list` until all topics are present/absent
+# (bounded); prints one line with the outcome.
+await_topics() {
+  local want=$1
+  shift
+  local end=$((SECONDS + 60)) listed t ok
+  while :; do
+    listed="$(java_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$BROKER" \
+      --command-config "$CLIENT_PROPS" --list 2>/dev/null || true)"
+    ok=1
+    for t in "$@"; do
+      if grep -qxF "$t" <<<"$listed"; then [[ $want == absent ]] && ok=0; else [[ $want == present ]] && ok=0; fi
+    done
+    if ((ok)); then echo "(await $want: settled)"; return 0; fi
+    if ((SECONDS >= end)); then echo "(await $want: NOT settled within deadline)"; return 0; fi
+  done
+}
+
+# ------------------------------------------------------------------------------------------
+# Scenarios: each gets the broker address as $1 and prints its transcript on stdout.
+
+sc_broker_api_versions() {
+  BROKER=$1
+  tool kafka-broker-api-versions org.apache.kafka.tools.BrokerApiVersionsCommand
+}
+
+sc_topic_create() {
+  BROKER=$1
+  local t1 t2
+  t1="$(topic tc-create)"
+  t2="$(topic tc-create-default)"
+  topics --create --topic "$t1" --partitions 3 --replication-factor 1 \
+    --config cleanup.policy=compact --config retention.ms=3600000
+  topics --create --topic "$t2"
+  topics --create --topic "$t1" --partitions 3 --replication-factor 1
+  topics --create --topic "$t1" --partitions 1 --if-not-exists
+  topics --create --topic "$(topic tc-create-rf)" --replication-factor 2
+  topics --create --topic "$(topic tc-create-p0)" --partitions 0
+  topics --create --topic "$(topic tc-create-cfg)" --config cleanup.policy=bogus
+  topics --create --topic "$(topic tc-create-cfg2)" --config no.such.config=1
+  topics --create --topic "$(topic 'tc-create-bad/name')"
+  topics --create --topic "$(topic tc-create-assign)" --replica-assignment 1,1
+  await_topics present "$t1" "$t2" "$(topic tc-create-assign)"
+  topics --delete --topic "$t1"
+  topics --delete --topic "$t2"
+  topics --delete --topic "$(topic tc-create-assign)"
+}
+
+sc_topic_list() {
+  BROKER=$1
+  local a b
+  a="$(topic tc-list-a)"
+  b="$(topic tc-list-b)"
+  topics --create --topic "$a" --partitions 2 --replication-factor 1
+  topics --create --topic "$b" --partitions 1 --replication-factor 1
+  await_topics present "$a" "$b"
+  # Only this run's topics: the broker may hold topics of other runs or scenarios.
+  echo "\$ kafka-topics --list | grep this-run"
+  java_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$BROKER" \
+    --command-config "$CLIENT_PROPS" --list | grep -F "c-$RUN_ID-tc-list-" | sort
+  echo "\$ kafka-topics --list --exclude-internal --topic 'c-RUNID-tc-list-.*'"
+  java_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$BROKER" \
+    --command-config "$CLIENT_PROPS" --list --exclude-internal --topic "c-$RUN_ID-tc-list-.*" | sort
+  topics --delete --topic "c-$RUN_ID-tc-list-.*"
+  await_topics absent "$a" "$b"
+}
+
+# sort_configs: sort the comma-separated list after "Configs: " (order is the broker's choice).
+sort_configs() {
+  local line head cfgs
+  while IFS= read -r line; do
+    if [[ "$line" == *"Configs: "* ]]; then
+      head="${line%%Configs: *}"
+      cfgs="${line#*Configs: }"
+      echo "${head}Configs: $(tr ',' '\n' <<<"$cfgs" | sort | paste -sd, -)"
+    else
+      echo "$line"
+    fi
+  done
+}
+
+sc_topic_describe() {
+  BROKER=$1
+  local d
+  d="$(topic tc-describe)"
+  topics --create --topic "$d" --partitions 3 --replication-factor 1 \
+    --config cleanup.policy=compact --config retention.ms=3600000
+  await_topics present "$d"
+  # TopicId differs per broker; config order is the broker's (sorted here).
+  topics --describe --topic "$d" |
+    sed -E 's/TopicId: [^[:space:]]+/TopicId: ID/' |
+    sort_configs
+  topics --describe --topic "$d" --under-replicated-partitions
+  topics --describe --topic "$d" --unavailable-partitions
+  topics --describe --topic "$(topic tc-describe-missing)"
+  topics --delete --topic "$d"
+}
+
+sc_topic_delete() {
+  BROKER=$1
+  local d
+  d="$(topic tc-delete)"
+  topics --create --topic "$d" --partitions 2 --replication-factor 1
+  await_topics present "$d"
+  topics --delete --topic "$d"
+  await_topics absent "$d"
+  topics --delete --topic "$d"
+  topics --delete --topic "$d" --if-exists
+  topics --delete --topic "$(topic tc-delete-never)"
+}
+
+sc_admin_client() {
+  java_run Compat admin "$1" "c-$RUN_ID-adm-"
+}
+
+sc_admin_client_verbose() {
+  java_run Compat admin "$1" "c-$RUN_ID-admv-" --verbose
+}
+
+sc_auto_create_metadata() {
+  java_run Compat autocreate "$1" "c-$RUN_ID-auto-"
+}
+
+scenario_dispatch "$@"
+
+# ------------------------------------------------------------------------------------------
+# Main
+
+need_java
+maven_libs "$HERE" >/dev/null
+printf 'request.timeout.ms=10000\ndefault.api.timeout.ms=30000\n' >"$CLIENT_PROPS"
+# Compile our scenario program when its source changed.
+src_sum="$(sha256sum "$HERE"/src/*.java | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$CLASSES/.stamp" || "$(cat "$CLASSES/.stamp")" != "$src_sum" ]]; then
+  log "compiling src/*.java"
+  rm -rf "$CLASSES"
+  mkdir -p "$CLASSES"
+  javac -nowarn -d "$CLASSES" -cp "$LIB/*" "$HERE"/src/*.java
+  echo "$src_sum" >"$CLASSES/.stamp"
+fi
+
+trap cleanup_brokers EXIT
+ensure_kafka
+ensure_sut
+
+ALL=(broker-api-versions topic-create topic-list topic-describe topic-delete admin-client
+  admin-client-verbose auto-create-metadata)
+INFORMATIONAL=" broker-api-versions admin-client-verbose "
+selected=("$@")
+((${#selected[@]})) || selected=("${ALL[@]}")
+for name in "${selected[@]}"; do
+  func="sc_${name//-/_}"
+  declare -F "$func" >/dev/null || die "unknown scenario $name (known: ${ALL[*]})"
+  if [[ "$INFORMATIONAL" == *" $name "* ]]; then
+    run_scenario_informational "$name" "$func"
+  else
+    run_scenario "$name" "$func"
+  fi
+done
+
+if [[ -z "${COMPAT_NO_SUMMARY:-}" ]]; then
+  print_summary
+fi

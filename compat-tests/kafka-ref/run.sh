@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Reference Apache Kafka 4.3.1 broker (KRaft, single node: broker+controller) for the harness.
+#
+#   run.sh start|stop|status
+#
+# Environment:
+#   KAFKA_INSTANCE         name of the instance (default "ref"); state in work/<instance>/
+#   KAFKA_PORT             PLAINTEXT listener port   (default 19092)
+#   KAFKA_CONTROLLER_PORT  CONTROLLER listener port  (default 19093)
+#   KAFKA_HEAP             JVM heap (default 1g)
+#
+# `start` installs the broker jars on first use (pom.xml -> mvn dependency:copy-dependencies into
+# work/lib, cached), formats fresh KRaft storage (StorageTool random-uuid + format --standalone),
+# starts the broker in the background and returns once it answers on its port.
+# `stop` stops the process that `start` recorded in work/<instance>/kafka.pid.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export SUITE=kafka-ref
+export COMPAT_RESULTS=/dev/null
+source "$HERE/../lib/common.sh"
+
+INSTANCE="${KAFKA_INSTANCE:-ref}"
+PORT="${KAFKA_PORT:-19092}"
+CPORT="${KAFKA_CONTROLLER_PORT:-19093}"
+HOST=127.0.0.1
+STATE="$HERE/work/$INSTANCE"
+PIDFILE="$STATE/kafka.pid"
+LOGFILE="$STATE/kafka.log"
+
+running_pid() {
+  [[ -f "$PIDFILE" ]] || return 1
+  local pid
+  pid="$(cat "$PIDFILE")"
+  if kill -0 "$pid" 2>/dev/null && grep -q 'kafka.Kafka' "/proc/$pid/cmdline" 2>/dev/null; then
+    echo "$pid"
+    return 0
+  fi
+  return 1
+}
+
+start() {
+  if pid="$(running_pid)"; then
+    log "kafka[$INSTANCE] already running (pid $pid)"
+    wait_for_port "$HOST" "$PORT" 120 "$pid"
+    return 0
+  fi
+  if port_open "$HOST" "$PORT" || port_open "$HOST" "$CPORT"; then
+    die "port $PORT or $CPORT is already in use by another process"
+  fi
+  need_java
+  local lib
+  lib="$(maven_libs "$HERE")"
+  rm -rf "$STATE"
+  mkdir -p "$STATE/data"
+  cat >"$STATE/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=$HOST:$CPORT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CPORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$STATE/data
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+group.initial.rebalance.delay.ms=0
+PROPS
+  local java_opts=(-Xmx"${KAFKA_HEAP:-1g}" -Xms256m -Djava.awt.headless=true
+    -Dlog4j2.configurationFile="$HERE/log4j2.properties" -Dkafka.logs.dir="$STATE")
+  local cluster_id
+  cluster_id="$(java "${java_opts[@]}" -Dcompat.log.level=WARN -cp "$lib/*" kafka.tools.StorageTool random-uuid | tail -1)"
+  log "kafka[$INSTANCE] formatting storage (cluster id $cluster_id)"
+  java "${java_opts[@]}" -Dcompat.log.level=WARN -cp "$lib/*" kafka.tools.StorageTool format --standalone \
+    -t "$cluster_id" -c "$STATE/server.properties" >"$STATE/format.log" 2>&1 ||
+    { cat "$STATE/format.log" >&2; die "storage format failed"; }
+  log "kafka[$INSTANCE] starting on $HOST:$PORT (controller $CPORT), log $LOGFILE"
+  setsid java "${java_opts[@]}" -cp "$lib/*" kafka.Kafka "$STATE/server.properties" \
+    >"$LOGFILE" 2>&1 </dev/null &
+  echo $! >"$PIDFILE"
+  local pid
+  pid="$(cat "$PIDFILE")"
+  # Ready = listener accepts connections and the server logged that it finished starting.
+  local end=$((SECONDS + 120))
+  while ((SECONDS < end)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -30 "$LOGFILE" >&2
+      die "kafka[$INSTANCE] exited during startup"
+    fi
+    if grep -q 'Kafka Server started' "$LOGFILE" && port_open "$HOST" "$PORT"; then
+      log "kafka[$INSTANCE] up (pid $pid)"
+      return 0
+    fi
+    sleep 0.3
+  done
+  tail -30 "$LOGFILE" >&2
+  die "kafka[$INSTANCE] did not become ready within 120s"
+}
+
+stop() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    log "kafka[$INSTANCE] not running"
+    rm -f "$PIDFILE"
+    return 0
+  fi
+  log "kafka[$INSTANCE] stopping (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local end=$((SECONDS + 60))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "kafka[$INSTANCE] did not stop in 60s, killing"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDFILE"
+}
+
+status() {
+  if pid="$(running_pid)"; then
+    if port_open "$HOST" "$PORT"; then
+      echo "kafka[$INSTANCE] running (pid $pid), answering on $HOST:$PORT"
+    else
+      echo "kafka[$INSTANCE] running (pid $pid), NOT answering on $HOST:$PORT"
+    fi
+  else
+    echo "kafka[$INSTANCE] not running"
+    return 3
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
