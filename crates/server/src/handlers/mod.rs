@@ -19,6 +19,7 @@ use thiserror::Error;
 pub mod api_versions;
 pub mod create_topics;
 pub mod delete_topics;
+pub mod describe_configs;
 pub mod fetch;
 pub mod init_producer_id;
 pub mod list_offsets;
@@ -98,6 +99,7 @@ registry! {
     Metadata => metadata, 0, 13;
     CreateTopics => create_topics, 2, 7;
     DeleteTopics => delete_topics, 1, 6;
+    DescribeConfigs => describe_configs, 1, 4;
 }
 
 /// The version range served for `api`.
