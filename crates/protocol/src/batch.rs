@@ -458,6 +458,51 @@ pub fn set_log_append_time(batch: &mut [u8], now_ms: i64) {
     batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// Encode an uncompressed v2 batch (baseOffset 0, no producer) of records given as
+/// (key, value), all with `timestamp`. The broker uses it for its own internal records
+/// (__consumer_offsets); producers' batches are stored as they arrive.
+pub fn encode_batch(entries: &[(Option<&[u8]>, Option<&[u8]>)], timestamp: i64) -> Vec<u8> {
+    let mut records = Vec::new();
+    let mut body = Vec::new();
+    for (i, (key, value)) in entries.iter().enumerate() {
+        body.clear();
+        body.push(0u8); // record attributes
+        testing::put_varint(&mut body, 0); // timestamp delta
+        testing::put_varint(&mut body, i as i64); // offset delta
+        for field in [key, value] {
+            match field {
+                Some(b) => {
+                    testing::put_varint(&mut body, b.len() as i64);
+                    body.extend_from_slice(b);
+                }
+                None => testing::put_varint(&mut body, -1),
+            }
+        }
+        testing::put_varint(&mut body, 0); // no headers
+        testing::put_varint(&mut records, body.len() as i64);
+        records.extend_from_slice(&body);
+    }
+    let count = entries.len() as i32;
+    let mut b = Vec::with_capacity(HEADER_SIZE + records.len());
+    b.extend_from_slice(&0i64.to_be_bytes());
+    b.extend_from_slice(&((HEADER_SIZE - LOG_OVERHEAD + records.len()) as i32).to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes());
+    b.push(2);
+    b.extend_from_slice(&0u32.to_be_bytes());
+    b.extend_from_slice(&0i16.to_be_bytes());
+    b.extend_from_slice(&(count - 1).to_be_bytes());
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&(-1i64).to_be_bytes());
+    b.extend_from_slice(&(-1i16).to_be_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes());
+    b.extend_from_slice(&count.to_be_bytes());
+    b.extend_from_slice(&records);
+    let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+    b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
 /// Builders for tests elsewhere in the workspace (and fuzz seeds).
 pub mod testing {
     use super::*;
@@ -603,6 +648,18 @@ mod tests {
         assert_eq!(h.last_offset(), 11);
         assert_eq!(h.max_timestamp, 1_000);
         assert!(parse_header(&b[..HEADER_SIZE - 1]).is_err());
+    }
+
+    #[test]
+    fn encode_batch_round_trips_keys_and_values() {
+        let b = encode_batch(&[(Some(b"k1"), Some(b"v1")), (Some(b"k2"), None)], 7);
+        let batch = RecordBatch::parse_validated(&b).unwrap();
+        let rs: Vec<_> = crate::records::records(batch.records())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rs[0].key, Some(&b"k1"[..]));
+        assert_eq!(rs[1].value, None);
+        assert_eq!(batch.max_timestamp(), 7);
     }
 
     #[test]

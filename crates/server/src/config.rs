@@ -306,6 +306,10 @@ const BROKER_KEYS: &[&str] = &[
     "sluice.max.decompressed.batch.bytes",
     "max.incremental.fetch.session.cache.slots",
     "producer.id.expiration.ms",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "group.max.size",
+    "offset.metadata.max.bytes",
     // Accepted because docker-compose files and server.properties for KRaft carry them; a
     // single-node Sluice has no controller quorum, so they have no effect.
     "process.roles",
