@@ -461,7 +461,10 @@ pub fn set_log_append_time(batch: &mut [u8], now_ms: i64) {
 /// Encode an uncompressed v2 batch (baseOffset 0, no producer) of records given as
 /// (key, value), all with `timestamp`. The broker uses it for its own internal records
 /// (__consumer_offsets); producers' batches are stored as they arrive.
-pub fn encode_batch(entries: &[(Option<&[u8]>, Option<&[u8]>)], timestamp: i64) -> Vec<u8> {
+/// A record's key and value; None is null.
+pub type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+pub fn encode_batch(entries: &[KeyValue<'_>], timestamp: i64) -> Vec<u8> {
     let mut records = Vec::new();
     let mut body = Vec::new();
     for (i, (key, value)) in entries.iter().enumerate() {

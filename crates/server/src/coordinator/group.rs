@@ -1519,3 +1519,325 @@ pub fn subscribed_topics(metadata: &[u8]) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_storage::{LogConfig, SystemTime};
+
+    fn coordinator(dir: &std::path::Path, delay_ms: i32) -> Arc<GroupCoordinator> {
+        let logs = Arc::new(
+            LogManager::open(
+                vec![dir.to_path_buf()],
+                LogConfig::default(),
+                Arc::new(SystemTime),
+            )
+            .unwrap(),
+        );
+        for p in 0..4 {
+            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
+                .unwrap();
+        }
+        let config = GroupConfig {
+            initial_rebalance_delay_ms: delay_ms,
+            offsets_partitions: 4,
+            ..GroupConfig::default()
+        };
+        GroupCoordinator::new(config, logs, Arc::new(SystemTime))
+    }
+
+    fn req(member: &str, instance: Option<&str>) -> JoinRequest {
+        JoinRequest {
+            group_id: "g".into(),
+            member_id: member.into(),
+            group_instance_id: instance.map(str::to_string),
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 30_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
+            require_known_member_id: true,
+        }
+    }
+
+    async fn join(c: &Arc<GroupCoordinator>, r: JoinRequest) -> JoinResult {
+        match c.join(r) {
+            Pending::Ready(r) => r,
+            Pending::Wait(rx) => rx.await.expect("answered"),
+        }
+    }
+
+    /// KIP-394: first join gets an id, the second completes (delay 0: at once).
+    async fn join_new(c: &Arc<GroupCoordinator>) -> JoinResult {
+        let first = join(c, req("", None)).await;
+        assert_eq!(first.error, Some(KafkaError::MemberIdRequired));
+        join(c, req(&first.member_id, None)).await
+    }
+
+    async fn sync(
+        c: &Arc<GroupCoordinator>,
+        m: &str,
+        gen: i32,
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncResult {
+        match c.sync("g", m, gen, None, None, assignments) {
+            Pending::Ready(r) => r,
+            Pending::Wait(rx) => rx.await.expect("answered"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_members_rebalance_and_get_assignments_byte_exact() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join_new(&c).await;
+        assert_eq!(m1.error, None);
+        assert_eq!(m1.generation, 1);
+        assert_eq!(m1.leader, m1.member_id);
+        let s = sync(
+            &c,
+            &m1.member_id,
+            1,
+            vec![(m1.member_id.clone(), Bytes::from_static(b"a1"))],
+        )
+        .await;
+        assert_eq!(s.assignment, Bytes::from_static(b"a1"));
+
+        // A second member: its join waits for m1 to rejoin.
+        let first = join(&c, req("", None)).await;
+        let m2_id = first.member_id.clone();
+        let c2 = c.clone();
+        let pending_m2 = tokio::spawn(async move { join(&c2, req(&m2_id, None)).await });
+        tokio::task::yield_now().await;
+        assert_eq!(
+            c.heartbeat("g", &m1.member_id, 1, None),
+            Some(KafkaError::RebalanceInProgress)
+        );
+        let m1b = join(&c, req(&m1.member_id, None)).await;
+        let m2 = pending_m2.await.unwrap();
+        assert_eq!((m1b.generation, m2.generation), (2, 2));
+        assert_eq!(m1b.members.len(), 2, "the leader gets every member");
+        assert!(m2.members.is_empty());
+        let c3 = c.clone();
+        let m2_id = m2.member_id.clone();
+        let follower = tokio::spawn(async move { sync(&c3, &m2_id, 2, vec![]).await });
+        tokio::task::yield_now().await;
+        let assignment = Bytes::from(vec![0u8, 1, 2, 255]);
+        let leader = sync(
+            &c,
+            &m1.member_id,
+            2,
+            vec![
+                (m1.member_id.clone(), Bytes::from_static(b"x")),
+                (m2.member_id.clone(), assignment.clone()),
+            ],
+        )
+        .await;
+        assert_eq!(leader.assignment, Bytes::from_static(b"x"));
+        assert_eq!(follower.await.unwrap().assignment, assignment);
+        assert_eq!(c.describe("g").unwrap().state, GroupState::Stable);
+        // Wrong generation.
+        assert_eq!(
+            c.heartbeat("g", &m1.member_id, 1, None),
+            Some(KafkaError::IllegalGeneration)
+        );
+        assert_eq!(
+            c.heartbeat("g", "nobody", 2, None),
+            Some(KafkaError::UnknownMemberId)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn session_expiry_removes_the_silent_member() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join_new(&c).await;
+        sync(&c, &m1.member_id, 1, vec![]).await;
+        // m1 goes silent past its 10 s session: removed, the group empties.
+        tokio::time::sleep(Duration::from_millis(10_001)).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let d1 = c.describe("g").unwrap();
+        assert!(d1.members.is_empty(), "expired member removed");
+        assert_eq!(
+            c.heartbeat("g", &m1.member_id, 1, None),
+            Some(KafkaError::UnknownMemberId)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_keep_a_member_alive() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join_new(&c).await;
+        sync(&c, &m1.member_id, 1, vec![]).await;
+        for _ in 0..10 {
+            tokio::time::advance(Duration::from_millis(5_000)).await;
+            assert_eq!(c.heartbeat("g", &m1.member_id, 1, None), None);
+        }
+        assert_eq!(c.describe("g").unwrap().members.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn static_member_restart_does_not_rebalance() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join(&c, req("", Some("instance-1"))).await;
+        assert_eq!(m1.error, None, "static members get an id at once");
+        sync(
+            &c,
+            &m1.member_id,
+            1,
+            vec![(m1.member_id.clone(), Bytes::from_static(b"asg"))],
+        )
+        .await;
+        // The same instance comes back with no member id: same generation, new id, old fenced.
+        let again = join(&c, req("", Some("instance-1"))).await;
+        assert_eq!(again.error, None);
+        assert_eq!(again.generation, 1);
+        assert_ne!(again.member_id, m1.member_id);
+        assert_eq!(c.describe("g").unwrap().state, GroupState::Stable);
+        assert_eq!(
+            sync(&c, &again.member_id, 1, vec![]).await.assignment,
+            Bytes::from_static(b"asg")
+        );
+        assert_eq!(
+            c.heartbeat("g", &m1.member_id, 1, Some("instance-1")),
+            Some(KafkaError::FencedInstanceId)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn leader_leaving_mid_sync_sends_followers_back() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join_new(&c).await;
+        sync(&c, &m1.member_id, 1, vec![]).await;
+        let first = join(&c, req("", None)).await;
+        let m2_id = first.member_id.clone();
+        let c2 = c.clone();
+        let pending_m2 = tokio::spawn(async move { join(&c2, req(&m2_id, None)).await });
+        tokio::task::yield_now().await;
+        let m1b = join(&c, req(&m1.member_id, None)).await;
+        let m2 = pending_m2.await.unwrap();
+        let c3 = c.clone();
+        let m2_id = m2.member_id.clone();
+        let follower = tokio::spawn(async move { sync(&c3, &m2_id, 2, vec![]).await });
+        tokio::task::yield_now().await;
+        // The leader leaves instead of syncing.
+        assert_eq!(
+            c.leave("g", &[(m1b.member_id.clone(), None)]).unwrap(),
+            vec![None]
+        );
+        assert_eq!(
+            follower.await.unwrap().error,
+            Some(KafkaError::RebalanceInProgress)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn initial_delay_gathers_members_into_one_generation() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 3_000);
+        let a = join(&c, req("", None)).await.member_id;
+        let b = join(&c, req("", None)).await.member_id;
+        let (ca, cb) = (c.clone(), c.clone());
+        let ja = tokio::spawn(async move { join(&ca, req(&a, None)).await });
+        let jb = tokio::spawn(async move { join(&cb, req(&b, None)).await });
+        tokio::time::advance(Duration::from_millis(3_001)).await;
+        let (ra, rb) = (ja.await.unwrap(), jb.await.unwrap());
+        assert_eq!((ra.generation, rb.generation), (1, 1));
+        assert_eq!(ra.leader, rb.leader);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn offsets_and_groups_are_replayed_after_restart() {
+        let d = tempfile::tempdir().unwrap();
+        {
+            let c = coordinator(d.path(), 0);
+            let m1 = join_new(&c).await;
+            sync(
+                &c,
+                &m1.member_id,
+                1,
+                vec![(m1.member_id.clone(), Bytes::from_static(b"asg"))],
+            )
+            .await;
+            let r = c.commit_offsets(
+                "g",
+                &m1.member_id,
+                1,
+                None,
+                vec![("t".into(), 0, 42, -1, "meta".into())],
+            );
+            assert_eq!(r, vec![None]);
+            // A simple (non-member) commit to another group.
+            assert_eq!(
+                c.commit_offsets(
+                    "simple",
+                    "",
+                    -1,
+                    None,
+                    vec![("t".into(), 1, 7, -1, String::new())]
+                ),
+                vec![None]
+            );
+            assert_eq!(
+                c.commit_offsets(
+                    "g",
+                    &m1.member_id,
+                    5,
+                    None,
+                    vec![("t".into(), 0, 1, -1, String::new())]
+                ),
+                vec![Some(KafkaError::IllegalGeneration)]
+            );
+            assert_eq!(
+                c.commit_offsets(
+                    "nope",
+                    "m",
+                    3,
+                    None,
+                    vec![("t".into(), 0, 1, -1, String::new())]
+                ),
+                vec![Some(KafkaError::IllegalGeneration)]
+            );
+            c.logs.shutdown().unwrap();
+        }
+        let c = coordinator(d.path(), 0);
+        c.load();
+        let got = c.fetch_offsets("g", Some(&[("t".into(), 0)]));
+        assert_eq!(got[0].2.as_ref().unwrap().offset, 42);
+        assert_eq!(got[0].2.as_ref().unwrap().metadata, "meta");
+        assert_eq!(
+            c.fetch_offsets("simple", None)[0]
+                .2
+                .as_ref()
+                .unwrap()
+                .offset,
+            7
+        );
+        let desc = c.describe("g").unwrap();
+        assert_eq!(desc.state, GroupState::Stable);
+        assert_eq!(desc.members[0].5, Bytes::from_static(b"asg"));
+        // Deleting a group with members is refused; the simple group can go.
+        assert_eq!(c.delete_group("g"), Some(KafkaError::NonEmptyGroup));
+        assert_eq!(c.delete_group("simple"), None);
+        assert_eq!(c.delete_group("simple"), Some(KafkaError::GroupIdNotFound));
+    }
+
+    #[test]
+    fn subscription_topics_parse() {
+        // version 0, topics ["a", "bc"], user data null.
+        let meta = [
+            0u8, 0, 0, 0, 0, 2, 0, 1, b'a', 0, 2, b'b', b'c', 0xff, 0xff, 0xff, 0xff,
+        ];
+        assert_eq!(
+            subscribed_topics(&meta),
+            vec!["a".to_string(), "bc".to_string()]
+        );
+        assert!(subscribed_topics(&[0, 0, 0xff]).is_empty());
+    }
+}
