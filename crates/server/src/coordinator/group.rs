@@ -346,7 +346,7 @@ impl GroupCoordinator {
             .logs
             .get_log(&tp)
             .ok_or(KafkaError::CoordinatorNotAvailable)?;
-        let refs: Vec<(Option<&[u8]>, Option<&[u8]>)> = entries
+        let refs: Vec<sluice_protocol::batch::KeyValue<'_>> = entries
             .iter()
             .map(|(k, v)| (Some(k.as_slice()), v.as_deref()))
             .collect();
@@ -617,13 +617,11 @@ impl GroupCoordinator {
             GroupState::Stable | GroupState::CompletingRebalance => {
                 self.prepare_rebalance(group_id, group);
             }
-            GroupState::PreparingRebalance => {
-                if group.all_joined() && !group.initial_join {
-                    let gid = group_id.to_string();
-                    let this = self.clone();
-                    // Complete outside the caller's lock.
-                    tokio::spawn(async move { this.complete_join(&gid) });
-                }
+            GroupState::PreparingRebalance if group.all_joined() && !group.initial_join => {
+                let gid = group_id.to_string();
+                let this = self.clone();
+                // Complete outside the caller's lock.
+                tokio::spawn(async move { this.complete_join(&gid) });
             }
             _ => {}
         }
