@@ -24,8 +24,10 @@ fn fetch(broker: &Broker, group: &str, topics: Option<Vec<(String, i32)>>) -> Fe
     broker.groups.fetch_offsets(group, topics.as_deref())
 }
 
-fn grouped(rows: Fetched) -> Vec<(String, Vec<(i32, Option<CommittedOffset>)>)> {
-    let mut out: Vec<(String, Vec<(i32, Option<CommittedOffset>)>)> = Vec::new();
+type PartitionOffsets = Vec<(i32, Option<CommittedOffset>)>;
+
+fn grouped(rows: Fetched) -> Vec<(String, PartitionOffsets)> {
+    let mut out: Vec<(String, PartitionOffsets)> = Vec::new();
     for (t, p, c) in rows {
         match out.last_mut() {
             Some((name, parts)) if *name == t => parts.push((p, c)),
