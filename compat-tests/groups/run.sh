@@ -1,0 +1,542 @@
+#!/usr/bin/env bash
+# Consumer groups (classic protocol): Java KafkaConsumer members, kafka-consumer-groups, kcat -G
+# and franz-go's group integration tests, each against the reference Kafka and Sluice, compared.
+# See README.md (scenarios) and FINDINGS.md (what differs).
+#
+#   bash groups/run.sh                 all CI scenarios + franz-go's CI group tests
+#   bash groups/run.sh NAME...         only these scenarios (kgo-ci / kgo-nightly are scenarios too)
+#   bash groups/run.sh --list          list the scenarios
+#
+# Environment: KGO_TEST_RECORDS (franz-go tests, default 100000), KGO_SUITE_TIMEOUT (default 15m).
+#
+# Sluice must run with group.initial.rebalance.delay.ms=0 like the reference Kafka. When Sluice
+# is already listening at $SLUICE_ADDR but was started without that override (lib/common.sh's
+# start_sluice does not pass it), this script starts a private Sluice on port+100 with it.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export SUITE=groups
+source "$HERE/../lib/common.sh"
+
+JLIB="$COMPAT_DIR/java/work/lib"   # the java/ folder's Kafka 4.3.1 jars (maven_libs java/)
+CLASSES="$HERE/work/classes"
+PARTS="/tmp"                        # replaced per scenario by a temp dir
+
+# gj MODE ARGS...: our Groups.java program (see its header for the modes). GJ is a plain
+# command (no function) so that `"${GJ[@]}" ... &` makes $! the JVM's own pid.
+GJ=(java -Xmx160m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Duser.timezone=UTC
+  -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$JLIB/*:$CLASSES" Groups)
+gj() { "${GJ[@]}" "$@"; }
+
+# cg ARGS...: kafka-consumer-groups (ConsumerGroupCommand 4.3.1) against $BROKER; prints the
+# command, stdout, stderr lines that start with "Error" (the tool's own error report), and rc.
+cg() {
+  local out err rc=0
+  out="$(mktemp)"
+  err="$(mktemp)"
+  echo "\$ kafka-consumer-groups $*"
+  java -Xmx200m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Duser.timezone=UTC \
+    -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$JLIB/*" \
+    org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$BROKER" \
+    --command-config "$HERE/work/client.properties" "$@" >"$out" 2>"$err" || rc=$?
+  norm_ids <"$out"
+  grep -E '^Error' "$err" | norm_ids || true
+  echo "  rc=$rc"
+  cat "$err" >&2
+  rm -f "$out" "$err"
+}
+
+# norm_ids: consumer/member ids and hosts vary per run; column widths do not (same lengths).
+norm_ids() {
+  sed -E -e 's#/127\.0\.0\.1#/HOST#g'
+}
+
+topic() { echo "c-$RUN_ID-$1"; }
+group() { echo "g-$RUN_ID-$1"; }
+
+# ------------------------------------------------------------------------------------------
+# Member processes (one JVM each, so one can be SIGKILLed). Logs in $MDIR/<log>.log.
+declare -A MPID=()   # log name -> pid
+MDIR=""
+
+start_member() { # LOGNAME NAME EXTRA_PROPS...
+  local logname=$1 name=$2
+  shift 2
+  "${GJ[@]}" member "$BROKER" "$T" "$G" "$name" "$@" >"$MDIR/$logname.log" 2>"$MDIR/$logname.err" &
+  MPID[$logname]=$!
+}
+
+# stop_member LOGNAME [TERM|KILL]: signal and wait (bounded) for the JVM to exit.
+stop_member() {
+  local logname=$1 sig=${2:-TERM} pid end
+  pid=${MPID[$logname]}
+  kill "-$sig" "$pid" 2>/dev/null || true
+  end=$((SECONDS + 60))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "MPID[$logname]"
+}
+
+cleanup_members() {
+  local k
+  for k in "${!MPID[@]}"; do kill -KILL "${MPID[$k]}" 2>/dev/null || true; done
+  MPID=()
+  [[ -n "$MDIR" && -d "$MDIR" ]] && rm -rf "$MDIR"
+  return 0
+}
+
+# count REGEX LOGNAME: number of matching lines in a member's log.
+count() { grep -c "$1" "$MDIR/$2.log" || true; }
+
+# last_owned LOGNAME: "gen partitions" of the member's latest assignment (or nothing).
+last_owned() { awk '$1=="OWNED" { g=$3; p=$4 } END { if (g!="") print substr(g,5), p }' "$MDIR/$1.log"; }
+
+# await_stable NPARTS LOGNAME...: poll until every listed member's latest assignment has the same
+# generation and together they own partitions 0..NPARTS-1 exactly once. Prints one line:
+#   stable gen=G NAME=count ...        (or "NOT stable within deadline: ...")
+await_stable() {
+  local nparts=$1
+  shift
+  local end=$((SECONDS + 120)) l gen g p ok all desc
+  while :; do
+    ok=1 gen="" all="" desc=""
+    for l in "$@"; do
+      read -r g p <<<"$(last_owned "$l")" || true
+      if [[ -z "${g:-}" ]]; then ok=0; break; fi
+      if [[ -n "$gen" && "$g" != "$gen" ]]; then ok=0; break; fi
+      gen=$g
+      all+="${p:+$p,}"
+      desc+=" ${l%%[0-9]*}=$(awk -F, '{print ($0=="" ? 0 : NF)}' <<<"${p:-}")"
+    done
+    if ((ok)) && [[ "$(tr ',' '\n' <<<"$all" | grep -v '^$' | sort -n | paste -sd,)" == "$(seq -s, 0 $((nparts - 1)))" ]]; then
+      echo "stable gen=$gen$desc"
+      return 0
+    fi
+    if ((SECONDS >= end)); then
+      echo "NOT stable within deadline:$(for l in "$@"; do echo -n " $l=[$(last_owned "$l")]"; done)"
+      return 0
+    fi
+    sleep 0.2 # poll interval
+  done
+}
+
+# await_consumed TOTAL: poll until the members' logs hold TOTAL distinct record values; prints
+# the totals (distinct, duplicates across all members, commit failures).
+await_consumed() {
+  local total=$1 end=$((SECONDS + 120)) uniq
+  while :; do
+    uniq=$(cat "$MDIR"/*.log | awk '$1=="R" { print $5 }' | sort -u | wc -l)
+    ((uniq >= total || SECONDS >= end)) && break
+    sleep 0.2 # poll interval
+  done
+  local recs dups fails
+  recs=$(cat "$MDIR"/*.log | awk '$1=="R"' | wc -l)
+  dups=$((recs - uniq))
+  fails=$(cat "$MDIR"/*.log | grep -c '^COMMITFAIL' || true)
+  echo "consumed: produced=$total distinct=$uniq duplicates=$dups commit-failures=$fails"
+  if ((dups > 0)); then
+    cat "$MDIR"/*.log | awk '$1=="R" { print $5 }' | sort | uniq -d | head -5 | sed 's/^/  duplicate: /' >&2
+  fi
+}
+
+# ------------------------------------------------------------------------------------------
+# Scenario 1: a Java consumer group through its life: 3 members join one by one, the static
+# member restarts (no rebalance), a member leaves cleanly while records are in flight, a
+# member is SIGKILLed (session timeout), the survivor gets everything.
+sc_member_lifecycle() {
+  BROKER=$1
+  local strat=$2 assignor
+  case "$strat" in
+    range) assignor=org.apache.kafka.clients.consumer.RangeAssignor ;;
+    cooperative) assignor=org.apache.kafka.clients.consumer.CooperativeStickyAssignor ;;
+  esac
+  T="$(topic "life-$strat")"
+  G="$(group "life-$strat")"
+  MDIR="$(mktemp -d)"
+  trap cleanup_members EXIT
+  trap 'exit 143' TERM
+  local common=(partition.assignment.strategy=$assignor max.poll.records=50
+    heartbeat.interval.ms=500 session.timeout.ms=6000)
+  local static=(partition.assignment.strategy=$assignor max.poll.records=50
+    heartbeat.interval.ms=500 session.timeout.ms=30000 group.instance.id=static-c)
+
+  echo "# topic with 6 partitions, 600 records (phase 1)"
+  gj create-topic "$BROKER" "$T" 6
+  gj produce "$BROKER" "$T" 6 600 p1
+  echo "# member A joins"
+  start_member A A "${common[@]}"
+  await_stable 6 A
+  echo "# member B joins"
+  start_member B B "${common[@]}"
+  await_stable 6 A B
+  echo "# static member C (group.instance.id) joins"
+  start_member C1 C "${static[@]}"
+  await_stable 6 A B C1
+  await_consumed 600
+
+  echo "# static member C restarts (close without LeaveGroup, rejoin with the same instance id)"
+  local before_a before_b c_before
+  c_before="$(last_owned C1)"
+  stop_member C1 TERM
+  echo "C closed: $(count '^CLOSED' C1)"
+  before_a=$(count '^OWNED' A)
+  before_b=$(count '^OWNED' B)
+  start_member C2 C "${static[@]}"
+  await_stable 6 A B C2
+  echo "C assignment and generation unchanged: $([[ "$(last_owned C2)" == "$c_before" ]] && echo yes || echo "no ($c_before -> $(last_owned C2))")"
+  echo "rebalances seen by A and B during the restart: $(($(count '^OWNED' A) - before_a + $(count '^OWNED' B) - before_b))"
+
+  echo "# 3000 more records (phase 2); member A leaves cleanly right away (records in flight)"
+  gj produce "$BROKER" "$T" 6 3000 p2
+  stop_member A TERM
+  echo "A closed: $(count '^CLOSED' A)"
+  await_stable 6 B C2
+  await_consumed 3600
+
+  echo "# member B is killed (SIGKILL, no LeaveGroup), then 600 more records (phase 3)"
+  stop_member B KILL
+  gj produce "$BROKER" "$T" 6 600 p3
+  await_stable 6 C2
+  await_consumed 4200
+  echo "# group as the tool sees it"
+  cg --describe --group "$G" --state | awk '{$1=$1; print}'
+  # The member id's prefix is checked by static-member-id (Sluice differs, FINDINGS G1).
+  cg --describe --group "$G" --members | awk '{$1=$1; print}' | sed -E 's/(static-c|C)-UUID/MEMBER-UUID/'
+  cg --describe --group "$G" --offsets | awk '{$1=$1; print}' | sed -E 's/(static-c|C)-UUID/MEMBER-UUID/'
+  stop_member C2 TERM
+  for l in A B C1 C2; do
+    grep -E '^(COMMITFAIL|LOST)' "$MDIR/$l.log" | sed "s/^/  $l: /" || true
+  done
+}
+sc_member_lifecycle_range() { sc_member_lifecycle "$1" range; }
+sc_member_lifecycle_cooperative() { sc_member_lifecycle "$1" cooperative; }
+
+# A static member's id: Kafka makes it "<group.instance.id>-<uuid>" (a dynamic member's is
+# "<client.id>-<uuid>").
+sc_static_member_id() {
+  BROKER=$1
+  T="$(topic smid)"
+  G="$(group smid)"
+  MDIR="$(mktemp -d)"
+  trap cleanup_members EXIT
+  trap 'exit 143' TERM
+  gj create-topic "$BROKER" "$T" 2
+  start_member S client-s group.instance.id=instance-s session.timeout.ms=10000
+  start_member D client-d session.timeout.ms=10000
+  await_stable 2 S D
+  cg --describe --group "$G" --members | awk '{$1=$1; print}' | sort
+  stop_member S TERM
+  stop_member D TERM
+}
+
+# ------------------------------------------------------------------------------------------
+# Scenario 2: kafka-consumer-groups on an inactive and on an active group.
+sc_consumer_groups_tool() {
+  BROKER=$1
+  T="$(topic cgt)"
+  local gi ga gn
+  gi="$(group cgt)"
+  ga="$(group cgt-active)"
+  G=$ga  # the group start_member joins
+  gn="$(group cgt-new)"
+  MDIR="$(mktemp -d)"
+  trap cleanup_members EXIT
+  trap 'exit 143' TERM
+  # 30 records, record i in partition i % 3 with CreateTime 2020-01-01T00:00Z + i minutes.
+  gj create-topic "$BROKER" "$T" 3
+  gj produce "$BROKER" "$T" 3 30 cgt 1577836800000 60000
+  gj consume-all "$BROKER" "$T" "$gi" 30
+  echo "# inactive group"
+  cg --list | grep -E "^(GROUP|g-$RUN_ID-)" | sort
+  cg --describe --group "$gi"
+  cg --describe --group "$gi" --members
+  cg --describe --group "$gi" --members --verbose
+  cg --describe --group "$gi" --state
+  cg --describe --group "$gi" --state --verbose
+  cg --describe --group "$(group cgt-missing)"
+  echo "# reset offsets"
+  cg --reset-offsets --group "$gi" --topic "$T" --to-earliest --dry-run
+  cg --describe --group "$gi" --offsets
+  cg --reset-offsets --group "$gi" --topic "$T" --to-earliest --execute
+  cg --reset-offsets --group "$gi" --topic "$T" --to-datetime 2020-01-01T00:16:00.000 --execute
+  cg --reset-offsets --group "$gi" --topic "$T" --shift-by 2 --execute
+  cg --reset-offsets --group "$gi" --topic "$T" --shift-by -3 --execute
+  cg --reset-offsets --group "$gi" --topic "$T:0,2" --to-offset 4 --execute
+  cg --reset-offsets --group "$gi" --topic "$T" --to-datetime 2030-01-01T00:00:00.000 --execute
+  cg --reset-offsets --group "$gi" --topic "$T" --to-latest --execute
+  cg --reset-offsets --group "$gi" --topic "$T" --by-duration PT0S --execute
+  cg --describe --group "$gi" --offsets
+  cg --reset-offsets --group "$gn" --topic "$T" --to-earliest --execute
+  cg --describe --group "$gn" --state
+  echo "# active group (one member)"
+  start_member active active session.timeout.ms=10000 heartbeat.interval.ms=500
+  await_stable 3 active
+  await_consumed 30
+  cg --list | grep -E "^(GROUP|g-$RUN_ID-)" | sort
+  cg --list --state | grep -E "^(GROUP|g-$RUN_ID-)" | awk '{$1=$1; print}' | sort
+  cg --describe --group "$ga"
+  cg --describe --group "$ga" --members
+  cg --describe --group "$ga" --members --verbose
+  cg --describe --group "$ga" --state
+  cg --reset-offsets --group "$ga" --topic "$T" --to-earliest --execute
+  cg --delete --group "$ga"
+  cg --delete-offsets --group "$ga" --topic "$T"
+  stop_member active TERM
+  echo "# after the member left"
+  cg --describe --group "$ga" --state
+  cg --delete-offsets --group "$ga" --topic "$T:1"
+  cg --describe --group "$ga" --offsets
+  cg --delete-offsets --group "$ga" --topic "$(topic cgt-missing)"
+  cg --delete-offsets --group "$(group cgt-missing)" --topic "$T"
+  echo "# delete"
+  cg --delete --group "$gi" --group "$gn"
+  cg --delete --group "$gi"
+  cg --delete --group "$ga"
+  cg --describe --group "$gi"
+  cg --list | grep -E "^(GROUP|g-$RUN_ID-)" | sort
+}
+
+# ------------------------------------------------------------------------------------------
+# Scenario 3: kcat -G (librdkafka balanced consumer), two members reading a topic to its end.
+sc_kcat_balanced() {
+  BROKER=$1
+  T="$(topic kcatg)"
+  G="$(group kcatg)"
+  MDIR="$(mktemp -d)"
+  trap cleanup_members EXIT
+  trap 'exit 143' TERM
+  gj create-topic "$BROKER" "$T" 4
+  gj produce "$BROKER" "$T" 4 400 kc
+  local i pids=()
+  for i in 1 2; do
+    kcat -b "$BROKER" -G "$G" -q -e -f 'R kcat%p %p %o %s\n' -X auto.offset.reset=earliest \
+      -X socket.timeout.ms=10000 -X session.timeout.ms=10000 -X heartbeat.interval.ms=500 \
+      -X client.id="kcat-$i" "$T" >"$MDIR/kcat$i.log" 2>"$MDIR/kcat$i.err" &
+    pids+=($!)
+  done
+  local rc=0
+  for i in "${pids[@]}"; do wait "$i" || rc=$?; done
+  echo "kcat members exited, last status $rc"
+  await_consumed 400
+  cg --describe --group "$G" | awk '{$1=$1; print}'
+  cg --describe --group "$G" --state | awk '{$1=$1; print}'
+  cat "$MDIR"/kcat*.err >&2
+}
+
+# ------------------------------------------------------------------------------------------
+# Scenario 5 (report only): time from a third member's subscribe() to a stable 3-member group.
+# stdout says only whether it became stable; the TIMING lines go to stderr (*.err) and are
+# collected into work/out/join-timing.txt.
+sc_join_timing() {
+  BROKER=$1
+  local strat=$2 hb=$3 assignor
+  case "$strat" in
+    range) assignor=org.apache.kafka.clients.consumer.RangeAssignor ;;
+    cooperative) assignor=org.apache.kafka.clients.consumer.CooperativeStickyAssignor ;;
+  esac
+  T="$(topic "jt-$strat-$hb")"
+  gj create-topic "$BROKER" "$T" 6
+  gj join-timing "$BROKER" "$T" "$(group "jt-$strat-$hb")" 3 \
+    partition.assignment.strategy=$assignor heartbeat.interval.ms="$hb" session.timeout.ms=10000
+}
+sc_join_timing_range() { sc_join_timing "$1" range 3000; }
+sc_join_timing_range_hb500() { sc_join_timing "$1" range 500; }
+sc_join_timing_cooperative() { sc_join_timing "$1" cooperative 3000; }
+
+# ------------------------------------------------------------------------------------------
+# Scenario 6: a group.protocol=consumer (KIP-848) consumer. Kafka serves it; Sluice does not
+# advertise ConsumerGroupHeartbeat, so the client must fail cleanly (informational).
+sc_consumer_protocol() {
+  BROKER=$1
+  T="$(topic kip848)"
+  gj create-topic "$BROKER" "$T" 2
+  gj produce "$BROKER" "$T" 2 10 k848
+  gj consumer-protocol "$BROKER" "$T" "$(group kip848)" 10
+}
+
+# ------------------------------------------------------------------------------------------
+# Scenario 4: franz-go's own kgo integration tests that use consumer groups.
+KGO_CI_REGEX='^(TestGroupETL|TestGroupSimple|TestIssue523)$'
+KGO_NIGHTLY_REGEX='^(TestGroupETL|TestGroupSimple|TestIssue523|TestTxnEtl|Test848RegexBrokerResolves)$'
+
+kgo_build() {
+  command -v go >/dev/null || apt_install golang-go
+  command -v jq >/dev/null || apt_install jq
+  local ver src dir
+  ver="$(cd "$COMPAT_DIR/franz-go" && go list -m -f '{{.Version}}' github.com/twmb/franz-go)"
+  src="$(cd "$COMPAT_DIR/franz-go" && go mod download -json "github.com/twmb/franz-go@$ver" | jq -r .Dir)"
+  KGO_TESTBIN="$HERE/work/kgo-$ver.test"
+  if [[ ! -x "$KGO_TESTBIN" ]]; then
+    dir="$HERE/work/franz-go-$ver"
+    if [[ ! -d "$dir" ]]; then
+      log "copying franz-go $ver module to $dir"
+      rm -rf "$dir.tmp"
+      cp -r "$src" "$dir.tmp"
+      chmod -R u+w "$dir.tmp"
+      mv "$dir.tmp" "$dir"
+    fi
+    log "compiling franz-go $ver pkg/kgo tests (go test -c)"
+    (cd "$dir/pkg/kgo" && go test -c -o "$KGO_TESTBIN.tmp" .) >&2
+    mv "$KGO_TESTBIN.tmp" "$KGO_TESTBIN"
+  fi
+}
+
+# kgo_suite NAME REGEX: run the tests against both brokers, one result line per test/subtest.
+kgo_suite() {
+  local name=$1 regex=$2 side addr rc
+  kgo_build
+  local -A st=()
+  for side in kafka sut; do
+    if [[ $side == kafka ]]; then addr=$KAFKA_ADDR; else addr=$SLUICE_ADDR; fi
+    log "franz-go kgo tests -run '$regex' against $side ($addr); log ${OUT_DIR#"$COMPAT_DIR/"}/$name.$side.log"
+    rc=0
+    local t0=$SECONDS
+    (cd "$HERE/work" && KGO_SEEDS="$addr" KGO_TEST_RF=1 KGO_TEST_RECORDS="${KGO_TEST_RECORDS:-100000}" \
+      timeout --kill-after=10 "${KGO_SUITE_TIMEOUT:-15m}" "$KGO_TESTBIN" -test.v -test.count=1 \
+      -test.timeout "${KGO_SUITE_TIMEOUT:-15m}" -test.run "$regex") \
+      >"$OUT_DIR/$name.$side.log" 2>&1 || rc=$?
+    log "kgo tests on $side: exit $rc in $((SECONDS - t0))s"
+    st[$side]=$rc
+  done
+  # Per test: "--- PASS: TestX/sub (1.23s)"; a test missing on one side (crash, timeout) = "none".
+  local tests t k s result note
+  tests="$(cat "$OUT_DIR/$name.kafka.log" "$OUT_DIR/$name.sut.log" |
+    sed -nE 's/^ *--- (PASS|FAIL|SKIP): ([^ ]+) .*/\2/p' | sort -u)"
+  kgo_status() { sed -nE "s/^ *--- (PASS|FAIL|SKIP): $(sed 's/[][\.*^$/]/\\&/g' <<<"$2") .*/\1/p" "$1" | head -1; }
+  for t in $tests; do
+    k="$(kgo_status "$OUT_DIR/$name.kafka.log" "$t")"
+    s="$(kgo_status "$OUT_DIR/$name.sut.log" "$t")"
+    k=${k:-none} s=${s:-none}
+    note=""
+    if [[ $k == PASS && $s == PASS ]]; then
+      result=PASS
+    elif [[ $k == SKIP && $s == SKIP ]]; then
+      result=SKIP
+    elif [[ $k != PASS && $k != SKIP ]]; then
+      result=FAIL note="fails against the reference Kafka: ${OUT_DIR#"$COMPAT_DIR/"}/$name.kafka.log"
+    elif [[ $SUT_NAME == sluice ]] && note="$(known_failure "kgo:$t")"; then
+      result=XFAIL
+    else
+      result=FAIL note="${OUT_DIR#"$COMPAT_DIR/"}/$name.sut.log"
+    fi
+    record "kgo:$t" "$k" "$s" "$result" "$note"
+  done
+  if [[ ${st[kafka]} != 0 ]] || [[ -z "$tests" ]]; then
+    record "$name" "$(_status_word "${st[kafka]}")" "$(_status_word "${st[sut]}")" FAIL "test binary failed against the reference Kafka"
+  fi
+  return 0
+}
+
+scenario_dispatch "$@"
+
+# ------------------------------------------------------------------------------------------
+# Main
+
+ALL=(member-lifecycle-range member-lifecycle-cooperative static-member-id consumer-groups-tool kcat-balanced
+  consumer-protocol join-timing-range join-timing-range-hb500 join-timing-cooperative kgo-ci)
+EXTRA=(kgo-nightly)
+INFORMATIONAL=" consumer-protocol "
+if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}" "${EXTRA[@]}"; exit 0; fi
+
+need_java
+maven_libs "$COMPAT_DIR/java" >/dev/null
+command -v kcat >/dev/null || apt_install kcat
+mkdir -p "$HERE/work"
+printf 'request.timeout.ms=10000\ndefault.api.timeout.ms=30000\n' >"$HERE/work/client.properties"
+src_sum="$(sha256sum "$HERE"/src/*.java | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$CLASSES/.stamp" || "$(cat "$CLASSES/.stamp")" != "$src_sum" ]]; then
+  log "compiling groups/src/*.java"
+  rm -rf "$CLASSES"
+  mkdir -p "$CLASSES"
+  javac -nowarn -d "$CLASSES" -cp "$JLIB/*" "$HERE"/src/*.java
+  echo "$src_sum" >"$CLASSES/.stamp"
+fi
+
+# The system under test with group.initial.rebalance.delay.ms=0 (see the header).
+_PRIVATE_SLUICE_PID=""
+_PRIVATE_SLUICE_DATA=""
+start_private_sluice() { # ADDR
+  local host port bin
+  host="$(host_of "$1")"
+  port="$(port_of "$1")"
+  bin="$(sluice_bin)"
+  _PRIVATE_SLUICE_DATA="$(mktemp -d "${TMPDIR:-/tmp}/sluice-groups.XXXXXX")"
+  mkdir -p "$COMPAT_DIR/work/logs"
+  log "starting sluice on $1 with group.initial.rebalance.delay.ms=0 (log work/logs/sluice-groups.log)"
+  "$bin" --override "listeners=PLAINTEXT://$host:$port" \
+    --override "advertised.listeners=PLAINTEXT://$host:$port" \
+    --override "log.dirs=$_PRIVATE_SLUICE_DATA" --override node.id=1 \
+    --override auto.create.topics.enable=true --override num.partitions=1 \
+    --override group.initial.rebalance.delay.ms=0 \
+    >"$COMPAT_DIR/work/logs/sluice-groups.log" 2>&1 &
+  _PRIVATE_SLUICE_PID=$!
+  wait_for_port "$host" "$port" 30 "$_PRIVATE_SLUICE_PID" || die "sluice did not start"
+}
+stop_private_sluice() {
+  [[ -z "$_PRIVATE_SLUICE_PID" ]] && return 0
+  kill -TERM "$_PRIVATE_SLUICE_PID" 2>/dev/null || true
+  local end=$((SECONDS + 20))
+  while kill -0 "$_PRIVATE_SLUICE_PID" 2>/dev/null && ((SECONDS < end)); do sleep 0.1; done
+  kill -KILL "$_PRIVATE_SLUICE_PID" 2>/dev/null || true
+  wait "$_PRIVATE_SLUICE_PID" 2>/dev/null || true
+  rm -rf "$_PRIVATE_SLUICE_DATA"
+  _PRIVATE_SLUICE_PID=""
+}
+# has_delay_override ADDR: true if the process listening at ADDR was started with the override
+# (or cannot be inspected: then it is used as is).
+has_delay_override() {
+  local pid
+  pid="$(ss -ltnpH "sport = :$(port_of "$1")" 2>/dev/null | grep -oE 'pid=[0-9]+' | head -1 | cut -d= -f2)" || true
+  [[ -z "$pid" || ! -r "/proc/$pid/cmdline" ]] && return 0
+  grep -qv sluice <(tr '\0' '\n' <"/proc/$pid/cmdline" | head -1) && return 0
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'group.initial.rebalance.delay.ms=0'
+}
+ensure_groups_sut() {
+  if [[ "${COMPAT_SELF_CHECK:-0}" == 1 ]]; then ensure_sut; return; fi
+  if ! port_open "$(host_of "$SLUICE_ADDR")" "$(port_of "$SLUICE_ADDR")"; then
+    start_private_sluice "$SLUICE_ADDR"
+    return
+  fi
+  has_delay_override "$SLUICE_ADDR" && { log "sluice already listening at $SLUICE_ADDR"; return; }
+  local alt
+  alt="$(host_of "$SLUICE_ADDR"):$(($(port_of "$SLUICE_ADDR") + 100))"
+  log "sluice at $SLUICE_ADDR runs without group.initial.rebalance.delay.ms=0; using $alt"
+  SLUICE_ADDR=$alt
+  export SLUICE_ADDR
+  if port_open "$(host_of "$alt")" "$(port_of "$alt")"; then
+    has_delay_override "$alt" || die "$alt is in use by a sluice without the override"
+    return
+  fi
+  start_private_sluice "$alt"
+}
+
+trap 'stop_private_sluice; cleanup_brokers' EXIT
+: >"$OUT_DIR/join-timing.txt"
+ensure_kafka
+ensure_groups_sut
+
+selected=("$@")
+((${#selected[@]})) || selected=("${ALL[@]}")
+for name in "${selected[@]}"; do
+  case "$name" in
+    kgo-ci) kgo_suite kgo-ci "$KGO_CI_REGEX"; continue ;;
+    kgo-nightly) kgo_suite kgo-nightly "$KGO_NIGHTLY_REGEX"; continue ;;
+  esac
+  func="sc_${name//-/_}"
+  declare -F "$func" >/dev/null || die "unknown scenario $name (known: ${ALL[*]} ${EXTRA[*]})"
+  if [[ "$INFORMATIONAL" == *" $name "* ]]; then
+    run_scenario_informational "$name" "$func"
+  else
+    run_scenario "$name" "$func"
+  fi
+  if [[ $name == join-timing-* ]]; then
+    for side in kafka sut; do
+      grep -h '^TIMING summary' "$OUT_DIR/$name.$side.err" 2>/dev/null |
+        sed "s/^TIMING summary/$name $([[ $side == kafka ]] && echo kafka || echo "$SUT_NAME"):/"
+    done | tee -a "$OUT_DIR/join-timing.txt" >&2
+  fi
+done
+
+if [[ -z "${COMPAT_NO_SUMMARY:-}" ]]; then
+  print_summary
+fi
