@@ -28,26 +28,54 @@ GJ=(java -Xmx160m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Duser.timezone=UTC
 gj() { "${GJ[@]}" "$@"; }
 
 # cg ARGS...: kafka-consumer-groups (ConsumerGroupCommand 4.3.1) against $BROKER; prints the
-# command, stdout, stderr lines that start with "Error" (the tool's own error report), and rc.
+# command, the tool's stdout, its stderr lines that start with "Error" (the tool's own error
+# report) and its exit status. All cg calls of a scenario share one JVM (Groups cg-server,
+# started by start_cg), saving a JVM start per command; its stderr goes to ours.
+CG_PID=""
+start_cg() {
+  coproc CGP { "${GJ[@]}" cg-server; }
+  CG_PID=$CGP_PID
+  # Plain descriptors: coproc ones are not available in subshells (pipelines).
+  exec 7>&"${CGP[1]}" 8<&"${CGP[0]}"
+}
 cg() {
-  local out err rc=0
-  out="$(mktemp)"
-  err="$(mktemp)"
+  [[ -n "$CG_PID" ]] || die "cg: call start_cg first"
   echo "\$ kafka-consumer-groups $*"
-  java -Xmx200m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Duser.timezone=UTC \
-    -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$JLIB/*" \
-    org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$BROKER" \
-    --command-config "$HERE/work/client.properties" "$@" >"$out" 2>"$err" || rc=$?
-  norm_ids <"$out"
-  grep -E '^Error' "$err" | norm_ids || true
-  echo "  rc=$rc"
-  cat "$err" >&2
-  rm -f "$out" "$err"
+  local IFS=$'\t' line
+  printf '%s\n' "--bootstrap-server"$'\t'"$BROKER"$'\t'"--command-config"$'\t'"$HERE/work/client.properties"$'\t'"$*" >&7
+  while :; do
+    if ! IFS= read -r -t 120 line <&8; then
+      echo "  (no answer from kafka-consumer-groups within 120 s)"
+      return 0
+    fi
+    if [[ $line == $'\001'END* ]]; then
+      echo "  rc=${line#*END }"
+      return 0
+    fi
+    norm_ids <<<"$line"
+  done
+}
+stop_cg() {
+  [[ -z "$CG_PID" ]] && return 0
+  exec 7>&- 8<&-
+  kill "$CG_PID" 2>/dev/null || true
+  wait "$CG_PID" 2>/dev/null || true
+  CG_PID=""
 }
 
 # norm_ids: consumer/member ids and hosts vary per run; column widths do not (same lengths).
 norm_ids() {
   sed -E -e 's#/127\.0\.0\.1#/HOST#g'
+}
+
+# only_this_run: a `cg --list` transcript reduced to this run's groups (sorted; the broker may
+# hold groups of other runs, and its order is its own).
+only_this_run() {
+  local all
+  all="$(cat)"
+  grep -E '^\$' <<<"$all" || true
+  grep -E "^(GROUP |g-$RUN_ID-)" <<<"$all" | awk '{$1=$1; print}' | LC_ALL=C sort || true
+  grep -E '^  rc=' <<<"$all" || true
 }
 
 topic() { echo "c-$RUN_ID-$1"; }
@@ -78,6 +106,7 @@ stop_member() {
 }
 
 cleanup_members() {
+  stop_cg
   local k
   for k in "${!MPID[@]}"; do kill -KILL "${MPID[$k]}" 2>/dev/null || true; done
   MPID=()
@@ -155,6 +184,7 @@ sc_member_lifecycle() {
   MDIR="$(mktemp -d)"
   trap cleanup_members EXIT
   trap 'exit 143' TERM
+  start_cg
   local common=(partition.assignment.strategy=$assignor max.poll.records=50
     heartbeat.interval.ms=500 session.timeout.ms=6000)
   local static=(partition.assignment.strategy=$assignor max.poll.records=50
@@ -201,8 +231,8 @@ sc_member_lifecycle() {
   echo "# group as the tool sees it"
   cg --describe --group "$G" --state | awk '{$1=$1; print}'
   # The member id's prefix is checked by static-member-id (Sluice differs, FINDINGS G1).
-  cg --describe --group "$G" --members | awk '{$1=$1; print}' | sed -E 's/(static-c|C)-UUID/MEMBER-UUID/'
-  cg --describe --group "$G" --offsets | awk '{$1=$1; print}' | sed -E 's/(static-c|C)-UUID/MEMBER-UUID/'
+  cg --describe --group "$G" --members | awk '{$1=$1; print}' | sed -E 's/(static-c|C)-[0-9a-f-]{36}/MEMBER-UUID/'
+  cg --describe --group "$G" --offsets | awk '{$1=$1; print}' | sed -E 's/(static-c|C)-[0-9a-f-]{36}/MEMBER-UUID/'
   stop_member C2 TERM
   for l in A B C1 C2; do
     grep -E '^(COMMITFAIL|LOST)' "$MDIR/$l.log" | sed "s/^/  $l: /" || true
@@ -220,6 +250,7 @@ sc_static_member_id() {
   MDIR="$(mktemp -d)"
   trap cleanup_members EXIT
   trap 'exit 143' TERM
+  start_cg
   gj create-topic "$BROKER" "$T" 2
   start_member S client-s group.instance.id=instance-s session.timeout.ms=10000
   start_member D client-d session.timeout.ms=10000
@@ -242,12 +273,17 @@ sc_consumer_groups_tool() {
   MDIR="$(mktemp -d)"
   trap cleanup_members EXIT
   trap 'exit 143' TERM
-  # 30 records, record i in partition i % 3 with CreateTime 2020-01-01T00:00Z + i minutes.
+  start_cg
+  # 30 records, record i in partition i % 3 with CreateTime BASE + i minutes; BASE is a few
+  # hours ago (older records could be removed by the broker's 7-day time retention).
+  local at16 later
+  at16="$(date -u -d "@$((GROUPS_TS_BASE / 1000 + 16 * 60))" +%Y-%m-%dT%H:%M:%S.000)"
+  later="$(date -u -d "@$((GROUPS_TS_BASE / 1000 + 86400))" +%Y-%m-%dT%H:%M:%S.000)"
   gj create-topic "$BROKER" "$T" 3
-  gj produce "$BROKER" "$T" 3 30 cgt 1577836800000 60000
+  gj produce "$BROKER" "$T" 3 30 cgt "$GROUPS_TS_BASE" 60000
   gj consume-all "$BROKER" "$T" "$gi" 30
   echo "# inactive group"
-  cg --list | grep -E "^(GROUP|g-$RUN_ID-)" | sort
+  cg --list | only_this_run
   cg --describe --group "$gi"
   cg --describe --group "$gi" --members
   cg --describe --group "$gi" --members --verbose
@@ -258,11 +294,11 @@ sc_consumer_groups_tool() {
   cg --reset-offsets --group "$gi" --topic "$T" --to-earliest --dry-run
   cg --describe --group "$gi" --offsets
   cg --reset-offsets --group "$gi" --topic "$T" --to-earliest --execute
-  cg --reset-offsets --group "$gi" --topic "$T" --to-datetime 2020-01-01T00:16:00.000 --execute
+  cg --reset-offsets --group "$gi" --topic "$T" --to-datetime "$at16" --execute
   cg --reset-offsets --group "$gi" --topic "$T" --shift-by 2 --execute
   cg --reset-offsets --group "$gi" --topic "$T" --shift-by -3 --execute
   cg --reset-offsets --group "$gi" --topic "$T:0,2" --to-offset 4 --execute
-  cg --reset-offsets --group "$gi" --topic "$T" --to-datetime 2030-01-01T00:00:00.000 --execute
+  cg --reset-offsets --group "$gi" --topic "$T" --to-datetime "$later" --execute
   cg --reset-offsets --group "$gi" --topic "$T" --to-latest --execute
   cg --reset-offsets --group "$gi" --topic "$T" --by-duration PT0S --execute
   cg --describe --group "$gi" --offsets
@@ -272,8 +308,8 @@ sc_consumer_groups_tool() {
   start_member active active session.timeout.ms=10000 heartbeat.interval.ms=500
   await_stable 3 active
   await_consumed 30
-  cg --list | grep -E "^(GROUP|g-$RUN_ID-)" | sort
-  cg --list --state | grep -E "^(GROUP|g-$RUN_ID-)" | awk '{$1=$1; print}' | sort
+  cg --list | only_this_run
+  cg --list --state | only_this_run
   cg --describe --group "$ga"
   cg --describe --group "$ga" --members
   cg --describe --group "$ga" --members --verbose
@@ -293,7 +329,7 @@ sc_consumer_groups_tool() {
   cg --delete --group "$gi"
   cg --delete --group "$ga"
   cg --describe --group "$gi"
-  cg --list | grep -E "^(GROUP|g-$RUN_ID-)" | sort
+  cg --list | only_this_run
 }
 
 # ------------------------------------------------------------------------------------------
@@ -305,6 +341,7 @@ sc_kcat_balanced() {
   MDIR="$(mktemp -d)"
   trap cleanup_members EXIT
   trap 'exit 143' TERM
+  start_cg
   gj create-topic "$BROKER" "$T" 4
   gj produce "$BROKER" "$T" 4 400 kc
   local i pids=()
@@ -512,6 +549,9 @@ ensure_groups_sut() {
 
 trap 'stop_private_sluice; cleanup_brokers' EXIT
 : >"$OUT_DIR/join-timing.txt"
+# Record timestamps of consumer-groups-tool: the same for both brokers (whole minute, 3 h ago).
+GROUPS_TS_BASE="${GROUPS_TS_BASE:-$((($(date +%s) - 3 * 3600) / 60 * 60 * 1000))}"
+export GROUPS_TS_BASE
 ensure_kafka
 ensure_groups_sut
 

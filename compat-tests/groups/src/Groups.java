@@ -25,8 +25,15 @@
 //                 a group.protocol=consumer (KIP-848) consumer; prints what it consumed or the
 //                 exception it got
 //   broker-config BOOT NAME                    the broker's value of config NAME
+//   cg-server                                  runs kafka-consumer-groups (ConsumerGroupCommand)
+//                 once per stdin line (arguments separated by tabs) in this one JVM; prints the
+//                 tool's stdout, the lines of its stderr that start with "Error", and then a
+//                 line "\u0001END <exit status>" (saves a JVM start per command)
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -60,6 +67,8 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.common.utils.Exit;
+import org.apache.kafka.tools.consumer.group.ConsumerGroupCommand;
 
 public final class Groups {
   static final PrintStream OUT =
@@ -70,6 +79,10 @@ public final class Groups {
   }
 
   public static void main(String[] a) throws Exception {
+    if (a.length == 1 && a[0].equals("cg-server")) {
+      cgServer();
+      System.exit(0);
+    }
     if (a.length < 2) {
       System.err.println("usage: Groups <mode> <bootstrap> ARGS... (see the source header)");
       System.exit(2);
@@ -393,6 +406,61 @@ public final class Groups {
       Map<ConfigResource, Config> m = adm.describeConfigs(List.of(r)).all().get();
       var e = m.get(r).get(name);
       p(e == null ? "" : e.value());
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // cg-server
+
+  static final class ExitCalled extends RuntimeException {
+    final int code;
+
+    ExitCalled(int code) {
+      super("exit " + code, null, false, false);
+      this.code = code;
+    }
+  }
+
+  static void cgServer() throws Exception {
+    Exit.setExitProcedure((code, msg) -> {
+      throw new ExitCalled(code);
+    });
+    PrintStream realOut = System.out;
+    PrintStream realErr = System.err;
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    String line;
+    while ((line = in.readLine()) != null) {
+      String[] args = line.split("\t", -1);
+      ByteArrayOutputStream bo = new ByteArrayOutputStream();
+      ByteArrayOutputStream be = new ByteArrayOutputStream();
+      int rc = 0;
+      System.setOut(new PrintStream(bo, true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(be, true, StandardCharsets.UTF_8));
+      try {
+        ConsumerGroupCommand.main(args);
+      } catch (ExitCalled e) {
+        rc = e.code;
+      } catch (Throwable t) {
+        rc = 1;
+        System.err.println("Error (uncaught): " + t);
+      } finally {
+        System.out.flush();
+        System.err.flush();
+        System.setOut(realOut);
+        System.setErr(realErr);
+      }
+      String out = bo.toString(StandardCharsets.UTF_8);
+      String err = be.toString(StandardCharsets.UTF_8);
+      StringBuilder sb = new StringBuilder(out);
+      if (sb.length() > 0 && sb.charAt(sb.length() - 1) != '\n') sb.append('\n');
+      for (String l : err.split("\n")) {
+        if (l.startsWith("Error")) sb.append(l).append('\n');
+      }
+      sb.append("\u0001END ").append(rc).append('\n');
+      OUT.print(sb);
+      OUT.flush();
+      realErr.print(err);
+      realErr.flush();
     }
   }
 }
