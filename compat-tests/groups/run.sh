@@ -337,8 +337,9 @@ sc_consumer_groups_tool() {
 # Scenario 3: kcat -G (librdkafka balanced consumer), two members reading a topic to its end.
 sc_kcat_balanced() {
   BROKER=$1
-  T="$(topic kcatg)"
-  G="$(group kcatg)"
+  local strategy=${2:-range,roundrobin}
+  T="$(topic "kcatg-${strategy%%,*}")"
+  G="$(group "kcatg-${strategy%%,*}")"
   MDIR="$(mktemp -d)"
   trap cleanup_members EXIT
   trap 'exit 143' TERM
@@ -349,6 +350,7 @@ sc_kcat_balanced() {
   for i in 1 2; do
     kcat -b "$BROKER" -G "$G" -q -e -f 'R kcat%p %p %o %s\n' -X auto.offset.reset=earliest \
       -X socket.timeout.ms=10000 -X session.timeout.ms=10000 -X heartbeat.interval.ms=500 \
+      -X partition.assignment.strategy="$strategy" \
       -X client.id="kcat-$i" "$T" >"$MDIR/kcat$i.log" 2>"$MDIR/kcat$i.err" &
     pids+=($!)
   done
@@ -360,6 +362,7 @@ sc_kcat_balanced() {
   cg --describe --group "$G" --state | awk '{$1=$1; print}'
   cat "$MDIR"/kcat*.err >&2
 }
+sc_kcat_balanced_cooperative() { sc_kcat_balanced "$1" cooperative-sticky; }
 
 # ------------------------------------------------------------------------------------------
 # Scenario 5 (report only): time from a third member's subscribe() to a stable 3-member group.
@@ -476,7 +479,7 @@ scenario_dispatch "$@"
 # Main
 
 ALL=(member-lifecycle-range member-lifecycle-cooperative static-member-id consumer-groups-tool kcat-balanced
-  consumer-protocol join-timing-range join-timing-cooperative kgo-ci)
+  kcat-balanced-cooperative consumer-protocol join-timing-range join-timing-cooperative kgo-ci)
 EXTRA=(join-timing-range-hb3000 join-timing-cooperative-hb3000 kgo-nightly)
 INFORMATIONAL=" consumer-protocol "
 if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}" "${EXTRA[@]}"; exit 0; fi
