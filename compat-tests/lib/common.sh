@@ -135,16 +135,47 @@ maven_libs() {
   echo "$lib"
 }
 
+# kafka_java CLASS ARGS...: run a main class of the Kafka 4.3.1 clients/tools jars of the java/
+# folder (e.g. org.apache.kafka.tools.DumpLogSegments) for suites without jars of their own.
+kafka_java() {
+  local lib
+  lib="$(maven_libs "$COMPAT_DIR/java")"
+  java -Xmx512m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$lib/*" "$@"
+}
+
 # kafka_topics BOOTSTRAP ARGS...: Apache Kafka's kafka-topics (TopicCommand 4.3.1) from the java/
 # folder's jars, for suites that need topics but have no admin client of their own (kcat).
 kafka_topics() {
   local bootstrap=$1
   shift
-  local lib
-  lib="$(maven_libs "$COMPAT_DIR/java")"
-  java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
-    -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$lib/*" \
-    org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" "$@"
+  kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" "$@"
+}
+
+# broker_pid ADDR: pid of the process listening on ADDR's port (needs ss from iproute2).
+broker_pid() {
+  command -v ss >/dev/null || apt_install iproute2
+  ss -ltnpH "sport = :$(port_of "$1")" | grep -oE 'pid=[0-9]+' | head -1 | cut -d= -f2
+}
+
+# broker_log_dir ADDR: the (first) log directory of the broker listening on ADDR, read from its
+# command line: `--override log.dirs=DIR` (Sluice) or the log.dirs of the server.properties file
+# it was started with (Kafka). Fails if it cannot be found (e.g. a broker in a container).
+broker_log_dir() {
+  local pid arg dir=""
+  pid="$(broker_pid "$1")"
+  [[ -n "$pid" ]] || { log "no process found listening on $1"; return 1; }
+  while IFS= read -r -d '' arg; do
+    case "$arg" in
+      log.dirs=* | log.dir=*) dir="${arg#*=}" ;;
+      *.properties)
+        [[ -z "$dir" && -f "$arg" ]] && dir="$(sed -n -E 's/^log\.dirs?=//p' "$arg" | head -1)"
+        ;;
+    esac
+  done <"/proc/$pid/cmdline"
+  dir="${dir%%,*}"
+  [[ -n "$dir" && -d "$dir" ]] || { log "log dir of pid $pid ($1) not found"; return 1; }
+  echo "$dir"
 }
 
 # ---------------------------------------------------------------------------------------------
