@@ -22,6 +22,7 @@ pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -122,6 +123,7 @@ registry! {
     CreateTopics => create_topics, 2, 7;
     DeleteTopics => delete_topics, 1, 6;
     DescribeConfigs => describe_configs, 1, 4;
+    DescribeTopicPartitions => describe_topic_partitions, 0, 0;
 }
 
 /// The version range served for `api`.
