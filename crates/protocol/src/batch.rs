@@ -458,6 +458,66 @@ pub fn set_log_append_time(batch: &mut [u8], now_ms: i64) {
     batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// Encode an uncompressed v2 batch (baseOffset 0, no producer) of records given as
+/// (key, value), all with `timestamp`. The broker uses it for its own internal records
+/// (__consumer_offsets); producers' batches are stored as they arrive.
+/// A record's key and value; None is null.
+pub type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+pub fn encode_batch(entries: &[KeyValue<'_>], timestamp: i64) -> Vec<u8> {
+    encode_batch_with(entries, timestamp, 0, -1, -1, -1)
+}
+
+/// Like [`encode_batch`], with batch attributes and producer fields.
+pub fn encode_batch_with(
+    entries: &[KeyValue<'_>],
+    timestamp: i64,
+    attributes: i16,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Vec<u8> {
+    let mut records = Vec::new();
+    let mut body = Vec::new();
+    for (i, (key, value)) in entries.iter().enumerate() {
+        body.clear();
+        body.push(0u8); // record attributes
+        testing::put_varint(&mut body, 0); // timestamp delta
+        testing::put_varint(&mut body, i as i64); // offset delta
+        for field in [key, value] {
+            match field {
+                Some(b) => {
+                    testing::put_varint(&mut body, b.len() as i64);
+                    body.extend_from_slice(b);
+                }
+                None => testing::put_varint(&mut body, -1),
+            }
+        }
+        testing::put_varint(&mut body, 0); // no headers
+        testing::put_varint(&mut records, body.len() as i64);
+        records.extend_from_slice(&body);
+    }
+    let count = entries.len() as i32;
+    let mut b = Vec::with_capacity(HEADER_SIZE + records.len());
+    b.extend_from_slice(&0i64.to_be_bytes());
+    b.extend_from_slice(&((HEADER_SIZE - LOG_OVERHEAD + records.len()) as i32).to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes()); // partition leader epoch
+    b.push(2); // magic
+    b.extend_from_slice(&0u32.to_be_bytes()); // crc placeholder
+    b.extend_from_slice(&attributes.to_be_bytes());
+    b.extend_from_slice(&(count - 1).to_be_bytes());
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&producer_id.to_be_bytes());
+    b.extend_from_slice(&producer_epoch.to_be_bytes());
+    b.extend_from_slice(&base_sequence.to_be_bytes());
+    b.extend_from_slice(&count.to_be_bytes());
+    b.extend_from_slice(&records);
+    let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+    b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
 /// Builders for tests elsewhere in the workspace (and fuzz seeds).
 pub mod testing {
     use super::*;
@@ -467,7 +527,8 @@ pub mod testing {
         build_batch_with(base_offset, base_timestamp, values, 0, -1, -1, -1)
     }
 
-    /// Like [`build_batch`] with attributes and producer fields.
+    /// Like [`build_batch`] with attributes and producer fields; `base_offset` is written as
+    /// given.
     pub fn build_batch_with(
         base_offset: i64,
         base_timestamp: i64,
@@ -477,36 +538,16 @@ pub mod testing {
         producer_epoch: i16,
         base_sequence: i32,
     ) -> Vec<u8> {
-        let mut records = Vec::new();
-        for (i, v) in values.iter().enumerate() {
-            let mut body = Vec::new();
-            body.push(0u8); // record attributes
-            put_varint(&mut body, 0); // timestamp delta
-            put_varint(&mut body, i as i64); // offset delta
-            put_varint(&mut body, -1); // null key
-            put_varint(&mut body, v.len() as i64);
-            body.extend_from_slice(v);
-            put_varint(&mut body, 0); // no headers
-            put_varint(&mut records, body.len() as i64);
-            records.extend_from_slice(&body);
-        }
-        let mut b = Vec::with_capacity(HEADER_SIZE + records.len());
-        b.extend_from_slice(&base_offset.to_be_bytes());
-        b.extend_from_slice(&((HEADER_SIZE - LOG_OVERHEAD + records.len()) as i32).to_be_bytes());
-        b.extend_from_slice(&0i32.to_be_bytes()); // partition leader epoch
-        b.push(2); // magic
-        b.extend_from_slice(&0u32.to_be_bytes()); // crc placeholder
-        b.extend_from_slice(&attributes.to_be_bytes());
-        b.extend_from_slice(&((values.len() as i32) - 1).to_be_bytes());
-        b.extend_from_slice(&base_timestamp.to_be_bytes());
-        b.extend_from_slice(&base_timestamp.to_be_bytes());
-        b.extend_from_slice(&producer_id.to_be_bytes());
-        b.extend_from_slice(&producer_epoch.to_be_bytes());
-        b.extend_from_slice(&base_sequence.to_be_bytes());
-        b.extend_from_slice(&(values.len() as i32).to_be_bytes());
-        b.extend_from_slice(&records);
-        let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
-        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let entries: Vec<KeyValue<'_>> = values.iter().map(|v| (None, Some(*v))).collect();
+        let mut b = encode_batch_with(
+            &entries,
+            base_timestamp,
+            attributes,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+        );
+        set_base_offset(&mut b, base_offset);
         b
     }
 
@@ -603,6 +644,18 @@ mod tests {
         assert_eq!(h.last_offset(), 11);
         assert_eq!(h.max_timestamp, 1_000);
         assert!(parse_header(&b[..HEADER_SIZE - 1]).is_err());
+    }
+
+    #[test]
+    fn encode_batch_round_trips_keys_and_values() {
+        let b = encode_batch(&[(Some(b"k1"), Some(b"v1")), (Some(b"k2"), None)], 7);
+        let batch = RecordBatch::parse_validated(&b).unwrap();
+        let rs: Vec<_> = crate::records::records(batch.records())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rs[0].key, Some(&b"k1"[..]));
+        assert_eq!(rs[1].value, None);
+        assert_eq!(batch.max_timestamp(), 7);
     }
 
     #[test]

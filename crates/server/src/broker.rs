@@ -2,6 +2,7 @@
 //! topic operations that several APIs share (CreateTopics, Metadata auto-creation, DeleteTopics).
 
 use crate::config::BrokerConfig;
+use crate::coordinator::group::{GroupConfig, GroupCoordinator, OFFSETS_TOPIC};
 use crate::fetch_session::{FetchSessionCache, DEFAULT_CACHE_SLOTS, DEFAULT_EVICTION_MS};
 use crate::meta_properties::{self, MetaPropertiesError};
 use crate::producer_ids::{ProducerIdError, ProducerIdManager};
@@ -74,7 +75,8 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub cluster_id: String,
     pub topics: TopicRegistry,
-    pub logs: LogManager,
+    pub logs: Arc<LogManager>,
+    pub groups: Arc<GroupCoordinator>,
     pub purgatory: Arc<FetchPurgatory>,
     pub fetch_sessions: FetchSessionCache,
     pub time: Arc<dyn Time>,
@@ -112,14 +114,16 @@ impl Broker {
                     }
                 })?,
             };
-        let logs = LogManager::open_with_producer_state_config(
+        let logs = Arc::new(LogManager::open_with_producer_state_config(
             config.log_dirs.clone(),
             default_log_config,
             time.clone(),
             ProducerStateConfig {
                 producer_id_expiration_ms: expiration_ms,
             },
-        )?;
+        )?);
+        let group_config = group_config(&config)?;
+        let groups = GroupCoordinator::new(group_config, logs.clone(), time.clone());
         let purgatory = Arc::new(FetchPurgatory::default());
         let waker = purgatory.clone();
         logs.set_high_watermark_listener(move |tp, _hw| waker.wake(&tp.topic, tp.partition));
@@ -138,6 +142,7 @@ impl Broker {
             cluster_id,
             topics,
             logs,
+            groups,
             purgatory,
             fetch_sessions: FetchSessionCache::new(slots, DEFAULT_EVICTION_MS),
             time,
@@ -147,6 +152,7 @@ impl Broker {
             started: Instant::now(),
         };
         broker.reconcile_logs()?;
+        broker.groups.load();
         Ok(Arc::new(broker))
     }
 
@@ -199,6 +205,30 @@ impl Broker {
     pub fn log(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
         self.logs
             .get_log(&TopicPartition::new(topic.to_string(), partition))
+    }
+
+    /// Create `__consumer_offsets` on first use, as Kafka does: offsets.topic.num.partitions
+    /// partitions, compacted, 100 MiB segments (offsets.topic.segment.bytes).
+    pub fn ensure_offsets_topic(&self) -> Result<(), ApiError> {
+        if self.topics.snapshot().get(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let t = NewTopic {
+            name: OFFSETS_TOPIC.to_string(),
+            num_partitions: self.config.offsets_topic_num_partitions,
+            replication_factor: -1,
+            assignments: Vec::new(),
+            configs: vec![
+                ("cleanup.policy".into(), Some("compact".into())),
+                ("segment.bytes".into(), Some("104857600".into())),
+                ("compression.type".into(), Some("producer".into())),
+            ],
+        };
+        match self.create_topic(&t, false) {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == KafkaError::TopicAlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Milliseconds since the epoch, from the broker's clock.
@@ -459,4 +489,35 @@ pub fn log_config(
     };
     cfg.validate().map_err(|e| ("log config", e.to_string()))?;
     Ok(cfg)
+}
+
+/// The group coordinator's settings from Kafka's broker configs.
+fn group_config(config: &BrokerConfig) -> Result<GroupConfig, StartError> {
+    let d = GroupConfig::default();
+    let num = |key: &str, default: i64| -> Result<i64, StartError> {
+        match config.raw.get(key) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| StartError::Config {
+                key: key.to_string(),
+                message: format!("{v:?} is not a number"),
+            }),
+        }
+    };
+    Ok(GroupConfig {
+        min_session_timeout_ms: num(
+            "group.min.session.timeout.ms",
+            d.min_session_timeout_ms.into(),
+        )? as i32,
+        max_session_timeout_ms: num(
+            "group.max.session.timeout.ms",
+            d.max_session_timeout_ms.into(),
+        )? as i32,
+        initial_rebalance_delay_ms: num(
+            "group.initial.rebalance.delay.ms",
+            d.initial_rebalance_delay_ms.into(),
+        )? as i32,
+        max_size: num("group.max.size", i32::MAX.into())?.max(1) as usize,
+        offsets_partitions: config.offsets_topic_num_partitions,
+        max_metadata_bytes: num("offset.metadata.max.bytes", 4096)?.max(0) as usize,
+    })
 }

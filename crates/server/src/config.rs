@@ -306,6 +306,10 @@ const BROKER_KEYS: &[&str] = &[
     "sluice.max.decompressed.batch.bytes",
     "max.incremental.fetch.session.cache.slots",
     "producer.id.expiration.ms",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "group.max.size",
+    "offset.metadata.max.bytes",
     // Accepted because docker-compose files and server.properties for KRaft carry them; a
     // single-node Sluice has no controller quorum, so they have no effect.
     "process.roles",
@@ -780,3 +784,124 @@ mod tests {
         assert_eq!(c.unknown_keys(), vec!["no.such.key".to_string()]);
     }
 }
+
+/// A broker config as DescribeConfigs reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct BrokerConfigDef {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+    pub kind: crate::topic_config::ConfigType,
+    pub doc: &'static str,
+}
+
+const fn bdef(
+    name: &'static str,
+    default: Option<&'static str>,
+    kind: crate::topic_config::ConfigType,
+    doc: &'static str,
+) -> BrokerConfigDef {
+    BrokerConfigDef {
+        name,
+        default,
+        kind,
+        doc,
+    }
+}
+
+/// The broker-only configs Sluice reads (topic-config synonyms come from
+/// [`crate::topic_config`]). All are static: changing them needs a restart.
+pub const BROKER_CONFIGS: &[BrokerConfigDef] = {
+    use crate::topic_config::ConfigType::*;
+    &[
+        bdef(
+            "advertised.listeners",
+            None,
+            String,
+            "Listeners to publish to clients, per listener name.",
+        ),
+        bdef(
+            "auto.create.topics.enable",
+            Some("true"),
+            Boolean,
+            "Enable auto creation of topics on the server.",
+        ),
+        bdef(
+            "broker.id",
+            Some("-1"),
+            Int,
+            "The broker id (synonym of node.id).",
+        ),
+        bdef(
+            "default.replication.factor",
+            Some("1"),
+            Int,
+            "The replication factor for automatically created topics.",
+        ),
+        bdef(
+            "delete.topic.enable",
+            Some("true"),
+            Boolean,
+            "Enables topic deletion.",
+        ),
+        bdef(
+            "inter.broker.listener.name",
+            None,
+            String,
+            "Name of listener used for communication between brokers.",
+        ),
+        bdef(
+            "listener.security.protocol.map",
+            Some("SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT"),
+            String,
+            "Map between listener names and security protocols.",
+        ),
+        bdef(
+            "listeners",
+            Some("PLAINTEXT://:9092"),
+            String,
+            "Listener List - comma-separated list of URIs and listener names.",
+        ),
+        bdef(
+            "log.dirs",
+            None,
+            String,
+            "The directories in which the log data is kept.",
+        ),
+        bdef(
+            "max.incremental.fetch.session.cache.slots",
+            Some("1000"),
+            Int,
+            "The maximum number of incremental fetch sessions.",
+        ),
+        bdef(
+            "node.id",
+            Some("-1"),
+            Int,
+            "The node ID associated with the roles this process is playing.",
+        ),
+        bdef(
+            "num.partitions",
+            Some("1"),
+            Int,
+            "The default number of log partitions per topic.",
+        ),
+        bdef(
+            "offsets.topic.num.partitions",
+            Some("50"),
+            Int,
+            "The number of partitions for the offset commit topic.",
+        ),
+        bdef(
+            "producer.id.expiration.ms",
+            Some("86400000"),
+            Int,
+            "The time a topic partition leader waits before expiring producer IDs.",
+        ),
+        bdef(
+            "socket.request.max.bytes",
+            Some("104857600"),
+            Int,
+            "The maximum number of bytes in a socket request.",
+        ),
+    ]
+};

@@ -71,9 +71,9 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     TopicConfigDef { name: "file.delete.delay.ms", default: "60000", kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.segment.delete.delay.ms")], doc: "The time to wait before deleting a file from the filesystem." },
     TopicConfigDef { name: "flush.messages", default: LONG_MAX, kind: ConfigType::Long, check: Check::AtLeast(1), synonyms: &[syn("log.flush.interval.messages")], doc: "The number of messages written to a log partition before it is forced to disk." },
     TopicConfigDef { name: "flush.ms", default: LONG_MAX, kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.flush.interval.ms")], doc: "The maximum time a message may sit in the page cache before it is forced to disk." },
-    TopicConfigDef { name: "follower.replication.throttled.replicas", default: "", kind: ConfigType::List, check: Check::None, synonyms: &[syn("follower.replication.throttled.replicas")], doc: "A list of replicas for which log replication should be throttled on the follower side." },
+    TopicConfigDef { name: "follower.replication.throttled.replicas", default: "", kind: ConfigType::List, check: Check::None, synonyms: &[], doc: "A list of replicas for which log replication should be throttled on the follower side." },
     TopicConfigDef { name: "index.interval.bytes", default: "4096", kind: ConfigType::Int, check: Check::AtLeast(0), synonyms: &[syn("log.index.interval.bytes")], doc: "How frequently Kafka adds an index entry to its offset index." },
-    TopicConfigDef { name: "leader.replication.throttled.replicas", default: "", kind: ConfigType::List, check: Check::None, synonyms: &[syn("leader.replication.throttled.replicas")], doc: "A list of replicas for which log replication should be throttled on the leader side." },
+    TopicConfigDef { name: "leader.replication.throttled.replicas", default: "", kind: ConfigType::List, check: Check::None, synonyms: &[], doc: "A list of replicas for which log replication should be throttled on the leader side." },
     TopicConfigDef { name: "local.retention.bytes", default: "-2", kind: ConfigType::Long, check: Check::AtLeast(-2), synonyms: &[syn("log.local.retention.bytes")], doc: "The maximum size of local log segments before deletion (tiered storage); -2 means retention.bytes." },
     TopicConfigDef { name: "local.retention.ms", default: "-2", kind: ConfigType::Long, check: Check::AtLeast(-2), synonyms: &[syn("log.local.retention.ms")], doc: "How long a local log segment is kept before deletion (tiered storage); -2 means retention.ms." },
     TopicConfigDef { name: "max.compaction.lag.ms", default: LONG_MAX, kind: ConfigType::Long, check: Check::AtLeast(1), synonyms: &[syn("log.cleaner.max.compaction.lag.ms")], doc: "The maximum time a message will remain ineligible for compaction in the log." },
@@ -239,10 +239,94 @@ pub fn effective(
     (def.default.to_string(), ValueSource::Default)
 }
 
+/// The synonyms of `def` in Kafka's precedence order, each (name, value, source), as
+/// DescribeConfigs reports them with include_synonyms: the topic override, broker settings that
+/// are present, and the default (under the broker synonym's name, in its unit).
+pub fn synonyms(
+    def: &TopicConfigDef,
+    overrides: &BTreeMap<String, String>,
+    broker: &RawConfig,
+) -> Vec<(String, String, ValueSource)> {
+    let mut out = Vec::new();
+    if let Some(v) = overrides.get(def.name) {
+        out.push((def.name.to_string(), v.clone(), ValueSource::TopicOverride));
+    }
+    for s in def.synonyms {
+        if let Some(v) = broker.get(s.name) {
+            out.push((
+                s.name.to_string(),
+                v.trim().to_string(),
+                ValueSource::StaticBroker,
+            ));
+        }
+    }
+    // Kafka lists a default synonym only where the exact-unit broker key has a default of its
+    // own; log.retention.ms, log.roll.ms, log.roll.jitter.ms and log.flush.interval.ms default to
+    // null (their defaults live in other keys or nowhere).
+    const NO_DEFAULT_SYNONYM: &[&str] = &[
+        "flush.ms",
+        "retention.ms",
+        "segment.ms",
+        "segment.jitter.ms",
+    ];
+    if let Some(last) = def
+        .synonyms
+        .last()
+        .filter(|_| !NO_DEFAULT_SYNONYM.contains(&def.name))
+    {
+        let default = if last.factor == 1 {
+            def.default.to_string()
+        } else {
+            def.default
+                .parse::<i64>()
+                .map(|d| (d / last.factor).to_string())
+                .unwrap_or_else(|_| def.default.to_string())
+        };
+        out.push((last.name.to_string(), default, ValueSource::Default));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Source;
+
+    #[test]
+    fn synonyms_in_precedence_order() {
+        let def = lookup("retention.ms").unwrap();
+        let mut broker = RawConfig::default();
+        broker.set("log.retention.minutes", "5", Source::File);
+        let mut o = BTreeMap::new();
+        o.insert("retention.ms".to_string(), "9".to_string());
+        let s = synonyms(def, &o, &broker);
+        assert_eq!(
+            s[0],
+            (
+                "retention.ms".into(),
+                "9".into(),
+                ValueSource::TopicOverride
+            )
+        );
+        assert_eq!(
+            s[1],
+            (
+                "log.retention.minutes".into(),
+                "5".into(),
+                ValueSource::StaticBroker
+            )
+        );
+        assert_eq!(s.len(), 2, "no default synonym for retention.ms, as Kafka");
+        let s = synonyms(lookup("cleanup.policy").unwrap(), &BTreeMap::new(), &broker);
+        assert_eq!(
+            s,
+            vec![(
+                "log.cleanup.policy".into(),
+                "delete".into(),
+                ValueSource::Default
+            )]
+        );
+    }
 
     #[test]
     fn table_is_sorted_and_defaults_are_valid() {

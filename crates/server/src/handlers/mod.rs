@@ -18,12 +18,25 @@ use thiserror::Error;
 
 pub mod api_versions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
+pub mod describe_configs;
+pub mod describe_groups;
+pub mod describe_topic_partitions;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 
 /// Per-connection facts a handler may need.
 pub struct ConnectionContext {
@@ -94,10 +107,23 @@ registry! {
     Fetch => fetch, 4, 18;
     ListOffsets => list_offsets, 1, 10;
     InitProducerId => init_producer_id, 0, 5;
+    FindCoordinator => find_coordinator, 0, 6;
+    JoinGroup => join_group, 0, 9;
+    SyncGroup => sync_group, 0, 5;
+    Heartbeat => heartbeat, 0, 4;
+    LeaveGroup => leave_group, 0, 5;
+    OffsetCommit => offset_commit, 2, 9;
+    OffsetFetch => offset_fetch, 1, 9;
+    ListGroups => list_groups, 0, 5;
+    DescribeGroups => describe_groups, 0, 6;
+    DeleteGroups => delete_groups, 0, 2;
+    OffsetDelete => offset_delete, 0, 0;
     ApiVersions => api_versions, 0, 4;
     Metadata => metadata, 0, 13;
     CreateTopics => create_topics, 2, 7;
     DeleteTopics => delete_topics, 1, 6;
+    DescribeConfigs => describe_configs, 1, 4;
+    DescribeTopicPartitions => describe_topic_partitions, 0, 0;
 }
 
 /// The version range served for `api`.

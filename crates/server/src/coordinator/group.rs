@@ -1,0 +1,1841 @@
+//! The group coordinator for the classic consumer-group protocol (Kafka's GroupCoordinator and
+//! GroupMetadata), and committed offsets.
+//!
+//! States: Empty -> PreparingRebalance -> CompletingRebalance -> Stable, and Dead for a deleted
+//! group. A rebalance starts when a member joins, leaves, changes its protocols, or misses its
+//! session timeout; it completes once every known member has rejoined (JoinGroup waits for that)
+//! or the rebalance timeout passes (members that did not rejoin are removed). An empty group
+//! waits group.initial.rebalance.delay.ms first so that members starting together land in one
+//! generation. The leader's SyncGroup hands every member the assignment bytes the leader chose,
+//! unchanged.
+//!
+//! Durability: group metadata (after each completed sync and when a group empties) and offset
+//! commits are appended to the group's `__consumer_offsets` partition before they are
+//! acknowledged; at start-up the topic is replayed to rebuild every group. Appends happen outside
+//! the coordinator's lock; the state is re-checked before the result is applied.
+//!
+//! Waiting (JoinGroup until the rebalance completes, SyncGroup until the leader's assignment) is
+//! a oneshot channel per member; deadlines (session and rebalance timeouts, the initial delay)
+//! are tokio timers, so tests drive them with a paused clock.
+
+use super::records::{self, GroupValue, Key, MemberValue, OffsetValue};
+use bytes::Bytes;
+use sluice_protocol::error::KafkaError;
+use sluice_storage::{LogManager, TopicPartition};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub const OFFSETS_TOPIC: &str = crate::topics::CONSUMER_OFFSETS;
+
+/// Coordinator settings (Kafka's group.* broker configs).
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    pub initial_rebalance_delay_ms: i32,
+    pub max_size: usize,
+    pub offsets_partitions: i32,
+    pub max_metadata_bytes: usize,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        Self {
+            min_session_timeout_ms: 6_000,
+            max_session_timeout_ms: 1_800_000,
+            initial_rebalance_delay_ms: 3_000,
+            max_size: i32::MAX as usize,
+            offsets_partitions: 50,
+            max_metadata_bytes: 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupState {
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+    Dead,
+}
+
+impl GroupState {
+    /// The names Kafka uses in DescribeGroups / ListGroups.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Empty => "Empty",
+            Self::PreparingRebalance => "PreparingRebalance",
+            Self::CompletingRebalance => "CompletingRebalance",
+            Self::Stable => "Stable",
+            Self::Dead => "Dead",
+        }
+    }
+}
+
+/// What JoinGroup answers.
+#[derive(Debug, Clone, Default)]
+pub struct JoinResult {
+    pub error: Option<KafkaError>,
+    pub generation: i32,
+    pub protocol_type: Option<String>,
+    pub protocol_name: Option<String>,
+    pub leader: String,
+    pub member_id: String,
+    /// Only for the leader: (member id, instance id, metadata of the chosen protocol).
+    pub members: Vec<(String, Option<String>, Bytes)>,
+}
+
+impl JoinResult {
+    fn error(e: KafkaError, member_id: &str) -> Self {
+        Self {
+            error: Some(e),
+            generation: -1,
+            member_id: member_id.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+/// What SyncGroup answers.
+#[derive(Debug, Clone, Default)]
+pub struct SyncResult {
+    pub error: Option<KafkaError>,
+    pub protocol_type: Option<String>,
+    pub protocol_name: Option<String>,
+    pub assignment: Bytes,
+}
+
+pub enum Pending<T> {
+    Ready(T),
+    Wait(oneshot::Receiver<T>),
+}
+
+/// A JoinGroup request, as the coordinator needs it.
+pub struct JoinRequest {
+    pub group_id: String,
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub session_timeout_ms: i32,
+    pub rebalance_timeout_ms: i32,
+    pub protocol_type: String,
+    pub protocols: Vec<(String, Bytes)>,
+    /// v4+: a new dynamic member must first be given an id (KIP-394).
+    pub require_known_member_id: bool,
+}
+
+struct Member {
+    member_id: String,
+    group_instance_id: Option<String>,
+    client_id: String,
+    client_host: String,
+    session_timeout_ms: i32,
+    rebalance_timeout_ms: i32,
+    protocols: Vec<(String, Bytes)>,
+    assignment: Bytes,
+    join_waiter: Option<oneshot::Sender<JoinResult>>,
+    sync_waiter: Option<oneshot::Sender<SyncResult>>,
+    /// Bumped on every heartbeat; a session timer only fires for the value it was armed with.
+    heartbeat_seq: u64,
+}
+
+impl Member {
+    fn metadata_for(&self, protocol: &str) -> Bytes {
+        self.protocols
+            .iter()
+            .find(|(n, _)| n == protocol)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// A committed offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: String,
+    pub commit_timestamp: i64,
+}
+
+struct Group {
+    state: GroupState,
+    generation: i32,
+    protocol_type: Option<String>,
+    protocol_name: Option<String>,
+    leader: Option<String>,
+    members: indexmap::IndexMap<String, Member>,
+    /// KIP-394: ids handed out with MEMBER_ID_REQUIRED, not joined yet (id -> timer seq).
+    pending: HashMap<String, u64>,
+    static_members: HashMap<String, String>,
+    offsets: HashMap<(String, i32), CommittedOffset>,
+    /// Bumped whenever a rebalance starts or completes; rebalance timers check it.
+    rebalance_seq: u64,
+    /// The current rebalance started from an empty group (initial delay).
+    initial_join: bool,
+    state_timestamp: i64,
+}
+
+impl Group {
+    fn new(now: i64) -> Self {
+        Self {
+            state: GroupState::Empty,
+            generation: 0,
+            protocol_type: None,
+            protocol_name: None,
+            leader: None,
+            members: indexmap::IndexMap::new(),
+            pending: HashMap::new(),
+            static_members: HashMap::new(),
+            offsets: HashMap::new(),
+            rebalance_seq: 0,
+            initial_join: false,
+            state_timestamp: now,
+        }
+    }
+
+    fn all_joined(&self) -> bool {
+        self.pending.is_empty() && self.members.values().all(|m| m.join_waiter.is_some())
+    }
+
+    /// Protocols every member supports, the most voted first preference winning.
+    fn select_protocol(&self) -> Option<String> {
+        let first = self.members.values().next()?;
+        let candidates: Vec<&str> = first
+            .protocols
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| {
+                self.members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|(p, _)| p == n))
+            })
+            .collect();
+        let mut votes: Vec<(usize, &str)> = candidates.iter().map(|c| (0, *c)).collect();
+        for m in self.members.values() {
+            if let Some((_, choice)) = m
+                .protocols
+                .iter()
+                .find(|(p, _)| candidates.contains(&p.as_str()))
+            {
+                if let Some(v) = votes.iter_mut().find(|(_, c)| c == choice) {
+                    v.0 += 1;
+                }
+            }
+        }
+        // Highest votes; ties go to the earlier candidate (first member's preference).
+        let mut best: Option<(usize, &str)> = None;
+        for v in votes {
+            if best.is_none_or(|b| v.0 > b.0) {
+                best = Some(v);
+            }
+        }
+        best.map(|(_, c)| c.to_string())
+    }
+
+    fn supports(&self, protocol_type: &str, protocols: &[(String, Bytes)]) -> bool {
+        if self.members.is_empty() {
+            return !protocol_type.is_empty() && !protocols.is_empty();
+        }
+        self.protocol_type.as_deref() == Some(protocol_type)
+            && protocols.iter().any(|(p, _)| {
+                self.members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|(q, _)| q == p))
+            })
+    }
+
+    fn to_value(&self, now: i64) -> GroupValue {
+        let protocol = self.protocol_name.clone();
+        GroupValue {
+            protocol_type: self.protocol_type.clone().unwrap_or_default(),
+            generation: self.generation,
+            protocol: protocol.clone(),
+            leader: self.leader.clone(),
+            current_state_timestamp: now,
+            members: self
+                .members
+                .values()
+                .map(|m| MemberValue {
+                    member_id: m.member_id.clone(),
+                    group_instance_id: m.group_instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    rebalance_timeout: m.rebalance_timeout_ms,
+                    session_timeout: m.session_timeout_ms,
+                    subscription: protocol
+                        .as_deref()
+                        .map(|p| m.metadata_for(p).to_vec())
+                        .unwrap_or_default(),
+                    assignment: m.assignment.to_vec(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A group as DescribeGroups shows it.
+#[derive(Debug, Clone)]
+pub struct GroupDescription {
+    pub state: GroupState,
+    pub protocol_type: String,
+    pub protocol_name: String,
+    /// (member id, instance id, client id, client host, metadata, assignment)
+    pub members: Vec<(String, Option<String>, String, String, Bytes, Bytes)>,
+}
+
+pub struct GroupCoordinator {
+    groups: Mutex<HashMap<String, Group>>,
+    config: GroupConfig,
+    logs: Arc<LogManager>,
+    clock: Arc<dyn sluice_storage::Time>,
+}
+
+fn new_member_id(client_id: &str) -> String {
+    format!("{client_id}-{}", uuid::Uuid::new_v4())
+}
+
+impl GroupCoordinator {
+    pub fn new(
+        config: GroupConfig,
+        logs: Arc<LogManager>,
+        clock: Arc<dyn sluice_storage::Time>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            groups: Mutex::new(HashMap::new()),
+            config,
+            logs,
+            clock,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.milliseconds()
+    }
+
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
+    }
+
+    /// The `__consumer_offsets` partition of `group`.
+    pub fn partition_for(&self, group: &str) -> i32 {
+        records::partition_for(group, self.config.offsets_partitions)
+    }
+
+    // ---------------------------------------------------------------- persistence
+
+    /// Append records for `group` to its partition; Err is COORDINATOR_NOT_AVAILABLE-ish.
+    fn append(
+        &self,
+        group: &str,
+        entries: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(), KafkaError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let tp = TopicPartition::new(OFFSETS_TOPIC, self.partition_for(group));
+        let log = self
+            .logs
+            .get_log(&tp)
+            .ok_or(KafkaError::CoordinatorNotAvailable)?;
+        let refs: Vec<sluice_protocol::batch::KeyValue<'_>> = entries
+            .iter()
+            .map(|(k, v)| (Some(k.as_slice()), v.as_deref()))
+            .collect();
+        let mut batch = sluice_protocol::batch::encode_batch(&refs, self.now());
+        let info = log.append_as_leader(&mut batch, 0).map_err(|e| {
+            tracing::error!(group, error = %e, "writing to __consumer_offsets failed");
+            KafkaError::CoordinatorNotAvailable
+        })?;
+        if log.config().fsync_before_ack {
+            log.sync_to(info.last_offset).map_err(|e| {
+                tracing::error!(group, error = %e, "syncing __consumer_offsets failed");
+                KafkaError::CoordinatorNotAvailable
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Rebuild every group from `__consumer_offsets` (start-up). Members come back with fresh
+    /// session timers.
+    pub fn load(self: &Arc<Self>) {
+        let mut loaded = 0usize;
+        for log in self.logs.all_logs() {
+            if log.topic_partition().topic != OFFSETS_TOPIC {
+                continue;
+            }
+            let mut offset = log.log_start_offset();
+            let end = log.high_watermark();
+            while offset < end {
+                let data = match log.read(offset, 1 << 20, true, None) {
+                    Ok(d) => d.into_bytes(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading __consumer_offsets failed");
+                        break;
+                    }
+                };
+                if data.is_empty() {
+                    break;
+                }
+                for b in sluice_protocol::batch::batches(&data) {
+                    let Ok(b) = b else { break };
+                    offset = b.next_offset();
+                    if b.is_control() {
+                        continue;
+                    }
+                    let mut scratch = Vec::new();
+                    let records_data: &[u8] = match b.compression() {
+                        Ok(sluice_protocol::batch::Compression::None) => b.records(),
+                        Ok(codec) => {
+                            if sluice_protocol::compression::decompress_into(
+                                codec,
+                                b.records(),
+                                1 << 28,
+                                &mut scratch,
+                            )
+                            .is_err()
+                            {
+                                continue;
+                            }
+                            &scratch
+                        }
+                        Err(_) => continue,
+                    };
+                    for r in sluice_protocol::records::records(records_data).flatten() {
+                        if let Some(k) = r.key {
+                            self.replay(k, r.value);
+                            loaded += 1;
+                        }
+                    }
+                }
+            }
+        }
+        // Members restored from metadata get session timers.
+        let arm: Vec<(String, String, u64, i32)> = self
+            .lock()
+            .iter()
+            .flat_map(|(g, group)| {
+                group
+                    .members
+                    .values()
+                    .map(|m| {
+                        (
+                            g.clone(),
+                            m.member_id.clone(),
+                            m.heartbeat_seq,
+                            m.session_timeout_ms,
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (g, m, seq, timeout) in arm {
+            self.arm_session(&g, &m, seq, timeout);
+        }
+        if loaded > 0 {
+            tracing::info!(
+                records = loaded,
+                groups = self.lock().len(),
+                "loaded consumer groups"
+            );
+        }
+    }
+
+    /// Apply one `__consumer_offsets` record to the in-memory state.
+    fn replay(&self, key: &[u8], value: Option<&[u8]>) {
+        let Ok(key) = Key::decode(key) else { return };
+        let now = self.now();
+        let mut groups = self.lock();
+        match key {
+            Key::Offset {
+                group,
+                topic,
+                partition,
+            } => match value.map(OffsetValue::decode) {
+                Some(Ok(v)) => {
+                    groups
+                        .entry(group)
+                        .or_insert_with(|| Group::new(now))
+                        .offsets
+                        .insert(
+                            (topic, partition),
+                            CommittedOffset {
+                                offset: v.offset,
+                                leader_epoch: v.leader_epoch,
+                                metadata: v.metadata,
+                                commit_timestamp: v.commit_timestamp,
+                            },
+                        );
+                }
+                Some(Err(_)) => {}
+                None => {
+                    if let Some(g) = groups.get_mut(&group) {
+                        g.offsets.remove(&(topic, partition));
+                    }
+                }
+            },
+            Key::Group { group } => match value.map(GroupValue::decode) {
+                Some(Ok(v)) => {
+                    let g = groups.entry(group).or_insert_with(|| Group::new(now));
+                    g.generation = v.generation;
+                    g.protocol_type = (!v.protocol_type.is_empty()).then_some(v.protocol_type);
+                    g.protocol_name = v.protocol.clone();
+                    g.leader = v.leader;
+                    g.members.clear();
+                    g.static_members.clear();
+                    for m in v.members {
+                        if let Some(i) = &m.group_instance_id {
+                            g.static_members.insert(i.clone(), m.member_id.clone());
+                        }
+                        let protocols = v
+                            .protocol
+                            .clone()
+                            .map(|p| vec![(p, Bytes::from(m.subscription))])
+                            .unwrap_or_default();
+                        g.members.insert(
+                            m.member_id.clone(),
+                            Member {
+                                member_id: m.member_id,
+                                group_instance_id: m.group_instance_id,
+                                client_id: m.client_id,
+                                client_host: m.client_host,
+                                session_timeout_ms: m.session_timeout,
+                                rebalance_timeout_ms: m.rebalance_timeout,
+                                protocols,
+                                assignment: Bytes::from(m.assignment),
+                                join_waiter: None,
+                                sync_waiter: None,
+                                heartbeat_seq: 0,
+                            },
+                        );
+                    }
+                    g.state = if g.members.is_empty() {
+                        GroupState::Empty
+                    } else {
+                        GroupState::Stable
+                    };
+                }
+                Some(Err(_)) => {}
+                None => {
+                    groups.remove(&group);
+                }
+            },
+        }
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    fn arm_session(self: &Arc<Self>, group: &str, member: &str, seq: u64, timeout_ms: i32) {
+        let this = self.clone();
+        let (group, member) = (group.to_string(), member.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(timeout_ms.max(0) as u64)).await;
+            this.session_expired(&group, &member, seq);
+        });
+    }
+
+    fn session_expired(self: &Arc<Self>, group_id: &str, member_id: &str, seq: u64) {
+        let mut groups = self.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return;
+        };
+        if let Some(pseq) = group.pending.get(member_id) {
+            if *pseq == seq {
+                group.pending.remove(member_id);
+                let ready = group.state == GroupState::PreparingRebalance
+                    && group.all_joined()
+                    && !group.initial_join;
+                drop(groups);
+                if ready {
+                    self.complete_join(group_id);
+                }
+            }
+            return;
+        }
+        let Some(m) = group.members.get(member_id) else {
+            return;
+        };
+        if m.heartbeat_seq != seq || m.join_waiter.is_some() || m.sync_waiter.is_some() {
+            return;
+        }
+        tracing::info!(
+            group = group_id,
+            member = member_id,
+            "member session expired"
+        );
+        self.remove_member_locked(&mut groups, group_id, member_id);
+    }
+
+    fn heartbeat_member(self: &Arc<Self>, group_id: &str, m: &mut Member) {
+        m.heartbeat_seq += 1;
+        self.arm_session(
+            group_id,
+            &m.member_id,
+            m.heartbeat_seq,
+            m.session_timeout_ms,
+        );
+    }
+
+    /// Remove a member and rebalance as Kafka's removeMemberAndUpdateGroup does.
+    fn remove_member_locked(
+        self: &Arc<Self>,
+        groups: &mut MutexGuard<'_, HashMap<String, Group>>,
+        group_id: &str,
+        member_id: &str,
+    ) {
+        let Some(group) = groups.get_mut(group_id) else {
+            return;
+        };
+        if let Some(m) = group.members.shift_remove(member_id) {
+            if let Some(i) = &m.group_instance_id {
+                if group.static_members.get(i) == Some(&m.member_id) {
+                    group.static_members.remove(i);
+                }
+            }
+            if let Some(w) = m.join_waiter {
+                let _ = w.send(JoinResult::error(KafkaError::UnknownMemberId, member_id));
+            }
+            if let Some(w) = m.sync_waiter {
+                let _ = w.send(SyncResult {
+                    error: Some(KafkaError::UnknownMemberId),
+                    ..Default::default()
+                });
+            }
+        }
+        if group.leader.as_deref() == Some(member_id) {
+            group.leader = group.members.keys().next().cloned();
+        }
+        match group.state {
+            GroupState::Stable | GroupState::CompletingRebalance => {
+                self.prepare_rebalance(group_id, group);
+            }
+            GroupState::PreparingRebalance if group.all_joined() && !group.initial_join => {
+                let gid = group_id.to_string();
+                let this = self.clone();
+                // Complete outside the caller's lock.
+                tokio::spawn(async move { this.complete_join(&gid) });
+            }
+            _ => {}
+        }
+    }
+
+    fn prepare_rebalance(self: &Arc<Self>, group_id: &str, group: &mut Group) {
+        // Members waiting for a sync in the old generation are told to rejoin.
+        for m in group.members.values_mut() {
+            if let Some(w) = m.sync_waiter.take() {
+                let _ = w.send(SyncResult {
+                    error: Some(KafkaError::RebalanceInProgress),
+                    ..Default::default()
+                });
+            }
+        }
+        let from_empty = group.state == GroupState::Empty;
+        group.state = GroupState::PreparingRebalance;
+        group.state_timestamp = self.now();
+        group.rebalance_seq += 1;
+        group.initial_join = from_empty && self.config.initial_rebalance_delay_ms > 0;
+        let rebalance_timeout = group
+            .members
+            .values()
+            .map(|m| m.rebalance_timeout_ms)
+            .max()
+            .unwrap_or(0)
+            .max(0);
+        let delay = if group.initial_join {
+            self.config
+                .initial_rebalance_delay_ms
+                .min(rebalance_timeout.max(self.config.initial_rebalance_delay_ms))
+        } else {
+            rebalance_timeout
+        };
+        let seq = group.rebalance_seq;
+        let this = self.clone();
+        let gid = group_id.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+            this.rebalance_deadline(&gid, seq);
+        });
+    }
+
+    fn rebalance_deadline(self: &Arc<Self>, group_id: &str, seq: u64) {
+        {
+            let mut groups = self.lock();
+            let Some(group) = groups.get_mut(group_id) else {
+                return;
+            };
+            if group.rebalance_seq != seq || group.state != GroupState::PreparingRebalance {
+                return;
+            }
+            group.initial_join = false;
+            // Members that did not rejoin in time are removed (and pending ids forgotten).
+            let missing: Vec<String> = group
+                .members
+                .values()
+                .filter(|m| m.join_waiter.is_none())
+                .map(|m| m.member_id.clone())
+                .collect();
+            for id in missing {
+                if let Some(m) = group.members.shift_remove(&id) {
+                    if let Some(i) = &m.group_instance_id {
+                        group.static_members.remove(i);
+                    }
+                }
+            }
+            group.pending.clear();
+        }
+        self.complete_join(group_id);
+    }
+
+    /// Start the next generation and answer every waiting JoinGroup.
+    fn complete_join(self: &Arc<Self>, group_id: &str) {
+        let now = self.now();
+        let mut persist_empty = None;
+        {
+            let mut groups = self.lock();
+            let Some(group) = groups.get_mut(group_id) else {
+                return;
+            };
+            if group.state != GroupState::PreparingRebalance {
+                return;
+            }
+            group.rebalance_seq += 1;
+            group.initial_join = false;
+            group.generation += 1;
+            group.state_timestamp = now;
+            if group.members.is_empty() {
+                group.state = GroupState::Empty;
+                group.protocol_name = None;
+                group.leader = None;
+                persist_empty = Some(group.to_value(now));
+            } else {
+                group.protocol_name = group.select_protocol();
+                if group
+                    .leader
+                    .as_ref()
+                    .is_none_or(|l| !group.members.contains_key(l))
+                {
+                    group.leader = group.members.keys().next().cloned();
+                }
+                group.state = GroupState::CompletingRebalance;
+                let protocol = group.protocol_name.clone().unwrap_or_default();
+                let leader = group.leader.clone().unwrap_or_default();
+                let member_list: Vec<(String, Option<String>, Bytes)> = group
+                    .members
+                    .values()
+                    .map(|m| {
+                        (
+                            m.member_id.clone(),
+                            m.group_instance_id.clone(),
+                            m.metadata_for(&protocol),
+                        )
+                    })
+                    .collect();
+                let (generation, ptype, pname) = (
+                    group.generation,
+                    group.protocol_type.clone(),
+                    group.protocol_name.clone(),
+                );
+                let ids: Vec<String> = group.members.keys().cloned().collect();
+                for id in ids {
+                    let Some(m) = group.members.get_mut(&id) else {
+                        continue;
+                    };
+                    if let Some(w) = m.join_waiter.take() {
+                        let _ = w.send(JoinResult {
+                            error: None,
+                            generation,
+                            protocol_type: ptype.clone(),
+                            protocol_name: pname.clone(),
+                            leader: leader.clone(),
+                            member_id: id.clone(),
+                            members: if id == leader {
+                                member_list.clone()
+                            } else {
+                                Vec::new()
+                            },
+                        });
+                    }
+                    let m = group.members.get_mut(&id).expect("present");
+                    m.heartbeat_seq += 1;
+                    let (seq, timeout) = (m.heartbeat_seq, m.session_timeout_ms);
+                    let this = self.clone();
+                    let (gid, mid) = (group_id.to_string(), id.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(timeout.max(0) as u64)).await;
+                        this.session_expired(&gid, &mid, seq);
+                    });
+                }
+            }
+        }
+        if let Some(value) = persist_empty {
+            let key = Key::Group {
+                group: group_id.to_string(),
+            }
+            .encode();
+            let _ = self.append(group_id, &[(key, Some(value.encode()))]);
+        }
+    }
+
+    // ---------------------------------------------------------------- APIs
+
+    pub fn join(self: &Arc<Self>, req: JoinRequest) -> Pending<JoinResult> {
+        let c = &self.config;
+        if req.group_id.is_empty() {
+            return Pending::Ready(JoinResult::error(
+                KafkaError::InvalidGroupId,
+                &req.member_id,
+            ));
+        }
+        if req.session_timeout_ms < c.min_session_timeout_ms
+            || req.session_timeout_ms > c.max_session_timeout_ms
+        {
+            return Pending::Ready(JoinResult::error(
+                KafkaError::InvalidSessionTimeout,
+                &req.member_id,
+            ));
+        }
+        let now = self.now();
+        let mut groups = self.lock();
+        if req.member_id.is_empty() {
+            groups
+                .entry(req.group_id.clone())
+                .or_insert_with(|| Group::new(now));
+        }
+        let Some(group) = groups.get_mut(&req.group_id) else {
+            return Pending::Ready(JoinResult::error(
+                KafkaError::UnknownMemberId,
+                &req.member_id,
+            ));
+        };
+        if group.state == GroupState::Dead {
+            return Pending::Ready(JoinResult::error(
+                KafkaError::CoordinatorNotAvailable,
+                &req.member_id,
+            ));
+        }
+        if !group.supports(&req.protocol_type, &req.protocols) {
+            return Pending::Ready(JoinResult::error(
+                KafkaError::InconsistentGroupProtocol,
+                &req.member_id,
+            ));
+        }
+
+        let member_id = if req.member_id.is_empty() {
+            // Static member rejoining with a new id: replaces the old member.
+            if let Some(instance) = &req.group_instance_id {
+                let new_id = new_member_id(&req.client_id);
+                if let Some(old_id) = group.static_members.get(instance).cloned() {
+                    if let Some(mut old) = group.members.shift_remove(&old_id) {
+                        if let Some(w) = old.join_waiter.take() {
+                            let _ =
+                                w.send(JoinResult::error(KafkaError::FencedInstanceId, &old_id));
+                        }
+                        if let Some(w) = old.sync_waiter.take() {
+                            let _ = w.send(SyncResult {
+                                error: Some(KafkaError::FencedInstanceId),
+                                ..Default::default()
+                            });
+                        }
+                        let same_protocols = old
+                            .protocols
+                            .iter()
+                            .map(|(n, _)| n)
+                            .eq(req.protocols.iter().map(|(n, _)| n));
+                        old.member_id = new_id.clone();
+                        old.protocols = req.protocols.clone();
+                        old.session_timeout_ms = req.session_timeout_ms;
+                        old.rebalance_timeout_ms = req.rebalance_timeout_ms;
+                        if group.leader.as_deref() == Some(old_id.as_str()) {
+                            group.leader = Some(new_id.clone());
+                        }
+                        group
+                            .static_members
+                            .insert(instance.clone(), new_id.clone());
+                        group.members.insert(new_id.clone(), old);
+                        if group.state == GroupState::Stable && same_protocols {
+                            // KIP-345: no rebalance; the member gets the current generation.
+                            let m = group.members.get_mut(&new_id).expect("inserted");
+                            self.heartbeat_member(&req.group_id, m);
+                            let protocol = group.protocol_name.clone().unwrap_or_default();
+                            let is_leader = group.leader.as_deref() == Some(new_id.as_str());
+                            let members = if is_leader {
+                                group
+                                    .members
+                                    .values()
+                                    .map(|m| {
+                                        (
+                                            m.member_id.clone(),
+                                            m.group_instance_id.clone(),
+                                            m.metadata_for(&protocol),
+                                        )
+                                    })
+                                    .collect()
+                            } else {
+                                Vec::new()
+                            };
+                            return Pending::Ready(JoinResult {
+                                error: None,
+                                generation: group.generation,
+                                protocol_type: group.protocol_type.clone(),
+                                protocol_name: group.protocol_name.clone(),
+                                leader: group.leader.clone().unwrap_or_default(),
+                                member_id: new_id,
+                                members,
+                            });
+                        }
+                        let (tx, rx) = oneshot::channel();
+                        group
+                            .members
+                            .get_mut(&new_id)
+                            .expect("inserted")
+                            .join_waiter = Some(tx);
+                        if group.state != GroupState::PreparingRebalance {
+                            self.prepare_rebalance(&req.group_id, group);
+                        }
+                        let ready = group.all_joined() && !group.initial_join;
+                        drop(groups);
+                        if ready {
+                            self.complete_join(&req.group_id);
+                        }
+                        return Pending::Wait(rx);
+                    }
+                }
+                new_id
+            } else if req.require_known_member_id {
+                let id = new_member_id(&req.client_id);
+                let seq = group.pending.len() as u64 + now as u64;
+                group.pending.insert(id.clone(), seq);
+                self.arm_session(&req.group_id, &id, seq, req.session_timeout_ms);
+                return Pending::Ready(JoinResult {
+                    error: Some(KafkaError::MemberIdRequired),
+                    generation: -1,
+                    member_id: id,
+                    ..Default::default()
+                });
+            } else {
+                new_member_id(&req.client_id)
+            }
+        } else {
+            req.member_id.clone()
+        };
+
+        let known = group.members.contains_key(&member_id);
+        let was_pending = group.pending.remove(&member_id).is_some();
+        if !known && !was_pending && !req.member_id.is_empty() {
+            return Pending::Ready(JoinResult::error(
+                KafkaError::UnknownMemberId,
+                &req.member_id,
+            ));
+        }
+        if let Some(instance) = &req.group_instance_id {
+            if let Some(existing) = group.static_members.get(instance) {
+                if *existing != member_id {
+                    return Pending::Ready(JoinResult::error(
+                        KafkaError::FencedInstanceId,
+                        &member_id,
+                    ));
+                }
+            }
+        }
+        if !known && group.members.len() >= self.config.max_size {
+            return Pending::Ready(JoinResult::error(
+                KafkaError::GroupMaxSizeReached,
+                &member_id,
+            ));
+        }
+
+        let (tx, rx) = oneshot::channel();
+        if known {
+            let m = group.members.get_mut(&member_id).expect("known");
+            let changed = m.protocols != req.protocols;
+            m.protocols = req.protocols.clone();
+            m.session_timeout_ms = req.session_timeout_ms;
+            m.rebalance_timeout_ms = req.rebalance_timeout_ms;
+            match group.state {
+                GroupState::CompletingRebalance | GroupState::Stable
+                    if !changed && group.leader.as_deref() != Some(member_id.as_str()) =>
+                {
+                    // A follower rejoining with the same metadata gets the current generation.
+                    let m = group.members.get_mut(&member_id).expect("known");
+                    self.heartbeat_member(&req.group_id, m);
+                    return Pending::Ready(JoinResult {
+                        error: None,
+                        generation: group.generation,
+                        protocol_type: group.protocol_type.clone(),
+                        protocol_name: group.protocol_name.clone(),
+                        leader: group.leader.clone().unwrap_or_default(),
+                        member_id,
+                        members: Vec::new(),
+                    });
+                }
+                _ => {}
+            }
+            let m = group.members.get_mut(&member_id).expect("known");
+            if let Some(old) = m.join_waiter.replace(tx) {
+                let _ = old.send(JoinResult::error(KafkaError::UnknownMemberId, &member_id));
+            }
+        } else {
+            if group.members.is_empty() {
+                group.protocol_type = Some(req.protocol_type.clone());
+            }
+            if let Some(i) = &req.group_instance_id {
+                group.static_members.insert(i.clone(), member_id.clone());
+            }
+            group.members.insert(
+                member_id.clone(),
+                Member {
+                    member_id: member_id.clone(),
+                    group_instance_id: req.group_instance_id.clone(),
+                    client_id: req.client_id.clone(),
+                    client_host: req.client_host.clone(),
+                    session_timeout_ms: req.session_timeout_ms,
+                    rebalance_timeout_ms: req.rebalance_timeout_ms,
+                    protocols: req.protocols.clone(),
+                    assignment: Bytes::new(),
+                    join_waiter: Some(tx),
+                    sync_waiter: None,
+                    heartbeat_seq: 0,
+                },
+            );
+        }
+        if group.state != GroupState::PreparingRebalance {
+            self.prepare_rebalance(&req.group_id, group);
+        }
+        let ready = group.all_joined() && !group.initial_join;
+        drop(groups);
+        if ready {
+            self.complete_join(&req.group_id);
+        }
+        Pending::Wait(rx)
+    }
+
+    pub fn sync(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        generation: i32,
+        protocol_type: Option<&str>,
+        protocol_name: Option<&str>,
+        assignments: Vec<(String, Bytes)>,
+    ) -> Pending<SyncResult> {
+        let err = |e| {
+            Pending::Ready(SyncResult {
+                error: Some(e),
+                ..Default::default()
+            })
+        };
+        let now = self.now();
+        let persist;
+        let (rx, value);
+        {
+            let mut groups = self.lock();
+            let Some(group) = groups.get_mut(group_id) else {
+                return err(KafkaError::UnknownMemberId);
+            };
+            if group.state == GroupState::Dead {
+                return err(KafkaError::CoordinatorNotAvailable);
+            }
+            if !group.members.contains_key(member_id) {
+                return err(KafkaError::UnknownMemberId);
+            }
+            if generation != group.generation {
+                return err(KafkaError::IllegalGeneration);
+            }
+            if protocol_type.is_some_and(|p| Some(p) != group.protocol_type.as_deref())
+                || protocol_name.is_some_and(|p| Some(p) != group.protocol_name.as_deref())
+            {
+                return err(KafkaError::InconsistentGroupProtocol);
+            }
+            match group.state {
+                GroupState::Empty => return err(KafkaError::UnknownMemberId),
+                GroupState::PreparingRebalance => return err(KafkaError::RebalanceInProgress),
+                GroupState::Stable => {
+                    let m = group.members.get_mut(member_id).expect("checked");
+                    let assignment = m.assignment.clone();
+                    self.heartbeat_member(group_id, m);
+                    return Pending::Ready(SyncResult {
+                        error: None,
+                        protocol_type: group.protocol_type.clone(),
+                        protocol_name: group.protocol_name.clone(),
+                        assignment,
+                    });
+                }
+                _ => {}
+            }
+            let (tx, r) = oneshot::channel();
+            let m = group.members.get_mut(member_id).expect("checked");
+            m.sync_waiter = Some(tx);
+            rx = r;
+            if group.leader.as_deref() != Some(member_id) {
+                return Pending::Wait(rx);
+            }
+            // The leader's assignment: persist the group with it, then hand it out.
+            let mut v = group.to_value(now);
+            let map: HashMap<String, Bytes> = assignments.into_iter().collect();
+            for mv in &mut v.members {
+                mv.assignment = map
+                    .get(&mv.member_id)
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default();
+            }
+            value = v;
+            persist = (group.generation, map);
+        }
+        let key = Key::Group {
+            group: group_id.to_string(),
+        }
+        .encode();
+        let stored = self.append(group_id, &[(key, Some(value.encode()))]);
+        let mut groups = self.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return Pending::Wait(rx);
+        };
+        if group.generation != persist.0 || group.state != GroupState::CompletingRebalance {
+            return Pending::Wait(rx);
+        }
+        let (ptype, pname) = (group.protocol_type.clone(), group.protocol_name.clone());
+        match stored {
+            Ok(()) => {
+                group.state = GroupState::Stable;
+                group.state_timestamp = now;
+                for m in group.members.values_mut() {
+                    m.assignment = persist.1.get(&m.member_id).cloned().unwrap_or_default();
+                    if let Some(w) = m.sync_waiter.take() {
+                        let _ = w.send(SyncResult {
+                            error: None,
+                            protocol_type: ptype.clone(),
+                            protocol_name: pname.clone(),
+                            assignment: m.assignment.clone(),
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                for m in group.members.values_mut() {
+                    if let Some(w) = m.sync_waiter.take() {
+                        let _ = w.send(SyncResult {
+                            error: Some(e),
+                            ..Default::default()
+                        });
+                    }
+                }
+                self.prepare_rebalance(group_id, group);
+            }
+        }
+        Pending::Wait(rx)
+    }
+
+    pub fn heartbeat(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        generation: i32,
+        instance: Option<&str>,
+    ) -> Option<KafkaError> {
+        let mut groups = self.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return Some(KafkaError::UnknownMemberId);
+        };
+        if let Some(i) = instance {
+            if group.static_members.get(i).is_some_and(|m| m != member_id) {
+                return Some(KafkaError::FencedInstanceId);
+            }
+        }
+        if group.state == GroupState::Dead {
+            return Some(KafkaError::CoordinatorNotAvailable);
+        }
+        if !group.members.contains_key(member_id) {
+            return Some(KafkaError::UnknownMemberId);
+        }
+        if generation != group.generation {
+            return Some(KafkaError::IllegalGeneration);
+        }
+        let state = group.state;
+        let m = group.members.get_mut(member_id).expect("checked");
+        self.heartbeat_member(group_id, m);
+        match state {
+            GroupState::PreparingRebalance => Some(KafkaError::RebalanceInProgress),
+            GroupState::Empty => Some(KafkaError::UnknownMemberId),
+            _ => None,
+        }
+    }
+
+    /// LeaveGroup for (member id, instance id) pairs; returns an error per member.
+    pub fn leave(
+        self: &Arc<Self>,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+    ) -> Result<Vec<Option<KafkaError>>, KafkaError> {
+        let mut groups = self.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return Err(KafkaError::UnknownMemberId);
+        };
+        if group.state == GroupState::Dead {
+            return Err(KafkaError::CoordinatorNotAvailable);
+        }
+        let mut out = Vec::new();
+        for (member_id, instance) in members {
+            let group = groups.get_mut(group_id).expect("present");
+            let target = match instance {
+                Some(i) => match group.static_members.get(i) {
+                    Some(m) if member_id.is_empty() || m == member_id => Some(m.clone()),
+                    Some(_) => {
+                        out.push(Some(KafkaError::FencedInstanceId));
+                        continue;
+                    }
+                    None => None,
+                },
+                None => Some(member_id.clone()),
+            };
+            match target {
+                Some(m) if group.members.contains_key(&m) => {
+                    self.remove_member_locked(&mut groups, group_id, &m);
+                    out.push(None);
+                }
+                Some(m) if group.pending.remove(&m).is_some() => out.push(None),
+                _ => out.push(Some(KafkaError::UnknownMemberId)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// OffsetCommit. `offsets`: (topic, partition, offset, leader epoch, metadata).
+    pub fn commit_offsets(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        generation: i32,
+        instance: Option<&str>,
+        offsets: Vec<(String, i32, i64, i32, String)>,
+    ) -> Vec<Option<KafkaError>> {
+        let now = self.now();
+        let all = |e: KafkaError| vec![Some(e); offsets.len()];
+        {
+            let mut groups = self.lock();
+            if !groups.contains_key(group_id) {
+                if generation >= 0 {
+                    return all(KafkaError::IllegalGeneration);
+                }
+                groups.insert(group_id.to_string(), Group::new(now));
+            }
+            let group = groups.get_mut(group_id).expect("present");
+            if group.state == GroupState::Dead {
+                return all(KafkaError::CoordinatorNotAvailable);
+            }
+            let simple = generation < 0 && member_id.is_empty() && instance.is_none();
+            if simple {
+                if group.state != GroupState::Empty {
+                    return all(KafkaError::UnknownMemberId);
+                }
+            } else {
+                if let Some(i) = instance {
+                    if group.static_members.get(i).is_some_and(|m| m != member_id) {
+                        return all(KafkaError::FencedInstanceId);
+                    }
+                }
+                if !group.members.contains_key(member_id) {
+                    return all(KafkaError::UnknownMemberId);
+                }
+                if generation != group.generation {
+                    return all(KafkaError::IllegalGeneration);
+                }
+                if group.state == GroupState::CompletingRebalance {
+                    return all(KafkaError::RebalanceInProgress);
+                }
+                let m = group.members.get_mut(member_id).expect("checked");
+                self.heartbeat_member(group_id, m);
+            }
+        }
+        let mut results = Vec::with_capacity(offsets.len());
+        let mut entries = Vec::new();
+        let mut accepted = Vec::new();
+        for (topic, partition, offset, epoch, metadata) in offsets {
+            if metadata.len() > self.config.max_metadata_bytes {
+                results.push(Some(KafkaError::OffsetMetadataTooLarge));
+                continue;
+            }
+            let value = OffsetValue {
+                offset,
+                leader_epoch: epoch,
+                metadata: metadata.clone(),
+                commit_timestamp: now,
+            };
+            entries.push((
+                Key::Offset {
+                    group: group_id.to_string(),
+                    topic: topic.clone(),
+                    partition,
+                }
+                .encode(),
+                Some(value.encode()),
+            ));
+            accepted.push((
+                results.len(),
+                topic,
+                partition,
+                CommittedOffset {
+                    offset,
+                    leader_epoch: epoch,
+                    metadata,
+                    commit_timestamp: now,
+                },
+            ));
+            results.push(None);
+        }
+        if let Err(e) = self.append(group_id, &entries) {
+            for (i, ..) in &accepted {
+                results[*i] = Some(e);
+            }
+            return results;
+        }
+        let mut groups = self.lock();
+        if let Some(group) = groups.get_mut(group_id) {
+            for (_, topic, partition, c) in accepted {
+                group.offsets.insert((topic, partition), c);
+            }
+        }
+        results
+    }
+
+    /// Committed offsets of `group` (all of them when `partitions` is None).
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        partitions: Option<&[(String, i32)]>,
+    ) -> Vec<(String, i32, Option<CommittedOffset>)> {
+        let groups = self.lock();
+        let group = groups.get(group_id).filter(|g| g.state != GroupState::Dead);
+        match partitions {
+            Some(ps) => ps
+                .iter()
+                .map(|(t, p)| {
+                    (
+                        t.clone(),
+                        *p,
+                        group.and_then(|g| g.offsets.get(&(t.clone(), *p)).cloned()),
+                    )
+                })
+                .collect(),
+            None => {
+                let mut all: Vec<_> = group
+                    .map(|g| {
+                        g.offsets
+                            .iter()
+                            .map(|((t, p), c)| (t.clone(), *p, Some(c.clone())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+                all
+            }
+        }
+    }
+
+    /// (group id, protocol type, state) of every live group.
+    pub fn list(&self) -> Vec<(String, String, GroupState)> {
+        let mut v: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|(_, g)| g.state != GroupState::Dead)
+            .map(|(id, g)| {
+                (
+                    id.clone(),
+                    g.protocol_type.clone().unwrap_or_default(),
+                    g.state,
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let groups = self.lock();
+        let g = groups
+            .get(group_id)
+            .filter(|g| g.state != GroupState::Dead)?;
+        let protocol = g.protocol_name.clone().unwrap_or_default();
+        let stable = g.state == GroupState::Stable;
+        Some(GroupDescription {
+            state: g.state,
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol_name: if stable || g.state == GroupState::CompletingRebalance {
+                protocol.clone()
+            } else {
+                String::new()
+            },
+            members: g
+                .members
+                .values()
+                .map(|m| {
+                    (
+                        m.member_id.clone(),
+                        m.group_instance_id.clone(),
+                        m.client_id.clone(),
+                        m.client_host.clone(),
+                        if stable {
+                            m.metadata_for(&protocol)
+                        } else {
+                            Bytes::new()
+                        },
+                        if stable {
+                            m.assignment.clone()
+                        } else {
+                            Bytes::new()
+                        },
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// DeleteGroups: only empty groups; offsets and metadata get tombstones.
+    pub fn delete_group(&self, group_id: &str) -> Option<KafkaError> {
+        let entries = {
+            let groups = self.lock();
+            let Some(g) = groups.get(group_id).filter(|g| g.state != GroupState::Dead) else {
+                return Some(KafkaError::GroupIdNotFound);
+            };
+            if !g.members.is_empty() || g.state != GroupState::Empty {
+                return Some(KafkaError::NonEmptyGroup);
+            }
+            let mut e: Vec<(Vec<u8>, Option<Vec<u8>>)> = g
+                .offsets
+                .keys()
+                .map(|(t, p)| {
+                    (
+                        Key::Offset {
+                            group: group_id.to_string(),
+                            topic: t.clone(),
+                            partition: *p,
+                        }
+                        .encode(),
+                        None,
+                    )
+                })
+                .collect();
+            e.push((
+                Key::Group {
+                    group: group_id.to_string(),
+                }
+                .encode(),
+                None,
+            ));
+            e
+        };
+        if let Err(e) = self.append(group_id, &entries) {
+            return Some(e);
+        }
+        self.lock().remove(group_id);
+        None
+    }
+
+    /// OffsetDelete: refused for topics the group is subscribed to (consumer protocol).
+    pub fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<Vec<Option<KafkaError>>, KafkaError> {
+        let (entries, subscribed) = {
+            let groups = self.lock();
+            let Some(g) = groups.get(group_id).filter(|g| g.state != GroupState::Dead) else {
+                return Err(KafkaError::GroupIdNotFound);
+            };
+            let subscribed: HashSet<String> =
+                if g.state == GroupState::Empty || g.protocol_type.as_deref() != Some("consumer") {
+                    HashSet::new()
+                } else {
+                    let protocol = g.protocol_name.clone().unwrap_or_default();
+                    g.members
+                        .values()
+                        .flat_map(|m| subscribed_topics(&m.metadata_for(&protocol)))
+                        .collect()
+                };
+            let entries: Vec<(Vec<u8>, Option<Vec<u8>>)> = partitions
+                .iter()
+                .filter(|(t, _)| !subscribed.contains(t))
+                .map(|(t, p)| {
+                    (
+                        Key::Offset {
+                            group: group_id.to_string(),
+                            topic: t.clone(),
+                            partition: *p,
+                        }
+                        .encode(),
+                        None,
+                    )
+                })
+                .collect();
+            (entries, subscribed)
+        };
+        self.append(group_id, &entries)?;
+        let mut groups = self.lock();
+        let g = groups.get_mut(group_id);
+        let mut out = Vec::new();
+        let mut g = g;
+        for (t, p) in partitions {
+            if subscribed.contains(t) {
+                out.push(Some(KafkaError::GroupSubscribedToTopic));
+            } else {
+                if let Some(g) = g.as_mut() {
+                    g.offsets.remove(&(t.clone(), *p));
+                }
+                out.push(None);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Topics of a consumer-protocol subscription (ConsumerProtocolSubscription: version int16,
+/// topics array of strings, ...). Unparseable metadata subscribes to nothing.
+pub fn subscribed_topics(metadata: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let get = |pos: usize, n: usize| metadata.get(pos..pos + n);
+    let Some(count) = get(2, 4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]])) else {
+        return out;
+    };
+    let mut pos = 6;
+    for _ in 0..count.max(0) {
+        let Some(len) = get(pos, 2).map(|b| i16::from_be_bytes([b[0], b[1]])) else {
+            break;
+        };
+        pos += 2;
+        let Some(name) = get(pos, len.max(0) as usize) else {
+            break;
+        };
+        out.push(String::from_utf8_lossy(name).into_owned());
+        pos += len.max(0) as usize;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_storage::{LogConfig, SystemTime};
+
+    fn coordinator(dir: &std::path::Path, delay_ms: i32) -> Arc<GroupCoordinator> {
+        let logs = Arc::new(
+            LogManager::open(
+                vec![dir.to_path_buf()],
+                LogConfig::default(),
+                Arc::new(SystemTime),
+            )
+            .unwrap(),
+        );
+        for p in 0..4 {
+            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
+                .unwrap();
+        }
+        let config = GroupConfig {
+            initial_rebalance_delay_ms: delay_ms,
+            offsets_partitions: 4,
+            ..GroupConfig::default()
+        };
+        GroupCoordinator::new(config, logs, Arc::new(SystemTime))
+    }
+
+    fn req(member: &str, instance: Option<&str>) -> JoinRequest {
+        JoinRequest {
+            group_id: "g".into(),
+            member_id: member.into(),
+            group_instance_id: instance.map(str::to_string),
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 30_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
+            require_known_member_id: true,
+        }
+    }
+
+    async fn join(c: &Arc<GroupCoordinator>, r: JoinRequest) -> JoinResult {
+        match c.join(r) {
+            Pending::Ready(r) => r,
+            Pending::Wait(rx) => rx.await.expect("answered"),
+        }
+    }
+
+    /// KIP-394: first join gets an id, the second completes (delay 0: at once).
+    async fn join_new(c: &Arc<GroupCoordinator>) -> JoinResult {
+        let first = join(c, req("", None)).await;
+        assert_eq!(first.error, Some(KafkaError::MemberIdRequired));
+        join(c, req(&first.member_id, None)).await
+    }
+
+    async fn sync(
+        c: &Arc<GroupCoordinator>,
+        m: &str,
+        gen: i32,
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncResult {
+        match c.sync("g", m, gen, None, None, assignments) {
+            Pending::Ready(r) => r,
+            Pending::Wait(rx) => rx.await.expect("answered"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_members_rebalance_and_get_assignments_byte_exact() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join_new(&c).await;
+        assert_eq!(m1.error, None);
+        assert_eq!(m1.generation, 1);
+        assert_eq!(m1.leader, m1.member_id);
+        let s = sync(
+            &c,
+            &m1.member_id,
+            1,
+            vec![(m1.member_id.clone(), Bytes::from_static(b"a1"))],
+        )
+        .await;
+        assert_eq!(s.assignment, Bytes::from_static(b"a1"));
+
+        // A second member: its join waits for m1 to rejoin.
+        let first = join(&c, req("", None)).await;
+        let m2_id = first.member_id.clone();
+        let c2 = c.clone();
+        let pending_m2 = tokio::spawn(async move { join(&c2, req(&m2_id, None)).await });
+        tokio::task::yield_now().await;
+        assert_eq!(
+            c.heartbeat("g", &m1.member_id, 1, None),
+            Some(KafkaError::RebalanceInProgress)
+        );
+        let m1b = join(&c, req(&m1.member_id, None)).await;
+        let m2 = pending_m2.await.unwrap();
+        assert_eq!((m1b.generation, m2.generation), (2, 2));
+        assert_eq!(m1b.members.len(), 2, "the leader gets every member");
+        assert!(m2.members.is_empty());
+        let c3 = c.clone();
+        let m2_id = m2.member_id.clone();
+        let follower = tokio::spawn(async move { sync(&c3, &m2_id, 2, vec![]).await });
+        tokio::task::yield_now().await;
+        let assignment = Bytes::from(vec![0u8, 1, 2, 255]);
+        let leader = sync(
+            &c,
+            &m1.member_id,
+            2,
+            vec![
+                (m1.member_id.clone(), Bytes::from_static(b"x")),
+                (m2.member_id.clone(), assignment.clone()),
+            ],
+        )
+        .await;
+        assert_eq!(leader.assignment, Bytes::from_static(b"x"));
+        assert_eq!(follower.await.unwrap().assignment, assignment);
+        assert_eq!(c.describe("g").unwrap().state, GroupState::Stable);
+        // Wrong generation.
+        assert_eq!(
+            c.heartbeat("g", &m1.member_id, 1, None),
+            Some(KafkaError::IllegalGeneration)
+        );
+        assert_eq!(
+            c.heartbeat("g", "nobody", 2, None),
+            Some(KafkaError::UnknownMemberId)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn session_expiry_removes_the_silent_member() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join_new(&c).await;
+        sync(&c, &m1.member_id, 1, vec![]).await;
+        // m1 goes silent past its 10 s session: removed, the group empties.
+        tokio::time::sleep(Duration::from_millis(10_001)).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let d1 = c.describe("g").unwrap();
+        assert!(d1.members.is_empty(), "expired member removed");
+        assert_eq!(
+            c.heartbeat("g", &m1.member_id, 1, None),
+            Some(KafkaError::UnknownMemberId)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_keep_a_member_alive() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join_new(&c).await;
+        sync(&c, &m1.member_id, 1, vec![]).await;
+        for _ in 0..10 {
+            tokio::time::advance(Duration::from_millis(5_000)).await;
+            assert_eq!(c.heartbeat("g", &m1.member_id, 1, None), None);
+        }
+        assert_eq!(c.describe("g").unwrap().members.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn static_member_restart_does_not_rebalance() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join(&c, req("", Some("instance-1"))).await;
+        assert_eq!(m1.error, None, "static members get an id at once");
+        sync(
+            &c,
+            &m1.member_id,
+            1,
+            vec![(m1.member_id.clone(), Bytes::from_static(b"asg"))],
+        )
+        .await;
+        // The same instance comes back with no member id: same generation, new id, old fenced.
+        let again = join(&c, req("", Some("instance-1"))).await;
+        assert_eq!(again.error, None);
+        assert_eq!(again.generation, 1);
+        assert_ne!(again.member_id, m1.member_id);
+        assert_eq!(c.describe("g").unwrap().state, GroupState::Stable);
+        assert_eq!(
+            sync(&c, &again.member_id, 1, vec![]).await.assignment,
+            Bytes::from_static(b"asg")
+        );
+        assert_eq!(
+            c.heartbeat("g", &m1.member_id, 1, Some("instance-1")),
+            Some(KafkaError::FencedInstanceId)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn leader_leaving_mid_sync_sends_followers_back() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join_new(&c).await;
+        sync(&c, &m1.member_id, 1, vec![]).await;
+        let first = join(&c, req("", None)).await;
+        let m2_id = first.member_id.clone();
+        let c2 = c.clone();
+        let pending_m2 = tokio::spawn(async move { join(&c2, req(&m2_id, None)).await });
+        tokio::task::yield_now().await;
+        let m1b = join(&c, req(&m1.member_id, None)).await;
+        let m2 = pending_m2.await.unwrap();
+        let c3 = c.clone();
+        let m2_id = m2.member_id.clone();
+        let follower = tokio::spawn(async move { sync(&c3, &m2_id, 2, vec![]).await });
+        tokio::task::yield_now().await;
+        // The leader leaves instead of syncing.
+        assert_eq!(
+            c.leave("g", &[(m1b.member_id.clone(), None)]).unwrap(),
+            vec![None]
+        );
+        assert_eq!(
+            follower.await.unwrap().error,
+            Some(KafkaError::RebalanceInProgress)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn initial_delay_gathers_members_into_one_generation() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 3_000);
+        let a = join(&c, req("", None)).await.member_id;
+        let b = join(&c, req("", None)).await.member_id;
+        let (ca, cb) = (c.clone(), c.clone());
+        let ja = tokio::spawn(async move { join(&ca, req(&a, None)).await });
+        let jb = tokio::spawn(async move { join(&cb, req(&b, None)).await });
+        tokio::time::advance(Duration::from_millis(3_001)).await;
+        let (ra, rb) = (ja.await.unwrap(), jb.await.unwrap());
+        assert_eq!((ra.generation, rb.generation), (1, 1));
+        assert_eq!(ra.leader, rb.leader);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn offsets_and_groups_are_replayed_after_restart() {
+        let d = tempfile::tempdir().unwrap();
+        {
+            let c = coordinator(d.path(), 0);
+            let m1 = join_new(&c).await;
+            sync(
+                &c,
+                &m1.member_id,
+                1,
+                vec![(m1.member_id.clone(), Bytes::from_static(b"asg"))],
+            )
+            .await;
+            let r = c.commit_offsets(
+                "g",
+                &m1.member_id,
+                1,
+                None,
+                vec![("t".into(), 0, 42, -1, "meta".into())],
+            );
+            assert_eq!(r, vec![None]);
+            // A simple (non-member) commit to another group.
+            assert_eq!(
+                c.commit_offsets(
+                    "simple",
+                    "",
+                    -1,
+                    None,
+                    vec![("t".into(), 1, 7, -1, String::new())]
+                ),
+                vec![None]
+            );
+            assert_eq!(
+                c.commit_offsets(
+                    "g",
+                    &m1.member_id,
+                    5,
+                    None,
+                    vec![("t".into(), 0, 1, -1, String::new())]
+                ),
+                vec![Some(KafkaError::IllegalGeneration)]
+            );
+            assert_eq!(
+                c.commit_offsets(
+                    "nope",
+                    "m",
+                    3,
+                    None,
+                    vec![("t".into(), 0, 1, -1, String::new())]
+                ),
+                vec![Some(KafkaError::IllegalGeneration)]
+            );
+            c.logs.shutdown().unwrap();
+        }
+        let c = coordinator(d.path(), 0);
+        c.load();
+        let got = c.fetch_offsets("g", Some(&[("t".into(), 0)]));
+        assert_eq!(got[0].2.as_ref().unwrap().offset, 42);
+        assert_eq!(got[0].2.as_ref().unwrap().metadata, "meta");
+        assert_eq!(
+            c.fetch_offsets("simple", None)[0]
+                .2
+                .as_ref()
+                .unwrap()
+                .offset,
+            7
+        );
+        let desc = c.describe("g").unwrap();
+        assert_eq!(desc.state, GroupState::Stable);
+        assert_eq!(desc.members[0].5, Bytes::from_static(b"asg"));
+        // Deleting a group with members is refused; the simple group can go.
+        assert_eq!(c.delete_group("g"), Some(KafkaError::NonEmptyGroup));
+        assert_eq!(c.delete_group("simple"), None);
+        assert_eq!(c.delete_group("simple"), Some(KafkaError::GroupIdNotFound));
+    }
+
+    #[test]
+    fn subscription_topics_parse() {
+        // version 0, topics ["a", "bc"], user data null.
+        let meta = [
+            0u8, 0, 0, 0, 0, 2, 0, 1, b'a', 0, 2, b'b', b'c', 0xff, 0xff, 0xff, 0xff,
+        ];
+        assert_eq!(
+            subscribed_topics(&meta),
+            vec!["a".to_string(), "bc".to_string()]
+        );
+        assert!(subscribed_topics(&[0, 0, 0xff]).is_empty());
+    }
+}

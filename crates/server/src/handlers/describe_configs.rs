@@ -1,0 +1,226 @@
+//! DescribeConfigs (API key 32), v1-4 (Kafka 4 removed v0).
+//!
+//! - v1: include_synonyms, config_source, synonyms. v3: include_documentation, config_type,
+//!   documentation. v4: flexible.
+//! - TOPIC (2): every topic config with its effective value and source (DYNAMIC_TOPIC_CONFIG for
+//!   overrides, STATIC_BROKER_CONFIG when a broker setting supplies it, DEFAULT_CONFIG
+//!   otherwise), as Kafka lists them, defaults included. Unknown topic:
+//!   UNKNOWN_TOPIC_OR_PARTITION.
+//! - BROKER (4): name = this node's id (or "" for cluster-wide defaults, of which there are none
+//!   since dynamic broker configs are not supported): the broker configs Sluice reads and every
+//!   topic-config default under its broker name. Another id: INVALID_REQUEST.
+//! - configuration_keys limits the answer to those keys (unknown keys are left out, as Kafka).
+//! - Other resource types (BROKER_LOGGER, CLIENT_METRICS, GROUP): INVALID_REQUEST.
+
+use super::{Reply, RequestContext};
+use crate::broker::Broker;
+use crate::config::BROKER_CONFIGS;
+use crate::topic_config::{self, ConfigType, TOPIC_CONFIGS};
+use sluice_protocol::error::KafkaError;
+use sluice_protocol::kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use sluice_protocol::kafka_protocol::messages::{
+    DescribeConfigsRequest, DescribeConfigsResponse, ResponseKind,
+};
+use sluice_protocol::kafka_protocol::protocol::StrBytes;
+
+pub const RESOURCE_TOPIC: i8 = 2;
+pub const RESOURCE_BROKER: i8 = 4;
+/// DescribeConfigs' source code for a broker config set statically.
+const STATIC_BROKER_CONFIG: i8 = 4;
+const DEFAULT_CONFIG: i8 = 5;
+
+struct Entry {
+    name: String,
+    value: Option<String>,
+    source: i8,
+    read_only: bool,
+    kind: ConfigType,
+    doc: &'static str,
+    synonyms: Vec<(String, String, i8)>,
+}
+
+pub async fn handle(
+    broker: &Broker,
+    ctx: &RequestContext<'_>,
+    req: DescribeConfigsRequest,
+) -> Reply {
+    let v = ctx.version;
+    let mut resp = DescribeConfigsResponse::default();
+    for r in &req.resources {
+        let mut result = DescribeConfigsResult::default()
+            .with_resource_type(r.resource_type)
+            .with_resource_name(r.resource_name.clone());
+        let entries = match r.resource_type {
+            RESOURCE_TOPIC => topic_entries(broker, r.resource_name.as_str()),
+            RESOURCE_BROKER => broker_entries(broker, r.resource_name.as_str()),
+            other => Err((
+                KafkaError::InvalidRequest,
+                format!("Unsupported resource type {other} for DescribeConfigs"),
+            )),
+        };
+        match entries {
+            Ok(entries) => {
+                let wanted = r.configuration_keys.as_ref();
+                for e in entries {
+                    if let Some(keys) = wanted {
+                        if !keys.iter().any(|k| k.as_str() == e.name) {
+                            continue;
+                        }
+                    }
+                    result.configs.push(to_wire(e, v, &req));
+                }
+            }
+            Err((code, message)) => {
+                result.error_code = code.code();
+                result.error_message = Some(StrBytes::from_string(message));
+            }
+        }
+        resp.results.push(result);
+    }
+    Reply::Response(ResponseKind::DescribeConfigs(resp))
+}
+
+fn to_wire(e: Entry, v: i16, req: &DescribeConfigsRequest) -> DescribeConfigsResourceResult {
+    let mut c = DescribeConfigsResourceResult::default()
+        .with_name(StrBytes::from_string(e.name))
+        .with_value(e.value.map(StrBytes::from_string))
+        .with_read_only(e.read_only)
+        .with_config_source(e.source);
+    if req.include_synonyms {
+        c.synonyms = e
+            .synonyms
+            .into_iter()
+            .map(|(n, val, src)| {
+                DescribeConfigsSynonym::default()
+                    .with_name(StrBytes::from_string(n))
+                    .with_value(Some(StrBytes::from_string(val)))
+                    .with_source(src)
+            })
+            .collect();
+    }
+    if v >= 3 {
+        c.config_type = e.kind as i8;
+        if req.include_documentation {
+            c.documentation = Some(StrBytes::from_static_str(e.doc));
+        }
+    }
+    c
+}
+
+fn topic_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError, String)> {
+    let snapshot = broker.topics.snapshot();
+    // Kafka answers an unknown topic with an empty message.
+    let t = snapshot
+        .get(name)
+        .ok_or((KafkaError::UnknownTopicOrPartition, String::new()))?;
+    Ok(TOPIC_CONFIGS
+        .iter()
+        .map(|def| {
+            let (value, source) = topic_config::effective(def, &t.configs, &broker.config.raw);
+            Entry {
+                name: def.name.to_string(),
+                value: Some(value),
+                source: source as i8,
+                read_only: false,
+                kind: def.kind,
+                doc: def.doc,
+                synonyms: topic_config::synonyms(def, &t.configs, &broker.config.raw)
+                    .into_iter()
+                    .map(|(n, v, s)| (n, v, s as i8))
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError, String)> {
+    let node = broker.node_id().to_string();
+    if name.is_empty() {
+        // Cluster-wide dynamic defaults: none are set.
+        return Ok(Vec::new());
+    }
+    if name != node {
+        return Err((
+            KafkaError::InvalidRequest,
+            format!("Unexpected broker id, expected {node} or empty string, but received {name}"),
+        ));
+    }
+    let raw = &broker.config.raw;
+    let mut entries: Vec<Entry> = BROKER_CONFIGS
+        .iter()
+        .map(|d| {
+            let set = raw.get(d.name).map(str::to_string);
+            let value = match d.name {
+                "node.id" | "broker.id" => Some(node.clone()),
+                _ => set.clone().or(d.default.map(str::to_string)),
+            };
+            let source = if set.is_some() {
+                STATIC_BROKER_CONFIG
+            } else {
+                DEFAULT_CONFIG
+            };
+            let mut synonyms = Vec::new();
+            if let Some(v) = &set {
+                synonyms.push((d.name.to_string(), v.clone(), STATIC_BROKER_CONFIG));
+            }
+            if let Some(def) = d.default {
+                synonyms.push((d.name.to_string(), def.to_string(), DEFAULT_CONFIG));
+            }
+            Entry {
+                name: d.name.to_string(),
+                value,
+                source,
+                read_only: true,
+                kind: d.kind,
+                doc: d.doc,
+                synonyms,
+            }
+        })
+        .collect();
+    // Topic-config defaults under their broker names.
+    for def in TOPIC_CONFIGS {
+        for (i, syn) in def.synonyms.iter().enumerate() {
+            if entries.iter().any(|e| e.name == syn.name) {
+                continue;
+            }
+            let set = raw.get(syn.name).map(|v| v.trim().to_string());
+            // Only the most specific synonym carries the default (log.retention.hours = 168,
+            // not log.retention.ms).
+            let is_default_holder = i + 1 == def.synonyms.len();
+            let default = is_default_holder.then(|| {
+                if syn.factor == 1 {
+                    def.default.to_string()
+                } else {
+                    def.default
+                        .parse::<i64>()
+                        .map(|d| (d / syn.factor).to_string())
+                        .unwrap_or_else(|_| def.default.to_string())
+                }
+            });
+            let (value, source) = match (&set, &default) {
+                (Some(v), _) => (Some(v.clone()), STATIC_BROKER_CONFIG),
+                (None, d) => (d.clone(), DEFAULT_CONFIG),
+            };
+            let mut synonyms = Vec::new();
+            if let Some(v) = &set {
+                synonyms.push((syn.name.to_string(), v.clone(), STATIC_BROKER_CONFIG));
+            }
+            if let Some(d) = &default {
+                synonyms.push((syn.name.to_string(), d.clone(), DEFAULT_CONFIG));
+            }
+            entries.push(Entry {
+                name: syn.name.to_string(),
+                value,
+                source,
+                read_only: false,
+                kind: def.kind,
+                doc: def.doc,
+                synonyms,
+            });
+        }
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}

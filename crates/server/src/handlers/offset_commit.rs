@@ -1,0 +1,100 @@
+//! OffsetCommit (API key 8), v2-9 (kafka-protocol 0.18 cannot decode v10).
+//!
+//! - v2-4: retention_time_ms (ignored, as Kafka 4 does). v3: throttle_time_ms. v5: no
+//!   retention. v6: committed_leader_epoch. v7: group_instance_id. v8: flexible. v9: the
+//!   generation field may carry a KIP-848 member epoch (consumer groups: not yet).
+//! - Members commit with their generation (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+//!   REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID); a consumer outside group management commits with
+//!   generation -1 to an empty or new group. Unknown topic or partition:
+//!   UNKNOWN_TOPIC_OR_PARTITION. metadata over offset.metadata.max.bytes:
+//!   OFFSET_METADATA_TOO_LARGE. Commits are written to `__consumer_offsets` before the answer.
+
+use super::{Reply, RequestContext};
+use crate::broker::Broker;
+use sluice_protocol::error::KafkaError;
+use sluice_protocol::kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use sluice_protocol::kafka_protocol::messages::{
+    OffsetCommitRequest, OffsetCommitResponse, ResponseKind,
+};
+
+pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetCommitRequest) -> Reply {
+    let v = ctx.version;
+    let mut resp = OffsetCommitResponse::default();
+    if let Err(e) = broker.ensure_offsets_topic() {
+        tracing::error!(error = %e.message, "cannot create __consumer_offsets");
+    }
+    let snapshot = broker.topics.snapshot();
+    // (topic index, partition index) -> error, for partitions refused before the coordinator.
+    let mut plan = Vec::new();
+    let mut to_commit = Vec::new();
+    for t in &req.topics {
+        let known = snapshot.get(t.name.as_str()).cloned();
+        for p in &t.partitions {
+            let exists = known
+                .as_ref()
+                .is_some_and(|k| p.partition_index >= 0 && p.partition_index < k.partitions);
+            if exists {
+                plan.push((
+                    t.name.clone(),
+                    p.partition_index,
+                    None,
+                    Some(to_commit.len()),
+                ));
+                to_commit.push((
+                    t.name.to_string(),
+                    p.partition_index,
+                    p.committed_offset,
+                    if v >= 6 { p.committed_leader_epoch } else { -1 },
+                    p.committed_metadata
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_default(),
+                ));
+            } else {
+                plan.push((
+                    t.name.clone(),
+                    p.partition_index,
+                    Some(KafkaError::UnknownTopicOrPartition),
+                    None,
+                ));
+            }
+        }
+    }
+    let instance = if v >= 7 {
+        req.group_instance_id.as_ref().map(|s| s.as_str())
+    } else {
+        None
+    };
+    let results = if to_commit.is_empty() {
+        Vec::new()
+    } else {
+        broker.groups.commit_offsets(
+            req.group_id.as_str(),
+            req.member_id.as_str(),
+            req.generation_id_or_member_epoch,
+            instance,
+            to_commit,
+        )
+    };
+    for (name, partition, refused, idx) in plan {
+        let err = refused.or_else(|| idx.and_then(|i| results.get(i).copied().flatten()));
+        if resp
+            .topics
+            .last()
+            .is_none_or(|t: &OffsetCommitResponseTopic| t.name != name)
+        {
+            resp.topics
+                .push(OffsetCommitResponseTopic::default().with_name(name));
+        }
+        if let Some(t) = resp.topics.last_mut() {
+            t.partitions.push(
+                OffsetCommitResponsePartition::default()
+                    .with_partition_index(partition)
+                    .with_error_code(err.map(|e| e.code()).unwrap_or(0)),
+            );
+        }
+    }
+    Reply::Response(ResponseKind::OffsetCommit(resp))
+}

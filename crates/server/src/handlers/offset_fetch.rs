@@ -1,0 +1,117 @@
+//! OffsetFetch (API key 9), v1-9 (kafka-protocol 0.18 cannot decode v10).
+//!
+//! - v2: topics may be null (= every committed partition of the group), top-level error_code.
+//!   v3: throttle_time_ms. v5: committed_leader_epoch. v6: flexible. v7: require_stable
+//!   (no transactional offsets exist yet, so nothing is ever unstable). v8: several groups per
+//!   request. v9: member_id / member_epoch (KIP-848, not yet checked).
+//! - Partitions without a commit (or groups that do not exist) answer offset -1 with no error.
+
+use super::{Reply, RequestContext};
+use crate::broker::Broker;
+use crate::coordinator::group::CommittedOffset;
+use sluice_protocol::kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use sluice_protocol::kafka_protocol::messages::{
+    OffsetFetchRequest, OffsetFetchResponse, ResponseKind, TopicName,
+};
+use sluice_protocol::kafka_protocol::protocol::StrBytes;
+
+type Fetched = Vec<(String, i32, Option<CommittedOffset>)>;
+
+fn fetch(broker: &Broker, group: &str, topics: Option<Vec<(String, i32)>>) -> Fetched {
+    broker.groups.fetch_offsets(group, topics.as_deref())
+}
+
+type PartitionOffsets = Vec<(i32, Option<CommittedOffset>)>;
+
+fn grouped(rows: Fetched) -> Vec<(String, PartitionOffsets)> {
+    let mut out: Vec<(String, PartitionOffsets)> = Vec::new();
+    for (t, p, c) in rows {
+        match out.last_mut() {
+            Some((name, parts)) if *name == t => parts.push((p, c)),
+            _ => out.push((t, vec![(p, c)])),
+        }
+    }
+    out
+}
+
+pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetFetchRequest) -> Reply {
+    let v = ctx.version;
+    let mut resp = OffsetFetchResponse::default();
+    if v >= 8 {
+        for g in &req.groups {
+            let topics = g.topics.as_ref().map(|ts| {
+                ts.iter()
+                    .flat_map(|t| {
+                        t.partition_indexes
+                            .iter()
+                            .map(move |p| (t.name.to_string(), *p))
+                    })
+                    .collect()
+            });
+            let mut gr = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
+            for (t, parts) in grouped(fetch(broker, g.group_id.as_str(), topics)) {
+                gr.topics.push(
+                    OffsetFetchResponseTopics::default()
+                        .with_name(TopicName(StrBytes::from_string(t)))
+                        .with_partitions(
+                            parts
+                                .into_iter()
+                                .map(|(p, c)| {
+                                    let (offset, epoch, meta) = split(c);
+                                    OffsetFetchResponsePartitions::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(offset)
+                                        .with_committed_leader_epoch(epoch)
+                                        .with_metadata(Some(StrBytes::from_string(meta)))
+                                })
+                                .collect(),
+                        ),
+                );
+            }
+            resp.groups.push(gr);
+        }
+    } else {
+        let topics = req.topics.as_ref().map(|ts| {
+            ts.iter()
+                .flat_map(|t| {
+                    t.partition_indexes
+                        .iter()
+                        .map(move |p| (t.name.to_string(), *p))
+                })
+                .collect()
+        });
+        for (t, parts) in grouped(fetch(broker, req.group_id.as_str(), topics)) {
+            resp.topics.push(
+                OffsetFetchResponseTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(t)))
+                    .with_partitions(
+                        parts
+                            .into_iter()
+                            .map(|(p, c)| {
+                                let (offset, epoch, meta) = split(c);
+                                let mut part = OffsetFetchResponsePartition::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(offset)
+                                    .with_metadata(Some(StrBytes::from_string(meta)));
+                                if v >= 5 {
+                                    part.committed_leader_epoch = epoch;
+                                }
+                                part
+                            })
+                            .collect(),
+                    ),
+            );
+        }
+    }
+    Reply::Response(ResponseKind::OffsetFetch(resp))
+}
+
+fn split(c: Option<CommittedOffset>) -> (i64, i32, String) {
+    match c {
+        Some(c) => (c.offset, c.leader_epoch, c.metadata),
+        None => (-1, -1, String::new()),
+    }
+}
