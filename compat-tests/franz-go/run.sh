@@ -74,7 +74,7 @@ KGO_CI_TESTS=(TestPing TestHookPollStartRecognized TestClient_Produce TestClient
   TestConsumeTopicRetrieval_Many TestIssue337 TestDirectPartitionPurge TestIssue434
   TestPauseIssue489 TestPauseIssueOct2023 TestIssue648 TestIssue810 TestIssue865
   TestIssueFetchLargerThanBrokerMaxReadBytes TestPooling TestHookPollStart
-  TestConsumeMaxDecompressBatchBytes)
+  TestConsumeMaxDecompressBatchBytes TestConsumeRegex TestAddRemovePartitions)
 KGO_CI_REGEX="^($(IFS='|'; echo "${KGO_CI_TESTS[*]}"))\$"
 
 # franz-go's integration tests, run from a writable copy of the pinned module.
