@@ -130,6 +130,7 @@ stop_sampler() {
 }
 
 declare -A R   # R[broker|row|metric] = value
+declare -A LOAD # load averages (1/5/15 min) when each broker's runs started and ended
 
 # ------------------------------------------------------------------------------------------
 # Runs
@@ -201,6 +202,7 @@ ROWS=()
 for broker in "${BROKERS[@]}"; do
   if [[ $broker == sluice ]]; then addr=$SLUICE_B; else addr=$KAFKA_B; fi
   log "=== $broker ($addr): $RECORDS records of $SIZE bytes per run"
+  LOAD["$broker start"]="$(cut -d' ' -f1-3 /proc/loadavg)"
   start_broker "$broker"
   for parts in 1 8; do
     kafka_topics "$addr" --create --topic "bench-${parts}p" --partitions "$parts" --replication-factor 1 >&2
@@ -211,6 +213,7 @@ for broker in "${BROKERS[@]}"; do
   consume_run "$broker" "$addr" 8
   consumer_perf_run "$broker" "$addr" 8
   R["$broker|broker|VmHWM MB"]="$(($(awk '/^VmHWM:/ {print $2}' "/proc/$BROKER_PID/status") / 1024))"
+  LOAD["$broker end"]="$(cut -d' ' -f1-3 /proc/loadavg)"
   stop_broker "$broker"
 done
 
@@ -227,6 +230,9 @@ ratio() {
 table="$WORK/results-$(date +%Y%m%d-%H%M%S).txt"
 {
   echo "records per run: $RECORDS x $SIZE B; $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
+  for broker in "${BROKERS[@]}"; do
+    echo "load average during $broker: ${LOAD["$broker start"]:-?} at start, ${LOAD["$broker end"]:-?} at end"
+  done
   printf '%-34s %-12s %14s %14s %12s\n' "run" "metric" "sluice" "kafka" "sluice/kafka"
   for row in "produce 1p" "produce 8p" "consume 1p (assign)" "consume 8p (assign)" "consume 8p (ConsumerPerformance)" "broker"; do
     for metric in records/s MB/s "p50 ms" "p99 ms" "p99.9 ms" "peak RSS MB" "VmHWM MB"; do
