@@ -62,7 +62,7 @@ start_broker() {
       mkdir -p "$WORK/sluice-data"
       "$SLUICE" --override "listeners=PLAINTEXT://$SLUICE_B" --override "advertised.listeners=PLAINTEXT://$SLUICE_B" \
         --override "log.dirs=$WORK/sluice-data" --override node.id=1 --override num.partitions=1 \
-        >"$WORK/sluice.log" 2>&1 </dev/null &
+        --override group.initial.rebalance.delay.ms=0 >"$WORK/sluice.log" 2>&1 </dev/null &
       SLUICE_PID=$!
       BROKER_PID=$SLUICE_PID
       wait_for_port 127.0.0.1 "$(port_of "$SLUICE_B")" 60 "$SLUICE_PID" || die "sluice did not start"

@@ -61,7 +61,8 @@ broker_start() {
       port_open 127.0.0.1 "$port" && die "port $port already in use"
       "$bin" --override "listeners=PLAINTEXT://$addr" --override "advertised.listeners=PLAINTEXT://$addr" \
         --override "log.dirs=$dir/data" --override node.id=1 --override num.partitions=1 \
-        --override auto.create.topics.enable=true >"$dir/sluice.log" 2>&1 </dev/null &
+        --override auto.create.topics.enable=true --override group.initial.rebalance.delay.ms=0 \
+        >"$dir/sluice.log" 2>&1 </dev/null &
       echo $! >"$dir/pid"
       wait_for_port 127.0.0.1 "$port" 60 "$(cat "$dir/pid")" || die "sluice did not start on $addr"
       log "sluice $mode on $addr (pid $(cat "$dir/pid"), data $dir/data)"

@@ -243,6 +243,7 @@ start_sluice() {
     --override node.id=1 \
     --override auto.create.topics.enable=true \
     --override num.partitions=1 \
+    --override group.initial.rebalance.delay.ms=0 \
     >"$logdir/sluice.log" 2>&1 &
   _STARTED_SLUICE_PID=$!
   _SLUICE_DATADIR="$datadir"
