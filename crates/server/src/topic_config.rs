@@ -210,9 +210,17 @@ pub fn validate_overrides(overrides: &BTreeMap<String, String>) -> Result<(), St
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueSource {
     TopicOverride = 1,
+    /// A cluster-wide dynamic default (DYNAMIC_DEFAULT_BROKER_CONFIG).
+    DynamicDefaultBroker = 3,
     StaticBroker = 4,
     Default = 5,
 }
+
+/// Cluster-wide dynamic defaults that Kafka 4 writes when a cluster is formatted (KIP-966
+/// makes min.insync.replicas a cluster-level config, seeded from the static value). Sluice
+/// reports them the same way: the static value (or the default) as a
+/// DYNAMIC_DEFAULT_BROKER_CONFIG.
+pub const FORMAT_SEEDED_CLUSTER_DEFAULTS: &[&str] = &["min.insync.replicas"];
 
 /// The effective value of `def` for a topic with `overrides`, on a broker with `broker`.
 pub fn effective(
@@ -222,6 +230,15 @@ pub fn effective(
 ) -> (String, ValueSource) {
     if let Some(v) = overrides.get(def.name) {
         return (v.clone(), ValueSource::TopicOverride);
+    }
+    if FORMAT_SEEDED_CLUSTER_DEFAULTS.contains(&def.name) {
+        let v = def
+            .synonyms
+            .first()
+            .and_then(|s| broker.get(s.name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| def.default.to_string());
+        return (v, ValueSource::DynamicDefaultBroker);
     }
     for s in def.synonyms {
         if let Some(v) = broker.get(s.name) {
@@ -250,6 +267,11 @@ pub fn synonyms(
     let mut out = Vec::new();
     if let Some(v) = overrides.get(def.name) {
         out.push((def.name.to_string(), v.clone(), ValueSource::TopicOverride));
+    }
+    if FORMAT_SEEDED_CLUSTER_DEFAULTS.contains(&def.name) {
+        let (v, _) = effective(def, &BTreeMap::new(), broker);
+        let name = def.synonyms.first().map(|s| s.name).unwrap_or(def.name);
+        out.push((name.to_string(), v, ValueSource::DynamicDefaultBroker));
     }
     for s in def.synonyms {
         if let Some(v) = broker.get(s.name) {
@@ -317,6 +339,12 @@ mod tests {
             )
         );
         assert_eq!(s.len(), 2, "no default synonym for retention.ms, as Kafka");
+        let isr = lookup("min.insync.replicas").unwrap();
+        assert_eq!(
+            effective(isr, &BTreeMap::new(), &broker),
+            ("1".to_string(), ValueSource::DynamicDefaultBroker)
+        );
+        assert_eq!(synonyms(isr, &BTreeMap::new(), &broker).len(), 2);
         let s = synonyms(lookup("cleanup.policy").unwrap(), &BTreeMap::new(), &broker);
         assert_eq!(
             s,
