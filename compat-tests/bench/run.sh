@@ -198,7 +198,6 @@ consumer_perf_run() {
   fi
 }
 
-ROWS=()
 for broker in "${BROKERS[@]}"; do
   if [[ $broker == sluice ]]; then addr=$SLUICE_B; else addr=$KAFKA_B; fi
   log "=== $broker ($addr): $RECORDS records of $SIZE bytes per run"

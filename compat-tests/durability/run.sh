@@ -153,7 +153,7 @@ make_input() {
   mv "$INPUT.tmp" "$INPUT"
 }
 
-# sc_restart_clean ADDR: 50k keyed records (kcat, acks=all) into 2 partitions; clean stop
+# sc_restart_clean ADDR: 50k keyed records (kcat, idempotent, acks=all) into 2 partitions; clean stop
 # (SIGTERM); start on the same log dir; everything is read back, the end offsets are the same,
 # new records continue at the old end offsets; after a second clean stop every segment file
 # passes DumpLogSegments' sanity checks.
@@ -169,8 +169,10 @@ restart_after() {
   make_input
   broker_start "$b" fresh
   kafka_topics "$b" --create --topic "$t" --partitions 2 --replication-factor 1 >&2
-  kcat -P -b "$b" "${KCAT_OPTS[@]}" -t "$t" -K: -X acks=all -l "$INPUT"
-  echo "produced 50000 keyed records (kcat, acks=all) into 2 partitions"
+  # Idempotent: a retried batch (e.g. while the new topic's leader is being set up) can neither
+  # duplicate nor reorder records, so the transcript is deterministic.
+  kcat -P -b "$b" "${KCAT_OPTS[@]}" -t "$t" -K: -X acks=all -X enable.idempotence=true -l "$INPUT"
+  echo "produced 50000 keyed records (kcat, idempotent, acks=all) into 2 partitions"
   local before after
   before="$(end_offsets "$b" "$t" 2)"
   echo "end offsets before the restart: $before"
@@ -183,9 +185,12 @@ restart_after() {
     kcat -C -b "$b" "${KCAT_OPTS[@]}" -t "$t" -e -q -f '%k:%s\n' | sort | cmp -s - <(sort "$INPUT") && echo yes || echo NO)"
   printf 'new1\nnew2\n' | kcat -P -b "$b" "${KCAT_OPTS[@]}" -t "$t" -p 0 -X acks=all
   printf 'new3\n' | kcat -P -b "$b" "${KCAT_OPTS[@]}" -t "$t" -p 1 -X acks=all
-  echo "after 2 more records to partition 0 and 1 to partition 1:"
-  kcat -C -b "$b" "${KCAT_OPTS[@]}" -t "$t" -e -q -f '  partition %p offset %o %s\n' -o -3 -p 0
-  kcat -C -b "$b" "${KCAT_OPTS[@]}" -t "$t" -e -q -f '  partition %p offset %o %s\n' -o -2 -p 1
+  echo "after 2 more records to partition 0 and 1 to partition 1, from the old end offsets on:"
+  local p_end
+  for p_end in $after; do
+    kcat -C -b "$b" "${KCAT_OPTS[@]}" -t "$t" -e -q -f '  partition %p offset %o %s\n' \
+      -p "${p_end%%:*}" -o "${p_end#*:}"
+  done
   echo "end offsets: $(end_offsets "$b" "$t" 2)"
   broker_stop "$b" term
   local p
