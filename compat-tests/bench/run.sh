@@ -140,7 +140,7 @@ produce_run() {
   log "[$broker] $row: ProducerPerformance --num-records $RECORDS --record-size $SIZE acks=all"
   start_sampler "$BROKER_PID" "$rss"
   out="$WORK/out-$broker-produce-${parts}p.txt"
-  timeout 1800 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*" \
+  timeout --foreground 1800 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*" \
     org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$addr" --topic "bench-${parts}p" \
     --num-records "$RECORDS" --record-size "$SIZE" --throughput -1 \
     --command-property acks=all >"$out" 2>"$out.err" || log "ProducerPerformance exit $?"
@@ -165,7 +165,7 @@ consume_run() {
   log "[$broker] $row: AssignConsumerPerf $RECORDS records"
   start_sampler "$BROKER_PID" "$rss"
   out="$WORK/out-$broker-consume-${parts}p.txt"
-  timeout 1800 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" \
+  timeout --foreground 1800 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" \
     -cp "$LIB/*:$CLASSES" AssignConsumerPerf "$addr" "bench-${parts}p" "$RECORDS" 600 >"$out" 2>"$out.err" || log "AssignConsumerPerf exit $?"
   stop_sampler
   sed 's/^/    /' "$out" >&2
@@ -181,7 +181,7 @@ consumer_perf_run() {
   local broker=$1 addr=$2 parts=$3 row="consume ${3}p (ConsumerPerformance)" out rc=0
   log "[$broker] $row: ConsumerPerformance --num-records $RECORDS (group protocol)"
   out="$WORK/out-$broker-consumerperf-${parts}p.txt"
-  timeout 900 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*" \
+  timeout --foreground 900 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*" \
     org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$addr" --topic "bench-${parts}p" \
     --num-records "$RECORDS" --timeout 30000 >"$out" 2>"$out.err" || rc=$?
   sed 's/^/    /' "$out" >&2
