@@ -158,6 +158,15 @@ broker_pid() {
   ss -ltnpH "sport = :$(port_of "$1")" | grep -oE 'pid=[0-9]+' | head -1 | cut -d= -f2
 }
 
+# describe_listener ADDR: "pid N, cwd DIR" of the process listening on ADDR (for the log, so an
+# adopted broker of another checkout is visible; see FINDINGS.md R2).
+describe_listener() {
+  local pid
+  pid="$(broker_pid "$1" 2>/dev/null || true)"
+  [[ -n "$pid" ]] || { echo "process unknown"; return 0; }
+  echo "pid $pid, cwd $(readlink "/proc/$pid/cwd" 2>/dev/null || echo '?')"
+}
+
 # broker_log_dir ADDR: the (first) log directory of the broker listening on ADDR, read from its
 # command line: `--override log.dirs=DIR` (Sluice) or the log.dirs of the server.properties file
 # it was started with (Kafka). Fails if it cannot be found (e.g. a broker in a container).
@@ -188,7 +197,7 @@ _STARTED_KAFKA=()   # instance names started by this process
 # ensure_kafka: make sure the reference Kafka answers at $KAFKA_ADDR (start it if not).
 ensure_kafka() {
   if port_open "$(host_of "$KAFKA_ADDR")" "$(port_of "$KAFKA_ADDR")"; then
-    log "reference Kafka already listening at $KAFKA_ADDR"
+    log "reference Kafka already listening at $KAFKA_ADDR ($(describe_listener "$KAFKA_ADDR"))"
   else
     KAFKA_INSTANCE=ref KAFKA_PORT="$(port_of "$KAFKA_ADDR")" \
       KAFKA_CONTROLLER_PORT="$(($(port_of "$KAFKA_ADDR") + 1))" \
@@ -204,7 +213,7 @@ ensure_sut() {
   host="$(host_of "$SLUICE_ADDR")"
   port="$(port_of "$SLUICE_ADDR")"
   if port_open "$host" "$port"; then
-    log "$SUT_NAME already listening at $SLUICE_ADDR"
+    log "$SUT_NAME already listening at $SLUICE_ADDR ($(describe_listener "$SLUICE_ADDR"))"
     return 0
   fi
   if [[ "${COMPAT_SELF_CHECK:-0}" == "1" ]]; then
