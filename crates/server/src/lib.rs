@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod config;
+pub mod dynamic_config;
 pub mod fetch_session;
 pub mod fsutil;
 pub mod handlers;
