@@ -309,10 +309,13 @@ pub fn synonyms(
         "segment.ms",
         "segment.jitter.ms",
     ];
+    // ...except that Kafka 4.3.1 does list the default of the last synonym (e.g.
+    // log.retention.hours=168) once some broker layer sets one of them.
+    let broker_set = out.iter().any(|(_, _, s)| *s != ValueSource::TopicOverride);
     if let Some(last) = def
         .synonyms
         .last()
-        .filter(|_| !NO_DEFAULT_SYNONYM.contains(&def.name))
+        .filter(|_| broker_set || !NO_DEFAULT_SYNONYM.contains(&def.name))
     {
         let default = if last.factor == 1 {
             def.default.to_string()

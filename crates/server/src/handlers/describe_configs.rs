@@ -230,8 +230,26 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
                 .iter()
                 .map(|(v, src)| (syn.name.to_string(), v.clone(), *src as i8))
                 .collect();
+            if !set.is_empty() {
+                // A set key lists its less specific synonyms too (log.retention.ms:
+                // log.retention.minutes, log.retention.hours), as Kafka does.
+                for later in &def.synonyms[i + 1..] {
+                    for (v, src) in layers.all(later.name) {
+                        synonyms.push((later.name.to_string(), v, src as i8));
+                    }
+                }
+            }
             if let Some(d) = &default {
                 synonyms.push((syn.name.to_string(), d.clone(), DEFAULT_CONFIG));
+            } else if !set.is_empty() {
+                if let Some(last) = def.synonyms.last().filter(|l| l.factor != 1) {
+                    let d = def
+                        .default
+                        .parse::<i64>()
+                        .map(|d| (d / last.factor).to_string())
+                        .unwrap_or_else(|_| def.default.to_string());
+                    synonyms.push((last.name.to_string(), d, DEFAULT_CONFIG));
+                }
             }
             entries.push(Entry {
                 name: syn.name.to_string(),
