@@ -310,8 +310,14 @@ pub fn synonyms(
         "segment.jitter.ms",
     ];
     // ...except that Kafka 4.3.1 does list the default of the last synonym (e.g.
-    // log.retention.hours=168) once some broker layer sets one of them.
-    let broker_set = out.iter().any(|(_, _, s)| *s != ValueSource::TopicOverride);
+    // log.retention.hours=168) once a dynamic broker config sets one of them (checked with
+    // kafka-configs; the static case keeps the rule above).
+    let broker_set = out.iter().any(|(_, _, s)| {
+        matches!(
+            s,
+            ValueSource::DynamicBroker | ValueSource::DynamicDefaultBroker
+        )
+    });
     if let Some(last) = def
         .synonyms
         .last()

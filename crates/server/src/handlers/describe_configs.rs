@@ -241,7 +241,11 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
             }
             if let Some(d) = &default {
                 synonyms.push((syn.name.to_string(), d.clone(), DEFAULT_CONFIG));
-            } else if !set.is_empty() {
+            } else if set
+                .iter()
+                .any(|(_, src)| *src != topic_config::ValueSource::StaticBroker)
+            {
+                // Observed with dynamic values only (see topic_config::synonyms).
                 if let Some(last) = def.synonyms.last().filter(|l| l.factor != 1) {
                     let d = def
                         .default
