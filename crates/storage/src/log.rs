@@ -201,6 +201,13 @@ impl WriterState {
     }
 }
 
+/// Files of deleted segments (renamed to `.deleted`) waiting for file.delete.delay.ms.
+#[derive(Debug)]
+struct PendingDeletion {
+    due_ms: i64,
+    files: Vec<PathBuf>,
+}
+
 struct SyncState {
     /// Every offset below this is on disk (log data fsynced).
     synced: i64,
@@ -225,6 +232,7 @@ pub struct PartitionLog {
     offline: AtomicBool,
     listener: ListenerSlot,
     producer_id_expiration_ms: ExpirationSlot,
+    pending_deletions: Mutex<Vec<PendingDeletion>>,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -382,6 +390,7 @@ impl PartitionLog {
             offline: AtomicBool::new(false),
             listener,
             producer_id_expiration_ms,
+            pending_deletions: Mutex::new(Vec::new()),
         })
     }
 
@@ -1140,8 +1149,10 @@ impl PartitionLog {
     }
 
     /// Move the log start offset forward (DeleteRecords) and delete segments that lie wholly
-    /// below it. `offset` is capped at the high watermark. Returns the new log start offset.
+    /// below it (asynchronously: renamed to `.deleted`, removed after file.delete.delay.ms).
+    /// `offset` is capped at the high watermark. Returns the new log start offset.
     pub fn maybe_increment_log_start_offset(&self, offset: i64) -> Result<i64> {
+        let config = self.config();
         let mut w = lock(&self.writer);
         self.check_writable(&w)?;
         let hw = self.high_watermark();
@@ -1150,23 +1161,173 @@ impl PartitionLog {
             return Ok(w.log_start_offset);
         }
         w.log_start_offset = new_start;
-        let res = (|| -> Result<()> {
-            // Segment i is wholly below if segment i+1 starts at or below the new start.
-            while w.segments.len() > 1 && w.segments[1].base_offset() <= new_start {
-                let seg = w.segments.remove(0);
-                seg.delete()?;
-            }
-            let n = w.segments.len();
-            w.inactive_views = Arc::new(w.segments[..n - 1].iter().map(LogSegment::view).collect());
-            // Snapshots below the first segment can no longer be completed from the log.
-            let first_base = w.segments[0].base_offset();
-            w.producers.delete_snapshots_before(first_base)
-        })();
-        if let Err(e) = res {
+        // Segment i is wholly below if segment i+1 starts at or below the new start.
+        let count = w
+            .segments
+            .windows(2)
+            .take_while(|pair| pair[1].base_offset() <= new_start)
+            .count();
+        let now = self.time.milliseconds();
+        if let Err(e) = self.remove_segments_async(&mut w, count, &config, now) {
             return self.fail(e);
         }
         self.publish(&w);
         Ok(new_start)
+    }
+
+    /// Kafka's `deleteOldSegments`, run by the retention task every
+    /// log.retention.check.interval.ms: delete the oldest segments that lie wholly below the
+    /// log start offset, then — if cleanup.policy contains `delete` — those beyond
+    /// retention.bytes (the log's total size minus the segment must stay >= retention.bytes)
+    /// and those whose largest timestamp is more than retention.ms old. Only a prefix of the
+    /// log goes, and only segments wholly below the high watermark. When every segment is
+    /// deletable, the active one is rolled first (a log always keeps one segment). The log
+    /// start offset moves to the new first segment. Files are renamed to `.deleted` and
+    /// removed by [`delete_due_files`](Self::delete_due_files) after file.delete.delay.ms.
+    /// Returns the number of segments deleted.
+    pub fn delete_old_segments(&self) -> Result<usize> {
+        let config = self.config();
+        let mut w = lock(&self.writer);
+        self.check_writable(&w)?;
+        let now = self.time.milliseconds();
+        let start = w.log_start_offset;
+        let mut total = self.delete_prefix(&mut w, &config, now, |_, next| {
+            Ok(next.is_some_and(|n| n.base_offset() <= start))
+        })?;
+        if config.cleanup_policy_delete {
+            if config.retention_bytes >= 0 {
+                let size: u64 = w.segments.iter().map(LogSegment::size).sum();
+                let limit = config.retention_bytes as u64;
+                if size >= limit {
+                    let mut diff = size - limit;
+                    total += self.delete_prefix(&mut w, &config, now, |seg, _| {
+                        if diff >= seg.size() {
+                            diff -= seg.size();
+                            Ok(true)
+                        } else {
+                            Ok(false)
+                        }
+                    })?;
+                }
+            }
+            if config.retention_ms >= 0 {
+                let retention = config.retention_ms;
+                total += self.delete_prefix(&mut w, &config, now, |seg, _| {
+                    Ok(now.saturating_sub(seg.largest_timestamp()?) > retention)
+                })?;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Delete the longest prefix of segments for which `predicate(segment, next)` holds and
+    /// that are eligible (wholly below the high watermark, not the empty active segment).
+    fn delete_prefix(
+        &self,
+        w: &mut WriterState,
+        config: &LogConfig,
+        now: i64,
+        mut predicate: impl FnMut(&LogSegment, Option<&LogSegment>) -> Result<bool>,
+    ) -> Result<usize> {
+        let hw = self.high_watermark();
+        let leo = w.log_end_offset;
+        let mut count = 0;
+        for (i, seg) in w.segments.iter().enumerate() {
+            let next = w.segments.get(i + 1);
+            let last_and_empty = next.is_none() && seg.size() == 0;
+            let upper = next.map_or(leo, LogSegment::base_offset);
+            if last_and_empty || hw < upper || !predicate(seg, next)? {
+                break;
+            }
+            count += 1;
+        }
+        if count == 0 {
+            return Ok(0);
+        }
+        let res = (|| -> Result<()> {
+            if count == w.segments.len() {
+                // A log always has a segment: roll a new active one first.
+                self.roll(w, leo, config, now)?;
+            }
+            self.remove_segments_async(w, count, config, now)
+        })();
+        if let Err(e) = res {
+            return self.fail(e);
+        }
+        let first_base = w.segments.first().map_or(leo, LogSegment::base_offset);
+        w.log_start_offset = w.log_start_offset.max(first_base);
+        // Nothing below the first segment is left to recover.
+        self.recovery_point.fetch_max(first_base, Ordering::SeqCst);
+        let (old, hw) = self.publish(w);
+        if hw > old {
+            self.notify(hw);
+        }
+        tracing::info!(
+            "{}: deleted {count} segment(s); log start offset {}",
+            self.tp,
+            w.log_start_offset
+        );
+        Ok(count)
+    }
+
+    /// Take the oldest `count` segments out of the log (never the last one), rename their
+    /// files to `.deleted` and schedule their removal. The caller publishes.
+    fn remove_segments_async(
+        &self,
+        w: &mut WriterState,
+        count: usize,
+        config: &LogConfig,
+        now: i64,
+    ) -> Result<()> {
+        let count = count.min(w.segments.len().saturating_sub(1));
+        if count == 0 {
+            return Ok(());
+        }
+        let removed: Vec<LogSegment> = w.segments.drain(..count).collect();
+        let n = w.segments.len();
+        w.inactive_views = Arc::new(w.segments[..n - 1].iter().map(LogSegment::view).collect());
+        // Snapshots below the first segment can no longer be completed from the log.
+        let first_base = w.segments[0].base_offset();
+        w.producers.delete_snapshots_before(first_base)?;
+        let mut files = Vec::new();
+        for seg in removed {
+            files.extend(seg.rename_to_deleted()?);
+        }
+        let pending = PendingDeletion {
+            due_ms: now.saturating_add(config.file_delete_delay_ms),
+            files,
+        };
+        if config.file_delete_delay_ms == 0 {
+            remove_files(&pending.files)?;
+        } else {
+            lock(&self.pending_deletions).push(pending);
+        }
+        Ok(())
+    }
+
+    /// Remove `.deleted` files whose file.delete.delay.ms has passed. Returns how many files
+    /// were removed.
+    pub fn delete_due_files(&self) -> Result<usize> {
+        let now = self.time.milliseconds();
+        let due: Vec<PendingDeletion> = {
+            let mut pending = lock(&self.pending_deletions);
+            let (due, keep) = pending.drain(..).partition(|p| p.due_ms <= now);
+            *pending = keep;
+            due
+        };
+        let mut n = 0;
+        for p in &due {
+            n += remove_files(&p.files)?;
+        }
+        Ok(n)
+    }
+
+    /// Files renamed to `.deleted` and not yet removed.
+    pub fn pending_deleted_files(&self) -> Vec<PathBuf> {
+        lock(&self.pending_deletions)
+            .iter()
+            .flat_map(|p| p.files.iter().cloned())
+            .collect()
     }
 
     /// Flush everything, write the active segment's final time-index entry and trim its
@@ -1202,6 +1363,24 @@ impl PartitionLog {
         w.segments.clear();
         fs::remove_dir_all(&self.dir).at(&self.dir)
     }
+}
+
+/// Remove files (already gone is fine). Returns how many were removed.
+fn remove_files(files: &[PathBuf]) -> Result<usize> {
+    let mut n = 0;
+    for f in files {
+        match fs::remove_file(f) {
+            Ok(()) => n += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StorageError::Io {
+                    path: f.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// Load the producer state for a log whose segments end at `log_end_offset`: drop snapshots

@@ -643,6 +643,45 @@ impl LogSegment {
         self.time_index.flush()
     }
 
+    /// Kafka's `largestTimestamp`: the largest batch max timestamp, or the `.log` file's
+    /// modification time when the segment holds no timestamp (what retention.ms compares).
+    pub fn largest_timestamp(&self) -> Result<i64> {
+        if self.max_timestamp_so_far.timestamp >= 0 {
+            return Ok(self.max_timestamp_so_far.timestamp);
+        }
+        let modified = self
+            .log
+            .metadata()
+            .and_then(|m| m.modified())
+            .at(&self.log_path)?;
+        Ok(modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+    }
+
+    /// First step of an asynchronous deletion (Kafka's `changeFileSuffixes("", ".deleted")`):
+    /// rename the segment's files to `<name>.deleted` and close the writer's handles. Readers
+    /// holding a [`SegmentView`] keep their open handles, so a read in progress finishes on
+    /// the renamed (or, later, unlinked) files. Returns the renamed paths, to remove later.
+    pub fn rename_to_deleted(self) -> Result<Vec<PathBuf>> {
+        let mut renamed = Vec::with_capacity(3);
+        for p in [
+            self.log_path.to_path_buf(),
+            self.offset_index.path().to_path_buf(),
+            self.time_index.path().to_path_buf(),
+        ] {
+            let mut target = p.clone().into_os_string();
+            target.push(DELETED_FILE_SUFFIX);
+            let target = PathBuf::from(target);
+            match fs::rename(&p, &target) {
+                Ok(()) => renamed.push(target),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::Io { path: p, source: e }),
+            }
+        }
+        Ok(renamed)
+    }
+
     /// Delete the segment's files.
     pub fn delete(self) -> Result<()> {
         for p in [
