@@ -190,7 +190,7 @@ impl LogSnapshot {
     /// Set the high watermark and the last stable offset that goes with it.
     fn set_high_watermark(&mut self, hw: i64) {
         self.high_watermark = hw;
-        self.last_stable_offset = last_stable_offset(&self.unstable, hw);
+        self.last_stable_offset = lso_for(&self.unstable, hw, self.log_start_offset);
     }
     /// Open transactions and ended ones whose marker the high watermark has not passed yet.
     pub fn unstable_transactions(&self) -> &[UnstableTxn] {
@@ -426,7 +426,7 @@ impl PartitionLog {
             log_start_offset,
             log_end_offset,
             high_watermark: log_end_offset,
-            last_stable_offset: last_stable_offset(&unstable, log_end_offset),
+            last_stable_offset: lso_for(&unstable, log_end_offset, log_start_offset),
             unstable,
         };
         Ok(Self {
@@ -965,7 +965,7 @@ impl PartitionLog {
                 lso: old_lso,
             };
         };
-        let lso = last_stable_offset(&unstable, hw);
+        let lso = lso_for(&unstable, hw, w.log_start_offset);
         *slot = Arc::new(LogSnapshot {
             inactive: w.inactive_views.clone(),
             active: active.view(),
@@ -1459,6 +1459,12 @@ impl PartitionLog {
         w.segments.clear();
         fs::remove_dir_all(&self.dir).at(&self.dir)
     }
+}
+
+/// The last stable offset for a high watermark, never below the log start offset (Kafka's
+/// `updateFirstUnstableOffset` raises a first unstable offset below the log start to it).
+fn lso_for(unstable: &[UnstableTxn], hw: i64, log_start_offset: i64) -> i64 {
+    last_stable_offset(unstable, hw).max(log_start_offset.min(hw))
 }
 
 /// Write the `.txnindex` entries of the aborted transactions among `completed` to the active
