@@ -197,8 +197,10 @@ impl LogManager {
         &self.default_config
     }
 
-    /// Register the callback run whenever a partition's high watermark advances (wake
-    /// long-polling fetches from it). See [`HighWatermarkListener`] for the rules.
+    /// Register the callback run whenever a partition's high watermark advances or its last
+    /// stable offset moves (wake long-polling fetches, read_uncommitted and read_committed,
+    /// from it; it gets the hw, re-read `last_stable_offset()`). See [`HighWatermarkListener`]
+    /// for the rules.
     pub fn set_high_watermark_listener(
         &self,
         f: impl Fn(&TopicPartition, i64) + Send + Sync + 'static,

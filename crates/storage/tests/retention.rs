@@ -12,6 +12,9 @@ use sluice_storage::{LogConfig, LogManager, StorageError, Time, TopicPartition};
 
 const HOUR: i64 = 3_600_000;
 
+/// .log, .index, .timeindex and .txnindex.
+const FILES_PER_SEGMENT: usize = 4;
+
 fn retention_config(retention_ms: i64, retention_bytes: i64) -> LogConfig {
     LogConfig {
         retention_ms,
@@ -75,14 +78,14 @@ fn retention_ms_deletes_old_segments_by_largest_timestamp_then_files_after_the_d
     ));
     // The deleted segments' files are renamed, not yet removed.
     let renamed = deleted_files(dir.path());
-    assert_eq!(renamed.len(), 3 * n, "{renamed:?}");
-    assert_eq!(log.pending_deleted_files().len(), 3 * n);
+    assert_eq!(renamed.len(), FILES_PER_SEGMENT * n, "{renamed:?}");
+    assert_eq!(log.pending_deleted_files().len(), FILES_PER_SEGMENT * n);
     assert!(!dir.path().join("00000000000000000000.log").exists());
     assert_eq!(log.delete_due_files().unwrap(), 0, "delay not over");
     time.sleep(59_999);
     assert_eq!(log.delete_due_files().unwrap(), 0);
     time.sleep(1);
-    assert_eq!(log.delete_due_files().unwrap(), 3 * n);
+    assert_eq!(log.delete_due_files().unwrap(), FILES_PER_SEGMENT * n);
     assert!(deleted_files(dir.path()).is_empty());
     assert!(log.pending_deleted_files().is_empty());
     // The rest reads fine from the new start.
@@ -191,7 +194,7 @@ fn delete_records_moves_segments_to_deleted_files_and_survives_a_crash() {
         start = log.maybe_increment_log_start_offset(segs[2] + 1).unwrap();
         assert_eq!(start, segs[2] + 1);
         assert_eq!(log.segment_base_offsets(), segs[2..].to_vec());
-        assert_eq!(deleted_files(log.dir()).len(), 6);
+        assert_eq!(deleted_files(log.dir()).len(), 2 * FILES_PER_SEGMENT);
         // A retention pass removes nothing more: the segment holding the start stays.
         assert_eq!(mgr.delete_old_segments(), 0);
         mgr.checkpoint_log_start_offsets().unwrap();
