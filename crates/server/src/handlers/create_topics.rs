@@ -91,10 +91,12 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: CreateTopics
 
 /// Every topic config with its effective value and source, as Kafka returns them (v5+).
 fn configs_of(broker: &Broker, overrides: &BTreeMap<String, String>) -> Vec<CreatableTopicConfigs> {
+    let dynamic = broker.dynamic.snapshot();
+    let layers = dynamic.layers(&broker.config.raw);
     TOPIC_CONFIGS
         .iter()
         .map(|def| {
-            let (value, source) = topic_config::effective(def, overrides, &broker.config.raw);
+            let (value, source) = topic_config::effective(def, overrides, &layers);
             CreatableTopicConfigs::default()
                 .with_name(StrBytes::from_static_str(def.name))
                 .with_value(Some(StrBytes::from_string(value)))

@@ -17,7 +17,8 @@
 //! - Idempotent producers (Kafka's ProducerStateManager, in storage): a retried duplicate of one
 //!   of a producer's last 5 batches is not appended again and is acknowledged with its original
 //!   base offset; sequence gaps give OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch
-//!   INVALID_PRODUCER_EPOCH. Transactional fields are stored as sent (transactions: later).
+//!   INVALID_PRODUCER_EPOCH. Transactional batches are refused with INVALID_TXN_STATE until the
+//!   transaction coordinator exists (Kafka's partition verification would refuse them too).
 //! - Unknown topics are not created here (as in Kafka, producers create them through Metadata).
 
 use super::{Reply, RequestContext};
@@ -266,6 +267,16 @@ fn validate(
         return Err(Failure::new(
             KafkaError::InvalidRecord,
             "Clients are not allowed to write control records",
+        ));
+    }
+    if batch.is_transactional() {
+        // Kafka verifies with the transaction coordinator that the partition is part of an
+        // ongoing transaction (KIP-890 part 1). Sluice has no transaction coordinator yet, so no
+        // transaction can be ongoing: accepting the batch would open a transaction that nothing
+        // could ever end and stall read_committed consumers at it.
+        return Err(Failure::new(
+            KafkaError::InvalidTxnState,
+            format!("The producer attempted a transactional write to {topic}-{partition}, which is not part of an ongoing transaction"),
         ));
     }
     let mut scratch = Vec::new();
