@@ -295,8 +295,9 @@ pub struct GroupCoordinator {
     clock: Arc<dyn sluice_storage::Time>,
 }
 
-fn new_member_id(client_id: &str) -> String {
-    format!("{client_id}-{}", uuid::Uuid::new_v4())
+/// Kafka's member ids: the group.instance.id (static members) or the client id, a dash, a UUID.
+fn new_member_id(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
 }
 
 impl GroupCoordinator {
@@ -831,7 +832,7 @@ impl GroupCoordinator {
         let member_id = if req.member_id.is_empty() {
             // Static member rejoining with a new id: replaces the old member.
             if let Some(instance) = &req.group_instance_id {
-                let new_id = new_member_id(&req.client_id);
+                let new_id = new_member_id(instance);
                 if let Some(old_id) = group.static_members.get(instance).cloned() {
                     if let Some(mut old) = group.members.shift_remove(&old_id) {
                         if let Some(w) = old.join_waiter.take() {
@@ -1684,6 +1685,7 @@ mod tests {
         let c = coordinator(d.path(), 0);
         let m1 = join(&c, req("", Some("instance-1"))).await;
         assert_eq!(m1.error, None, "static members get an id at once");
+        assert!(m1.member_id.starts_with("instance-1-"), "{}", m1.member_id);
         sync(
             &c,
             &m1.member_id,
