@@ -84,6 +84,9 @@ pub struct Broker {
     pub fetch_sessions: FetchSessionCache,
     pub time: Arc<dyn Time>,
     pub policies: TopicPolicies,
+    /// Serializes topic creation, so the existence check and the creation of logs and registry
+    /// entry happen as one step (admin path only).
+    create_lock: std::sync::Mutex<()>,
     pub producer_ids: ProducerIdManager,
     /// Dynamic broker configs (cluster default and this broker), over `config`.
     pub dynamic: DynamicConfigs,
@@ -175,6 +178,7 @@ impl Broker {
             fetch_sessions: FetchSessionCache::new(slots, DEFAULT_EVICTION_MS),
             time,
             policies: TopicPolicies::default(),
+            create_lock: std::sync::Mutex::new(()),
             producer_ids,
             dynamic,
             max_decompressed_batch_bytes,
@@ -281,6 +285,7 @@ impl Broker {
     ) -> Result<(TopicMeta, BTreeMap<String, String>), ApiError> {
         topics::validate_name(&t.name)
             .map_err(|m| ApiError::new(KafkaError::InvalidTopicException, m))?;
+        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
         let snapshot = self.topics.snapshot();
         if snapshot.get(&t.name).is_some() {
             return Err(ApiError::new(
@@ -393,31 +398,50 @@ impl Broker {
             };
             return Ok((meta, configs));
         }
-        let meta = self
-            .topics
-            .create(&t.name, partitions, replication_factor, configs.clone())
-            .map_err(|e| match e {
-                RegistryError::AlreadyExists(_) => {
-                    ApiError::new(KafkaError::TopicAlreadyExists, e.to_string())
-                }
-                RegistryError::Collides { .. } => {
-                    ApiError::new(KafkaError::InvalidTopicException, e.to_string())
-                }
-                other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
-            })?;
-        let cfg = self.topic_log_config(&meta)?;
+        // Logs and policy first, registry last: a topic other requests can see always has its
+        // partition logs (a concurrent FindCoordinator must not find __consumer_offsets before
+        // its partitions exist). Creations are serialized, so if registering fails the logs are
+        // ours alone and are removed again.
+        let pending = TopicMeta {
+            name: t.name.clone(),
+            id: uuid::Uuid::nil(),
+            partitions,
+            replication_factor,
+            configs: configs.clone(),
+        };
+        let cfg = self.topic_log_config(&pending)?;
         let dynamic = self.dynamic.snapshot();
         self.policies.set(
-            &meta.name,
-            TopicPolicy::from_configs(&dynamic.layers(&self.config.raw), &meta.configs),
+            &pending.name,
+            TopicPolicy::from_configs(&dynamic.layers(&self.config.raw), &pending.configs),
         );
-        for p in 0..meta.partitions {
-            let tp = TopicPartition::new(meta.name.clone(), p);
+        for p in 0..partitions {
+            let tp = TopicPartition::new(t.name.clone(), p);
             if let Err(e) = self.logs.get_or_create_log(&tp, Some(cfg.clone())) {
                 tracing::error!(%tp, error = %e, "cannot create partition log");
                 return Err(ApiError::new(KafkaError::KafkaStorageError, e.to_string()));
             }
         }
+        let registered =
+            self.topics
+                .create(&t.name, partitions, replication_factor, configs.clone());
+        if registered.is_err() {
+            self.policies.remove(&t.name);
+            for p in 0..partitions {
+                let _ = self
+                    .logs
+                    .delete_log(&TopicPartition::new(t.name.clone(), p));
+            }
+        }
+        let meta = registered.map_err(|e| match e {
+            RegistryError::AlreadyExists(_) => {
+                ApiError::new(KafkaError::TopicAlreadyExists, e.to_string())
+            }
+            RegistryError::Collides { .. } => {
+                ApiError::new(KafkaError::InvalidTopicException, e.to_string())
+            }
+            other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
+        })?;
         tracing::info!(topic = %meta.name, partitions, "created topic");
         Ok(((*meta).clone(), configs))
     }
