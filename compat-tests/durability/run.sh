@@ -203,8 +203,12 @@ restart_after() {
 # sc_kill9_idempotent ADDR: the Java idempotent producer (acks=all, retries) streams DUR_RECORDS
 # values to one partition; the broker is killed with SIGKILL once 10% are acknowledged and
 # started again on the same log dir while the producer keeps retrying. Then: every acknowledged
-# record is in the log at the acknowledged offset, nothing is duplicated, offsets are
-# contiguous, and a new record gets the next offset.
+# record is in the log at the acknowledged offset, offsets are contiguous, and a new record gets
+# the next offset. Duplicates are reported on stderr only: whether in-flight batches are
+# duplicated depends on whether the producer had to bump its epoch (KIP-360), which depends on
+# timing — the reference Kafka once duplicated 2340 values here while Sluice had none
+# (FINDINGS.md D3). Sluice's deduplication across a kill -9 is asserted by its own tests
+# (crates/storage/tests/kill9.rs, idempotence.rs).
 sc_kill9_idempotent() {
   local b=$1 t acks prod_pid n=$DUR_RECORDS
   t="$(topic kill9)"
@@ -232,16 +236,18 @@ sc_kill9_idempotent() {
   nacked=$(wc -l <"$acks")
   nlog=$(wc -l <"$acks.log")
   echo "acknowledged: $( ((nacked == n)) && echo "all $n" || echo "$nacked of $n")"
-  echo "records in the log: $( ((nlog == n)) && echo "$n" || echo "$nlog (expected $n)")"
+  echo "records in the log: $nlog (sent $n)" >&2
   echo "offsets in the log contiguous from 0: $(awk '$1 != NR - 1 { bad = 1 } END { print (bad ? "NO" : "yes") }' "$acks.log")"
-  echo "duplicated values in the log: $(awk '{print $2}' "$acks.log" | sort | uniq -d | wc -l)"
+  echo "duplicated values in the log: $(awk '{print $2}' "$acks.log" | sort | uniq -d | wc -l)" >&2
   # every "value offset" acknowledged is in the log as "offset v<value>"
   echo "acknowledged records missing or at another offset: $(
     awk '{ print $2 " v" $1 }' "$acks" | sort >"$acks.want"
     sort "$acks.log" >"$acks.have"
     comm -23 "$acks.want" "$acks.have" | wc -l)"
   printf 'after\n' | kcat -P -b "$b" "${KCAT_OPTS[@]}" -t "$t" -p 0 -X acks=all
-  echo "a new record after the restart gets offset: $(kcat -C -b "$b" "${KCAT_OPTS[@]}" -t "$t" -p 0 -o -1 -e -q -f '%o') (log had $nlog records)"
+  local next
+  next=$(kcat -C -b "$b" "${KCAT_OPTS[@]}" -t "$t" -p 0 -o -1 -e -q -f '%o')
+  echo "a new record after the restart gets the next offset: $( ((next == nlog)) && echo yes || echo "NO ($next, log had $nlog records)")"
   cp "$acks.err" "$OUT_DIR/kill9-idempotent.$(kind_of "$b").producer.err" || true
   rm -f "$acks" "$acks".*
   broker_stop "$b" term
