@@ -14,7 +14,7 @@
 # It reports numbers and never fails on them (exit status != 0 only if it could not run).
 #
 # Environment: BENCH_RECORDS (default 2000000), BENCH_RECORD_SIZE (1024), BENCH_SLUICE_PORT
-# (39392), BENCH_KAFKA_PORT (19392, controller +1), BENCH_ONLY ("sluice kafka"), SLUICE_BIN.
+# (25392), BENCH_KAFKA_PORT (19392, controller +1), BENCH_ONLY ("sluice kafka"), SLUICE_BIN.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export SUITE=bench
@@ -23,7 +23,7 @@ source "$HERE/../lib/common.sh"
 
 RECORDS="${BENCH_RECORDS:-2000000}"
 SIZE="${BENCH_RECORD_SIZE:-1024}"
-SLUICE_B="127.0.0.1:${BENCH_SLUICE_PORT:-39392}"
+SLUICE_B="127.0.0.1:${BENCH_SLUICE_PORT:-25392}"
 KAFKA_PORT="${BENCH_KAFKA_PORT:-19392}"
 KAFKA_B="127.0.0.1:$KAFKA_PORT"
 read -r -a BROKERS <<<"${BENCH_ONLY:-sluice kafka}"

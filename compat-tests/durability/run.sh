@@ -2,14 +2,14 @@
 # Durability scenarios: a broker stopped cleanly or killed with SIGKILL during a produce stream,
 # then started again on the same log directory. Each scenario runs against a broker of its own
 # (NOT the shared harness brokers, which other folders use): a reference Kafka instance "dur"
-# (kafka-ref/run.sh, 127.0.0.1:19192, controller 19193) and a Sluice on 127.0.0.1:39192 with its
-# data in durability/work/sluice-39192/. Both are started fresh by each scenario and stopped
+# (kafka-ref/run.sh, 127.0.0.1:19192, controller 19193) and a Sluice on 127.0.0.1:25192 with its
+# data in durability/work/sluice-25192/. Both are started fresh by each scenario and stopped
 # afterwards. See README.md.
 #
 #   bash durability/run.sh            all scenarios
 #   bash durability/run.sh NAME...    only the named scenarios
 #
-# Environment: DUR_KAFKA_PORT (19192), DUR_SLUICE_PORT (39192), DUR_RECORDS (records of the
+# Environment: DUR_KAFKA_PORT (19192), DUR_SLUICE_PORT (25192), DUR_RECORDS (records of the
 # kill -9 produce stream, default 300000), COMPAT_SELF_CHECK=1 (the second side is another Kafka
 # instance "dur-self" on 29192).
 set -euo pipefail
@@ -22,7 +22,7 @@ KAFKA_ADDR="127.0.0.1:${DUR_KAFKA_PORT:-19192}"
 if [[ "${COMPAT_SELF_CHECK:-0}" == 1 ]]; then
   SLUICE_ADDR="127.0.0.1:${DUR_SELF_PORT:-29192}"
 else
-  SLUICE_ADDR="127.0.0.1:${DUR_SLUICE_PORT:-39192}"
+  SLUICE_ADDR="127.0.0.1:${DUR_SLUICE_PORT:-25192}"
 fi
 export KAFKA_ADDR SLUICE_ADDR
 DUR_RECORDS="${DUR_RECORDS:-300000}"
@@ -58,13 +58,16 @@ broker_start() {
       if [[ $mode == fresh ]]; then rm -rf "$dir"; fi
       mkdir -p "$dir/data"
       [[ -f "$dir/sluice.log" ]] && mv "$dir/sluice.log" "$dir/sluice.log.previous"
-      port_open 127.0.0.1 "$port" && die "port $port already in use"
+      port_open 127.0.0.1 "$port" && die "port $port already in use: $(ss -ltnpH "sport = :$port" 2>/dev/null | head -2)"
       "$bin" --override "listeners=PLAINTEXT://$addr" --override "advertised.listeners=PLAINTEXT://$addr" \
         --override "log.dirs=$dir/data" --override node.id=1 --override num.partitions=1 \
         --override auto.create.topics.enable=true --override group.initial.rebalance.delay.ms=0 \
         >"$dir/sluice.log" 2>&1 </dev/null &
       echo $! >"$dir/pid"
-      wait_for_port 127.0.0.1 "$port" 60 "$(cat "$dir/pid")" || die "sluice did not start on $addr"
+      if ! wait_for_port 127.0.0.1 "$port" 60 "$(cat "$dir/pid")"; then
+        tail -20 "$dir/sluice.log" >&2
+        die "sluice did not start on $addr (log above: $dir/sluice.log)"
+      fi
       log "sluice $mode on $addr (pid $(cat "$dir/pid"), data $dir/data)"
       ;;
   esac

@@ -10,7 +10,7 @@
 # Environment (all optional):
 #   KAFKA_ADDR      reference Kafka bootstrap (default 127.0.0.1:19092). If something already
 #                   listens there it is used as is; otherwise kafka-ref/run.sh starts it.
-#   SLUICE_ADDR     Sluice bootstrap (default 127.0.0.1:39092). If something already listens
+#   SLUICE_ADDR     Sluice bootstrap (default 127.0.0.1:25092). If something already listens
 #                   there it is used as is; otherwise Sluice is built (if needed) and started.
 #   COMPAT_SELF_CHECK=1  the "sluice" side is a SECOND reference Kafka (127.0.0.1:29092,
 #                   controller 29093) instead of Sluice: a Kafka-vs-Kafka sanity check of the
@@ -33,7 +33,7 @@ if [[ "${COMPAT_SELF_CHECK:-0}" == "1" ]]; then
   SLUICE_ADDR="${SLUICE_ADDR:-127.0.0.1:29092}"
   SUT_NAME="kafka#2"
 else
-  SLUICE_ADDR="${SLUICE_ADDR:-127.0.0.1:39092}"
+  SLUICE_ADDR="${SLUICE_ADDR:-127.0.0.1:25092}"
   SUT_NAME="sluice"
 fi
 export KAFKA_ADDR SLUICE_ADDR SUT_NAME
@@ -432,6 +432,10 @@ compare() {
   fi
   record "$name" "$kst" "$sst" FAIL "diff: ${d#"$COMPAT_DIR/"}"
   sed 's/^/    /' "$d" | head -40 >&2
+  if [[ "$src" != 0 && -s "$OUT_DIR/$name.sut.err" ]]; then
+    echo "    last lines of $SUT_NAME's stderr (${OUT_DIR#"$COMPAT_DIR/"}/$name.sut.err):" >&2
+    tail -15 "$OUT_DIR/$name.sut.err" | sed 's/^/      /' >&2
+  fi
   return 1
 }
 
