@@ -284,8 +284,8 @@ async fn produce_validation_errors_are_per_partition() {
     .await;
     assert_eq!(
         r.responses[0].partition_responses[0].error_code,
-        KafkaError::InvalidTxnState.code(),
-        "no transaction can be ongoing without a coordinator"
+        KafkaError::TransactionalIdAuthorizationFailed.code(),
+        "a transactional batch in a request without a transactional id (as Kafka 4.3)"
     );
     assert_eq!(
         code("nope", 0).error_code,

@@ -7,7 +7,8 @@
 //!   INVALID_PARTITIONS "The topic t currently has N partition(s); M would not be an
 //!   increase."; assignments (one replica list per *new* partition) of the wrong number,
 //!   empty, with duplicates, another broker or another replication factor:
-//!   INVALID_REPLICA_ASSIGNMENT. A topic named twice: INVALID_REQUEST for it.
+//!   INVALID_REPLICA_ASSIGNMENT. A topic named twice: one INVALID_REQUEST result for it.
+//!   Kafka sends no error_message with UNKNOWN_TOPIC_OR_PARTITION.
 //! - validate_only: every check, nothing created.
 
 use super::{Reply, RequestContext};
@@ -30,8 +31,12 @@ pub async fn handle(
         *counts.entry(t.name.as_str()).or_default() += 1;
     }
     let mut resp = CreatePartitionsResponse::default();
+    let mut answered: HashMap<&str, ()> = HashMap::new();
     for t in &req.topics {
         let name = t.name.as_str();
+        if answered.insert(name, ()).is_some() {
+            continue;
+        }
         let result = if counts.get(name).copied().unwrap_or(0) > 1 {
             Err(ApiError::new(
                 KafkaError::InvalidRequest,
@@ -48,7 +53,8 @@ pub async fn handle(
         let mut r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
         if let Err(e) = result {
             r.error_code = e.code.code();
-            r.error_message = Some(StrBytes::from_string(e.message));
+            r.error_message = (e.code != KafkaError::UnknownTopicOrPartition)
+                .then(|| StrBytes::from_string(e.message));
         }
         resp.results.push(r);
     }

@@ -106,9 +106,10 @@ fn to_wire(e: Entry, v: i16, req: &DescribeConfigsRequest) -> DescribeConfigsRes
     }
     if v >= 3 {
         c.config_type = e.kind as i8;
-        if req.include_documentation {
-            c.documentation = Some(StrBytes::from_static_str(e.doc));
-        }
+        // Kafka sends null, not an empty string, when documentation was not asked for.
+        c.documentation = req
+            .include_documentation
+            .then(|| StrBytes::from_static_str(e.doc));
     }
     c
 }

@@ -246,6 +246,13 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
                         })
                         .collect(),
                 )
+            } else if matches!(
+                r.error,
+                Some(KafkaError::UnknownTopicOrPartition | KafkaError::UnknownTopicId)
+            ) {
+                // Kafka answers partitions it rejects before reading (unknown topic, id or
+                // partition) with an empty list, not null (compat-tests/differential, fetch).
+                Some(Vec::new())
             } else {
                 None
             },

@@ -74,9 +74,13 @@ pub async fn handle(
         let mut out = AlterConfigsResourceResponse::default()
             .with_resource_type(r.resource_type)
             .with_resource_name(r.resource_name.clone());
+        // As Kafka: no message on success (null, not ""), nor with UNKNOWN_SERVER_ERROR.
+        out.error_message = None;
         if let Err(e) = result {
             out.error_code = e.code.code();
-            out.error_message = Some(StrBytes::from_string(e.message));
+            if e.code != KafkaError::UnknownServerError {
+                out.error_message = Some(StrBytes::from_string(e.message));
+            }
         }
         resp.responses.push(out);
     }
@@ -99,8 +103,9 @@ fn alter(
             ));
         }
         if !(SET..=SUBTRACT).contains(&o.op) {
+            // Kafka fails the resource with UNKNOWN_SERVER_ERROR (its OpType lookup throws).
             return Err(ApiError::new(
-                KafkaError::InvalidRequest,
+                KafkaError::UnknownServerError,
                 format!("Unknown operation type {} for config {}", o.op, o.key),
             ));
         }
