@@ -17,6 +17,8 @@ use kafka_protocol::messages::delete_records_request::{
 };
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
+use kafka_protocol::messages::describe_topic_partitions_request::{Cursor, TopicRequest};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -33,12 +35,13 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, BrokerId, CreatePartitionsRequest, CreateTopicsRequest,
-    DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
-    DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest,
-    IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest,
-    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetDeleteRequest,
-    OffsetFetchRequest, ProduceRequest, ProducerId, ResponseKind, SyncGroupRequest, TopicName,
-    TransactionalId,
+    DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
+    DescribeConfigsRequest, DescribeGroupsRequest, DescribeLogDirsRequest,
+    DescribeTopicPartitionsRequest, FetchRequest, FindCoordinatorRequest, GroupId,
+    HeartbeatRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest,
+    LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, ProducerId, ResponseKind,
+    SyncGroupRequest, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use sluice_protocol::batch::{encode_batch_with, KeyValue, RecordBatch};
@@ -57,6 +60,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("offsets-edge", offsets_edge),
     ("groups", groups),
     ("configs", configs),
+    ("cluster", cluster),
 ];
 
 /// Record timestamps: fixed, so that ListOffsets by time is deterministic (2023-11-14).
@@ -353,6 +357,14 @@ fn take_records(response: &mut ResponseKind) -> Vec<String> {
     if let ResponseKind::DeleteTopics(r) = response {
         r.responses
             .sort_by(|a, b| (&a.name, a.topic_id).cmp(&(&b.name, b.topic_id)));
+    }
+    if let ResponseKind::DescribeLogDirs(r) = response {
+        for dir in &mut r.results {
+            for t in &mut dir.topics {
+                t.partitions.sort_by_key(|p| p.partition_index);
+            }
+            dir.topics.sort_by(|a, b| a.name.cmp(&b.name));
+        }
     }
     if let ResponseKind::DeleteGroups(r) = response {
         r.results.sort_by(|a, b| a.group_id.cmp(&b.group_id));
@@ -1360,5 +1372,139 @@ fn configs(c: &mut Ctx) -> Result<()> {
             false,
         ),
     )?;
+    Ok(())
+}
+
+/// DescribeCluster, DescribeLogDirs, DescribeTopicPartitions paging, ListGroups filters.
+fn cluster(c: &mut Ctx) -> Result<()> {
+    c.show(
+        "describe cluster",
+        ApiKey::DescribeCluster,
+        1,
+        &DescribeClusterRequest::default(),
+    )?;
+    c.show(
+        "describe cluster, controllers endpoint type",
+        ApiKey::DescribeCluster,
+        1,
+        &DescribeClusterRequest::default().with_endpoint_type(2),
+    )?;
+    let a = c.name("dtp-a");
+    let b = c.name("dtp-b");
+    c.create_topic(&a, 3, &[])?;
+    c.create_topic(&b, 2, &[])?;
+    c.produce("one record into a-0", &a, 0, -1, plain(&[("k", "v")]))?;
+    let dld = DescribeLogDirsRequest::default().with_topics(Some(vec![
+        DescribableLogDirTopic::default()
+            .with_topic(topic_name(&a))
+            .with_partitions(vec![0, 1, 7]),
+        DescribableLogDirTopic::default()
+            .with_topic(topic_name(&c.name("missing")))
+            .with_partitions(vec![0]),
+    ]));
+    c.show(
+        "describe log dirs of some partitions",
+        ApiKey::DescribeLogDirs,
+        4,
+        &dld,
+    )?;
+    let dtp = |limit: i32, cursor: Option<(&str, i32)>, names: &[&str]| {
+        DescribeTopicPartitionsRequest::default()
+            .with_topics(
+                names
+                    .iter()
+                    .map(|n| TopicRequest::default().with_name(topic_name(n)))
+                    .collect(),
+            )
+            .with_response_partition_limit(limit)
+            .with_cursor(cursor.map(|(t, p)| {
+                Cursor::default()
+                    .with_topic_name(topic_name(t))
+                    .with_partition_index(p)
+            }))
+    };
+    let missing = c.name("missing");
+    c.show(
+        "describe topic partitions, limit 2",
+        ApiKey::DescribeTopicPartitions,
+        0,
+        &dtp(2, None, &[&a, &b, &missing]),
+    )?;
+    c.show(
+        "... from cursor a-2",
+        ApiKey::DescribeTopicPartitions,
+        0,
+        &dtp(2, Some((&a, 2)), &[&a, &b]),
+    )?;
+    c.show(
+        "... from cursor b-1",
+        ApiKey::DescribeTopicPartitions,
+        0,
+        &dtp(2, Some((&b, 1)), &[&a, &b]),
+    )?;
+    c.show(
+        "... cursor on a partition past the end",
+        ApiKey::DescribeTopicPartitions,
+        0,
+        &dtp(5, Some((&a, 9)), &[&a, &b]),
+    )?;
+    c.show(
+        "... cursor on a topic not requested",
+        ApiKey::DescribeTopicPartitions,
+        0,
+        &dtp(5, Some((&missing, 0)), &[&a, &b]),
+    )?;
+    c.show(
+        "... limit 0",
+        ApiKey::DescribeTopicPartitions,
+        0,
+        &dtp(0, None, &[&a]),
+    )?;
+    let g = c.name("lg-group");
+    c.wait_coordinator(&g)?;
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s(&g)))
+        .with_generation_id_or_member_epoch(-1)
+        .with_member_id(s(""))
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(topic_name(&a))
+            .with_partitions(vec![OffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(1)])]);
+    c.show(
+        "a simple consumer's commit creates group lg-group",
+        ApiKey::OffsetCommit,
+        9,
+        &commit,
+    )?;
+    // Other groups on the broker come and go: only this run's groups are printed.
+    let prefix = c.prefix.clone();
+    for (title, states, types) in [
+        ("list groups, no filter", vec![], vec![]),
+        ("list groups in state Empty", vec!["Empty"], vec![]),
+        ("list groups in state Stable", vec!["Stable"], vec![]),
+        ("list groups of type classic", vec![], vec!["classic"]),
+        ("list groups of type consumer", vec![], vec!["consumer"]),
+        (
+            "list groups, unknown state filter",
+            vec!["Sleeping"],
+            vec![],
+        ),
+    ] {
+        let req = ListGroupsRequest::default()
+            .with_states_filter(states.iter().map(|x| s(x)).collect())
+            .with_types_filter(types.iter().map(|x| s(x)).collect());
+        let mut r = c.client.send(ApiKey::ListGroups, 5, &req)?;
+        if let ResponseKind::ListGroups(l) = &mut r {
+            l.groups
+                .retain(|g| g.group_id.0.starts_with(prefix.as_str()));
+        }
+        c.step += 1;
+        println!(
+            "### {} {title} (ListGroups v5, this run's groups only)",
+            c.step
+        );
+        print!("{}", c.norm.dump(&r));
+    }
     Ok(())
 }

@@ -70,7 +70,8 @@ impl Normalizer {
     /// The replacement for field `name` with (joined, trimmed) `value`, if it is normalized.
     fn rule(&mut self, name: &str, value: &str) -> Option<String> {
         match name {
-            "throttle_time_ms" | "cluster_id" | "host" | "port" => Some("_".into()),
+            "throttle_time_ms" | "cluster_id" | "host" | "port" | "log_dir" | "total_bytes"
+            | "usable_bytes" => Some("_".into()),
             "error_message" | "batch_index_error_message" if value != "None" => {
                 Some("Some(<message>)".into())
             }

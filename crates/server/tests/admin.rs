@@ -736,7 +736,9 @@ async fn describe_cluster_versions() {
     else {
         panic!("not a DescribeCluster response")
     };
-    assert_eq!(r.error_code, KafkaError::UnsupportedEndpointType.code());
+    // As Kafka 4.3: MISMATCHED_ENDPOINT_TYPE, and the type of the endpoint that answered.
+    assert_eq!(r.error_code, KafkaError::MismatchedEndpointType.code());
+    assert_eq!(r.endpoint_type, 1);
     server.shutdown().await;
 }
 

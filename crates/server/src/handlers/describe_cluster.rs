@@ -5,7 +5,8 @@
 //! - cluster_authorized_operations: the CLUSTER operations (no authorizer: all of them, as
 //!   Kafka) when asked, else i32::MIN.
 //! - v1: endpoint_type in request and response; only 1 (BROKERS) is served: asking a broker
-//!   for controllers (2) gets UNSUPPORTED_ENDPOINT_TYPE, as Kafka's broker answers.
+//!   for controllers (2) gets MISMATCHED_ENDPOINT_TYPE (114) and endpoint_type 1 (the type of
+//!   the endpoint that answered), as Kafka 4.3's broker answers (compat-tests/differential).
 //! - v2: include_fenced_brokers, is_fenced per broker (never fenced).
 
 use super::metadata::CLUSTER_OPERATIONS;
@@ -36,9 +37,9 @@ pub async fn handle(
             i32::MIN
         });
     if v >= 1 {
-        resp.endpoint_type = req.endpoint_type;
+        resp.endpoint_type = ENDPOINT_BROKERS;
         if req.endpoint_type != ENDPOINT_BROKERS {
-            resp.error_code = KafkaError::UnsupportedEndpointType.code();
+            resp.error_code = KafkaError::MismatchedEndpointType.code();
             resp.error_message = Some(StrBytes::from_string(format!(
                 "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type {}",
                 if req.endpoint_type == 2 { "CONTROLLER" } else { "UNKNOWN" }
