@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
 # Nightly run: everything run-all.sh runs, plus the longer suites.
 #
-# What it runs today (honestly):
-#   1. compat-tests/run-all.sh (cargo fmt/clippy/test/build + all compatibility scenarios)
-#   2. franz-go's own pkg/kgo integration test suite (franz-go/run.sh --kgo-suite-only), against
-#      the reference Kafka and against Sluice. In milestone 1 Sluice has no Produce/Fetch/groups,
-#      so most of that suite is expected to fail against Sluice; the run's exit status reflects it.
-# Longer suites are added here as they exist (e.g. Kafka's ProducerPerformance /
-# ConsumerPerformance, librdkafka's test suite).
+# What it runs today:
+#   1. compat-tests/run-all.sh (cargo fmt/clippy/test/build + all compatibility scenarios, incl.
+#      franz-go's kgo tests without groups/transactions, kgo-direct)
+#   2. heavier variants of the data-path scenarios: kcat round trips (zstd, none) and the
+#      DumpLogSegments check with 1M records (KCAT_RECORDS), the kill -9 durability scenario with
+#      a 2M-record idempotent stream (DUR_RECORDS), the Java codec round trips with 50k records
+#   3. franz-go's own pkg/kgo integration test suite, all of it (franz-go/run.sh
+#      --kgo-suite-only), against the reference Kafka and against Sluice: groups, transactions
+#      and share groups included, so failures against Sluice are expected where those are missing.
+# The benchmark (bench/run.sh) is separate: it must run on an otherwise idle machine.
 #
 # Arguments are passed to the kgo suite as its `go test -run` regex (default: all tests).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SUITE=all
+mkdir -p "$HERE/work"
 rc=0
 bash "$HERE/run-all.sh" || rc=$?
+cp "$HERE/work/results.tsv" "$HERE/work/results-nightly.tsv"
+export COMPAT_RESULTS="$HERE/work/results-nightly.tsv" COMPAT_NO_SUMMARY=1
+echo
+echo "== nightly: heavier data-path variants"
+KCAT_RECORDS=1000000 bash "$HERE/kcat/run.sh" roundtrip-zstd roundtrip-none dump-log || rc=$?
+DUR_RECORDS=2000000 bash "$HERE/durability/run.sh" kill9-idempotent || rc=$?
+JAVA_RECORDS=50000 bash "$HERE/java/run.sh" produce-none produce-gzip produce-snappy produce-lz4 produce-zstd || rc=$?
 echo
 echo "== nightly: franz-go kgo integration suite"
 bash "$HERE/franz-go/run.sh" --kgo-suite-only "${1:-.}" || rc=$?
+source "$HERE/lib/common.sh"
+print_summary "$COMPAT_RESULTS" || rc=1
 exit "$rc"

@@ -167,12 +167,136 @@ sc_auto_create_metadata() {
   java_run Compat autocreate "$1" "c-$RUN_ID-auto-"
 }
 
+# ------------------------------------------------------------------------------------------
+# Data path (no consumer groups: consumers use assign()/seek(); see src/DataPath.java).
+
+# mk_topic NAME PARTITIONS [CONFIG...]: create quietly (kafka-topics), wait until listed.
+mk_topic() {
+  local t=$1 n=$2
+  shift 2
+  local cfg=() c
+  for c in "$@"; do cfg+=(--config "$c"); done
+  java_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$BROKER" --command-config "$CLIENT_PROPS" \
+    --create --topic "$t" --partitions "$n" --replication-factor 1 "${cfg[@]}" >&2
+  await_topics present "$t" >/dev/null
+}
+
+JAVA_RECORDS="${JAVA_RECORDS:-3000}"
+
+# sc_produce_codec BROKER CODEC: DataPath produce with compression.type=CODEC (headers with
+# duplicate keys, null/empty header values, null keys, tombstones, explicit timestamps), read
+# back byte-exact by kcat and by a Java consumer with assign()/seekToBeginning().
+sc_produce_codec() {
+  BROKER=$1
+  local z=$2 t exp got
+  t="$(topic "jp-$z")"
+  mk_topic "$t" 2
+  exp="$(mktemp)"
+  got="$(mktemp)"
+  java_run DataPath produce "$BROKER" "$t" "$z" "$JAVA_RECORDS" "$exp"
+  echo "\$ kcat -C -e -f '%p %o %T %k %s [%h]'"
+  local rc=0
+  kcat -C -b "$BROKER" -m 15 -X socket.timeout.ms=10000 -t "$t" -e -q -f '%p %o %T %k %s [%h]\n' >"$got" || rc=$?
+  echo "  rc=$rc records=$(wc -l <"$got")"
+  echo "  every record equals what was sent (sorted, byte for byte): $(cmp -s <(sort "$exp") <(sort "$got") && echo yes || echo NO)"
+  echo "  sha256 of the sent records: $(sort "$exp" | sha256sum | cut -c1-16)"
+  diff <(sort "$exp") <(sort "$got") | head -6 | sed 's/^/  /' || true
+  java_run DataPath consume "$BROKER" "$t" "$exp"
+  rm -f "$exp" "$got"
+}
+
+# sc_console BROKER: kafka-console-producer (keys and headers parsed) -> kafka-console-consumer
+# with --partition and --offset / --from-beginning (assign(), no group).
+sc_console() {
+  BROKER=$1
+  local t
+  t="$(topic console)"
+  mk_topic "$t" 2
+  echo "\$ kafka-console-producer --reader-property parse.key=true --reader-property parse.headers=true (5 lines, partition by key)"
+  local rc=0
+  printf 'h1:a,h2:b,h1:c\tk1\tv1\nh1:x\tk2\tv2\nh3:\tk3\tv3\nh4:z\tk4\tv4\nh1:a\tk1\tv5\n' |
+    java_run org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$BROKER" --topic "$t" \
+      --reader-property parse.key=true --reader-property parse.headers=true --reader-property key.separator=$'\t' \
+      --reader-property headers.delimiter=$'\t' --reader-property headers.separator=, --reader-property headers.key.separator=: \
+      --command-property acks=all || rc=$?
+  echo "  rc=$rc"
+  local p off
+  for p in 0 1; do
+    for off in earliest 1 latest; do
+      echo "\$ kafka-console-consumer --partition $p --offset $off --timeout-ms 3000 (print partition/offset/key/headers)"
+      java_run org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$BROKER" --topic "$t" \
+        --partition "$p" --offset "$off" --timeout-ms 3000 \
+        --formatter-property print.partition=true --formatter-property print.offset=true --formatter-property print.key=true \
+        --formatter-property print.headers=true --formatter-property print.timestamp=false 2>"$OUT_DIR/console.last.err" |
+        sed 's/^/  /' || true
+      grep -oE 'Processed a total of [0-9]+ messages' "$OUT_DIR/console.last.err" | sed 's/^/  /' || true
+    done
+    echo "\$ kafka-console-consumer --partition $p --from-beginning --max-messages 2"
+    java_run org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$BROKER" --topic "$t" \
+      --partition "$p" --from-beginning --max-messages 2 --timeout-ms 10000 \
+      --formatter-property print.key=true 2>"$OUT_DIR/console.last.err" | sed 's/^/  /' || true
+    grep -oE 'Processed a total of [0-9]+ messages' "$OUT_DIR/console.last.err" | sed 's/^/  /' || true
+  done
+}
+
+# sc_large_records BROKER: a 900 KB record is accepted, a 2 MB record rejected by the broker
+# (message.max.bytes default 1048588; the producer's max.request.size is 8 MB).
+sc_large_records() {
+  BROKER=$1
+  local t
+  t="$(topic large)"
+  mk_topic "$t" 1
+  java_run DataPath large "$BROKER" "$t"
+}
+
+# sc_offsets_for_times BROKER: KafkaConsumer.offsetsForTimes over batches with out-of-order
+# timestamps; beginningOffsets/endOffsets.
+sc_offsets_for_times() {
+  BROKER=$1
+  local t
+  t="$(topic oft)"
+  mk_topic "$t" 1
+  java_run DataPath oft "$BROKER" "$t"
+}
+
+# sc_get_offsets BROKER: kafka-get-offsets (GetOffsetShell) with --time -1, -2 and timestamps,
+# over the topic of the offsets-for-times layout (explicit timestamps).
+sc_get_offsets() {
+  BROKER=$1
+  local t q
+  t="$(topic getoff)"
+  mk_topic "$t" 1
+  java_run DataPath oft "$BROKER" "$t" >/dev/null
+  for q in -1 -2 1700000000000 1700000001006 1700000002101 1700000003000 1700000003001; do
+    echo "\$ kafka-get-offsets --topic $t --time $q"
+    java_run org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$BROKER" \
+      --command-config "$CLIENT_PROPS" --topic "$t" --time "$q" | sed 's/^/  /'
+  done
+  echo "\$ kafka-get-offsets --topic-partitions '$t:0,$t:5' --time -1"
+  java_run org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$BROKER" \
+    --command-config "$CLIENT_PROPS" --topic-partitions "$t:0,$t:5" --time -1 | sed 's/^/  /'
+}
+
+# sc_get_offsets_max_timestamp BROKER: --time -3 (ListOffsets v7+ MAX_TIMESTAMP: offset of the
+# record with the highest timestamp).
+sc_get_offsets_max_timestamp() {
+  BROKER=$1
+  local t rc=0
+  t="$(topic getoffmax)"
+  mk_topic "$t" 1
+  java_run DataPath oft "$BROKER" "$t" >/dev/null
+  echo "\$ kafka-get-offsets --topic $t --time -3"
+  java_run org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$BROKER" \
+    --command-config "$CLIENT_PROPS" --topic "$t" --time -3 2>&1 | grep -vE '^\[' | sed 's/^/  /' || rc=$?
+}
+
 scenario_dispatch "$@"
 
 # ------------------------------------------------------------------------------------------
 # Main
 
 need_java
+command -v kcat >/dev/null || apt_install kcat
 maven_libs "$HERE" >/dev/null
 printf 'request.timeout.ms=10000\ndefault.api.timeout.ms=30000\n' >"$CLIENT_PROPS"
 # Compile our scenario program when its source changed.
@@ -190,17 +314,20 @@ ensure_kafka
 ensure_sut
 
 ALL=(broker-api-versions topic-create topic-list topic-describe topic-delete admin-client
-  admin-client-verbose auto-create-metadata)
+  admin-client-verbose auto-create-metadata produce-none produce-gzip produce-snappy produce-lz4
+  produce-zstd console large-records offsets-for-times get-offsets get-offsets-max-timestamp)
 INFORMATIONAL=" broker-api-versions admin-client-verbose "
 selected=("$@")
 ((${#selected[@]})) || selected=("${ALL[@]}")
 for name in "${selected[@]}"; do
   func="sc_${name//-/_}"
+  args=()
+  if [[ $name == produce-* ]]; then func=sc_produce_codec; args=("${name#produce-}"); fi
   declare -F "$func" >/dev/null || die "unknown scenario $name (known: ${ALL[*]})"
   if [[ "$INFORMATIONAL" == *" $name "* ]]; then
-    run_scenario_informational "$name" "$func"
+    run_scenario_informational "$name" "$func" "${args[@]}"
   else
-    run_scenario "$name" "$func"
+    run_scenario "$name" "$func" "${args[@]}"
   fi
 done
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reference Apache Kafka 4.3.1 broker (KRaft, single node: broker+controller) for the harness.
 #
-#   run.sh start|stop|status
+#   run.sh start|resume|stop|kill9|status
 #
 # Environment:
 #   KAFKA_INSTANCE         name of the instance (default "ref"); state in work/<instance>/
@@ -12,7 +12,9 @@
 # `start` installs the broker jars on first use (pom.xml -> mvn dependency:copy-dependencies into
 # work/lib, cached), formats fresh KRaft storage (StorageTool random-uuid + format --standalone),
 # starts the broker in the background and returns once it answers on its port.
-# `stop` stops the process that `start` recorded in work/<instance>/kafka.pid.
+# `stop` stops the process that `start` recorded in work/<instance>/kafka.pid (SIGTERM, clean).
+# `kill9` kills it with SIGKILL (crash tests); `resume` starts it again on its existing data dir
+# without formatting (the durability/ folder uses both on its own instance).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export SUITE=kafka-ref
@@ -39,6 +41,7 @@ running_pid() {
 }
 
 start() {
+  local resume=${1:-}
   if pid="$(running_pid)"; then
     log "kafka[$INSTANCE] already running (pid $pid)"
     wait_for_port "$HOST" "$PORT" 120 "$pid"
@@ -50,6 +53,15 @@ start() {
   need_java
   local lib
   lib="$(maven_libs "$HERE")"
+  local java_opts=(-Xmx"${KAFKA_HEAP:-1g}" -Xms256m -Djava.awt.headless=true
+    -Dlog4j2.configurationFile="$HERE/log4j2.properties" -Dkafka.logs.dir="$STATE")
+  if [[ -n "$resume" ]]; then
+    [[ -f "$STATE/server.properties" ]] || die "kafka[$INSTANCE]: nothing to resume in $STATE"
+    log "kafka[$INSTANCE] resuming on its existing data ($STATE/data)"
+    [[ -f "$LOGFILE" ]] && mv "$LOGFILE" "$LOGFILE.previous"
+    launch "$lib" "${java_opts[@]}"
+    return 0
+  fi
   rm -rf "$STATE"
   mkdir -p "$STATE/data"
   cat >"$STATE/server.properties" <<PROPS
@@ -70,14 +82,20 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 group.initial.rebalance.delay.ms=0
 PROPS
-  local java_opts=(-Xmx"${KAFKA_HEAP:-1g}" -Xms256m -Djava.awt.headless=true
-    -Dlog4j2.configurationFile="$HERE/log4j2.properties" -Dkafka.logs.dir="$STATE")
   local cluster_id
   cluster_id="$(java "${java_opts[@]}" -Dcompat.log.level=WARN -cp "$lib/*" kafka.tools.StorageTool random-uuid | tail -1)"
   log "kafka[$INSTANCE] formatting storage (cluster id $cluster_id)"
   java "${java_opts[@]}" -Dcompat.log.level=WARN -cp "$lib/*" kafka.tools.StorageTool format --standalone \
     -t "$cluster_id" -c "$STATE/server.properties" >"$STATE/format.log" 2>&1 ||
     { cat "$STATE/format.log" >&2; die "storage format failed"; }
+  launch "$lib" "${java_opts[@]}"
+}
+
+# launch LIB JAVA_OPTS...: start kafka.Kafka on $STATE/server.properties, wait until ready.
+launch() {
+  local lib=$1
+  shift
+  local java_opts=("$@")
   log "kafka[$INSTANCE] starting on $HOST:$PORT (controller $CPORT), log $LOGFILE"
   setsid java "${java_opts[@]}" -cp "$lib/*" kafka.Kafka "$STATE/server.properties" \
     >"$LOGFILE" 2>&1 </dev/null &
@@ -119,6 +137,20 @@ stop() {
   rm -f "$PIDFILE"
 }
 
+# kill9: SIGKILL the running broker (crash test) and wait until it is gone; data is kept.
+kill9() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    log "kafka[$INSTANCE] not running"
+    return 0
+  fi
+  log "kafka[$INSTANCE] kill -9 (pid $pid)"
+  kill -KILL "$pid" 2>/dev/null || true
+  local end=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do sleep 0.1; done
+  rm -f "$PIDFILE"
+}
+
 status() {
   if pid="$(running_pid)"; then
     if port_open "$HOST" "$PORT"; then
@@ -134,7 +166,9 @@ status() {
 
 case "${1:-}" in
   start) start ;;
+  resume) start resume ;;
   stop) stop ;;
+  kill9) kill9 ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|resume|stop|kill9|status" >&2; exit 2 ;;
 esac

@@ -10,7 +10,7 @@
 # Environment (all optional):
 #   KAFKA_ADDR      reference Kafka bootstrap (default 127.0.0.1:19092). If something already
 #                   listens there it is used as is; otherwise kafka-ref/run.sh starts it.
-#   SLUICE_ADDR     Sluice bootstrap (default 127.0.0.1:39092). If something already listens
+#   SLUICE_ADDR     Sluice bootstrap (default 127.0.0.1:25092). If something already listens
 #                   there it is used as is; otherwise Sluice is built (if needed) and started.
 #   COMPAT_SELF_CHECK=1  the "sluice" side is a SECOND reference Kafka (127.0.0.1:29092,
 #                   controller 29093) instead of Sluice: a Kafka-vs-Kafka sanity check of the
@@ -33,7 +33,7 @@ if [[ "${COMPAT_SELF_CHECK:-0}" == "1" ]]; then
   SLUICE_ADDR="${SLUICE_ADDR:-127.0.0.1:29092}"
   SUT_NAME="kafka#2"
 else
-  SLUICE_ADDR="${SLUICE_ADDR:-127.0.0.1:39092}"
+  SLUICE_ADDR="${SLUICE_ADDR:-127.0.0.1:25092}"
   SUT_NAME="sluice"
 fi
 export KAFKA_ADDR SLUICE_ADDR SUT_NAME
@@ -135,16 +135,56 @@ maven_libs() {
   echo "$lib"
 }
 
+# kafka_java CLASS ARGS...: run a main class of the Kafka 4.3.1 clients/tools jars of the java/
+# folder (e.g. org.apache.kafka.tools.DumpLogSegments) for suites without jars of their own.
+kafka_java() {
+  local lib
+  lib="$(maven_libs "$COMPAT_DIR/java")"
+  java -Xmx512m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$lib/*" "$@"
+}
+
 # kafka_topics BOOTSTRAP ARGS...: Apache Kafka's kafka-topics (TopicCommand 4.3.1) from the java/
 # folder's jars, for suites that need topics but have no admin client of their own (kcat).
 kafka_topics() {
   local bootstrap=$1
   shift
-  local lib
-  lib="$(maven_libs "$COMPAT_DIR/java")"
-  java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
-    -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$lib/*" \
-    org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" "$@"
+  kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" "$@"
+}
+
+# broker_pid ADDR: pid of the process listening on ADDR's port (needs ss from iproute2).
+broker_pid() {
+  command -v ss >/dev/null || apt_install iproute2
+  ss -ltnpH "sport = :$(port_of "$1")" | grep -oE 'pid=[0-9]+' | head -1 | cut -d= -f2
+}
+
+# describe_listener ADDR: "pid N, cwd DIR" of the process listening on ADDR (for the log, so an
+# adopted broker of another checkout is visible; see FINDINGS.md R2).
+describe_listener() {
+  local pid
+  pid="$(broker_pid "$1" 2>/dev/null || true)"
+  [[ -n "$pid" ]] || { echo "process unknown"; return 0; }
+  echo "pid $pid, cwd $(readlink "/proc/$pid/cwd" 2>/dev/null || echo '?')"
+}
+
+# broker_log_dir ADDR: the (first) log directory of the broker listening on ADDR, read from its
+# command line: `--override log.dirs=DIR` (Sluice) or the log.dirs of the server.properties file
+# it was started with (Kafka). Fails if it cannot be found (e.g. a broker in a container).
+broker_log_dir() {
+  local pid arg dir=""
+  pid="$(broker_pid "$1")"
+  [[ -n "$pid" ]] || { log "no process found listening on $1"; return 1; }
+  while IFS= read -r -d '' arg; do
+    case "$arg" in
+      log.dirs=* | log.dir=*) dir="${arg#*=}" ;;
+      *.properties)
+        [[ -z "$dir" && -f "$arg" ]] && dir="$(sed -n -E 's/^log\.dirs?=//p' "$arg" | head -1)"
+        ;;
+    esac
+  done <"/proc/$pid/cmdline"
+  dir="${dir%%,*}"
+  [[ -n "$dir" && -d "$dir" ]] || { log "log dir of pid $pid ($1) not found"; return 1; }
+  echo "$dir"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -157,7 +197,7 @@ _STARTED_KAFKA=()   # instance names started by this process
 # ensure_kafka: make sure the reference Kafka answers at $KAFKA_ADDR (start it if not).
 ensure_kafka() {
   if port_open "$(host_of "$KAFKA_ADDR")" "$(port_of "$KAFKA_ADDR")"; then
-    log "reference Kafka already listening at $KAFKA_ADDR"
+    log "reference Kafka already listening at $KAFKA_ADDR ($(describe_listener "$KAFKA_ADDR"))"
   else
     KAFKA_INSTANCE=ref KAFKA_PORT="$(port_of "$KAFKA_ADDR")" \
       KAFKA_CONTROLLER_PORT="$(($(port_of "$KAFKA_ADDR") + 1))" \
@@ -173,7 +213,7 @@ ensure_sut() {
   host="$(host_of "$SLUICE_ADDR")"
   port="$(port_of "$SLUICE_ADDR")"
   if port_open "$host" "$port"; then
-    log "$SUT_NAME already listening at $SLUICE_ADDR"
+    log "$SUT_NAME already listening at $SLUICE_ADDR ($(describe_listener "$SLUICE_ADDR"))"
     return 0
   fi
   if [[ "${COMPAT_SELF_CHECK:-0}" == "1" ]]; then
@@ -212,6 +252,7 @@ start_sluice() {
     --override node.id=1 \
     --override auto.create.topics.enable=true \
     --override num.partitions=1 \
+    --override group.initial.rebalance.delay.ms=0 \
     >"$logdir/sluice.log" 2>&1 &
   _STARTED_SLUICE_PID=$!
   _SLUICE_DATADIR="$datadir"
@@ -391,6 +432,10 @@ compare() {
   fi
   record "$name" "$kst" "$sst" FAIL "diff: ${d#"$COMPAT_DIR/"}"
   sed 's/^/    /' "$d" | head -40 >&2
+  if [[ "$src" != 0 && -s "$OUT_DIR/$name.sut.err" ]]; then
+    echo "    last lines of $SUT_NAME's stderr (${OUT_DIR#"$COMPAT_DIR/"}/$name.sut.err):" >&2
+    tail -15 "$OUT_DIR/$name.sut.err" | sed 's/^/      /' >&2
+  fi
   return 1
 }
 

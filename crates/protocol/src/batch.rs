@@ -80,8 +80,10 @@ pub fn last_sequence(base_sequence: i32, last_offset_delta: i32) -> i32 {
 
 const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_BIT: i16 = 0x08;
-const TRANSACTIONAL_BIT: i16 = 0x10;
-const CONTROL_BIT: i16 = 0x20;
+/// Attributes bit 4: the batch belongs to a transaction.
+pub const TRANSACTIONAL_BIT: i16 = 0x10;
+/// Attributes bit 5: a control batch (transaction markers).
+pub const CONTROL_BIT: i16 = 0x20;
 const DELETE_HORIZON_BIT: i16 = 0x40;
 
 /// The compression codec of a batch (attributes bits 0-2).

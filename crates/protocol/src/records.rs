@@ -226,6 +226,80 @@ pub fn validate_records(
     Ok(summary)
 }
 
+/// Control record type of a transaction marker (key: version i16 · type i16).
+pub const CONTROL_TYPE_ABORT: i16 = 0;
+pub const CONTROL_TYPE_COMMIT: i16 = 1;
+/// Version of the control record key and of the EndTxnMarker value we write.
+pub const END_TXN_MARKER_VERSION: i16 = 0;
+
+/// The content of a COMMIT or ABORT control record (Kafka's EndTransactionMarker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndTxnMarker {
+    pub commit: bool,
+    pub coordinator_epoch: i32,
+}
+
+/// A one-record control batch (baseOffset 0, transactional + control attributes, base sequence
+/// -1) carrying `marker` for a producer, as Kafka's `MemoryRecords.withEndTransactionMarker`
+/// builds it. Key: version 0 · type (0 ABORT, 1 COMMIT); value: version 0 · coordinatorEpoch.
+pub fn encode_end_txn_marker(
+    producer_id: i64,
+    producer_epoch: i16,
+    marker: EndTxnMarker,
+    timestamp: i64,
+) -> Vec<u8> {
+    let kind = if marker.commit {
+        CONTROL_TYPE_COMMIT
+    } else {
+        CONTROL_TYPE_ABORT
+    };
+    let mut key = Vec::with_capacity(4);
+    key.extend_from_slice(&END_TXN_MARKER_VERSION.to_be_bytes());
+    key.extend_from_slice(&kind.to_be_bytes());
+    let mut value = Vec::with_capacity(6);
+    value.extend_from_slice(&END_TXN_MARKER_VERSION.to_be_bytes());
+    value.extend_from_slice(&marker.coordinator_epoch.to_be_bytes());
+    crate::batch::encode_batch_with(
+        &[(Some(&key), Some(&value))],
+        timestamp,
+        crate::batch::TRANSACTIONAL_BIT | crate::batch::CONTROL_BIT,
+        producer_id,
+        producer_epoch,
+        crate::batch::NO_SEQUENCE,
+    )
+}
+
+/// The transaction marker in a control batch: `Ok(None)` for an empty control batch or a
+/// control record of another type (Kafka's KRaft control types); an error for a compressed
+/// batch or a record whose key or value is too short. The batch must be whole.
+pub fn parse_end_txn_marker(batch: &RecordBatch<'_>) -> Result<Option<EndTxnMarker>, RecordError> {
+    let bad = |reason| RecordError::Malformed { index: 0, reason };
+    if !matches!(batch.compression(), Ok(Compression::None)) {
+        return Err(bad("control batch is compressed"));
+    }
+    let Some(first) = records(batch.records()).next() else {
+        return Ok(None);
+    };
+    let r = first?;
+    let key = r.key.ok_or(bad("control record without key"))?;
+    if key.len() < 4 {
+        return Err(bad("control record key shorter than 4 bytes"));
+    }
+    let commit = match i16::from_be_bytes([key[2], key[3]]) {
+        CONTROL_TYPE_ABORT => false,
+        CONTROL_TYPE_COMMIT => true,
+        _ => return Ok(None),
+    };
+    let value = r.value.ok_or(bad("transaction marker without value"))?;
+    if value.len() < 6 {
+        return Err(bad("transaction marker value shorter than 6 bytes"));
+    }
+    Ok(Some(EndTxnMarker {
+        commit,
+        coordinator_epoch: i32::from_be_bytes([value[2], value[3], value[4], value[5]]),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +405,47 @@ mod tests {
             validate_records(&batch, &mut scratch, 1000),
             Err(RecordError::Decompress(DecompressError::TooLarge { .. }))
         ));
+    }
+
+    #[test]
+    fn end_txn_markers_round_trip() {
+        for (commit, epoch) in [(true, 5), (false, -1), (false, i32::MAX)] {
+            let m = EndTxnMarker {
+                commit,
+                coordinator_epoch: epoch,
+            };
+            let b = encode_end_txn_marker(42, 3, m, 1_000);
+            let batch = RecordBatch::parse_validated(&b).unwrap();
+            assert!(batch.is_control() && batch.is_transactional());
+            assert_eq!(
+                (
+                    batch.producer_id(),
+                    batch.producer_epoch(),
+                    batch.base_sequence()
+                ),
+                (42, 3, -1)
+            );
+            assert_eq!(batch.records_count(), 1);
+            let r = records(batch.records()).next().unwrap().unwrap();
+            assert_eq!(r.key.unwrap(), &[0, 0, 0, u8::from(commit)]);
+            assert_eq!(r.value.unwrap().len(), 6);
+            assert_eq!(parse_end_txn_marker(&batch).unwrap(), Some(m));
+        }
+        // Another control type (e.g. KRaft's LEADER_CHANGE = 2) is not a marker.
+        let b = crate::batch::encode_batch_with(
+            &[(Some(&[0, 0, 0, 2][..]), Some(&[0u8; 8][..]))],
+            1,
+            0x30,
+            1,
+            0,
+            -1,
+        );
+        assert_eq!(
+            parse_end_txn_marker(&RecordBatch::parse(&b).unwrap()).unwrap(),
+            None
+        );
+        let short =
+            crate::batch::encode_batch_with(&[(Some(&[0, 0][..]), None)], 1, 0x30, 1, 0, -1);
+        assert!(parse_end_txn_marker(&RecordBatch::parse(&short).unwrap()).is_err());
     }
 }

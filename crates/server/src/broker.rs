@@ -3,11 +3,12 @@
 
 use crate::config::BrokerConfig;
 use crate::coordinator::group::{GroupConfig, GroupCoordinator, OFFSETS_TOPIC};
+use crate::dynamic_config::{self, DynamicConfigError, DynamicConfigs, DynamicState, Scope};
 use crate::fetch_session::{FetchSessionCache, DEFAULT_CACHE_SLOTS, DEFAULT_EVICTION_MS};
 use crate::meta_properties::{self, MetaPropertiesError};
 use crate::producer_ids::{ProducerIdError, ProducerIdManager};
 use crate::purgatory::FetchPurgatory;
-use crate::topic_config;
+use crate::topic_config::{self, BrokerLayers};
 use crate::topic_policy::{TopicPolicies, TopicPolicy};
 use crate::topics::{self, RegistryError, TopicMeta, TopicRegistry};
 use sluice_protocol::error::KafkaError;
@@ -35,6 +36,8 @@ pub enum StartError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     ProducerIds(#[from] ProducerIdError),
+    #[error(transparent)]
+    DynamicConfig(#[from] DynamicConfigError),
     #[error("log storage: {0}")]
     Storage(#[from] StorageError),
     #[error("invalid config {key}: {message}")]
@@ -81,7 +84,12 @@ pub struct Broker {
     pub fetch_sessions: FetchSessionCache,
     pub time: Arc<dyn Time>,
     pub policies: TopicPolicies,
+    /// Serializes topic creation, so the existence check and the creation of logs and registry
+    /// entry happen as one step (admin path only).
+    create_lock: std::sync::Mutex<()>,
     pub producer_ids: ProducerIdManager,
+    /// Dynamic broker configs (cluster default and this broker), over `config`.
+    pub dynamic: DynamicConfigs,
     /// Largest decompressed records section accepted in a produced batch.
     pub max_decompressed_batch_bytes: usize,
     pub started: Instant,
@@ -98,9 +106,32 @@ impl Broker {
         let topics = TopicRegistry::load(&config.log_dirs[0])?;
         let producer_ids = ProducerIdManager::load(&config.log_dirs[0])?;
         let time: Arc<dyn Time> = Arc::new(SystemTime);
+        let formatted_now = !config.log_dirs[0].join(dynamic_config::FILE_NAME).exists();
+        let dynamic = DynamicConfigs::load(&config.log_dirs[0])?;
+        if formatted_now {
+            // Kafka 4 writes the cluster-level min.insync.replicas (seeded from the static
+            // value) when a cluster is formatted (KIP-966); do the same on a new data dir, so
+            // DescribeConfigs reports it as Kafka does (DYNAMIC_DEFAULT_BROKER_CONFIG).
+            let seed = config
+                .raw
+                .get("min.insync.replicas")
+                .unwrap_or("1")
+                .trim()
+                .to_string();
+            dynamic.update(
+                Scope::ClusterDefault,
+                |m| {
+                    m.entry("min.insync.replicas".to_string()).or_insert(seed);
+                    Ok::<(), StartError>(())
+                },
+                |_| Ok(()),
+                StartError::from,
+                false,
+            )?;
+        }
         let empty = BTreeMap::new();
-        let default_log_config =
-            log_config(&config, &empty).map_err(|(key, message)| StartError::Config {
+        let default_log_config = log_config(&dynamic.snapshot().layers(&config.raw), &empty)
+            .map_err(|(key, message)| StartError::Config {
                 key: key.to_string(),
                 message,
             })?;
@@ -147,7 +178,9 @@ impl Broker {
             fetch_sessions: FetchSessionCache::new(slots, DEFAULT_EVICTION_MS),
             time,
             policies: TopicPolicies::default(),
+            create_lock: std::sync::Mutex::new(()),
             producer_ids,
+            dynamic,
             max_decompressed_batch_bytes,
             started: Instant::now(),
         };
@@ -161,6 +194,8 @@ impl Broker {
     /// delete logs of topics that are gone (a crash between unregistering and deleting).
     fn reconcile_logs(&self) -> Result<(), StartError> {
         let snapshot = self.topics.snapshot();
+        let dynamic = self.dynamic.snapshot();
+        let layers = dynamic.layers(&self.config.raw);
         for log in self.logs.all_logs() {
             let tp = log.topic_partition().clone();
             let keep = snapshot
@@ -177,7 +212,7 @@ impl Broker {
                 message: e.message,
             })?;
             self.policies
-                .set(&t.name, TopicPolicy::from_configs(&self.config, &t.configs));
+                .set(&t.name, TopicPolicy::from_configs(&layers, &t.configs));
             for p in 0..t.partitions {
                 let tp = TopicPartition::new(t.name.clone(), p);
                 match self.logs.get_log(&tp) {
@@ -193,7 +228,8 @@ impl Broker {
 
     /// The storage settings of topic `t` (its overrides over the broker's defaults).
     pub fn topic_log_config(&self, t: &TopicMeta) -> Result<LogConfig, ApiError> {
-        log_config(&self.config, &t.configs).map_err(|(key, message)| {
+        let dynamic = self.dynamic.snapshot();
+        log_config(&dynamic.layers(&self.config.raw), &t.configs).map_err(|(key, message)| {
             ApiError::new(
                 KafkaError::InvalidConfig,
                 format!("Invalid value for configuration {key}: {message}"),
@@ -249,6 +285,7 @@ impl Broker {
     ) -> Result<(TopicMeta, BTreeMap<String, String>), ApiError> {
         topics::validate_name(&t.name)
             .map_err(|m| ApiError::new(KafkaError::InvalidTopicException, m))?;
+        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
         let snapshot = self.topics.snapshot();
         if snapshot.get(&t.name).is_some() {
             return Err(ApiError::new(
@@ -361,32 +398,299 @@ impl Broker {
             };
             return Ok((meta, configs));
         }
-        let meta = self
-            .topics
-            .create(&t.name, partitions, replication_factor, configs.clone())
-            .map_err(|e| match e {
-                RegistryError::AlreadyExists(_) => {
-                    ApiError::new(KafkaError::TopicAlreadyExists, e.to_string())
-                }
-                RegistryError::Collides { .. } => {
-                    ApiError::new(KafkaError::InvalidTopicException, e.to_string())
-                }
-                other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
-            })?;
-        let cfg = self.topic_log_config(&meta)?;
+        // Logs and policy first, registry last: a topic other requests can see always has its
+        // partition logs (a concurrent FindCoordinator must not find __consumer_offsets before
+        // its partitions exist). Creations are serialized, so if registering fails the logs are
+        // ours alone and are removed again.
+        let pending = TopicMeta {
+            name: t.name.clone(),
+            id: uuid::Uuid::nil(),
+            partitions,
+            replication_factor,
+            configs: configs.clone(),
+        };
+        let cfg = self.topic_log_config(&pending)?;
+        let dynamic = self.dynamic.snapshot();
         self.policies.set(
-            &meta.name,
-            TopicPolicy::from_configs(&self.config, &meta.configs),
+            &pending.name,
+            TopicPolicy::from_configs(&dynamic.layers(&self.config.raw), &pending.configs),
         );
-        for p in 0..meta.partitions {
-            let tp = TopicPartition::new(meta.name.clone(), p);
+        for p in 0..partitions {
+            let tp = TopicPartition::new(t.name.clone(), p);
             if let Err(e) = self.logs.get_or_create_log(&tp, Some(cfg.clone())) {
                 tracing::error!(%tp, error = %e, "cannot create partition log");
                 return Err(ApiError::new(KafkaError::KafkaStorageError, e.to_string()));
             }
         }
+        let registered =
+            self.topics
+                .create(&t.name, partitions, replication_factor, configs.clone());
+        if registered.is_err() {
+            self.policies.remove(&t.name);
+            for p in 0..partitions {
+                let _ = self
+                    .logs
+                    .delete_log(&TopicPartition::new(t.name.clone(), p));
+            }
+        }
+        let meta = registered.map_err(|e| match e {
+            RegistryError::AlreadyExists(_) => {
+                ApiError::new(KafkaError::TopicAlreadyExists, e.to_string())
+            }
+            RegistryError::Collides { .. } => {
+                ApiError::new(KafkaError::InvalidTopicException, e.to_string())
+            }
+            other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
+        })?;
         tracing::info!(topic = %meta.name, partitions, "created topic");
         Ok(((*meta).clone(), configs))
+    }
+
+    /// Make a topic's produce policy and its partitions' log configs match its configs (after
+    /// a topic or broker config change): takes effect from the next append / retention check.
+    pub fn apply_topic_configs(&self, meta: &TopicMeta) -> Result<(), ApiError> {
+        let cfg = self.topic_log_config(meta)?;
+        let dynamic = self.dynamic.snapshot();
+        self.policies.set(
+            &meta.name,
+            TopicPolicy::from_configs(&dynamic.layers(&self.config.raw), &meta.configs),
+        );
+        for p in 0..meta.partitions {
+            if let Some(log) = self.log(&meta.name, p) {
+                log.update_config(cfg.clone())
+                    .map_err(|e| ApiError::new(KafkaError::InvalidConfig, e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replace topic `name`'s config overrides (AlterConfigs / IncrementalAlterConfigs):
+    /// validated (the message names the key), persisted, then applied to the live logs.
+    /// Checks follow Kafka: config validation first, then the topic's existence.
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        topic_config::validate_overrides(&configs)
+            .map_err(|m| ApiError::new(KafkaError::InvalidConfig, m))?;
+        let unknown = || {
+            ApiError::new(
+                KafkaError::UnknownTopicOrPartition,
+                format!("The topic '{name}' does not exist."),
+            )
+        };
+        let current = self
+            .topics
+            .snapshot()
+            .get(name)
+            .cloned()
+            .ok_or_else(unknown)?;
+        let mut candidate = (*current).clone();
+        candidate.configs = configs.clone();
+        // The combination must make a valid storage config too.
+        self.topic_log_config(&candidate)?;
+        if validate_only {
+            return Ok(());
+        }
+        let meta = self
+            .topics
+            .update_topic(name, |t| {
+                t.configs = configs;
+                Ok(())
+            })
+            .map_err(|e| match e {
+                RegistryError::Unknown(_) => unknown(),
+                other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
+            })?;
+        self.apply_topic_configs(&meta)?;
+        tracing::info!(topic = %name, configs = ?meta.configs, "topic configs changed");
+        Ok(())
+    }
+
+    /// The dynamic-config scope of a BROKER resource name: "" (cluster default) or this node.
+    pub fn broker_scope(&self, resource_name: &str) -> Result<Scope, ApiError> {
+        if resource_name.is_empty() {
+            return Ok(Scope::ClusterDefault);
+        }
+        if resource_name.trim().parse::<i32>().ok() == Some(self.node_id()) {
+            return Ok(Scope::ThisBroker);
+        }
+        Err(ApiError::new(
+            KafkaError::InvalidRequest,
+            format!(
+                "Unexpected broker id, expected {} or empty string, but received {resource_name}",
+                self.node_id()
+            ),
+        ))
+    }
+
+    /// Change the dynamic broker configs of `scope` with `change` (AlterConfigs replaces the
+    /// set, IncrementalAlterConfigs edits it): static-only keys and invalid values are refused
+    /// with INVALID_REQUEST as Kafka does; persisted, then every topic's effective configs are
+    /// re-applied to the live logs.
+    pub fn alter_broker_configs(
+        &self,
+        scope: Scope,
+        change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ApiError>,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        let raw = &self.config.raw;
+        let topics = self.topics.snapshot();
+        let check = |state: &DynamicState| -> Result<(), ApiError> {
+            dynamic_config::validate(state.get(scope))
+                .map_err(|m| ApiError::new(KafkaError::InvalidRequest, m))?;
+            // Every topic must still get a valid storage config from the new defaults.
+            let layers = state.layers(raw);
+            log_config(&layers, &BTreeMap::new())
+                .map_err(|(k, m)| ApiError::new(KafkaError::InvalidRequest, format!("{k}: {m}")))?;
+            for t in topics.iter() {
+                log_config(&layers, &t.configs).map_err(|(k, m)| {
+                    ApiError::new(KafkaError::InvalidRequest, format!("{k}: {m}"))
+                })?;
+            }
+            Ok(())
+        };
+        self.dynamic.update(
+            scope,
+            change,
+            check,
+            |e| ApiError::new(KafkaError::UnknownServerError, e.to_string()),
+            validate_only,
+        )?;
+        if validate_only {
+            return Ok(());
+        }
+        tracing::info!(?scope, "dynamic broker configs changed");
+        for t in self.topics.snapshot().iter() {
+            if let Err(e) = self.apply_topic_configs(t) {
+                tracing::error!(topic = %t.name, error = %e.message, "cannot apply broker config change");
+            }
+        }
+        Ok(())
+    }
+
+    /// Grow topic `name` to `count` partitions (CreatePartitions). `assignments`, if given,
+    /// lists the replicas of each new partition. Existing partitions are untouched; the new
+    /// count is persisted before the new logs exist (start-up creates missing logs).
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        assignments: Option<&[Vec<i32>]>,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        let snapshot = self.topics.snapshot();
+        let t = snapshot.get(name).cloned().ok_or_else(|| {
+            ApiError::new(
+                KafkaError::UnknownTopicOrPartition,
+                format!("Unable to find topic {name}"),
+            )
+        })?;
+        if count == t.partitions {
+            return Err(ApiError::new(
+                KafkaError::InvalidPartitions,
+                format!("Topic already has {} partition(s).", t.partitions),
+            ));
+        }
+        if count < t.partitions {
+            return Err(ApiError::new(
+                KafkaError::InvalidPartitions,
+                format!(
+                    "The topic {name} currently has {} partition(s); {count} would not be an increase.",
+                    t.partitions
+                ),
+            ));
+        }
+        if count > MAX_PARTITIONS_PER_TOPIC {
+            return Err(ApiError::new(
+                KafkaError::InvalidPartitions,
+                format!("Number of partitions {count} exceeds this broker's limit of {MAX_PARTITIONS_PER_TOPIC} per topic."),
+            ));
+        }
+        let additional = count - t.partitions;
+        if let Some(assignments) = assignments {
+            if assignments.len() != additional as usize {
+                return Err(ApiError::new(
+                    KafkaError::InvalidReplicaAssignment,
+                    format!(
+                        "Attempted to add {additional} additional partition(s), but only {} assignment(s) were specified.",
+                        assignments.len()
+                    ),
+                ));
+            }
+            for replicas in assignments {
+                if replicas.is_empty() {
+                    return Err(ApiError::new(
+                        KafkaError::InvalidReplicaAssignment,
+                        "The manual partition assignment includes an empty replica list.",
+                    ));
+                }
+                let mut seen = replicas.clone();
+                seen.sort_unstable();
+                seen.dedup();
+                if seen.len() != replicas.len() {
+                    return Err(ApiError::new(
+                        KafkaError::InvalidReplicaAssignment,
+                        format!("The manual partition assignment includes the broker {} more than once.", replicas[0]),
+                    ));
+                }
+                if let Some(b) = replicas.iter().find(|b| **b != self.node_id()) {
+                    return Err(ApiError::new(
+                        KafkaError::InvalidReplicaAssignment,
+                        format!("The manual partition assignment includes broker {b}, but no such broker is registered."),
+                    ));
+                }
+                if replicas.len() != t.replication_factor as usize {
+                    return Err(ApiError::new(
+                        KafkaError::InvalidReplicaAssignment,
+                        format!(
+                            "The manual partition assignment includes a partition with {} replica(s), but this is not consistent with previous partitions, which have {} replica(s).",
+                            replicas.len(),
+                            t.replication_factor
+                        ),
+                    ));
+                }
+            }
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let from = t.partitions;
+        let meta = self
+            .topics
+            .update_topic(name, |m| {
+                if m.partitions != from {
+                    // A concurrent CreatePartitions won: re-check as Kafka's controller would.
+                    return Err(RegistryError::Conflict(format!(
+                        "Topic already has {} partition(s).",
+                        m.partitions
+                    )));
+                }
+                m.partitions = count;
+                Ok(())
+            })
+            .map_err(|e| match e {
+                RegistryError::Unknown(_) => ApiError::new(
+                    KafkaError::UnknownTopicOrPartition,
+                    format!("Unable to find topic {name}"),
+                ),
+                RegistryError::Conflict(message) => {
+                    ApiError::new(KafkaError::InvalidPartitions, message)
+                }
+                other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
+            })?;
+        let cfg = self.topic_log_config(&meta)?;
+        for p in from..count {
+            let tp = TopicPartition::new(name.to_string(), p);
+            if let Err(e) = self.logs.get_or_create_log(&tp, Some(cfg.clone())) {
+                tracing::error!(%tp, error = %e, "cannot create partition log");
+                return Err(ApiError::new(KafkaError::KafkaStorageError, e.to_string()));
+            }
+        }
+        tracing::info!(topic = %name, from, to = count, "added partitions");
+        Ok(())
     }
 
     /// Create `name` with the broker defaults, as auto-creation does. An existing topic is fine.
@@ -443,16 +747,16 @@ impl Broker {
 /// Sluice's fsync-before-ack mode, where one fsync covers every produce waiting on it (group
 /// commit) instead of one fsync per batch.
 pub fn log_config(
-    config: &BrokerConfig,
+    config: &BrokerLayers<'_>,
     overrides: &BTreeMap<String, String>,
 ) -> Result<LogConfig, (&'static str, String)> {
     fn get<T: std::str::FromStr>(
-        config: &BrokerConfig,
+        config: &BrokerLayers<'_>,
         overrides: &BTreeMap<String, String>,
         name: &'static str,
     ) -> Result<T, (&'static str, String)> {
         let def = topic_config::lookup(name).ok_or((name, "unknown config".to_string()))?;
-        let (value, _) = topic_config::effective(def, overrides, &config.raw);
+        let (value, _) = topic_config::effective(def, overrides, config);
         value
             .trim()
             .parse()
@@ -464,6 +768,7 @@ pub fn log_config(
     let index_bytes: i32 = get(config, overrides, "segment.index.bytes")?;
     let interval: i32 = get(config, overrides, "index.interval.bytes")?;
     let max_message: i32 = get(config, overrides, "max.message.bytes")?;
+    let cleanup_policy: String = get(config, overrides, "cleanup.policy")?;
     let cfg = LogConfig {
         segment_bytes: u32::try_from(segment_bytes)
             .map_err(|_| ("segment.bytes", "negative".into()))?,
@@ -486,6 +791,10 @@ pub fn log_config(
             MessageTimestampType::CreateTime
         },
         fsync_before_ack: flush_messages == 1,
+        retention_ms: get(config, overrides, "retention.ms")?,
+        retention_bytes: get(config, overrides, "retention.bytes")?,
+        file_delete_delay_ms: get(config, overrides, "file.delete.delay.ms")?,
+        cleanup_policy_delete: cleanup_policy.split(',').any(|p| p.trim() == "delete"),
     };
     cfg.validate().map_err(|e| ("log config", e.to_string()))?;
     Ok(cfg)

@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod config;
 pub mod coordinator;
+pub mod dynamic_config;
 pub mod fetch_session;
 pub mod fsutil;
 pub mod handlers;

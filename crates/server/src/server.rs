@@ -39,8 +39,22 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 /// producer.id.expiration.check.interval.ms, 10 minutes).
 const PRODUCER_EXPIRATION_INTERVAL: Duration = Duration::from_secs(600);
 
-/// Periodic log work: flush what flush.ms asks for, checkpoint recovery points.
+/// Kafka's default log.retention.check.interval.ms (5 minutes).
+const DEFAULT_RETENTION_CHECK_MS: u64 = 300_000;
+
+/// Periodic log work: flush what flush.ms asks for, checkpoint recovery points, apply
+/// retention (every log.retention.check.interval.ms) and remove `.deleted` segment files whose
+/// file.delete.delay.ms has passed (checked with the flush, every second).
 async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let retention_ms = broker
+        .config
+        .raw
+        .get("log.retention.check.interval.ms")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms >= 1)
+        .unwrap_or(DEFAULT_RETENTION_CHECK_MS);
+    let mut retention = tokio::time::interval(Duration::from_millis(retention_ms));
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut flush = tokio::time::interval(FLUSH_CHECK_INTERVAL);
     let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
     let mut expire = tokio::time::interval(PRODUCER_EXPIRATION_INTERVAL);
@@ -52,9 +66,22 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
             _ = network::stopped(&mut shutdown) => return,
             _ = flush.tick() => {
                 let b = broker.clone();
-                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || b.logs.flush_dirty_logs()).await {
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || {
+                    b.logs.delete_due_files();
+                    b.logs.flush_dirty_logs()
+                }).await {
                     tracing::error!(error = %e, "flushing logs failed");
                 }
+            }
+            _ = retention.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if b.logs.delete_old_segments() > 0 {
+                        if let Err(e) = b.logs.checkpoint_log_start_offsets() {
+                            tracing::error!(error = %e, "writing log start offsets failed");
+                        }
+                    }
+                }).await;
             }
             _ = expire.tick() => {
                 let b = broker.clone();

@@ -210,29 +210,72 @@ pub fn validate_overrides(overrides: &BTreeMap<String, String>) -> Result<(), St
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueSource {
     TopicOverride = 1,
+    DynamicBroker = 2,
+    DynamicDefaultBroker = 3,
     StaticBroker = 4,
     Default = 5,
 }
 
-/// The effective value of `def` for a topic with `overrides`, on a broker with `broker`.
+/// The broker-level settings a topic default can come from, most specific first: this broker's
+/// dynamic config, the cluster-wide dynamic default, the static config (file, env, overrides).
+#[derive(Debug, Clone, Copy)]
+pub struct BrokerLayers<'a> {
+    pub dynamic_broker: &'a BTreeMap<String, String>,
+    pub dynamic_default: &'a BTreeMap<String, String>,
+    pub static_cfg: &'a RawConfig,
+}
+
+static NO_DYNAMIC: BTreeMap<String, String> = BTreeMap::new();
+
+impl<'a> BrokerLayers<'a> {
+    /// Only the static config (no dynamic broker configs).
+    pub fn static_only(raw: &'a RawConfig) -> Self {
+        Self {
+            dynamic_broker: &NO_DYNAMIC,
+            dynamic_default: &NO_DYNAMIC,
+            static_cfg: raw,
+        }
+    }
+
+    /// The value of broker key `key` and where it comes from (the most specific layer).
+    pub fn get(&self, key: &str) -> Option<(String, ValueSource)> {
+        self.all(key).into_iter().next()
+    }
+
+    /// Every layer that sets `key`, most specific first.
+    pub fn all(&self, key: &str) -> Vec<(String, ValueSource)> {
+        let mut out = Vec::new();
+        if let Some(v) = self.dynamic_broker.get(key) {
+            out.push((v.clone(), ValueSource::DynamicBroker));
+        }
+        if let Some(v) = self.dynamic_default.get(key) {
+            out.push((v.clone(), ValueSource::DynamicDefaultBroker));
+        }
+        if let Some(v) = self.static_cfg.get(key) {
+            out.push((v.trim().to_string(), ValueSource::StaticBroker));
+        }
+        out
+    }
+}
+
+/// The effective value of `def` for a topic with `overrides`, on a broker with `broker`. As in
+/// Kafka, the broker layers are merged key by key first, then the most specific synonym wins
+/// (a static `log.retention.ms` beats a dynamic `log.retention.hours`).
 pub fn effective(
     def: &TopicConfigDef,
     overrides: &BTreeMap<String, String>,
-    broker: &RawConfig,
+    broker: &BrokerLayers<'_>,
 ) -> (String, ValueSource) {
     if let Some(v) = overrides.get(def.name) {
         return (v.clone(), ValueSource::TopicOverride);
     }
     for s in def.synonyms {
-        if let Some(v) = broker.get(s.name) {
+        if let Some((v, source)) = broker.get(s.name) {
             if s.factor == 1 {
-                return (v.trim().to_string(), ValueSource::StaticBroker);
+                return (v, source);
             }
             if let Ok(n) = v.trim().parse::<i64>() {
-                return (
-                    n.saturating_mul(s.factor).to_string(),
-                    ValueSource::StaticBroker,
-                );
+                return (n.saturating_mul(s.factor).to_string(), source);
             }
         }
     }
@@ -241,23 +284,20 @@ pub fn effective(
 
 /// The synonyms of `def` in Kafka's precedence order, each (name, value, source), as
 /// DescribeConfigs reports them with include_synonyms: the topic override, broker settings that
-/// are present, and the default (under the broker synonym's name, in its unit).
+/// are present (per synonym: dynamic per-broker, dynamic default, static), and the default
+/// (under the broker synonym's name, in its unit).
 pub fn synonyms(
     def: &TopicConfigDef,
     overrides: &BTreeMap<String, String>,
-    broker: &RawConfig,
+    broker: &BrokerLayers<'_>,
 ) -> Vec<(String, String, ValueSource)> {
     let mut out = Vec::new();
     if let Some(v) = overrides.get(def.name) {
         out.push((def.name.to_string(), v.clone(), ValueSource::TopicOverride));
     }
     for s in def.synonyms {
-        if let Some(v) = broker.get(s.name) {
-            out.push((
-                s.name.to_string(),
-                v.trim().to_string(),
-                ValueSource::StaticBroker,
-            ));
+        for (v, source) in broker.all(s.name) {
+            out.push((s.name.to_string(), v, source));
         }
     }
     // Kafka lists a default synonym only where the exact-unit broker key has a default of its
@@ -269,10 +309,19 @@ pub fn synonyms(
         "segment.ms",
         "segment.jitter.ms",
     ];
+    // ...except that Kafka 4.3.1 does list the default of the last synonym (e.g.
+    // log.retention.hours=168) once a dynamic broker config sets one of them (checked with
+    // kafka-configs; the static case keeps the rule above).
+    let broker_set = out.iter().any(|(_, _, s)| {
+        matches!(
+            s,
+            ValueSource::DynamicBroker | ValueSource::DynamicDefaultBroker
+        )
+    });
     if let Some(last) = def
         .synonyms
         .last()
-        .filter(|_| !NO_DEFAULT_SYNONYM.contains(&def.name))
+        .filter(|_| broker_set || !NO_DEFAULT_SYNONYM.contains(&def.name))
     {
         let default = if last.factor == 1 {
             def.default.to_string()
@@ -287,6 +336,31 @@ pub fn synonyms(
     out
 }
 
+/// The topic config that broker key `key` sets the default of, and the synonym entry.
+pub fn for_broker_key(key: &str) -> Option<(&'static TopicConfigDef, &'static Synonym)> {
+    TOPIC_CONFIGS
+        .iter()
+        .find_map(|d| d.synonyms.iter().find(|s| s.name == key).map(|s| (d, s)))
+}
+
+/// Validate a value for a broker-level topic default (`log.retention.ms`, ...), with Kafka's
+/// message naming the broker key. Keys in other units (`log.retention.hours`) are INTs.
+pub fn validate_broker_value(key: &str, value: &str) -> Result<(), String> {
+    let Some((def, syn)) = for_broker_key(key) else {
+        return Err(format!("Unknown broker config name: {key}"));
+    };
+    if syn.factor != 1 {
+        return value.trim().parse::<i32>().map(|_| ()).map_err(|_| {
+            format!("Invalid value {value} for configuration {key}: Not a number of type INT")
+        });
+    }
+    let renamed = TopicConfigDef {
+        name: syn.name,
+        ..*def
+    };
+    validate(&renamed, value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,7 +373,7 @@ mod tests {
         broker.set("log.retention.minutes", "5", Source::File);
         let mut o = BTreeMap::new();
         o.insert("retention.ms".to_string(), "9".to_string());
-        let s = synonyms(def, &o, &broker);
+        let s = synonyms(def, &o, &BrokerLayers::static_only(&broker));
         assert_eq!(
             s[0],
             (
@@ -317,7 +391,11 @@ mod tests {
             )
         );
         assert_eq!(s.len(), 2, "no default synonym for retention.ms, as Kafka");
-        let s = synonyms(lookup("cleanup.policy").unwrap(), &BTreeMap::new(), &broker);
+        let s = synonyms(
+            lookup("cleanup.policy").unwrap(),
+            &BTreeMap::new(),
+            &BrokerLayers::static_only(&broker),
+        );
         assert_eq!(
             s,
             vec![(
@@ -375,20 +453,23 @@ mod tests {
         let mut broker = RawConfig::default();
         let none = BTreeMap::new();
         assert_eq!(
-            effective(def, &none, &broker),
+            effective(def, &none, &BrokerLayers::static_only(&broker)),
             ("604800000".to_string(), ValueSource::Default)
         );
         broker.set("log.retention.hours", "1", Source::File);
         assert_eq!(
-            effective(def, &none, &broker),
+            effective(def, &none, &BrokerLayers::static_only(&broker)),
             ("3600000".to_string(), ValueSource::StaticBroker)
         );
         broker.set("log.retention.ms", "5", Source::File);
-        assert_eq!(effective(def, &none, &broker).0, "5");
+        assert_eq!(
+            effective(def, &none, &BrokerLayers::static_only(&broker)).0,
+            "5"
+        );
         let mut o = BTreeMap::new();
         o.insert("retention.ms".to_string(), "7".to_string());
         assert_eq!(
-            effective(def, &o, &broker),
+            effective(def, &o, &BrokerLayers::static_only(&broker)),
             ("7".to_string(), ValueSource::TopicOverride)
         );
     }

@@ -1,8 +1,7 @@
 //! The per-topic settings the request path consults on every produce, parsed once from topic
 //! configs (so no string parsing per request) and refreshed when a topic is created or loaded.
 
-use crate::config::BrokerConfig;
-use crate::topic_config;
+use crate::topic_config::{self, BrokerLayers};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -18,10 +17,10 @@ pub struct TopicPolicy {
 }
 
 impl TopicPolicy {
-    pub fn from_configs(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> Self {
+    pub fn from_configs(broker: &BrokerLayers<'_>, overrides: &BTreeMap<String, String>) -> Self {
         let get = |name: &str| -> String {
             topic_config::lookup(name)
-                .map(|d| topic_config::effective(d, overrides, &broker.raw).0)
+                .map(|d| topic_config::effective(d, overrides, broker).0)
                 .unwrap_or_default()
         };
         let num = |name: &str, default: i64| get(name).trim().parse().unwrap_or(default);

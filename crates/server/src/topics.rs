@@ -36,6 +36,9 @@ pub enum RegistryError {
     Collides { name: String, existing: String },
     #[error("Topic '{0}' does not exist.")]
     Unknown(String),
+    /// A change that no longer applies to the current state (a concurrent change won).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// One topic.
@@ -213,6 +216,29 @@ impl TopicRegistry {
         removed.ok_or_else(|| RegistryError::Unknown(name.to_string()))
     }
 
+    /// Change an existing topic (configs, partition count) with `change`; persisted before it
+    /// becomes visible. Nothing changes if `change` fails. Returns the new metadata.
+    pub fn update_topic(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut TopicMeta) -> Result<(), RegistryError>,
+    ) -> Result<Arc<TopicMeta>, RegistryError> {
+        let mut updated = None;
+        self.update(|topics| {
+            let current = topics
+                .get(name)
+                .ok_or_else(|| RegistryError::Unknown(name.to_string()))?;
+            let mut t = (**current).clone();
+            change(&mut t)?;
+            let t = Arc::new(t);
+            topics.by_id.insert(t.id, t.clone());
+            topics.by_name.insert(t.name.clone(), t.clone());
+            updated = Some(t);
+            Ok(())
+        })?;
+        updated.ok_or_else(|| RegistryError::Unknown(name.to_string()))
+    }
+
     fn update(
         &self,
         change: impl FnOnce(&mut Topics) -> Result<(), RegistryError>,
@@ -299,6 +325,38 @@ mod tests {
         r2.delete("c").unwrap();
         assert!(matches!(r2.delete("c"), Err(RegistryError::Unknown(_))));
         assert_eq!(TopicRegistry::load(d.path()).unwrap().snapshot().len(), 1);
+    }
+
+    #[test]
+    fn update_topic_persists_before_visible() {
+        let d = tempfile::tempdir().unwrap();
+        let r = TopicRegistry::load(d.path()).unwrap();
+        let a = r.create("a", 1, 1, BTreeMap::new()).unwrap();
+        let b = r
+            .update_topic("a", |t| {
+                t.partitions = 3;
+                t.configs.insert("retention.ms".into(), "5".into());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((b.id, b.partitions), (a.id, 3));
+        let again = TopicRegistry::load(d.path()).unwrap().snapshot();
+        let t = again.get("a").unwrap();
+        assert_eq!(t.partitions, 3);
+        assert_eq!(t.configs.get("retention.ms").map(String::as_str), Some("5"));
+        assert_eq!(again.get_by_id(&a.id).unwrap().partitions, 3);
+        assert!(matches!(
+            r.update_topic("nope", |_| Ok(())),
+            Err(RegistryError::Unknown(_))
+        ));
+        // A failing change leaves the topic as it was.
+        assert!(r
+            .update_topic("a", |t| {
+                t.partitions = 9;
+                Err(RegistryError::Unknown("x".into()))
+            })
+            .is_err());
+        assert_eq!(r.snapshot().get("a").unwrap().partitions, 3);
     }
 
     #[test]

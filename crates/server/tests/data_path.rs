@@ -277,6 +277,16 @@ async fn produce_validation_errors_are_per_partition() {
     assert_eq!(ts.record_errors.len(), 1);
     assert_eq!(ts.record_errors[0].batch_index, 0);
     assert_eq!(code("v", 5).error_code, KafkaError::InvalidRecord.code());
+    let r = produce(
+        &mut c,
+        vec![("v", 0, build_batch_with(0, now, &[b"t"], 0x10, 7, 0, 0))],
+    )
+    .await;
+    assert_eq!(
+        r.responses[0].partition_responses[0].error_code,
+        KafkaError::TransactionalIdAuthorizationFailed.code(),
+        "a transactional batch in a request without a transactional id (as Kafka 4.3)"
+    );
     assert_eq!(
         code("nope", 0).error_code,
         KafkaError::UnknownTopicOrPartition.code()

@@ -497,3 +497,78 @@ async fn describe_configs_topics_and_broker() {
     assert_eq!(broker.configs[0].value.as_ref().unwrap().as_str(), "10");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn describe_topic_partitions_pages_with_a_cursor() {
+    use kafka_protocol::messages::describe_topic_partitions_request::{Cursor, TopicRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(
+        &mut c,
+        7,
+        vec![new_topic("pa", 3, 1), new_topic("pb", 1, 1)],
+        false,
+    )
+    .await;
+    let topics = vec![
+        TopicRequest::default().with_name(topic_name("pb")),
+        TopicRequest::default().with_name(topic_name("pa")),
+        TopicRequest::default().with_name(topic_name("nope")),
+    ];
+    let req = DescribeTopicPartitionsRequest::default()
+        .with_topics(topics.clone())
+        .with_response_partition_limit(2);
+    let ResponseKind::DescribeTopicPartitions(r) = c
+        .call(
+            ApiKey::DescribeTopicPartitions,
+            0,
+            RequestKind::DescribeTopicPartitions(req),
+        )
+        .await
+    else {
+        panic!()
+    };
+    // Name order: "nope" (unknown), then "pa" (2 of 3 partitions), cursor at pa-2.
+    assert_eq!(
+        r.topics[0].error_code,
+        KafkaError::UnknownTopicOrPartition.code()
+    );
+    assert_eq!(r.topics[1].name.as_ref().unwrap().as_str(), "pa");
+    assert_eq!(r.topics[1].partitions.len(), 2);
+    let cursor = r.next_cursor.unwrap();
+    assert_eq!(
+        (cursor.topic_name.as_str(), cursor.partition_index),
+        ("pa", 2)
+    );
+    let req = DescribeTopicPartitionsRequest::default()
+        .with_topics(topics)
+        .with_response_partition_limit(2)
+        .with_cursor(Some(
+            Cursor::default()
+                .with_topic_name(topic_name("pa"))
+                .with_partition_index(2),
+        ));
+    let ResponseKind::DescribeTopicPartitions(r) = c
+        .call(
+            ApiKey::DescribeTopicPartitions,
+            0,
+            RequestKind::DescribeTopicPartitions(req),
+        )
+        .await
+    else {
+        panic!()
+    };
+    let parts: Vec<(String, i32)> = r
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| (t.name.as_ref().unwrap().to_string(), p.partition_index))
+        })
+        .collect();
+    assert_eq!(parts, vec![("pa".to_string(), 2), ("pb".to_string(), 0)]);
+    assert!(r.next_cursor.is_none());
+    server.shutdown().await;
+}

@@ -32,6 +32,18 @@ pub struct LogConfig {
     /// Sluice extension: fsync before acknowledging (group commit). The high watermark then only
     /// moves past data that is on disk.
     pub fsync_before_ack: bool,
+    /// retention.ms: delete a segment whose largest timestamp is older than this (default
+    /// 7 days; -1: no time limit).
+    pub retention_ms: i64,
+    /// retention.bytes: delete the oldest segments while the log would stay above this size
+    /// (default -1: no size limit).
+    pub retention_bytes: i64,
+    /// file.delete.delay.ms: how long a deleted segment's files stay on disk, renamed to
+    /// `.deleted`, before they are removed (default 60 s).
+    pub file_delete_delay_ms: i64,
+    /// cleanup.policy contains `delete`: retention.ms / retention.bytes apply (a compact-only
+    /// topic keeps its segments; only the log start offset removes them).
+    pub cleanup_policy_delete: bool,
 }
 
 impl Default for LogConfig {
@@ -46,6 +58,10 @@ impl Default for LogConfig {
             max_message_bytes: 1024 * 1024 + 12,
             message_timestamp_type: MessageTimestampType::CreateTime,
             fsync_before_ack: false,
+            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_bytes: -1,
+            file_delete_delay_ms: 60_000,
+            cleanup_policy_delete: true,
         }
     }
 }
@@ -86,6 +102,18 @@ impl LogConfig {
             return Err(StorageError::InvalidConfig(format!(
                 "flush.ms {} must be >= 0",
                 self.flush_ms
+            )));
+        }
+        if self.retention_ms < -1 {
+            return Err(StorageError::InvalidConfig(format!(
+                "retention.ms {} must be >= -1",
+                self.retention_ms
+            )));
+        }
+        if self.file_delete_delay_ms < 0 {
+            return Err(StorageError::InvalidConfig(format!(
+                "file.delete.delay.ms {} must be >= 0",
+                self.file_delete_delay_ms
             )));
         }
         if self.max_message_bytes > i32::MAX as u32 {

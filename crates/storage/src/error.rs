@@ -150,6 +150,29 @@ pub enum StorageError {
         offset: i64,
     },
 
+    /// A transaction marker from a coordinator epoch older than the one that wrote the
+    /// producer's last marker: a zombie coordinator (TRANSACTION_COORDINATOR_FENCED, 52).
+    #[error(
+        "invalid coordinator epoch for producerId {producer_id} at offset {offset} in partition \
+         {tp}: {coordinator_epoch} (zombie), {current_coordinator_epoch} (current)"
+    )]
+    TransactionCoordinatorFenced {
+        tp: TopicPartition,
+        producer_id: i64,
+        offset: i64,
+        coordinator_epoch: i32,
+        current_coordinator_epoch: i32,
+    },
+
+    /// A control batch in a client's produce payload, or one whose marker does not parse
+    /// (INVALID_RECORD, 87; Kafka: "Clients are not allowed to write control records").
+    #[error("invalid control batch for {tp} at byte {position}: {reason}")]
+    InvalidControlBatch {
+        tp: TopicPartition,
+        position: usize,
+        reason: String,
+    },
+
     /// A batch with a producer id but a negative base sequence (INVALID_RECORD, 87).
     #[error(
         "invalid sequence number {base_sequence} in record batch with producerId {producer_id} \
@@ -190,7 +213,8 @@ impl StorageError {
             Self::OutOfOrderSequence { .. } | Self::InvalidSequenceForNewEpoch { .. } => 45, // OUT_OF_ORDER_SEQUENCE_NUMBER
             Self::InvalidProducerEpoch { .. } => 47, // INVALID_PRODUCER_EPOCH
             Self::InvalidTxnState { .. } => 48,      // INVALID_TXN_STATE
-            Self::InvalidProducerSequence { .. } => 87, // INVALID_RECORD
+            Self::TransactionCoordinatorFenced { .. } => 52, // TRANSACTION_COORDINATOR_FENCED
+            Self::InvalidProducerSequence { .. } | Self::InvalidControlBatch { .. } => 87, // INVALID_RECORD
             Self::Io { .. }
             | Self::CorruptRecord { .. }
             | Self::CorruptIndex { .. }

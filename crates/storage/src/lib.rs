@@ -4,7 +4,8 @@
 //!
 //! - [`LogManager`] owns the log dirs and all partitions.
 //! - [`PartitionLog`] (Kafka's UnifiedLog) appends, reads, syncs, truncates one partition.
-//! - [`LogSegment`], [`OffsetIndex`], [`TimeIndex`]: the `.log`, `.index`, `.timeindex` files.
+//! - [`LogSegment`], [`OffsetIndex`], [`TimeIndex`], [`TransactionIndex`]: the `.log`, `.index`,
+//!   `.timeindex`, `.txnindex` files.
 //! - [`ProducerStateManager`]: idempotent producers' epochs and last batches per partition
 //!   (duplicate detection, sequence checks) and their `.snapshot` files.
 //! - [`LogConfig`]: per-topic settings; [`Time`]: the injectable clock.
@@ -18,18 +19,22 @@ pub mod manager;
 pub mod producer_state;
 pub mod segment;
 pub mod time;
+pub mod txn_index;
 
 pub use config::{LogConfig, MessageTimestampType};
 pub use error::{Result, StorageError};
 pub use index::{OffsetIndex, OffsetPosition, TimeIndex, TimestampOffset};
 pub use log::{
     FetchDataInfo, HighWatermarkListener, LoadParams, LogAppendInfo, LogSnapshot, PartitionLog,
-    TimestampAndOffset,
+    TimestampAndOffset, TxnMarker,
 };
 pub use manager::{LogManager, ProducerStateConfig, CLEAN_SHUTDOWN_FILE};
-pub use producer_state::{BatchMetadata, ProducerStateEntry, ProducerStateManager};
+pub use producer_state::{
+    BatchMetadata, CompletedTxn, ProducerStateEntry, ProducerStateManager, UnstableTxn,
+};
 pub use segment::{LogSegment, RollReason};
 pub use time::{MockTime, SystemTime, Time};
+pub use txn_index::{AbortedTxn, TransactionIndex};
 
 /// A topic partition. Its directory is `<topic>-<partition>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

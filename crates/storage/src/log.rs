@@ -19,26 +19,31 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
 use bytes::Bytes;
 use sluice_protocol::batch::{self, BatchError, RecordBatch, HEADER_SIZE};
+use sluice_protocol::records::{self, EndTxnMarker};
 
 use crate::checkpoint::sync_dir;
 use crate::config::{LogConfig, MessageTimestampType};
 use crate::error::{IoContext, Result, StorageError};
 use crate::index::NO_TIMESTAMP;
 use crate::producer_state::{
-    AppendCheck, ProducerBatch, ProducerStateEntry, ProducerStateManager,
-    DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+    last_stable_offset, AppendCheck, CompletedTxnWithLso, ProducerBatch, ProducerStateEntry,
+    ProducerStateManager, UnstableTxn, DEFAULT_PRODUCER_ID_EXPIRATION_MS,
 };
 use crate::segment::{
     self, BatchScanner, LogSegment, RollParams, RollReason, SegmentView, DELETED_FILE_SUFFIX,
     INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX,
 };
 use crate::time::Time;
+use crate::txn_index::{AbortedTxn, TXN_INDEX_FILE_SUFFIX};
 use crate::TopicPartition;
 
-/// Called with the new high watermark whenever it advances. Runs on the thread that advanced it
-/// (an appender, or a syncer in fsync mode), after all locks are released; it must not block.
-/// Calls for one partition may race, so treat the value as a hint and re-read
-/// [`PartitionLog::high_watermark`].
+/// Called with the new high watermark whenever it advances or the last stable offset moves
+/// (a marker ending a transaction; in fsync mode the LSO passes a transaction when the high
+/// watermark passes its marker, so an advancing high watermark covers that case). Runs on the
+/// thread that moved them (an appender, or a syncer in fsync mode), after all locks are
+/// released; it must not block. Calls for one partition may race, so treat the value as a hint
+/// and re-read [`PartitionLog::high_watermark`] / [`PartitionLog::last_stable_offset`] (or one
+/// [`PartitionLog::snapshot`] for a consistent pair).
 pub type HighWatermarkListener = Arc<dyn Fn(&TopicPartition, i64) + Send + Sync>;
 pub(crate) type ListenerSlot = Arc<RwLock<Option<HighWatermarkListener>>>;
 /// `producer.id.expiration.ms`, shared by a LogManager with all its logs (a broker config).
@@ -105,14 +110,33 @@ pub struct LogAppendInfo {
     pub duplicate: bool,
 }
 
+/// A transaction marker to append for the transaction coordinator
+/// ([`PartitionLog::append_control_marker`]; one entry of a WriteTxnMarkers request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnMarker {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub coordinator_epoch: i32,
+    /// COMMIT (true) or ABORT (false).
+    pub commit: bool,
+    /// The transaction version the coordinator uses (WriteTxnMarkers v2+ field; 0 before):
+    /// from 2 on, every marker bumps the producer epoch, and the epoch check is strict.
+    pub transaction_version: i16,
+}
+
 /// Result of a read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FetchDataInfo {
     /// Whole batches in offset order; one chunk per segment touched.
     pub records: Vec<Bytes>,
     pub high_watermark: i64,
+    /// From the same snapshot as `high_watermark` (<= it).
+    pub last_stable_offset: i64,
     pub log_start_offset: i64,
     pub log_end_offset: i64,
+    /// Set by [`PartitionLog::read_committed`]: the aborted transactions overlapping the
+    /// records returned (what a read_committed Fetch response lists).
+    pub aborted_transactions: Option<Vec<AbortedTxn>>,
 }
 
 impl FetchDataInfo {
@@ -155,9 +179,23 @@ pub struct LogSnapshot {
     pub log_start_offset: i64,
     pub log_end_offset: i64,
     pub high_watermark: i64,
+    /// min(first offset of the oldest unstable transaction, high watermark): read_committed
+    /// consumers read below it. Always <= `high_watermark`.
+    pub last_stable_offset: i64,
+    /// Transactions holding the last stable offset back, by first offset.
+    unstable: Arc<Vec<UnstableTxn>>,
 }
 
 impl LogSnapshot {
+    /// Set the high watermark and the last stable offset that goes with it.
+    fn set_high_watermark(&mut self, hw: i64) {
+        self.high_watermark = hw;
+        self.last_stable_offset = lso_for(&self.unstable, hw, self.log_start_offset);
+    }
+    /// Open transactions and ended ones whose marker the high watermark has not passed yet.
+    pub fn unstable_transactions(&self) -> &[UnstableTxn] {
+        &self.unstable
+    }
     fn segment(&self, i: usize) -> Option<&SegmentView> {
         match i.cmp(&self.inactive.len()) {
             std::cmp::Ordering::Less => self.inactive.get(i),
@@ -201,6 +239,36 @@ impl WriterState {
     }
 }
 
+/// Files of deleted segments (renamed to `.deleted`) waiting for file.delete.delay.ms.
+#[derive(Debug)]
+struct PendingDeletion {
+    due_ms: i64,
+    files: Vec<PathBuf>,
+}
+
+/// What a publish changed.
+#[derive(Debug, Clone, Copy)]
+struct Published {
+    old_hw: i64,
+    hw: i64,
+    old_lso: i64,
+    lso: i64,
+}
+
+impl Published {
+    /// The listener should hear about it.
+    fn moved(&self) -> bool {
+        self.hw > self.old_hw || self.lso != self.old_lso
+    }
+}
+
+/// Where an append comes from (Kafka's AppendOrigin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AppendOrigin {
+    Client,
+    Coordinator { transaction_version: i16 },
+}
+
 struct SyncState {
     /// Every offset below this is on disk (log data fsynced).
     synced: i64,
@@ -225,6 +293,7 @@ pub struct PartitionLog {
     offline: AtomicBool,
     listener: ListenerSlot,
     producer_id_expiration_ms: ExpirationSlot,
+    pending_deletions: Mutex<Vec<PendingDeletion>>,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -327,6 +396,26 @@ impl PartitionLog {
         let last = segments.len() - 1;
         segments[last].make_active(config.segment_index_bytes)?;
         let log_end_offset = segments[last].read_next_offset()?;
+        let first_base = segments[0].base_offset();
+        let log_start_offset = params.log_start_offset.max(first_base).min(log_end_offset);
+        // Producer state: newest usable snapshot, then the batches after it (recovery above has
+        // already cut any torn tail, so this replays exactly what the log holds). The replay
+        // also rebuilds the `.txnindex` of the recovered segments.
+        let mut rebuild_txn = vec![false; segments.len()];
+        for &i in &recovered {
+            if let Some(r) = rebuild_txn.get_mut(i) {
+                *r = true;
+            }
+        }
+        let mut producers = ProducerStateManager::new(tp.clone(), dir.clone());
+        rebuild_producer_state(
+            &mut producers,
+            &mut segments,
+            log_end_offset,
+            now,
+            producer_id_expiration_ms.load(Ordering::Relaxed),
+            &rebuild_txn,
+        )?;
         if !recovered.is_empty() {
             for &i in &recovered {
                 if let Some(s) = segments.get(i) {
@@ -335,27 +424,18 @@ impl PartitionLog {
             }
             sync_dir(&dir)?;
         }
-        let first_base = segments[0].base_offset();
-        let log_start_offset = params.log_start_offset.max(first_base).min(log_end_offset);
-        // Producer state: newest usable snapshot, then the batches after it (recovery above has
-        // already cut any torn tail, so this replays exactly what the log holds).
-        let mut producers = ProducerStateManager::new(tp.clone(), dir.clone());
-        rebuild_producer_state(
-            &mut producers,
-            &segments,
-            log_end_offset,
-            now,
-            producer_id_expiration_ms.load(Ordering::Relaxed),
-        )?;
         producers.take_snapshot(false)?;
         let inactive_views: Arc<Vec<SegmentView>> =
             Arc::new(segments[..last].iter().map(LogSegment::view).collect());
+        let unstable = Arc::new(producers.unstable_transactions());
         let snapshot = LogSnapshot {
             inactive: inactive_views.clone(),
             active: segments[last].view(),
             log_start_offset,
             log_end_offset,
             high_watermark: log_end_offset,
+            last_stable_offset: lso_for(&unstable, log_end_offset, log_start_offset),
+            unstable,
         };
         Ok(Self {
             tp,
@@ -382,6 +462,7 @@ impl PartitionLog {
             offline: AtomicBool::new(false),
             listener,
             producer_id_expiration_ms,
+            pending_deletions: Mutex::new(Vec::new()),
         })
     }
 
@@ -417,6 +498,16 @@ impl PartitionLog {
     }
     pub fn high_watermark(&self) -> i64 {
         self.snapshot().high_watermark
+    }
+    /// The last stable offset: below it every transaction is decided (read_committed fetches
+    /// stop there). <= the high watermark. For a pair consistent with the high watermark, read
+    /// both from one [`snapshot`](Self::snapshot).
+    pub fn last_stable_offset(&self) -> i64 {
+        self.snapshot().last_stable_offset
+    }
+    /// Open transactions as (producer id, first offset), oldest first.
+    pub fn ongoing_transactions(&self) -> Vec<(i64, i64)> {
+        lock(&self.writer).producers.ongoing_transactions()
     }
     pub fn recovery_point(&self) -> i64 {
         self.recovery_point.load(Ordering::SeqCst)
@@ -474,9 +565,64 @@ impl PartitionLog {
     /// [`StorageError::InvalidSequenceForNewEpoch`], [`StorageError::InvalidProducerEpoch`],
     /// [`StorageError::InvalidTxnState`], [`StorageError::InvalidProducerSequence`]
     /// (see [`StorageError::kafka_error_code`]).
+    ///
+    /// Clients may not write control batches ([`StorageError::InvalidControlBatch`]); the
+    /// transaction coordinator's markers go through
+    /// [`append_control_marker`](Self::append_control_marker).
     pub fn append_as_leader(&self, records: &mut [u8], leader_epoch: i32) -> Result<LogAppendInfo> {
+        self.append(records, leader_epoch, AppendOrigin::Client)
+    }
+
+    /// Write a transaction marker for the transaction coordinator (Kafka's appendAsLeader with
+    /// origin COORDINATOR, as for WriteTxnMarkers): a one-record control batch (transactional
+    /// and control attributes; key version 0 · type 0 ABORT / 1 COMMIT; value version 0 ·
+    /// coordinator epoch; the producer's id and epoch, base sequence -1) stamped with the
+    /// broker's clock. It ends the producer's open transaction, if any: an ABORT adds a
+    /// `.txnindex` entry to the active segment, and the last stable offset moves once the
+    /// high watermark passes the marker.
+    ///
+    /// Errors: [`StorageError::InvalidProducerEpoch`] (INVALID_PRODUCER_EPOCH) for a marker
+    /// epoch below the producer's (with `transaction_version` >= 2: not above it, unless it
+    /// retries a marker already written), [`StorageError::TransactionCoordinatorFenced`] for a
+    /// coordinator epoch below the one of the producer's last marker.
+    pub fn append_control_marker(
+        &self,
+        marker: &TxnMarker,
+        leader_epoch: i32,
+    ) -> Result<LogAppendInfo> {
+        if marker.producer_id < 0 {
+            return Err(StorageError::InvalidControlBatch {
+                tp: self.tp.clone(),
+                position: 0,
+                reason: format!("marker for producer id {}", marker.producer_id),
+            });
+        }
+        let mut batch = records::encode_end_txn_marker(
+            marker.producer_id,
+            marker.producer_epoch,
+            EndTxnMarker {
+                commit: marker.commit,
+                coordinator_epoch: marker.coordinator_epoch,
+            },
+            self.time.milliseconds(),
+        );
+        self.append(
+            &mut batch,
+            leader_epoch,
+            AppendOrigin::Coordinator {
+                transaction_version: marker.transaction_version,
+            },
+        )
+    }
+
+    fn append(
+        &self,
+        records: &mut [u8],
+        leader_epoch: i32,
+        origin: AppendOrigin,
+    ) -> Result<LogAppendInfo> {
         let config = self.config();
-        let stats = self.analyze(records, &config)?;
+        let stats = self.analyze(records, &config, origin)?;
         let mut w = lock(&self.writer);
         self.check_writable(&w)?;
         let now = self.time.milliseconds();
@@ -490,6 +636,15 @@ impl PartitionLog {
         let producer_batches = self.producer_batches(records, first_offset, lat)?;
         let producer_updates = if producer_batches.is_empty() {
             None
+        } else if let AppendOrigin::Coordinator {
+            transaction_version,
+        } = origin
+        {
+            let mut u = None;
+            for b in &producer_batches {
+                u = Some(w.producers.validate_marker(b, transaction_version)?);
+            }
+            u
         } else {
             match w.producers.validate_append(&producer_batches)? {
                 AppendCheck::Append(u) => Some(u),
@@ -565,11 +720,17 @@ impl PartitionLog {
             return self.fail(e);
         }
         w.log_end_offset = next;
-        match producer_updates {
+        let completed = match producer_updates {
             Some(u) => w.producers.commit(u, next),
-            None => w.producers.set_map_end_offset(next),
+            None => {
+                w.producers.set_map_end_offset(next);
+                Vec::new()
+            }
+        };
+        if let Err(e) = write_aborted_txns(&mut w.segments, &completed) {
+            return self.fail(e);
         }
-        let (old_hw, hw) = self.publish(&w);
+        let p = self.publish(&mut w);
         let log_start_offset = w.log_start_offset;
         // Flush per flush.messages / flush.ms, and after a roll (Kafka flushes the rolled
         // segment right away, off the append path).
@@ -577,8 +738,8 @@ impl PartitionLog {
             || next - self.recovery_point() >= config.flush_messages
             || now.saturating_sub(self.last_flush_ms.load(Ordering::SeqCst)) >= config.flush_ms;
         drop(w);
-        if hw > old_hw {
-            self.notify(hw);
+        if p.moved() {
+            self.notify(p.hw);
         }
         if due {
             self.flush()?;
@@ -593,7 +754,7 @@ impl PartitionLog {
             num_batches: stats.batches,
             num_messages: stats.messages,
             valid_bytes: records.len(),
-            high_watermark: self.high_watermark().max(hw),
+            high_watermark: self.high_watermark().max(p.hw),
             rolled: roll_reason,
             duplicate: false,
         })
@@ -613,11 +774,20 @@ impl PartitionLog {
         while pos < records.len() {
             let h = batch::parse_header(&records[pos..]).map_err(|e| self.invalid(pos, e))?;
             if h.has_producer_id() {
-                out.push(ProducerBatch::at(
-                    &h,
-                    next,
-                    log_append_time.unwrap_or(h.max_timestamp),
-                ));
+                let mut b = ProducerBatch::at(&h, next, log_append_time.unwrap_or(h.max_timestamp));
+                if h.is_control() {
+                    let rb =
+                        RecordBatch::parse(&records[pos..]).map_err(|e| self.invalid(pos, e))?;
+                    let marker = records::parse_end_txn_marker(&rb).map_err(|e| {
+                        StorageError::InvalidControlBatch {
+                            tp: self.tp.clone(),
+                            position: pos,
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    b = b.with_marker(marker);
+                }
+                out.push(b);
             }
             next += i64::from(h.last_offset_delta) + 1;
             pos += h.size;
@@ -656,7 +826,12 @@ impl PartitionLog {
 
     /// Re-check the payload's framing: whole batches, sane lengths, magic 2, record-count
     /// deltas, sizes within max.message.bytes and segment.bytes.
-    fn analyze(&self, records: &[u8], config: &LogConfig) -> Result<PayloadStats> {
+    fn analyze(
+        &self,
+        records: &[u8],
+        config: &LogConfig,
+        origin: AppendOrigin,
+    ) -> Result<PayloadStats> {
         if records.is_empty() {
             return Err(self.invalid(
                 0,
@@ -677,6 +852,13 @@ impl PartitionLog {
         let mut pos = 0;
         while pos < records.len() {
             let b = RecordBatch::parse(&records[pos..]).map_err(|e| self.invalid(pos, e))?;
+            if b.is_control() && origin == AppendOrigin::Client {
+                return Err(StorageError::InvalidControlBatch {
+                    tp: self.tp.clone(),
+                    position: pos,
+                    reason: "clients are not allowed to write control records".into(),
+                });
+            }
             if b.size() > config.max_message_bytes as usize {
                 return Err(StorageError::RecordTooLarge {
                     tp: self.tp.clone(),
@@ -749,13 +931,19 @@ impl PartitionLog {
         self.sync_cv.notify_all();
     }
 
-    /// Publish a new snapshot from the writer state. Returns (old hw, new hw).
-    fn publish(&self, w: &WriterState) -> (i64, i64) {
+    /// Publish a new snapshot from the writer state: segments, offsets, the high watermark and
+    /// the last stable offset that goes with it.
+    fn publish(&self, w: &mut WriterState) -> Published {
         let fsync_mode = self.config().fsync_before_ack;
-        let Some(active) = w.active() else {
+        if w.active().is_none() {
             let s = self.snapshot();
-            return (s.high_watermark, s.high_watermark);
-        };
+            return Published {
+                old_hw: s.high_watermark,
+                hw: s.high_watermark,
+                old_lso: s.last_stable_offset,
+                lso: s.last_stable_offset,
+            };
+        }
         // Lock order: the sync mutex is never taken while the snapshot lock is held (sync_to
         // reads the snapshot while holding the sync mutex). Reading `synced` first is safe:
         // a syncer raises the published hw itself before moving `synced`, and the hw here is
@@ -763,19 +951,45 @@ impl PartitionLog {
         let synced = lock(&self.sync).synced;
         let mut slot = write_lock(&self.snapshot);
         let old_hw = slot.high_watermark;
+        let old_lso = slot.last_stable_offset;
         let hw = if fsync_mode {
             synced.min(w.log_end_offset).max(old_hw)
         } else {
             w.log_end_offset
         };
+        // Kafka's onHighWatermarkUpdated: ended transactions whose marker is below the hw no
+        // longer hold the LSO back.
+        w.producers.on_high_watermark_updated(hw);
+        let unstable = if slot.unstable.is_empty() && w.producers.first_unstable_offset().is_none()
+        {
+            slot.unstable.clone()
+        } else {
+            Arc::new(w.producers.unstable_transactions())
+        };
+        let Some(active) = w.active() else {
+            return Published {
+                old_hw,
+                hw: old_hw,
+                old_lso,
+                lso: old_lso,
+            };
+        };
+        let lso = lso_for(&unstable, hw, w.log_start_offset);
         *slot = Arc::new(LogSnapshot {
             inactive: w.inactive_views.clone(),
             active: active.view(),
             log_start_offset: w.log_start_offset,
             log_end_offset: w.log_end_offset,
             high_watermark: hw,
+            last_stable_offset: lso,
+            unstable,
         });
-        (old_hw, hw)
+        Published {
+            old_hw,
+            hw,
+            old_lso,
+            lso,
+        }
     }
 
     /// Raise the published high watermark to `durable` (capped at the log end offset). Done
@@ -788,7 +1002,7 @@ impl PartitionLog {
             return None;
         }
         let mut s = (**slot).clone();
-        s.high_watermark = hw;
+        s.set_high_watermark(hw);
         *slot = Arc::new(s);
         Some(hw)
     }
@@ -873,7 +1087,8 @@ impl PartitionLog {
             let res = views.iter().try_for_each(|v| {
                 v.log.sync_data().at(&v.log_path)?;
                 v.offset_index.sync()?;
-                v.time_index.sync()
+                v.time_index.sync()?;
+                v.txn_index.sync()
             });
             if let Err(e) = res {
                 return self.fail(e);
@@ -914,11 +1129,62 @@ impl PartitionLog {
         max_offset: Option<i64>,
     ) -> Result<FetchDataInfo> {
         let snap = self.snapshot();
+        self.read_snapshot(&snap, fetch_offset, max_bytes, min_one_batch, max_offset)
+            .map(|(info, _)| info)
+    }
+
+    /// A read_committed read (Kafka's FetchIsolation TXN_COMMITTED): like [`read`](Self::read)
+    /// bounded by the last stable offset, with the aborted transactions that overlap the
+    /// records returned (from the segments' `.txnindex`, as Kafka's
+    /// `LocalLog.addAbortedTransactions`), all from one snapshot.
+    pub fn read_committed(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<FetchDataInfo> {
+        let snap = self.snapshot();
+        let lso = snap.last_stable_offset;
+        let (mut info, next) =
+            self.read_snapshot(&snap, fetch_offset, max_bytes, min_one_batch, Some(lso))?;
+        let aborted = if info.is_empty() {
+            Vec::new()
+        } else {
+            collect_aborted(&snap, fetch_offset, next)?
+        };
+        info.aborted_transactions = Some(aborted);
+        Ok(info)
+    }
+
+    /// The aborted transactions that overlap `[start_offset, upper_bound_offset)`: `.txnindex`
+    /// entries with `lastOffset >= start_offset` and `firstOffset < upper_bound_offset`, from
+    /// the segment holding `start_offset` onwards until an entry's last stable offset reaches
+    /// the upper bound (Kafka's `collectAbortedTxns`). In marker order.
+    pub fn collect_aborted_transactions(
+        &self,
+        start_offset: i64,
+        upper_bound_offset: i64,
+    ) -> Result<Vec<AbortedTxn>> {
+        collect_aborted(&self.snapshot(), start_offset, upper_bound_offset)
+    }
+
+    /// [`read`](Self::read) on one snapshot; also returns the offset after the last batch read
+    /// (`fetch_offset` if none).
+    fn read_snapshot(
+        &self,
+        snap: &LogSnapshot,
+        fetch_offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        max_offset: Option<i64>,
+    ) -> Result<(FetchDataInfo, i64)> {
         let mut out = FetchDataInfo {
             records: Vec::new(),
             high_watermark: snap.high_watermark,
+            last_stable_offset: snap.last_stable_offset,
             log_start_offset: snap.log_start_offset,
             log_end_offset: snap.log_end_offset,
+            aborted_transactions: None,
         };
         if fetch_offset < snap.log_start_offset || fetch_offset > snap.log_end_offset {
             return Err(StorageError::OffsetOutOfRange {
@@ -975,7 +1241,7 @@ impl PartitionLog {
                 break;
             }
         }
-        Ok(out)
+        Ok((out, target))
     }
 
     /// The first batch at or after the log start offset, below the high watermark, whose max
@@ -1019,10 +1285,10 @@ impl PartitionLog {
         if let Err(e) = self.roll(&mut w, leo, &config, now) {
             return self.fail(e);
         }
-        let (old, hw) = self.publish(&w);
+        let p = self.publish(&mut w);
         drop(w);
-        if hw > old {
-            self.notify(hw);
+        if p.moved() {
+            self.notify(p.hw);
         }
         self.flush()
     }
@@ -1073,13 +1339,13 @@ impl PartitionLog {
                 log_end_offset,
                 ..
             } = &mut *w;
-            rebuild_producer_state(producers, segments, *log_end_offset, now, expiration)
+            rebuild_producer_state(producers, segments, *log_end_offset, now, expiration, &[])
         })();
         if let Err(e) = res {
             return self.fail(e);
         }
         self.lower_durability_marks(w.log_end_offset);
-        self.publish(&w);
+        self.publish(&mut w);
         Ok(())
     }
 
@@ -1119,10 +1385,10 @@ impl PartitionLog {
         {
             let mut slot = write_lock(&self.snapshot);
             let mut s = (**slot).clone();
-            s.high_watermark = offset;
+            s.set_high_watermark(offset);
             *slot = Arc::new(s);
         }
-        self.publish(&w);
+        self.publish(&mut w);
         Ok(())
     }
 
@@ -1134,14 +1400,16 @@ impl PartitionLog {
         let mut slot = write_lock(&self.snapshot);
         if slot.high_watermark > end {
             let mut s = (**slot).clone();
-            s.high_watermark = end;
+            s.set_high_watermark(end);
             *slot = Arc::new(s);
         }
     }
 
     /// Move the log start offset forward (DeleteRecords) and delete segments that lie wholly
-    /// below it. `offset` is capped at the high watermark. Returns the new log start offset.
+    /// below it (asynchronously: renamed to `.deleted`, removed after file.delete.delay.ms).
+    /// `offset` is capped at the high watermark. Returns the new log start offset.
     pub fn maybe_increment_log_start_offset(&self, offset: i64) -> Result<i64> {
+        let config = self.config();
         let mut w = lock(&self.writer);
         self.check_writable(&w)?;
         let hw = self.high_watermark();
@@ -1150,23 +1418,173 @@ impl PartitionLog {
             return Ok(w.log_start_offset);
         }
         w.log_start_offset = new_start;
-        let res = (|| -> Result<()> {
-            // Segment i is wholly below if segment i+1 starts at or below the new start.
-            while w.segments.len() > 1 && w.segments[1].base_offset() <= new_start {
-                let seg = w.segments.remove(0);
-                seg.delete()?;
+        // Segment i is wholly below if segment i+1 starts at or below the new start.
+        let count = w
+            .segments
+            .windows(2)
+            .take_while(|pair| pair[1].base_offset() <= new_start)
+            .count();
+        let now = self.time.milliseconds();
+        if let Err(e) = self.remove_segments_async(&mut w, count, &config, now) {
+            return self.fail(e);
+        }
+        self.publish(&mut w);
+        Ok(new_start)
+    }
+
+    /// Kafka's `deleteOldSegments`, run by the retention task every
+    /// log.retention.check.interval.ms: delete the oldest segments that lie wholly below the
+    /// log start offset, then — if cleanup.policy contains `delete` — those beyond
+    /// retention.bytes (the log's total size minus the segment must stay >= retention.bytes)
+    /// and those whose largest timestamp is more than retention.ms old. Only a prefix of the
+    /// log goes, and only segments wholly below the high watermark. When every segment is
+    /// deletable, the active one is rolled first (a log always keeps one segment). The log
+    /// start offset moves to the new first segment. Files are renamed to `.deleted` and
+    /// removed by [`delete_due_files`](Self::delete_due_files) after file.delete.delay.ms.
+    /// Returns the number of segments deleted.
+    pub fn delete_old_segments(&self) -> Result<usize> {
+        let config = self.config();
+        let mut w = lock(&self.writer);
+        self.check_writable(&w)?;
+        let now = self.time.milliseconds();
+        let start = w.log_start_offset;
+        let mut total = self.delete_prefix(&mut w, &config, now, |_, next| {
+            Ok(next.is_some_and(|n| n.base_offset() <= start))
+        })?;
+        if config.cleanup_policy_delete {
+            if config.retention_bytes >= 0 {
+                let size: u64 = w.segments.iter().map(LogSegment::size).sum();
+                let limit = config.retention_bytes as u64;
+                if size >= limit {
+                    let mut diff = size - limit;
+                    total += self.delete_prefix(&mut w, &config, now, |seg, _| {
+                        if diff >= seg.size() {
+                            diff -= seg.size();
+                            Ok(true)
+                        } else {
+                            Ok(false)
+                        }
+                    })?;
+                }
             }
-            let n = w.segments.len();
-            w.inactive_views = Arc::new(w.segments[..n - 1].iter().map(LogSegment::view).collect());
-            // Snapshots below the first segment can no longer be completed from the log.
-            let first_base = w.segments[0].base_offset();
-            w.producers.delete_snapshots_before(first_base)
+            if config.retention_ms >= 0 {
+                let retention = config.retention_ms;
+                total += self.delete_prefix(&mut w, &config, now, |seg, _| {
+                    Ok(now.saturating_sub(seg.largest_timestamp()?) > retention)
+                })?;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Delete the longest prefix of segments for which `predicate(segment, next)` holds and
+    /// that are eligible (wholly below the high watermark, not the empty active segment).
+    fn delete_prefix(
+        &self,
+        w: &mut WriterState,
+        config: &LogConfig,
+        now: i64,
+        mut predicate: impl FnMut(&LogSegment, Option<&LogSegment>) -> Result<bool>,
+    ) -> Result<usize> {
+        let hw = self.high_watermark();
+        let leo = w.log_end_offset;
+        let mut count = 0;
+        for (i, seg) in w.segments.iter().enumerate() {
+            let next = w.segments.get(i + 1);
+            let last_and_empty = next.is_none() && seg.size() == 0;
+            let upper = next.map_or(leo, LogSegment::base_offset);
+            if last_and_empty || hw < upper || !predicate(seg, next)? {
+                break;
+            }
+            count += 1;
+        }
+        if count == 0 {
+            return Ok(0);
+        }
+        let res = (|| -> Result<()> {
+            if count == w.segments.len() {
+                // A log always has a segment: roll a new active one first.
+                self.roll(w, leo, config, now)?;
+            }
+            self.remove_segments_async(w, count, config, now)
         })();
         if let Err(e) = res {
             return self.fail(e);
         }
-        self.publish(&w);
-        Ok(new_start)
+        let first_base = w.segments.first().map_or(leo, LogSegment::base_offset);
+        w.log_start_offset = w.log_start_offset.max(first_base);
+        // Nothing below the first segment is left to recover.
+        self.recovery_point.fetch_max(first_base, Ordering::SeqCst);
+        let p = self.publish(w);
+        if p.moved() {
+            self.notify(p.hw);
+        }
+        tracing::info!(
+            "{}: deleted {count} segment(s); log start offset {}",
+            self.tp,
+            w.log_start_offset
+        );
+        Ok(count)
+    }
+
+    /// Take the oldest `count` segments out of the log (never the last one), rename their
+    /// files to `.deleted` and schedule their removal. The caller publishes.
+    fn remove_segments_async(
+        &self,
+        w: &mut WriterState,
+        count: usize,
+        config: &LogConfig,
+        now: i64,
+    ) -> Result<()> {
+        let count = count.min(w.segments.len().saturating_sub(1));
+        if count == 0 {
+            return Ok(());
+        }
+        let removed: Vec<LogSegment> = w.segments.drain(..count).collect();
+        let n = w.segments.len();
+        w.inactive_views = Arc::new(w.segments[..n - 1].iter().map(LogSegment::view).collect());
+        // Snapshots below the first segment can no longer be completed from the log.
+        let first_base = w.segments[0].base_offset();
+        w.producers.delete_snapshots_before(first_base)?;
+        let mut files = Vec::new();
+        for seg in removed {
+            files.extend(seg.rename_to_deleted()?);
+        }
+        let pending = PendingDeletion {
+            due_ms: now.saturating_add(config.file_delete_delay_ms),
+            files,
+        };
+        if config.file_delete_delay_ms == 0 {
+            remove_files(&pending.files)?;
+        } else {
+            lock(&self.pending_deletions).push(pending);
+        }
+        Ok(())
+    }
+
+    /// Remove `.deleted` files whose file.delete.delay.ms has passed. Returns how many files
+    /// were removed.
+    pub fn delete_due_files(&self) -> Result<usize> {
+        let now = self.time.milliseconds();
+        let due: Vec<PendingDeletion> = {
+            let mut pending = lock(&self.pending_deletions);
+            let (due, keep) = pending.drain(..).partition(|p| p.due_ms <= now);
+            *pending = keep;
+            due
+        };
+        let mut n = 0;
+        for p in &due {
+            n += remove_files(&p.files)?;
+        }
+        Ok(n)
+    }
+
+    /// Files renamed to `.deleted` and not yet removed.
+    pub fn pending_deleted_files(&self) -> Vec<PathBuf> {
+        lock(&self.pending_deletions)
+            .iter()
+            .flat_map(|p| p.files.iter().cloned())
+            .collect()
     }
 
     /// Flush everything, write the active segment's final time-index entry and trim its
@@ -1204,30 +1622,142 @@ impl PartitionLog {
     }
 }
 
+/// Remove files (already gone is fine). Returns how many were removed.
+fn remove_files(files: &[PathBuf]) -> Result<usize> {
+    let mut n = 0;
+    for f in files {
+        match fs::remove_file(f) {
+            Ok(()) => n += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StorageError::Io {
+                    path: f.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// The last stable offset for a high watermark, never below the log start offset (Kafka's
+/// `updateFirstUnstableOffset` raises a first unstable offset below the log start to it).
+fn lso_for(unstable: &[UnstableTxn], hw: i64, log_start_offset: i64) -> i64 {
+    last_stable_offset(unstable, hw).max(log_start_offset.min(hw))
+}
+
+/// Write the `.txnindex` entries of the aborted transactions among `completed` to the active
+/// segment (where their markers are).
+fn write_aborted_txns(
+    segments: &mut [LogSegment],
+    completed: &[CompletedTxnWithLso],
+) -> Result<()> {
+    for c in completed.iter().filter(|c| c.txn.is_aborted) {
+        if let Some(active) = segments.last_mut() {
+            active.append_aborted_txn(&aborted_entry(c))?;
+        }
+    }
+    Ok(())
+}
+
+fn aborted_entry(c: &CompletedTxnWithLso) -> AbortedTxn {
+    AbortedTxn {
+        producer_id: c.txn.producer_id,
+        first_offset: c.txn.first_offset,
+        last_offset: c.txn.last_offset,
+        last_stable_offset: c.last_stable_offset,
+    }
+}
+
+/// Kafka's `LocalLog.collectAbortedTransactions` on one snapshot: every segment from the one
+/// holding `start` (a transaction's entry sits with its marker, which may be far above its
+/// data) until an entry completes the search.
+fn collect_aborted(snap: &LogSnapshot, start: i64, upper: i64) -> Result<Vec<AbortedTxn>> {
+    let mut out = Vec::new();
+    for seg in snap.segments_from(start) {
+        if seg.txn_index.collect_aborted(start, upper, &mut out)? {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The transaction marker of the control batch at `pos` (read whole; markers are tiny).
+/// A marker that does not parse is logged and ignored: the log is the truth, and recovery has
+/// already checked the CRC of every batch it rescanned.
+fn read_marker(view: &SegmentView, pos: u64, size: usize) -> Result<Option<EndTxnMarker>> {
+    let buf = view.read_at(pos, size)?;
+    let parsed = RecordBatch::parse(&buf)
+        .map_err(|e| e.to_string())
+        .and_then(|b| records::parse_end_txn_marker(&b).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(m) => Ok(m),
+        Err(reason) => {
+            tracing::warn!(
+                "ignoring unreadable control batch in {} at byte {pos}: {reason}",
+                view.log_path.display()
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// Load the producer state for a log whose segments end at `log_end_offset`: drop snapshots
 /// outside the segments' range, load the newest readable one (or start empty at the first
 /// segment), replay the batches from there to the log end, expire idle producers.
+///
+/// `rebuild_txn[i]` marks segments whose `.txnindex` was emptied by recovery. Their entries
+/// need the producer state at the segment's start (a transaction may begin in an earlier
+/// segment; Kafka rebuilds producer state up to each recovered segment for this), so a first,
+/// throw-away replay starts from a snapshot at or below the first such segment and writes the
+/// aborted transactions whose markers lie in them. The state kept comes from the newest
+/// snapshot as always, so what a restart remembers does not depend on recovery.
 fn rebuild_producer_state(
     producers: &mut ProducerStateManager,
-    segments: &[LogSegment],
+    segments: &mut [LogSegment],
     log_end_offset: i64,
     now: i64,
     expiration_ms: i64,
+    rebuild_txn: &[bool],
 ) -> Result<()> {
     let first = segments
         .first()
         .map_or(log_end_offset, LogSegment::base_offset);
+    let first_rebuilt = rebuild_txn
+        .iter()
+        .position(|&r| r)
+        .and_then(|i| segments.get(i))
+        .map(LogSegment::base_offset);
+    if let Some(limit) = first_rebuilt {
+        let mut tmp = producers.empty_copy();
+        tmp.truncate_and_reload_at_or_below(first, log_end_offset, limit, now, expiration_ms)?;
+        replay(&mut tmp, segments, log_end_offset, rebuild_txn)?;
+    }
     producers.truncate_and_reload(first, log_end_offset, now, expiration_ms)?;
+    replay(producers, segments, log_end_offset, &[])?;
+    producers.remove_expired_producers(now, expiration_ms);
+    Ok(())
+}
+
+/// Apply the batches from the producer state's map end offset to the log end, writing the
+/// aborted transactions of the segments marked in `rebuild_txn` to their `.txnindex`.
+fn replay(
+    producers: &mut ProducerStateManager,
+    segments: &mut [LogSegment],
+    log_end_offset: i64,
+    rebuild_txn: &[bool],
+) -> Result<()> {
     let from = producers.map_end_offset();
     if from < log_end_offset {
-        for (i, seg) in segments.iter().enumerate() {
+        for i in 0..segments.len() {
             if segments
                 .get(i + 1)
                 .is_some_and(|next| next.base_offset() <= from)
             {
                 continue; // wholly below `from`
             }
-            let view = seg.view();
+            let rebuild = rebuild_txn.get(i).copied().unwrap_or(false);
+            let view = segments[i].view();
             let start = if from > view.base_offset {
                 match view.translate_offset(from)? {
                     Some((pos, _)) => pos,
@@ -1237,15 +1767,22 @@ fn rebuild_producer_state(
                 0
             };
             let mut scan = BatchScanner::new(&view.log, &view.log_path, start, view.size);
-            while let Some((_, h)) = scan.next_header()? {
+            while let Some((pos, h)) = scan.next_header()? {
                 if h.base_offset >= from && h.has_producer_id() {
-                    producers.load_batch(&ProducerBatch::from_header(&h));
+                    let mut b = ProducerBatch::from_header(&h);
+                    if h.is_control() {
+                        b = b.with_marker(read_marker(&view, pos, h.size)?);
+                    }
+                    if let Some(c) = producers.load_batch(&b) {
+                        if rebuild && c.txn.is_aborted {
+                            segments[i].append_aborted_txn(&aborted_entry(&c))?;
+                        }
+                    }
                 }
             }
         }
     }
     producers.set_map_end_offset(log_end_offset);
-    producers.remove_expired_producers(now, expiration_ms);
     Ok(())
 }
 
@@ -1271,6 +1808,7 @@ fn scan_dir(dir: &Path) -> Result<Vec<i64>> {
             logs.push(base);
         } else if let Some(base) = segment::offset_from_file_name(name, INDEX_FILE_SUFFIX)
             .or_else(|| segment::offset_from_file_name(name, TIME_INDEX_FILE_SUFFIX))
+            .or_else(|| segment::offset_from_file_name(name, TXN_INDEX_FILE_SUFFIX))
         {
             indexes.push((base, path));
         }

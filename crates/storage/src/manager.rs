@@ -67,6 +67,8 @@ pub struct LogManager {
     listener: ListenerSlot,
     producer_id_expiration_ms: ExpirationSlot,
     delete_counter: AtomicU64,
+    /// Serializes checkpoint writers (they share the files' `.tmp` names).
+    checkpoint_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -184,6 +186,7 @@ impl LogManager {
             listener,
             producer_id_expiration_ms: expiration,
             delete_counter: AtomicU64::new(0),
+            checkpoint_lock: Mutex::new(()),
         })
     }
 
@@ -194,8 +197,10 @@ impl LogManager {
         &self.default_config
     }
 
-    /// Register the callback run whenever a partition's high watermark advances (wake
-    /// long-polling fetches from it). See [`HighWatermarkListener`] for the rules.
+    /// Register the callback run whenever a partition's high watermark advances or its last
+    /// stable offset moves (wake long-polling fetches, read_uncommitted and read_committed,
+    /// from it; it gets the hw, re-read `last_stable_offset()`). See [`HighWatermarkListener`]
+    /// for the rules.
     pub fn set_high_watermark_listener(
         &self,
         f: impl Fn(&TopicPartition, i64) + Send + Sync + 'static,
@@ -311,6 +316,52 @@ impl LogManager {
             .sum()
     }
 
+    /// Apply retention to every log (Kafka's `cleanupLogs`, every
+    /// log.retention.check.interval.ms): see [`PartitionLog::delete_old_segments`]. A log that
+    /// fails is reported and skipped. Returns the number of segments deleted.
+    pub fn delete_old_segments(&self) -> usize {
+        let mut total = 0;
+        for log in self.all_logs() {
+            match log.delete_old_segments() {
+                Ok(n) => total += n,
+                Err(StorageError::LogClosed { .. }) => {}
+                Err(e) => tracing::error!("retention of {}: {e}", log.topic_partition()),
+            }
+        }
+        total
+    }
+
+    /// Remove `.deleted` segment files whose file.delete.delay.ms has passed, in every log.
+    pub fn delete_due_files(&self) -> usize {
+        let mut total = 0;
+        for log in self.all_logs() {
+            match log.delete_due_files() {
+                Ok(n) => total += n,
+                Err(e) => {
+                    tracing::error!("removing deleted files of {}: {e}", log.topic_partition())
+                }
+            }
+        }
+        total
+    }
+
+    /// Write `log-start-offset-checkpoint` in every log dir now (after DeleteRecords, so that a
+    /// crash cannot bring deleted records back).
+    pub fn checkpoint_log_start_offsets(&self) -> Result<()> {
+        let _g = lock(&self.checkpoint_lock);
+        let logs = self.all_logs();
+        for dir in &self.log_dirs {
+            let mut starts: Vec<_> = logs
+                .iter()
+                .filter(|l| l.dir().parent() == Some(dir.as_path()))
+                .map(|l| (l.topic_partition().clone(), l.log_start_offset()))
+                .collect();
+            starts.sort();
+            OffsetCheckpointFile::new(dir.join(LOG_START_OFFSET_CHECKPOINT_FILE)).write(&starts)?;
+        }
+        Ok(())
+    }
+
     /// Flush logs whose flush.ms has passed (call periodically, e.g. every second).
     pub fn flush_dirty_logs(&self) -> Result<()> {
         for log in self.all_logs() {
@@ -322,6 +373,7 @@ impl LogManager {
     /// Write `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` in every log
     /// dir (call periodically; Kafka does every 60 s).
     pub fn checkpoint(&self) -> Result<()> {
+        let _g = lock(&self.checkpoint_lock);
         let logs = self.all_logs();
         for dir in &self.log_dirs {
             let mut rps = Vec::new();

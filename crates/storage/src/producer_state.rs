@@ -19,12 +19,13 @@
 //! An entry keeps only the producer's last batch (`lastOffset` -1 when it has none);
 //! `currentTxnFirstOffset` is -1 when no transaction is open.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sluice_protocol::batch::{self, BatchHeader, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE};
+use sluice_protocol::records::EndTxnMarker;
 
 use crate::checkpoint::sync_dir;
 use crate::error::{IoContext, Result, StorageError};
@@ -83,12 +84,13 @@ pub struct ProducerStateEntry {
     pub producer_id: i64,
     /// -1 when unknown.
     pub producer_epoch: i16,
-    /// Epoch of the transaction coordinator that wrote the last marker (-1: none). Kept for
-    /// the snapshot format; transactions are not implemented yet.
+    /// Epoch of the transaction coordinator that wrote the producer's last marker (-1: none).
+    /// A marker from an older coordinator epoch is fenced.
     pub coordinator_epoch: i32,
     /// Max timestamp of the producer's last batch: what `producer.id.expiration.ms` runs from.
     pub last_timestamp: i64,
-    /// First offset of the producer's open transaction (the semantics come with transactions).
+    /// First offset of the producer's open transaction: set by its first transactional batch,
+    /// cleared by a COMMIT or ABORT marker.
     pub current_txn_first_offset: Option<i64>,
     /// Oldest first, at most [`NUM_BATCHES_TO_RETAIN`], all of `producer_epoch`.
     batches: VecDeque<BatchMetadata>,
@@ -198,6 +200,10 @@ pub struct ProducerBatch {
     pub max_timestamp: i64,
     pub is_transactional: bool,
     pub is_control: bool,
+    /// For a control batch: its transaction marker, if it holds one (see
+    /// [`sluice_protocol::records::parse_end_txn_marker`]). A control batch without one
+    /// (empty, or another control type) changes nothing.
+    pub marker: Option<EndTxnMarker>,
 }
 
 impl ProducerBatch {
@@ -219,7 +225,14 @@ impl ProducerBatch {
             max_timestamp,
             is_transactional: h.is_transactional(),
             is_control: h.is_control(),
+            marker: None,
         }
+    }
+
+    /// With the transaction marker of a control batch.
+    pub fn with_marker(mut self, marker: Option<EndTxnMarker>) -> Self {
+        self.marker = marker;
+        self
     }
 
     fn metadata(&self) -> BatchMetadata {
@@ -248,6 +261,48 @@ pub enum AppendCheck {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerUpdates {
     entries: Vec<PendingEntry>,
+    /// Transactions begun by this append: (producer id, first offset).
+    started: Vec<(i64, i64)>,
+    /// Transactions ended by a marker in this append.
+    completed: Vec<CompletedTxn>,
+}
+
+/// A transaction ended by a marker (Kafka's CompletedTxn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    /// Offset of the marker.
+    pub last_offset: i64,
+    pub is_aborted: bool,
+}
+
+/// An ended transaction with the last stable offset right after its marker (what an aborted
+/// one's `.txnindex` entry records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxnWithLso {
+    pub txn: CompletedTxn,
+    pub last_stable_offset: i64,
+}
+
+/// A transaction that still holds the last stable offset back: open, or ended by a marker
+/// that is not below the high watermark yet. Published with each log snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnstableTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    /// The marker's offset once it is written.
+    pub marker_offset: Option<i64>,
+}
+
+/// The last stable offset for a high watermark, given the unstable transactions (sorted by
+/// first offset): the first offset of the oldest one that is open or whose marker is not
+/// below `high_watermark`, capped at `high_watermark`.
+pub fn last_stable_offset(unstable: &[UnstableTxn], high_watermark: i64) -> i64 {
+    unstable
+        .iter()
+        .find(|t| t.marker_offset.is_none_or(|m| m >= high_watermark))
+        .map_or(high_watermark, |t| t.first_offset.min(high_watermark))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,11 +319,13 @@ impl ProducerUpdates {
     }
 }
 
-/// Where an append comes from: a client (full validation) or the log itself at load (no
+/// Where an append comes from: a client (full validation), the transaction coordinator
+/// (markers, validated with its transaction version), or the log itself at load (no
 /// validation: what is in the log is the truth; Kafka's REPLICATION origin).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
     Client,
+    Coordinator { transaction_version: i16 },
     Log,
 }
 
@@ -279,6 +336,11 @@ pub struct ProducerStateManager {
     tp: TopicPartition,
     dir: PathBuf,
     producers: HashMap<i64, ProducerStateEntry>,
+    /// Open transactions: first offset -> producer id.
+    ongoing: BTreeMap<i64, i64>,
+    /// Ended transactions whose marker is not below the high watermark yet:
+    /// first offset -> (producer id, marker offset).
+    unreplicated: BTreeMap<i64, (i64, i64)>,
     /// Offsets of the snapshot files on disk.
     snapshots: BTreeSet<i64>,
     /// The state covers every batch below this offset.
@@ -295,10 +357,17 @@ impl ProducerStateManager {
             tp,
             dir,
             producers: HashMap::new(),
+            ongoing: BTreeMap::new(),
+            unreplicated: BTreeMap::new(),
             snapshots: BTreeSet::new(),
             map_end_offset: 0,
             last_snap_offset: 0,
         }
+    }
+
+    /// A manager for the same partition and directory with no state loaded.
+    pub fn empty_copy(&self) -> Self {
+        Self::new(self.tp.clone(), self.dir.clone())
     }
 
     pub fn producer_count(&self) -> usize {
@@ -315,6 +384,70 @@ impl ProducerStateManager {
     }
     pub fn map_end_offset(&self) -> i64 {
         self.map_end_offset
+    }
+
+    /// Open transactions as (producer id, first offset), oldest first.
+    pub fn ongoing_transactions(&self) -> Vec<(i64, i64)> {
+        self.ongoing.iter().map(|(&f, &p)| (p, f)).collect()
+    }
+
+    /// Kafka's firstUnstableOffset: the first offset of the oldest transaction that is open or
+    /// whose marker is not below the high watermark yet.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        let a = self.ongoing.keys().next().copied();
+        let b = self.unreplicated.keys().next().copied();
+        match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        }
+    }
+
+    /// The transactions holding the last stable offset back, sorted by first offset.
+    pub fn unstable_transactions(&self) -> Vec<UnstableTxn> {
+        let mut v: Vec<UnstableTxn> = self
+            .ongoing
+            .iter()
+            .map(|(&first_offset, &producer_id)| UnstableTxn {
+                producer_id,
+                first_offset,
+                marker_offset: None,
+            })
+            .chain(
+                self.unreplicated
+                    .iter()
+                    .map(|(&first_offset, &(producer_id, m))| UnstableTxn {
+                        producer_id,
+                        first_offset,
+                        marker_offset: Some(m),
+                    }),
+            )
+            .collect();
+        v.sort_by_key(|t| t.first_offset);
+        v
+    }
+
+    /// Forget ended transactions whose marker is below the new high watermark (Kafka's
+    /// onHighWatermarkUpdated): the last stable offset may pass them now.
+    pub fn on_high_watermark_updated(&mut self, high_watermark: i64) {
+        self.unreplicated
+            .retain(|_, &mut (_, m)| m >= high_watermark);
+    }
+
+    /// Kafka's `lastStableOffset(completedTxn)`: the first offset of the oldest open
+    /// transaction of another producer, else the offset after the marker.
+    fn last_stable_offset_after(&self, txn: &CompletedTxn) -> i64 {
+        self.ongoing
+            .iter()
+            .find(|(_, &p)| p != txn.producer_id)
+            .map_or(txn.last_offset + 1, |(&f, _)| f)
+    }
+
+    /// Insert an entry read from a snapshot, with its open transaction.
+    fn load_entry(&mut self, e: ProducerStateEntry) {
+        if let Some(f) = e.current_txn_first_offset {
+            self.ongoing.insert(f, e.producer_id);
+        }
+        self.producers.insert(e.producer_id, e);
     }
     pub fn set_map_end_offset(&mut self, offset: i64) {
         self.map_end_offset = offset;
@@ -359,6 +492,7 @@ impl ProducerStateManager {
             if let Some(dup) = self
                 .producers
                 .get(&b.producer_id)
+                .filter(|_| !b.is_control)
                 .and_then(|e| e.find_duplicate(b.producer_epoch, b.base_sequence, b.last_sequence))
             {
                 return Ok(AppendCheck::Duplicate(dup));
@@ -368,8 +502,43 @@ impl ProducerStateManager {
         Ok(AppendCheck::Append(updates))
     }
 
-    /// Store the entries of a validated append whose batches end below `next_offset`.
-    pub fn commit(&mut self, updates: ProducerUpdates, next_offset: i64) {
+    /// Check a transaction marker written by the transaction coordinator (Kafka's append with
+    /// origin COORDINATOR, `ProducerAppendInfo.appendEndTxnMarker`):
+    ///
+    /// - producer epoch: with `transaction_version` >= 2 the coordinator bumps the epoch for
+    ///   every marker, so it must be above the producer's current epoch — except a retry of a
+    ///   marker already written (same epoch, no transaction open), which is accepted; before
+    ///   version 2 it must not be below it. Otherwise INVALID_PRODUCER_EPOCH
+    ///   ([`StorageError::InvalidProducerEpoch`]).
+    /// - coordinator epoch: below the one of the producer's last marker is
+    ///   TRANSACTION_COORDINATOR_FENCED ([`StorageError::TransactionCoordinatorFenced`]).
+    ///
+    /// A marker for a producer with no open transaction is valid and ends nothing.
+    pub fn validate_marker(
+        &self,
+        b: &ProducerBatch,
+        transaction_version: i16,
+    ) -> Result<ProducerUpdates> {
+        let mut updates = ProducerUpdates::default();
+        self.apply(
+            &mut updates,
+            b,
+            Origin::Coordinator {
+                transaction_version,
+            },
+        )?;
+        Ok(updates)
+    }
+
+    /// Store the entries of a validated append whose batches end below `next_offset`, record
+    /// the transactions it began and end those its markers closed. Returns the ended
+    /// transactions with the last stable offset after each marker (an aborted one needs a
+    /// `.txnindex` entry in the segment holding the marker).
+    pub fn commit(
+        &mut self,
+        updates: ProducerUpdates,
+        next_offset: i64,
+    ) -> Vec<CompletedTxnWithLso> {
         for p in updates.entries {
             let pid = p.updated.producer_id;
             match self.producers.get_mut(&pid) {
@@ -379,18 +548,45 @@ impl ProducerStateManager {
                 }
             }
         }
+        for (pid, first) in updates.started {
+            self.ongoing.insert(first, pid);
+        }
+        let mut out = Vec::with_capacity(updates.completed.len());
+        for txn in updates.completed {
+            let last_stable_offset = self.last_stable_offset_after(&txn);
+            // Kafka's completeTxn.
+            if self.ongoing.remove(&txn.first_offset).is_none() {
+                tracing::warn!(
+                    "{}: completing transaction of producer {} at {} that was not open",
+                    self.tp,
+                    txn.producer_id,
+                    txn.first_offset
+                );
+            }
+            self.unreplicated
+                .insert(txn.first_offset, (txn.producer_id, txn.last_offset));
+            out.push(CompletedTxnWithLso {
+                txn,
+                last_stable_offset,
+            });
+        }
         self.map_end_offset = next_offset;
+        out
     }
 
-    /// Apply a batch read from the log (load, truncation), without validation.
-    pub fn load_batch(&mut self, b: &ProducerBatch) {
+    /// Apply a batch read from the log (load, truncation), without validation. Returns the
+    /// transaction its marker ended, if any.
+    pub fn load_batch(&mut self, b: &ProducerBatch) -> Option<CompletedTxnWithLso> {
         if b.producer_id <= NO_PRODUCER_ID {
-            return;
+            return None;
         }
         let mut updates = ProducerUpdates::default();
         // Origin::Log never fails validation.
-        if self.apply(&mut updates, b, Origin::Log).is_ok() {
-            self.commit(updates, self.map_end_offset.max(b.last_offset + 1));
+        match self.apply(&mut updates, b, Origin::Log) {
+            Ok(()) => self
+                .commit(updates, self.map_end_offset.max(b.last_offset + 1))
+                .pop(),
+            Err(_) => None,
         }
     }
 
@@ -425,6 +621,9 @@ impl ProducerStateManager {
                 updates.entries.len() - 1
             }
         };
+        if b.is_control {
+            return self.apply_marker(updates, idx, b, origin);
+        }
         let p = &mut updates.entries[idx];
         // checkProducerEpoch
         if b.producer_epoch < p.updated.producer_epoch {
@@ -445,14 +644,6 @@ impl ProducerStateManager {
                 p.updated.producer_epoch
             );
         }
-        if b.is_control {
-            // An end-transaction marker: the coordinator's fencing rules come with
-            // transactions; here it ends the open transaction and moves the epoch.
-            p.updated.maybe_update_epoch(b.producer_epoch);
-            p.updated.current_txn_first_offset = None;
-            p.updated.last_timestamp = b.max_timestamp;
-            return Ok(());
-        }
         if origin == Origin::Client {
             check_sequence(&self.tp, p, b)?;
         }
@@ -465,9 +656,91 @@ impl ProducerStateManager {
                     offset: b.first_offset,
                 });
             }
-            (None, true) => p.updated.current_txn_first_offset = Some(b.first_offset),
+            (None, true) => {
+                p.updated.current_txn_first_offset = Some(b.first_offset);
+                updates.started.push((pid, b.first_offset));
+            }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Kafka's `appendEndTxnMarker` (see [`validate_marker`](Self::validate_marker)).
+    fn apply_marker(
+        &self,
+        updates: &mut ProducerUpdates,
+        idx: usize,
+        b: &ProducerBatch,
+        origin: Origin,
+    ) -> Result<()> {
+        let Some(marker) = b.marker else {
+            // An empty control batch (or not a transaction marker): nothing to do.
+            return Ok(());
+        };
+        let pid = b.producer_id;
+        let p = &mut updates.entries[idx];
+        let current = p.updated.producer_epoch;
+        let tv = match origin {
+            Origin::Coordinator {
+                transaction_version,
+            } => transaction_version,
+            Origin::Client | Origin::Log => 0,
+        };
+        let fenced_epoch = if tv >= 2 {
+            b.producer_epoch <= current
+                && !(b.producer_epoch == current && p.updated.current_txn_first_offset.is_none())
+        } else {
+            b.producer_epoch < current
+        };
+        if fenced_epoch {
+            if origin == Origin::Log {
+                tracing::warn!(
+                    "{}: marker of producer {pid} at offset {} has epoch {} below the last seen {current}",
+                    self.tp,
+                    b.first_offset,
+                    b.producer_epoch
+                );
+            } else {
+                return Err(StorageError::InvalidProducerEpoch {
+                    tp: self.tp.clone(),
+                    producer_id: pid,
+                    offset: b.first_offset,
+                    epoch: b.producer_epoch,
+                    current_epoch: current,
+                });
+            }
+        }
+        if p.updated.coordinator_epoch > marker.coordinator_epoch {
+            if origin == Origin::Log {
+                tracing::info!(
+                    "{}: marker of producer {pid} at offset {} has coordinator epoch {} below {}",
+                    self.tp,
+                    b.first_offset,
+                    marker.coordinator_epoch,
+                    p.updated.coordinator_epoch
+                );
+            } else {
+                return Err(StorageError::TransactionCoordinatorFenced {
+                    tp: self.tp.clone(),
+                    producer_id: pid,
+                    offset: b.first_offset,
+                    coordinator_epoch: marker.coordinator_epoch,
+                    current_coordinator_epoch: p.updated.coordinator_epoch,
+                });
+            }
+        }
+        if let Some(first_offset) = p.updated.current_txn_first_offset {
+            updates.completed.push(CompletedTxn {
+                producer_id: pid,
+                first_offset,
+                last_offset: b.first_offset,
+                is_aborted: !marker.commit,
+            });
+        }
+        p.updated.maybe_update_epoch(b.producer_epoch);
+        p.updated.coordinator_epoch = marker.coordinator_epoch;
+        p.updated.last_timestamp = b.max_timestamp;
+        p.updated.current_txn_first_offset = None;
         Ok(())
     }
 
@@ -483,6 +756,8 @@ impl ProducerStateManager {
     /// Forget the state and all snapshots; the log restarts empty at `offset`.
     pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<()> {
         self.producers.clear();
+        self.ongoing.clear();
+        self.unreplicated.clear();
         let all: Vec<i64> = self.snapshots.iter().copied().collect();
         for o in all {
             self.delete_snapshot(o)?;
@@ -506,6 +781,26 @@ impl ProducerStateManager {
         now: i64,
         expiration_ms: i64,
     ) -> Result<()> {
+        self.truncate_and_reload_at_or_below(
+            first_offset,
+            log_end_offset,
+            log_end_offset,
+            now,
+            expiration_ms,
+        )
+    }
+
+    /// [`truncate_and_reload`](Self::truncate_and_reload), loading the newest readable
+    /// snapshot at or below `load_limit` (snapshots above it are kept): recovery replays from
+    /// there to rebuild the `.txnindex` of the segments from `load_limit` on.
+    pub fn truncate_and_reload_at_or_below(
+        &mut self,
+        first_offset: i64,
+        log_end_offset: i64,
+        load_limit: i64,
+        now: i64,
+        expiration_ms: i64,
+    ) -> Result<()> {
         self.list_snapshot_files()?;
         let out_of_range: Vec<i64> = self
             .snapshots
@@ -521,13 +816,15 @@ impl ProducerStateManager {
             self.delete_snapshot(o)?;
         }
         self.producers.clear();
-        while let Some(offset) = self.latest_snapshot_offset() {
+        self.ongoing.clear();
+        self.unreplicated.clear();
+        while let Some(offset) = self.snapshots.range(..=load_limit).next_back().copied() {
             let path = snapshot_file(&self.dir, offset);
             match read_snapshot(&path) {
                 Ok(entries) => {
                     for e in entries {
                         if !is_expired(&e, now, expiration_ms) {
-                            self.producers.insert(e.producer_id, e);
+                            self.load_entry(e);
                         }
                     }
                     self.map_end_offset = offset;
@@ -824,7 +1121,45 @@ mod tests {
             max_timestamp: TS + offset,
             is_transactional: false,
             is_control: false,
+            marker: None,
         }
+    }
+
+    /// A transactional data batch.
+    fn tb(pid: i64, epoch: i16, seq: i32, n: i32, offset: i64) -> ProducerBatch {
+        ProducerBatch {
+            is_transactional: true,
+            ..b(pid, epoch, seq, n, offset)
+        }
+    }
+
+    /// A marker batch.
+    fn mk(
+        pid: i64,
+        epoch: i16,
+        offset: i64,
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> ProducerBatch {
+        ProducerBatch {
+            is_transactional: true,
+            is_control: true,
+            marker: Some(EndTxnMarker {
+                commit,
+                coordinator_epoch,
+            }),
+            ..b(pid, epoch, -1, 1, offset)
+        }
+    }
+
+    /// Validate and commit a marker; returns what it completed.
+    fn marker(
+        m: &mut ProducerStateManager,
+        b: ProducerBatch,
+        tv: i16,
+    ) -> Result<Vec<CompletedTxnWithLso>> {
+        let u = m.validate_marker(&b, tv)?;
+        Ok(m.commit(u, b.last_offset + 1))
     }
 
     /// Validate and commit; returns the check result.
@@ -1064,13 +1399,117 @@ mod tests {
         let err = m.validate_append(&[b(1, 0, 1, 1, 11)]).unwrap_err();
         assert_eq!(err.kafka_error_code(), 48);
         // A marker (control batch) ends the transaction.
-        let mut marker = b(1, 0, -1, 1, 11);
-        marker.is_control = true;
-        ok(&mut m, marker);
+        marker(&mut m, mk(1, 0, 11, true, 0), 0).unwrap();
         assert_eq!(
             m.last_entry(1).and_then(|e| e.current_txn_first_offset),
             None
         );
+    }
+
+    #[test]
+    fn ongoing_transactions_are_ordered_and_complete_with_kafkas_lso() {
+        let mut m = mgr();
+        ok(&mut m, tb(2, 0, 0, 2, 10)); // txn of 2 at 10
+        ok(&mut m, b(9, 0, 0, 1, 12)); // plain idempotent data
+        ok(&mut m, tb(1, 0, 0, 1, 13)); // txn of 1 at 13
+        ok(&mut m, tb(2, 0, 2, 1, 14)); // more of 2's txn: not a new one
+        assert_eq!(m.ongoing_transactions(), vec![(2, 10), (1, 13)]);
+        assert_eq!(m.first_unstable_offset(), Some(10));
+        // Abort 1's txn while 2's is open: LSO in the entry is 2's first offset.
+        let c = marker(&mut m, mk(1, 0, 15, false, 3), 0).unwrap();
+        assert_eq!(
+            c,
+            vec![CompletedTxnWithLso {
+                txn: CompletedTxn {
+                    producer_id: 1,
+                    first_offset: 13,
+                    last_offset: 15,
+                    is_aborted: true
+                },
+                last_stable_offset: 10
+            }]
+        );
+        assert_eq!(m.ongoing_transactions(), vec![(2, 10)]);
+        let e1 = m.last_entry(1).cloned().unwrap();
+        assert_eq!(
+            (e1.coordinator_epoch, e1.current_txn_first_offset),
+            (3, None)
+        );
+        // Commit 2's: nothing else open, so marker + 1.
+        let c = marker(&mut m, mk(2, 0, 16, true, 3), 0).unwrap();
+        assert_eq!(c[0].last_stable_offset, 17);
+        assert!(!c[0].txn.is_aborted);
+        assert!(m.ongoing_transactions().is_empty());
+        // Ended, but the markers are not below the hw yet.
+        assert_eq!(m.first_unstable_offset(), Some(10));
+        let unstable = m.unstable_transactions();
+        assert_eq!(last_stable_offset(&unstable, 16), 10);
+        assert_eq!(
+            last_stable_offset(&unstable, 17),
+            17,
+            "hw past both markers"
+        );
+        m.on_high_watermark_updated(16);
+        assert_eq!(m.first_unstable_offset(), Some(10), "2's marker at 16");
+        m.on_high_watermark_updated(17);
+        assert_eq!(m.first_unstable_offset(), None);
+        // A marker without an open transaction ends nothing.
+        assert!(marker(&mut m, mk(2, 0, 17, false, 3), 0)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn marker_epochs_are_fenced_as_kafka_does() {
+        let mut m = mgr();
+        ok(&mut m, tb(1, 5, 0, 1, 0));
+        // TV0/1: an older producer epoch is fenced; the same one is fine.
+        let err = m.validate_marker(&mk(1, 4, 1, true, 0), 0).unwrap_err();
+        assert!(matches!(
+            err,
+            StorageError::InvalidProducerEpoch {
+                epoch: 4,
+                current_epoch: 5,
+                ..
+            }
+        ));
+        assert_eq!(err.kafka_error_code(), 47);
+        assert!(m.validate_marker(&mk(1, 5, 1, true, 0), 0).is_ok());
+        // TV2: the marker must bump the epoch while a transaction is open.
+        assert!(m.validate_marker(&mk(1, 5, 1, true, 0), 2).is_err());
+        marker(&mut m, mk(1, 6, 1, false, 7), 2).unwrap();
+        assert_eq!(m.last_entry(1).map(|e| e.producer_epoch), Some(6));
+        // TV2 retry of the marker just written (same epoch, nothing open): accepted.
+        assert!(marker(&mut m, mk(1, 6, 2, false, 7), 2).unwrap().is_empty());
+        // An older coordinator epoch is a zombie coordinator.
+        let err = m.validate_marker(&mk(1, 7, 3, true, 6), 2).unwrap_err();
+        assert!(matches!(
+            err,
+            StorageError::TransactionCoordinatorFenced {
+                coordinator_epoch: 6,
+                current_coordinator_epoch: 7,
+                ..
+            }
+        ));
+        assert_eq!(err.kafka_error_code(), 52);
+        // From the log nothing is fenced.
+        assert!(m.load_batch(&mk(1, 0, 3, true, 0)).is_none());
+    }
+
+    #[test]
+    fn snapshot_entries_restore_ongoing_transactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let tp = TopicPartition::new("t", 0);
+        let mut m = ProducerStateManager::new(tp.clone(), dir.path().to_path_buf());
+        m.truncate_and_reload(0, 0, TS, i64::MAX).unwrap();
+        ok(&mut m, tb(4, 0, 0, 1, 0));
+        ok(&mut m, tb(3, 0, 0, 1, 1));
+        assert!(m.take_snapshot(false).unwrap());
+        let mut r = ProducerStateManager::new(tp, dir.path().to_path_buf());
+        r.truncate_and_reload(0, 2, TS, i64::MAX).unwrap();
+        assert_eq!(r.ongoing_transactions(), vec![(4, 0), (3, 1)]);
+        let c = r.load_batch(&mk(4, 0, 2, false, 0)).unwrap();
+        assert_eq!((c.txn.first_offset, c.last_stable_offset), (0, 1));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! One segment: `<base>.log` plus its `.index` and `.timeindex` (Kafka's LogSegment).
+//! One segment: `<base>.log` plus its `.index`, `.timeindex` and `.txnindex` (Kafka's
+//! LogSegment).
 //!
 //! The writer side ([`LogSegment`]) is owned by the partition's append path; readers get an
 //! immutable [`SegmentView`] (file handles plus the byte size and index entry counts that were
@@ -16,6 +17,7 @@ use crate::error::{IoContext, Result, StorageError};
 use crate::index::{
     OffsetIndex, OffsetIndexView, TimeIndex, TimeIndexView, TimestampOffset, NO_TIMESTAMP,
 };
+use crate::txn_index::{txn_index_file, AbortedTxn, TransactionIndex, TxnIndexView};
 
 pub const LOG_FILE_SUFFIX: &str = ".log";
 pub const INDEX_FILE_SUFFIX: &str = ".index";
@@ -150,6 +152,7 @@ pub struct SegmentView {
     pub(crate) size: u64,
     pub(crate) offset_index: OffsetIndexView,
     pub(crate) time_index: TimeIndexView,
+    pub(crate) txn_index: TxnIndexView,
     /// Largest batch max timestamp in the segment (NO_TIMESTAMP if none).
     pub(crate) max_timestamp: i64,
 }
@@ -220,6 +223,7 @@ pub struct LogSegment {
     size: u64,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
+    txn_index: TransactionIndex,
     index_interval_bytes: u64,
     bytes_since_last_index_entry: u64,
     max_timestamp_so_far: TimestampOffset,
@@ -268,6 +272,7 @@ impl LogSegment {
                 base_offset,
                 max_index_size,
             )?,
+            txn_index: TransactionIndex::create(txn_index_file(dir, base_offset), base_offset)?,
             index_interval_bytes: u64::from(index_interval_bytes),
             bytes_since_last_index_entry: 0,
             max_timestamp_so_far: TimestampOffset {
@@ -332,13 +337,29 @@ impl LogSegment {
             },
             false => None,
         };
-        let (offset_index, time_index) = match (offset_index, time_index) {
-            (Some(o), Some(t)) => (o, t),
+        let txn_path = txn_index_file(dir, base_offset);
+        let txn_index = match txn_path.exists() {
+            true => match TransactionIndex::open(txn_path.clone(), base_offset) {
+                Ok(i) => Some(i),
+                Err(e @ StorageError::CorruptIndex { .. }) => {
+                    tracing::warn!("{e}; rebuilding");
+                    None
+                }
+                Err(e) => return Err(e),
+            },
+            false => {
+                tracing::warn!("{} is missing; rebuilding", txn_path.display());
+                None
+            }
+        };
+        let (offset_index, time_index, txn_index) = match (offset_index, time_index, txn_index) {
+            (Some(o), Some(t), Some(x)) => (o, t, x),
             _ => {
                 rebuild = true;
                 (
                     OffsetIndex::create(idx_path, base_offset, max_index_size)?,
                     TimeIndex::create(tidx_path, base_offset, max_index_size)?,
+                    TransactionIndex::create(txn_path, base_offset)?,
                 )
             }
         };
@@ -350,6 +371,7 @@ impl LogSegment {
             max_timestamp_so_far: time_index.last_entry(),
             offset_index,
             time_index,
+            txn_index,
             index_interval_bytes: u64::from(index_interval_bytes),
             bytes_since_last_index_entry: 0,
             rolling_based_timestamp: None,
@@ -391,6 +413,14 @@ impl LogSegment {
     pub fn time_index(&self) -> &TimeIndex {
         &self.time_index
     }
+    pub fn txn_index(&self) -> &TransactionIndex {
+        &self.txn_index
+    }
+
+    /// Record a transaction aborted by a marker in this segment (Kafka's updateTxnIndex).
+    pub fn append_aborted_txn(&mut self, txn: &AbortedTxn) -> Result<()> {
+        self.txn_index.append(txn)
+    }
     pub fn max_timestamp_so_far(&self) -> TimestampOffset {
         self.max_timestamp_so_far
     }
@@ -403,6 +433,7 @@ impl LogSegment {
             size: self.size,
             offset_index: self.offset_index.view(),
             time_index: self.time_index.view(),
+            txn_index: self.txn_index.view(),
             max_timestamp: self.max_timestamp_so_far.timestamp,
         }
     }
@@ -482,7 +513,13 @@ impl LogSegment {
                 offset: h.last_offset(),
             };
         }
-        if self.bytes_since_last_index_entry > self.index_interval_bytes {
+        // A payload of several batches can fill the indexes mid-append (the roll check runs
+        // once per payload): further entries are skipped — they are sparse hints — and the
+        // next append rolls. Recovery applies the same rule, so it rebuilds the same files.
+        if self.bytes_since_last_index_entry > self.index_interval_bytes
+            && !self.offset_index.is_full()
+            && !self.time_index.is_full()
+        {
             self.offset_index.append(h.last_offset(), position as u32)?;
             let m = self.max_timestamp_so_far;
             self.time_index.maybe_append(m.timestamp, m.offset, false)?;
@@ -494,12 +531,15 @@ impl LogSegment {
 
     /// Rebuild the indexes from the log, validating every batch (length, magic, CRC, record
     /// count, offsets ascending and representable). Truncates the log at the first invalid batch
-    /// and returns the number of bytes removed.
+    /// and returns the number of bytes removed. The `.txnindex` is emptied: its entries need the
+    /// producer state at the segment's start, so the log rebuilds them by replaying
+    /// ([`append_aborted_txn`](Self::append_aborted_txn)).
     pub fn recover(&mut self, max_index_size: u32) -> Result<u64> {
         self.offset_index.resize(max_index_size)?;
         self.time_index.resize(max_index_size)?;
         self.offset_index.reset();
         self.time_index.reset();
+        self.txn_index.reset()?;
         self.bytes_since_last_index_entry = 0;
         self.max_timestamp_so_far = TimestampOffset {
             timestamp: NO_TIMESTAMP,
@@ -610,6 +650,7 @@ impl LogSegment {
         };
         self.offset_index.truncate_to(offset)?;
         self.time_index.truncate_to(offset)?;
+        self.txn_index.truncate_to(offset)?;
         self.log.set_len(pos).at(&self.log_path)?;
         self.size = pos;
         self.bytes_since_last_index_entry = 0;
@@ -636,11 +677,52 @@ impl LogSegment {
         self.time_index.resize(max_index_size)
     }
 
-    /// fsync the log and both indexes.
+    /// fsync the log and its indexes.
     pub fn flush(&self) -> Result<()> {
         self.log.sync_data().at(&self.log_path)?;
         self.offset_index.flush()?;
-        self.time_index.flush()
+        self.time_index.flush()?;
+        self.txn_index.flush()
+    }
+
+    /// Kafka's `largestTimestamp`: the largest batch max timestamp, or the `.log` file's
+    /// modification time when the segment holds no timestamp (what retention.ms compares).
+    pub fn largest_timestamp(&self) -> Result<i64> {
+        if self.max_timestamp_so_far.timestamp >= 0 {
+            return Ok(self.max_timestamp_so_far.timestamp);
+        }
+        let modified = self
+            .log
+            .metadata()
+            .and_then(|m| m.modified())
+            .at(&self.log_path)?;
+        Ok(modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+    }
+
+    /// First step of an asynchronous deletion (Kafka's `changeFileSuffixes("", ".deleted")`):
+    /// rename the segment's files to `<name>.deleted` and close the writer's handles. Readers
+    /// holding a [`SegmentView`] keep their open handles, so a read in progress finishes on
+    /// the renamed (or, later, unlinked) files. Returns the renamed paths, to remove later.
+    pub fn rename_to_deleted(self) -> Result<Vec<PathBuf>> {
+        let mut renamed = Vec::with_capacity(4);
+        for p in [
+            self.log_path.to_path_buf(),
+            self.offset_index.path().to_path_buf(),
+            self.time_index.path().to_path_buf(),
+            self.txn_index.path().to_path_buf(),
+        ] {
+            let mut target = p.clone().into_os_string();
+            target.push(DELETED_FILE_SUFFIX);
+            let target = PathBuf::from(target);
+            match fs::rename(&p, &target) {
+                Ok(()) => renamed.push(target),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::Io { path: p, source: e }),
+            }
+        }
+        Ok(renamed)
     }
 
     /// Delete the segment's files.
@@ -649,6 +731,7 @@ impl LogSegment {
             self.log_path.to_path_buf(),
             self.offset_index.path().to_path_buf(),
             self.time_index.path().to_path_buf(),
+            self.txn_index.path().to_path_buf(),
         ] {
             match fs::remove_file(&p) {
                 Ok(()) => {}

@@ -224,6 +224,97 @@ fn dump_log_segments_accepts_our_files() {
     assert!(newest.contains(&expect43), "{newest}\nexpected {expect43}");
 }
 
+/// Transaction markers and `.txnindex` files: DumpLogSegments must decode our control records
+/// (`endTxnMarker`) and list our aborted transactions with the offsets we wrote.
+#[test]
+fn dump_log_segments_reads_our_transaction_index() {
+    let root = tempfile::tempdir().unwrap();
+    let time = clock();
+    let config = LogConfig {
+        segment_bytes: 2048,
+        ..LogConfig::default()
+    };
+    let mgr = LogManager::open(vec![root.path().to_path_buf()], config, time.clone()).unwrap();
+    let log = mgr
+        .get_or_create_log(&TopicPartition::new("txn", 0), None)
+        .unwrap();
+    let ts = 1_700_000_000_000;
+    let mut expected = Vec::new();
+    let mut seq = [0i32; 3];
+    for round in 0..24usize {
+        let p = round % 3;
+        let pid = 500 + p as i64;
+        let v = vec![b'v'; 100];
+        let mut b = build_batch_with(0, ts, &[&v, &v], 0x10, pid, 1, seq[p]);
+        seq[p] += 2;
+        let first = log.append_as_leader(&mut b, 2).unwrap().first_offset;
+        if round % 2 == 1 {
+            let commit = round % 4 == 1;
+            let m = sluice_storage::TxnMarker {
+                producer_id: pid,
+                producer_epoch: 1,
+                coordinator_epoch: 9,
+                commit,
+                transaction_version: 0,
+            };
+            let at = log.append_control_marker(&m, 2).unwrap().first_offset;
+            if !commit {
+                expected.push((pid, first, at));
+            }
+        }
+    }
+    let all = log
+        .collect_aborted_transactions(0, log.log_end_offset())
+        .unwrap();
+    let dir = root.path().join("txn-0");
+    mgr.shutdown().unwrap();
+    let pick = |suffix: &str| {
+        common::files(&dir)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+    };
+    let txn_files = pick(".txnindex");
+    assert!(txn_files.len() > 2);
+    assert!(!all.is_empty());
+    let Ok(libs) = std::env::var("SLUICE_KAFKA_LIBS") else {
+        eprintln!("SLUICE_KAFKA_LIBS not set: skipping the DumpLogSegments check");
+        return;
+    };
+    let dump = |args: &[&str], files: &[String]| {
+        let out = Command::new("java")
+            .arg("-cp")
+            .arg(format!("{libs}/*"))
+            .arg("org.apache.kafka.tools.DumpLogSegments")
+            .args(args)
+            .arg("--files")
+            .arg(files.join(","))
+            .output()
+            .expect("run java");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        eprintln!("{stdout}\n{stderr}");
+        assert!(out.status.success(), "DumpLogSegments failed");
+        assert_eq!(problems(&stderr), Vec::<String>::new());
+        stdout
+    };
+    let stdout = dump(&[], &txn_files);
+    for t in &all {
+        let line = format!(
+            "version: 0 producerId: {} firstOffset: {} lastOffset: {} lastStableOffset: {}",
+            t.producer_id, t.first_offset, t.last_offset, t.last_stable_offset
+        );
+        assert!(stdout.contains(&line), "missing {line}");
+    }
+    assert_eq!(stdout.matches("producerId: ").count(), expected.len());
+    let stdout = dump(&["--deep-iteration"], &pick(".log"));
+    assert!(stdout.contains("endTxnMarker: ABORT coordinatorEpoch: 9"));
+    assert!(stdout.contains("endTxnMarker: COMMIT coordinatorEpoch: 9"));
+    assert!(stdout.contains("isControl: true"));
+    dump(&["--deep-iteration", "--verify-index-only"], &pick(".log"));
+}
+
 /// DumpLogSegments' complaints, minus logging noise and one artifact of the tool: its
 /// consecutive-offset check starts every file at -1, so a segment whose base offset is N > 0
 /// always reports "-1 is followed by N" (it does so for Kafka's own segments too).

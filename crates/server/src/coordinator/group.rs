@@ -295,8 +295,9 @@ pub struct GroupCoordinator {
     clock: Arc<dyn sluice_storage::Time>,
 }
 
-fn new_member_id(client_id: &str) -> String {
-    format!("{client_id}-{}", uuid::Uuid::new_v4())
+/// Kafka's member ids: the group.instance.id (static members) or the client id, a dash, a UUID.
+fn new_member_id(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
 }
 
 impl GroupCoordinator {
@@ -617,7 +618,9 @@ impl GroupCoordinator {
             GroupState::Stable | GroupState::CompletingRebalance => {
                 self.prepare_rebalance(group_id, group);
             }
-            GroupState::PreparingRebalance if group.all_joined() && !group.initial_join => {
+            GroupState::PreparingRebalance
+                if group.all_joined() && !group.initial_join && !group.members.is_empty() =>
+            {
                 let gid = group_id.to_string();
                 let this = self.clone();
                 // Complete outside the caller's lock.
@@ -625,6 +628,35 @@ impl GroupCoordinator {
             }
             _ => {}
         }
+        // With nobody left to wait for, Kafka's DelayedJoin completes at once: the group is
+        // Empty (next generation) before the LeaveGroup or expiry that emptied it is answered.
+        if group.members.is_empty()
+            && group.state == GroupState::PreparingRebalance
+            && !group.initial_join
+        {
+            let value = Self::become_empty(group, self.now());
+            let key = Key::Group {
+                group: group_id.to_string(),
+            }
+            .encode();
+            let this = self.clone();
+            let gid = group_id.to_string();
+            tokio::spawn(async move {
+                let _ = this.append(&gid, &[(key, Some(value.encode()))]);
+            });
+        }
+    }
+
+    /// The end of a join phase that no member is left in: the next generation, Empty.
+    fn become_empty(group: &mut Group, now: i64) -> GroupValue {
+        group.rebalance_seq += 1;
+        group.initial_join = false;
+        group.generation += 1;
+        group.state_timestamp = now;
+        group.state = GroupState::Empty;
+        group.protocol_name = None;
+        group.leader = None;
+        group.to_value(now)
     }
 
     fn prepare_rebalance(self: &Arc<Self>, group_id: &str, group: &mut Group) {
@@ -706,16 +738,13 @@ impl GroupCoordinator {
             if group.state != GroupState::PreparingRebalance {
                 return;
             }
-            group.rebalance_seq += 1;
-            group.initial_join = false;
-            group.generation += 1;
-            group.state_timestamp = now;
             if group.members.is_empty() {
-                group.state = GroupState::Empty;
-                group.protocol_name = None;
-                group.leader = None;
-                persist_empty = Some(group.to_value(now));
+                persist_empty = Some(Self::become_empty(group, now));
             } else {
+                group.rebalance_seq += 1;
+                group.initial_join = false;
+                group.generation += 1;
+                group.state_timestamp = now;
                 group.protocol_name = group.select_protocol();
                 if group
                     .leader
@@ -831,7 +860,7 @@ impl GroupCoordinator {
         let member_id = if req.member_id.is_empty() {
             // Static member rejoining with a new id: replaces the old member.
             if let Some(instance) = &req.group_instance_id {
-                let new_id = new_member_id(&req.client_id);
+                let new_id = new_member_id(instance);
                 if let Some(old_id) = group.static_members.get(instance).cloned() {
                     if let Some(mut old) = group.members.shift_remove(&old_id) {
                         if let Some(w) = old.join_waiter.take() {
@@ -1666,6 +1695,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn last_member_leaving_empties_the_group_before_the_answer() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path(), 0);
+        let m1 = join_new(&c).await;
+        sync(&c, &m1.member_id, 1, vec![]).await;
+        let left = c.leave("g", &[(m1.member_id.clone(), None)]).unwrap();
+        assert_eq!(left, vec![None]);
+        // No task has run since: the state changed inside LeaveGroup, as in Kafka.
+        let after = c.describe("g").unwrap();
+        assert_eq!(after.state, GroupState::Empty);
+        assert!(after.members.is_empty());
+        // A new member starts the next generation (1 -> empty 2 -> 3).
+        let m2 = join_new(&c).await;
+        assert_eq!(m2.generation, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn heartbeats_keep_a_member_alive() {
         let d = tempfile::tempdir().unwrap();
         let c = coordinator(d.path(), 0);
@@ -1684,6 +1730,7 @@ mod tests {
         let c = coordinator(d.path(), 0);
         let m1 = join(&c, req("", Some("instance-1"))).await;
         assert_eq!(m1.error, None, "static members get an id at once");
+        assert!(m1.member_id.starts_with("instance-1-"), "{}", m1.member_id);
         sync(
             &c,
             &m1.member_id,

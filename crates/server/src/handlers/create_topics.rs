@@ -6,7 +6,8 @@
 //! - num_partitions / replication_factor -1 take num.partitions / default.replication.factor.
 //!   More replicas than brokers: INVALID_REPLICATION_FACTOR. Existing topic:
 //!   TOPIC_ALREADY_EXISTS. Non-positive partitions: INVALID_PARTITIONS. Unknown or invalid config:
-//!   INVALID_CONFIG. A name given twice in one request: INVALID_REQUEST for that name.
+//!   INVALID_CONFIG. A name given twice in one request: one INVALID_REQUEST result for that
+//!   name. As Kafka: error_message null on success, configs an empty array (not null) on error.
 //! - validate_only: every check, nothing created.
 
 use super::{Reply, RequestContext};
@@ -29,8 +30,12 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: CreateTopics
         *counts.entry(t.name.as_str()).or_default() += 1;
     }
     let mut resp = CreateTopicsResponse::default();
+    let mut answered: HashMap<&str, ()> = HashMap::new();
     for t in &req.topics {
         let name = t.name.as_str();
+        if answered.insert(name, ()).is_some() {
+            continue;
+        }
         let result = if counts.get(name).copied().unwrap_or(0) > 1 {
             Err(ApiError::new(
                 KafkaError::InvalidRequest,
@@ -65,6 +70,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: CreateTopics
         let mut r = CreatableTopicResult::default().with_name(t.name.clone());
         match result {
             Ok((meta, overrides)) => {
+                r.error_message = None;
                 if v >= 5 {
                     r.num_partitions = meta.partitions;
                     r.replication_factor = meta.replication_factor;
@@ -80,7 +86,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: CreateTopics
                 if v >= 5 {
                     r.num_partitions = -1;
                     r.replication_factor = -1;
-                    r.configs = None;
+                    r.configs = Some(Vec::new());
                 }
             }
         }
@@ -91,10 +97,12 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: CreateTopics
 
 /// Every topic config with its effective value and source, as Kafka returns them (v5+).
 fn configs_of(broker: &Broker, overrides: &BTreeMap<String, String>) -> Vec<CreatableTopicConfigs> {
+    let dynamic = broker.dynamic.snapshot();
+    let layers = dynamic.layers(&broker.config.raw);
     TOPIC_CONFIGS
         .iter()
         .map(|def| {
-            let (value, source) = topic_config::effective(def, overrides, &broker.config.raw);
+            let (value, source) = topic_config::effective(def, overrides, &layers);
             CreatableTopicConfigs::default()
                 .with_name(StrBytes::from_static_str(def.name))
                 .with_value(Some(StrBytes::from_string(value)))

@@ -6,9 +6,12 @@
 //!   overrides, STATIC_BROKER_CONFIG when a broker setting supplies it, DEFAULT_CONFIG
 //!   otherwise), as Kafka lists them, defaults included. Unknown topic:
 //!   UNKNOWN_TOPIC_OR_PARTITION.
-//! - BROKER (4): name = this node's id (or "" for cluster-wide defaults, of which there are none
-//!   since dynamic broker configs are not supported): the broker configs Sluice reads and every
-//!   topic-config default under its broker name. Another id: INVALID_REQUEST.
+//! - TOPIC values set by a dynamic broker config show DYNAMIC_BROKER_CONFIG (2) or
+//!   DYNAMIC_DEFAULT_BROKER_CONFIG (3), with every layer among the synonyms, as Kafka.
+//! - BROKER (4): name = this node's id: the broker configs Sluice reads and every topic-config
+//!   default under its broker name, with dynamic values (sources 2 / 3) over static ones; "":
+//!   only the cluster-wide dynamic defaults that are set (as Kafka). Another id:
+//!   INVALID_REQUEST.
 //! - configuration_keys limits the answer to those keys (unknown keys are left out, as Kafka).
 //! - Other resource types (BROKER_LOGGER, CLIENT_METRICS, GROUP): INVALID_REQUEST.
 
@@ -29,6 +32,7 @@ pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 /// DescribeConfigs' source code for a broker config set statically.
 const STATIC_BROKER_CONFIG: i8 = 4;
+const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
 const DEFAULT_CONFIG: i8 = 5;
 
 struct Entry {
@@ -102,9 +106,10 @@ fn to_wire(e: Entry, v: i16, req: &DescribeConfigsRequest) -> DescribeConfigsRes
     }
     if v >= 3 {
         c.config_type = e.kind as i8;
-        if req.include_documentation {
-            c.documentation = Some(StrBytes::from_static_str(e.doc));
-        }
+        // Kafka sends null, not an empty string, when documentation was not asked for.
+        c.documentation = req
+            .include_documentation
+            .then(|| StrBytes::from_static_str(e.doc));
     }
     c
 }
@@ -115,10 +120,12 @@ fn topic_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError,
     let t = snapshot
         .get(name)
         .ok_or((KafkaError::UnknownTopicOrPartition, String::new()))?;
+    let dynamic = broker.dynamic.snapshot();
+    let layers = dynamic.layers(&broker.config.raw);
     Ok(TOPIC_CONFIGS
         .iter()
         .map(|def| {
-            let (value, source) = topic_config::effective(def, &t.configs, &broker.config.raw);
+            let (value, source) = topic_config::effective(def, &t.configs, &layers);
             Entry {
                 name: def.name.to_string(),
                 value: Some(value),
@@ -126,7 +133,7 @@ fn topic_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError,
                 read_only: false,
                 kind: def.kind,
                 doc: def.doc,
-                synonyms: topic_config::synonyms(def, &t.configs, &broker.config.raw)
+                synonyms: topic_config::synonyms(def, &t.configs, &layers)
                     .into_iter()
                     .map(|(n, v, s)| (n, v, s as i8))
                     .collect(),
@@ -137,9 +144,25 @@ fn topic_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError,
 
 fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError, String)> {
     let node = broker.node_id().to_string();
+    let dynamic = broker.dynamic.snapshot();
     if name.is_empty() {
-        // Cluster-wide dynamic defaults: none are set.
-        return Ok(Vec::new());
+        // Cluster-wide dynamic defaults: only those that are set.
+        return Ok(dynamic
+            .cluster_default
+            .iter()
+            .filter_map(|(k, v)| {
+                let (def, _) = topic_config::for_broker_key(k)?;
+                Some(Entry {
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                    source: DYNAMIC_DEFAULT_BROKER_CONFIG,
+                    read_only: false,
+                    kind: def.kind,
+                    doc: def.doc,
+                    synonyms: vec![(k.clone(), v.clone(), DYNAMIC_DEFAULT_BROKER_CONFIG)],
+                })
+            })
+            .collect());
     }
     if name != node {
         return Err((
@@ -148,6 +171,7 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
         ));
     }
     let raw = &broker.config.raw;
+    let layers = dynamic.layers(raw);
     let mut entries: Vec<Entry> = BROKER_CONFIGS
         .iter()
         .map(|d| {
@@ -185,7 +209,7 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
             if entries.iter().any(|e| e.name == syn.name) {
                 continue;
             }
-            let set = raw.get(syn.name).map(|v| v.trim().to_string());
+            let set = layers.all(syn.name);
             // Only the most specific synonym carries the default (log.retention.hours = 168,
             // not log.retention.ms).
             let is_default_holder = i + 1 == def.synonyms.len();
@@ -199,16 +223,38 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
                         .unwrap_or_else(|_| def.default.to_string())
                 }
             });
-            let (value, source) = match (&set, &default) {
-                (Some(v), _) => (Some(v.clone()), STATIC_BROKER_CONFIG),
+            let (value, source) = match (set.first(), &default) {
+                (Some((v, src)), _) => (Some(v.clone()), *src as i8),
                 (None, d) => (d.clone(), DEFAULT_CONFIG),
             };
-            let mut synonyms = Vec::new();
-            if let Some(v) = &set {
-                synonyms.push((syn.name.to_string(), v.clone(), STATIC_BROKER_CONFIG));
+            let mut synonyms: Vec<(String, String, i8)> = set
+                .iter()
+                .map(|(v, src)| (syn.name.to_string(), v.clone(), *src as i8))
+                .collect();
+            if !set.is_empty() {
+                // A set key lists its less specific synonyms too (log.retention.ms:
+                // log.retention.minutes, log.retention.hours), as Kafka does.
+                for later in &def.synonyms[i + 1..] {
+                    for (v, src) in layers.all(later.name) {
+                        synonyms.push((later.name.to_string(), v, src as i8));
+                    }
+                }
             }
             if let Some(d) = &default {
                 synonyms.push((syn.name.to_string(), d.clone(), DEFAULT_CONFIG));
+            } else if set
+                .iter()
+                .any(|(_, src)| *src != topic_config::ValueSource::StaticBroker)
+            {
+                // Observed with dynamic values only (see topic_config::synonyms).
+                if let Some(last) = def.synonyms.last().filter(|l| l.factor != 1) {
+                    let d = def
+                        .default
+                        .parse::<i64>()
+                        .map(|d| (d / last.factor).to_string())
+                        .unwrap_or_else(|_| def.default.to_string());
+                    synonyms.push((last.name.to_string(), d, DEFAULT_CONFIG));
+                }
             }
             entries.push(Entry {
                 name: syn.name.to_string(),

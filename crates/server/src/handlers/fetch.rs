@@ -11,8 +11,8 @@
 //!   at once. max_bytes and partition_max_bytes follow KIP-74: the first batch of the first
 //!   non-empty partition is returned even when larger than the limits.
 //! - Data is served only below the high watermark; read_committed stops at the last stable
-//!   offset (equal to the high watermark until transactions exist) and returns an (empty)
-//!   aborted-transactions list; read_uncommitted returns none.
+//!   offset and returns the aborted transactions overlapping the data; read_uncommitted
+//!   returns no list (clients skip control batches and aborted data themselves).
 //! - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID, OFFSET_OUT_OF_RANGE,
 //!   FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (the leader epoch here is always 0).
 //!   Session errors (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH) are top-level.
@@ -24,9 +24,11 @@ use crate::fetch_session::{FetchContext, PartitionFetch, SentState, SessionParti
 use crate::purgatory::PartitionKey;
 use bytes::Bytes;
 use sluice_protocol::error::KafkaError;
-use sluice_protocol::fetch_response::{self, FetchResponseParts, PartitionPart, TopicPart};
+use sluice_protocol::fetch_response::{
+    self, AbortedTxn as AbortedTxnWire, FetchResponseParts, PartitionPart, TopicPart,
+};
 use sluice_protocol::kafka_protocol::messages::{FetchRequest, TopicName};
-use sluice_storage::StorageError;
+use sluice_storage::{AbortedTxn, StorageError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +42,8 @@ struct PartitionResult {
     high_watermark: i64,
     last_stable_offset: i64,
     log_start_offset: i64,
+    /// read_committed only: aborted transactions overlapping the records.
+    aborted: Option<Vec<AbortedTxn>>,
     records: Vec<Bytes>,
     size: usize,
 }
@@ -51,6 +55,7 @@ impl PartitionResult {
             high_watermark: -1,
             last_stable_offset: -1,
             log_start_offset: -1,
+            aborted: None,
             records: Vec::new(),
             size: 0,
         }
@@ -230,7 +235,27 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
             high_watermark: r.high_watermark,
             last_stable_offset: r.last_stable_offset,
             log_start_offset: r.log_start_offset,
-            aborted_transactions: (plan.read_committed && r.error.is_none()).then(Vec::new),
+            aborted_transactions: if plan.read_committed && r.error.is_none() {
+                Some(
+                    r.aborted
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|a| AbortedTxnWire {
+                            producer_id: a.producer_id,
+                            first_offset: a.first_offset,
+                        })
+                        .collect(),
+                )
+            } else if matches!(
+                r.error,
+                Some(KafkaError::UnknownTopicOrPartition | KafkaError::UnknownTopicId)
+            ) {
+                // Kafka answers partitions it rejects before reading (unknown topic, id or
+                // partition) with an empty list, not null (compat-tests/differential, fetch).
+                Some(Vec::new())
+            } else {
+                None
+            },
             preferred_read_replica: -1,
             records: r.records,
         });
@@ -289,16 +314,22 @@ fn read_one(
         return PartitionResult::error(KafkaError::UnknownLeaderEpoch);
     }
     let limit = (pf.partition_max_bytes.max(0) as usize).min(remaining);
-    // The last stable offset equals the high watermark until transactions exist.
-    let hw = log.high_watermark();
-    let max_offset = if plan.read_committed { Some(hw) } else { None };
-    match log.read(pf.fetch_offset, limit, first_non_empty, max_offset) {
+    // read_committed stops at the last stable offset and lists the aborted transactions in
+    // range; read_uncommitted returns everything below the high watermark and no list (clients
+    // skip control batches themselves).
+    let read = if plan.read_committed {
+        log.read_committed(pf.fetch_offset, limit, first_non_empty)
+    } else {
+        log.read(pf.fetch_offset, limit, first_non_empty, None)
+    };
+    match read {
         Ok(data) => PartitionResult {
             error: None,
             high_watermark: data.high_watermark,
-            last_stable_offset: data.high_watermark,
+            last_stable_offset: data.last_stable_offset,
             log_start_offset: data.log_start_offset,
             size: data.size(),
+            aborted: data.aborted_transactions,
             records: data.records,
         },
         Err(StorageError::OffsetOutOfRange { .. }) => {

@@ -5,7 +5,7 @@
 //!   v8: EARLIEST_LOCAL_TIMESTAMP (-4). v9: EARLIEST_PENDING_UPLOAD_TIMESTAMP (-5).
 //!   v10: timeout_ms.
 //! - -2 earliest: the log start offset. -1 latest: the high watermark (read_committed: the last
-//!   stable offset, equal to it until transactions exist). -4: the log start offset (no tiered
+//!   stable offset). -4: the log start offset (no tiered
 //!   storage). -5: -1 (nothing is ever pending upload). -3: the first record carrying the
 //!   largest timestamp. t >= 0: the first record whose timestamp is >= t, found through the
 //!   time index and then inside the batch (decompressing it if needed); -1/-1 when no record
@@ -54,7 +54,12 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ListOffsetsR
             } else {
                 match broker.log(t.name.as_str(), p.partition_index) {
                     None => Err(KafkaError::UnknownTopicOrPartition),
-                    Some(log) => lookup(broker, &log, p.timestamp),
+                    Some(log) => lookup(
+                        broker,
+                        &log,
+                        p.timestamp,
+                        v >= 2 && req.isolation_level == 1,
+                    ),
                 }
             };
             match result {
@@ -80,8 +85,10 @@ fn lookup(
     broker: &Broker,
     log: &PartitionLog,
     target: i64,
+    read_committed: bool,
 ) -> Result<Option<(i64, i64)>, KafkaError> {
     match target {
+        LATEST if read_committed => Ok(Some((-1, log.last_stable_offset()))),
         LATEST => Ok(Some((-1, log.high_watermark()))),
         EARLIEST | EARLIEST_LOCAL => Ok(Some((-1, log.log_start_offset()))),
         EARLIEST_PENDING_UPLOAD => Ok(None),

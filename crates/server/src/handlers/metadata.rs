@@ -76,9 +76,13 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: MetadataRequ
         let allow_auto =
             broker.config.auto_create_topics_enable && (v < 4 || req.allow_auto_topic_creation);
         for requested in req.topics.iter().flatten() {
+            // As Kafka: a non-zero topic id wins over the name (v10+ clients send an empty
+            // name with the id).
             let entry = match &requested.name {
-                Some(name) => by_name(broker, name.as_str(), allow_auto, v, node, topic_ops),
-                None => by_id(broker, requested.topic_id, v, node, topic_ops),
+                Some(name) if requested.topic_id.is_nil() => {
+                    by_name(broker, name.as_str(), allow_auto, v, node, topic_ops)
+                }
+                _ => by_id(broker, requested.topic_id, v, node, topic_ops),
             };
             resp.topics.push(entry);
         }

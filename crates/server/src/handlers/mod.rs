@@ -16,15 +16,22 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use thiserror::Error;
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
+pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -122,6 +129,13 @@ registry! {
     CreateTopics => create_topics, 2, 7;
     DeleteTopics => delete_topics, 1, 6;
     DescribeConfigs => describe_configs, 1, 4;
+    DescribeTopicPartitions => describe_topic_partitions, 0, 0;
+    AlterConfigs => alter_configs, 0, 2;
+    IncrementalAlterConfigs => incremental_alter_configs, 0, 1;
+    CreatePartitions => create_partitions, 0, 3;
+    DeleteRecords => delete_records, 0, 2;
+    DescribeCluster => describe_cluster, 0, 2;
+    DescribeLogDirs => describe_log_dirs, 1, 4;
 }
 
 /// The version range served for `api`.

@@ -17,7 +17,8 @@
 //! - Idempotent producers (Kafka's ProducerStateManager, in storage): a retried duplicate of one
 //!   of a producer's last 5 batches is not appended again and is acknowledged with its original
 //!   base offset; sequence gaps give OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch
-//!   INVALID_PRODUCER_EPOCH. Transactional fields are stored as sent (transactions: later).
+//!   INVALID_PRODUCER_EPOCH. Transactional batches are refused with INVALID_TXN_STATE until the
+//!   transaction coordinator exists (Kafka's partition verification would refuse them too).
 //! - Unknown topics are not created here (as in Kafka, producers create them through Metadata).
 
 use super::{Reply, RequestContext};
@@ -39,6 +40,8 @@ struct Failure {
     code: KafkaError,
     message: String,
     record_errors: Vec<(i32, String)>,
+    /// The partition's log start offset, once the partition was found.
+    log_start_offset: Option<i64>,
 }
 
 impl Failure {
@@ -47,6 +50,26 @@ impl Failure {
             code,
             message: message.into(),
             record_errors: Vec::new(),
+            log_start_offset: None,
+        }
+    }
+
+    /// log_start_offset as Kafka's ReplicaManager reports it: -1 for the errors it maps
+    /// without touching the log (unknown partition, not leader, too large, corrupt, storage),
+    /// the partition's log start offset for every other append failure (sequence, epoch,
+    /// timestamp and record validation errors).
+    fn reported_log_start_offset(&self) -> i64 {
+        match self.code {
+            KafkaError::UnknownTopicOrPartition
+            | KafkaError::NotLeaderOrFollower
+            | KafkaError::MessageTooLarge
+            | KafkaError::RecordListTooLarge
+            | KafkaError::CorruptMessage
+            | KafkaError::KafkaStorageError
+            | KafkaError::UnknownTopicId
+            | KafkaError::InvalidRequiredAcks
+            | KafkaError::TransactionalIdAuthorizationFailed => -1,
+            _ => self.log_start_offset.unwrap_or(-1),
         }
     }
 }
@@ -68,6 +91,18 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
     // (topic index, partition index) of appends waiting for an fsync.
     let mut to_sync: Vec<(usize, usize, Arc<PartitionLog>, i64)> = Vec::new();
 
+    // Transactional batches need a transactional id to authorize: without one Kafka fails the
+    // whole request with TRANSACTIONAL_ID_AUTHORIZATION_FAILED (KafkaApis.handleProduceRequest).
+    let unauthorized_txn = req.transactional_id.is_none()
+        && req.topic_data.iter().any(|t| {
+            t.partition_data.iter().any(|p| {
+                p.records
+                    .as_deref()
+                    .and_then(|r| RecordBatch::parse(r).ok())
+                    .is_some_and(|b| b.is_transactional())
+            })
+        });
+
     for (ti, topic) in req.topic_data.into_iter().enumerate() {
         let resolved = if v >= 13 {
             snapshot.get_by_id(&topic.topic_id).map(|t| t.name.clone())
@@ -81,7 +116,12 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
             tr.name = topic.name.clone();
         }
         for (pi, part) in topic.partition_data.into_iter().enumerate() {
-            let result = if !matches!(acks, -1..=1) {
+            let result = if unauthorized_txn {
+                Err(Failure::new(
+                    KafkaError::TransactionalIdAuthorizationFailed,
+                    "Transactional records without a transactional id.",
+                ))
+            } else if !matches!(acks, -1..=1) {
                 Err(Failure::new(
                     KafkaError::InvalidRequiredAcks,
                     "Invalid required acks value; must be -1, 0 or 1.",
@@ -112,10 +152,13 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
                     pr.base_offset = -1;
                     pr.log_append_time_ms = -1;
                     if v >= 5 {
-                        pr.log_start_offset = -1;
+                        pr.log_start_offset = f.reported_log_start_offset();
                     }
                     if v >= 8 {
-                        pr.error_message = Some(StrBytes::from_string(f.message));
+                        // Kafka sends a message only with the record-level errors of its
+                        // RecordValidationException (compat-tests/differential, produce).
+                        pr.error_message =
+                            (!f.record_errors.is_empty()).then(|| StrBytes::from_string(f.message));
                         pr.record_errors = f
                             .record_errors
                             .into_iter()
@@ -173,24 +216,25 @@ fn append(
     let log = broker.log(topic, partition).ok_or_else(unknown)?;
     let policy = broker.policies.get(topic).ok_or_else(unknown)?;
     let records = records.unwrap_or_default();
-    validate(broker, &policy, topic, partition, &records, now)?;
+    let with_start = |mut f: Failure| {
+        f.log_start_offset = Some(log.log_start_offset());
+        f
+    };
+    validate(broker, &policy, topic, partition, &records, now).map_err(with_start)?;
     // The one copy of the record bytes on the produce path: into a buffer the log may rewrite
     // (baseOffset, partitionLeaderEpoch, LogAppendTime) before writing it.
     let mut buf = records.to_vec();
     let info = log
         .append_as_leader(&mut buf, 0)
-        .map_err(|e| storage_failure(topic, partition, e))?;
-    // A retried duplicate (idempotent producer) is acknowledged with its original offsets.
-    let log_append_time = if info.duplicate && !policy.log_append_time {
-        -1
-    } else {
-        info.log_append_time
-    };
+        .map_err(|e| with_start(storage_failure(topic, partition, e)))?;
+    // A retried duplicate (idempotent producer) is acknowledged with its original offsets, and
+    // (as Kafka does, whatever the timestamp type) the original batch's max timestamp as
+    // log_append_time.
     Ok(Appended {
         log,
         base_offset: info.first_offset,
         last_offset: info.last_offset,
-        log_append_time,
+        log_append_time: info.log_append_time,
         log_start_offset: info.log_start_offset,
     })
 }
@@ -266,6 +310,16 @@ fn validate(
         return Err(Failure::new(
             KafkaError::InvalidRecord,
             "Clients are not allowed to write control records",
+        ));
+    }
+    if batch.is_transactional() {
+        // Kafka verifies with the transaction coordinator that the partition is part of an
+        // ongoing transaction (KIP-890 part 1). Sluice has no transaction coordinator yet, so no
+        // transaction can be ongoing: accepting the batch would open a transaction that nothing
+        // could ever end and stall read_committed consumers at it.
+        return Err(Failure::new(
+            KafkaError::InvalidTxnState,
+            format!("The producer attempted a transactional write to {topic}-{partition}, which is not part of an ongoing transaction"),
         ));
     }
     let mut scratch = Vec::new();
