@@ -828,5 +828,13 @@ fn group_config(config: &BrokerConfig) -> Result<GroupConfig, StartError> {
         max_size: num("group.max.size", i32::MAX.into())?.max(1) as usize,
         offsets_partitions: config.offsets_topic_num_partitions,
         max_metadata_bytes: num("offset.metadata.max.bytes", 4096)?.max(0) as usize,
+        offsets_retention_ms: num("offsets.retention.minutes", d.offsets_retention_ms / 60_000)?
+            .max(1)
+            .saturating_mul(60_000),
+        offsets_retention_check_interval_ms: num(
+            "offsets.retention.check.interval.ms",
+            d.offsets_retention_check_interval_ms,
+        )?
+        .max(1),
     })
 }

@@ -310,6 +310,8 @@ const BROKER_KEYS: &[&str] = &[
     "group.max.session.timeout.ms",
     "group.max.size",
     "offset.metadata.max.bytes",
+    "offsets.retention.minutes",
+    "offsets.retention.check.interval.ms",
     // Accepted because docker-compose files and server.properties for KRaft carry them; a
     // single-node Sluice has no controller quorum, so they have no effect.
     "process.roles",

@@ -44,7 +44,8 @@ const DEFAULT_RETENTION_CHECK_MS: u64 = 300_000;
 
 /// Periodic log work: flush what flush.ms asks for, checkpoint recovery points, apply
 /// retention (every log.retention.check.interval.ms) and remove `.deleted` segment files whose
-/// file.delete.delay.ms has passed (checked with the flush, every second).
+/// file.delete.delay.ms has passed (checked with the flush, every second); expire committed
+/// offsets (every offsets.retention.check.interval.ms).
 async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let retention_ms = broker
         .config
@@ -58,6 +59,10 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let mut flush = tokio::time::interval(FLUSH_CHECK_INTERVAL);
     let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
     let mut expire = tokio::time::interval(PRODUCER_EXPIRATION_INTERVAL);
+    let mut offsets_expiry = tokio::time::interval(Duration::from_millis(
+        broker.groups.config().offsets_retention_check_interval_ms as u64,
+    ));
+    offsets_expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     expire.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -86,6 +91,10 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
             _ = expire.tick() => {
                 let b = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || b.logs.remove_expired_producers(b.now_ms())).await;
+            }
+            _ = offsets_expiry.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.groups.expire_offsets()).await;
             }
             _ = checkpoint.tick() => {
                 let b = broker.clone();

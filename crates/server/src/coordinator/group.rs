@@ -38,6 +38,11 @@ pub struct GroupConfig {
     pub max_size: usize,
     pub offsets_partitions: i32,
     pub max_metadata_bytes: usize,
+    /// offsets.retention.minutes, in ms: how long committed offsets of a group that is not
+    /// using them are kept (KIP-211).
+    pub offsets_retention_ms: i64,
+    /// offsets.retention.check.interval.ms: how often expired offsets are removed.
+    pub offsets_retention_check_interval_ms: i64,
 }
 
 impl Default for GroupConfig {
@@ -49,6 +54,8 @@ impl Default for GroupConfig {
             max_size: i32::MAX as usize,
             offsets_partitions: 50,
             max_metadata_bytes: 4096,
+            offsets_retention_ms: 10_080 * 60_000,
+            offsets_retention_check_interval_ms: 600_000,
         }
     }
 }
@@ -523,6 +530,9 @@ impl GroupCoordinator {
                     } else {
                         GroupState::Stable
                     };
+                    if v.current_state_timestamp >= 0 {
+                        g.state_timestamp = v.current_state_timestamp;
+                    }
                 }
                 Some(Err(_)) => {}
                 None => {
@@ -792,7 +802,9 @@ impl GroupCoordinator {
                             },
                         });
                     }
-                    let m = group.members.get_mut(&id).expect("present");
+                    let Some(m) = group.members.get_mut(&id) else {
+                        continue;
+                    };
                     m.heartbeat_seq += 1;
                     let (seq, timeout) = (m.heartbeat_seq, m.session_timeout_ms);
                     let this = self.clone();
@@ -891,7 +903,12 @@ impl GroupCoordinator {
                         group.members.insert(new_id.clone(), old);
                         if group.state == GroupState::Stable && same_protocols {
                             // KIP-345: no rebalance; the member gets the current generation.
-                            let m = group.members.get_mut(&new_id).expect("inserted");
+                            let Some(m) = group.members.get_mut(&new_id) else {
+                                return Pending::Ready(JoinResult::error(
+                                    KafkaError::UnknownMemberId,
+                                    &new_id,
+                                ));
+                            };
                             self.heartbeat_member(&req.group_id, m);
                             let protocol = group.protocol_name.clone().unwrap_or_default();
                             let is_leader = group.leader.as_deref() == Some(new_id.as_str());
@@ -921,11 +938,13 @@ impl GroupCoordinator {
                             });
                         }
                         let (tx, rx) = oneshot::channel();
-                        group
-                            .members
-                            .get_mut(&new_id)
-                            .expect("inserted")
-                            .join_waiter = Some(tx);
+                        let Some(m) = group.members.get_mut(&new_id) else {
+                            return Pending::Ready(JoinResult::error(
+                                KafkaError::UnknownMemberId,
+                                &new_id,
+                            ));
+                        };
+                        m.join_waiter = Some(tx);
                         if group.state != GroupState::PreparingRebalance {
                             self.prepare_rebalance(&req.group_id, group);
                         }
@@ -983,7 +1002,9 @@ impl GroupCoordinator {
 
         let (tx, rx) = oneshot::channel();
         if known {
-            let m = group.members.get_mut(&member_id).expect("known");
+            let Some(m) = group.members.get_mut(&member_id) else {
+                return Pending::Ready(JoinResult::error(KafkaError::UnknownMemberId, &member_id));
+            };
             let changed = m.protocols != req.protocols;
             m.protocols = req.protocols.clone();
             m.session_timeout_ms = req.session_timeout_ms;
@@ -993,7 +1014,12 @@ impl GroupCoordinator {
                     if !changed && group.leader.as_deref() != Some(member_id.as_str()) =>
                 {
                     // A follower rejoining with the same metadata gets the current generation.
-                    let m = group.members.get_mut(&member_id).expect("known");
+                    let Some(m) = group.members.get_mut(&member_id) else {
+                        return Pending::Ready(JoinResult::error(
+                            KafkaError::UnknownMemberId,
+                            &member_id,
+                        ));
+                    };
                     self.heartbeat_member(&req.group_id, m);
                     return Pending::Ready(JoinResult {
                         error: None,
@@ -1007,7 +1033,9 @@ impl GroupCoordinator {
                 }
                 _ => {}
             }
-            let m = group.members.get_mut(&member_id).expect("known");
+            let Some(m) = group.members.get_mut(&member_id) else {
+                return Pending::Ready(JoinResult::error(KafkaError::UnknownMemberId, &member_id));
+            };
             if let Some(old) = m.join_waiter.replace(tx) {
                 let _ = old.send(JoinResult::error(KafkaError::UnknownMemberId, &member_id));
             }
@@ -1087,7 +1115,9 @@ impl GroupCoordinator {
                 GroupState::Empty => return err(KafkaError::UnknownMemberId),
                 GroupState::PreparingRebalance => return err(KafkaError::RebalanceInProgress),
                 GroupState::Stable => {
-                    let m = group.members.get_mut(member_id).expect("checked");
+                    let Some(m) = group.members.get_mut(member_id) else {
+                        return err(KafkaError::UnknownMemberId);
+                    };
                     let assignment = m.assignment.clone();
                     self.heartbeat_member(group_id, m);
                     return Pending::Ready(SyncResult {
@@ -1100,7 +1130,9 @@ impl GroupCoordinator {
                 _ => {}
             }
             let (tx, r) = oneshot::channel();
-            let m = group.members.get_mut(member_id).expect("checked");
+            let Some(m) = group.members.get_mut(member_id) else {
+                return err(KafkaError::UnknownMemberId);
+            };
             m.sync_waiter = Some(tx);
             rx = r;
             if group.leader.as_deref() != Some(member_id) {
@@ -1188,7 +1220,9 @@ impl GroupCoordinator {
             return Some(KafkaError::IllegalGeneration);
         }
         let state = group.state;
-        let m = group.members.get_mut(member_id).expect("checked");
+        let Some(m) = group.members.get_mut(member_id) else {
+            return Some(KafkaError::UnknownMemberId);
+        };
         self.heartbeat_member(group_id, m);
         match state {
             GroupState::PreparingRebalance => Some(KafkaError::RebalanceInProgress),
@@ -1212,7 +1246,9 @@ impl GroupCoordinator {
         }
         let mut out = Vec::new();
         for (member_id, instance) in members {
-            let group = groups.get_mut(group_id).expect("present");
+            let Some(group) = groups.get_mut(group_id) else {
+                return Err(KafkaError::CoordinatorNotAvailable);
+            };
             let target = match instance {
                 Some(i) => match group.static_members.get(i) {
                     Some(m) if member_id.is_empty() || m == member_id => Some(m.clone()),
@@ -1255,7 +1291,9 @@ impl GroupCoordinator {
                 }
                 groups.insert(group_id.to_string(), Group::new(now));
             }
-            let group = groups.get_mut(group_id).expect("present");
+            let Some(group) = groups.get_mut(group_id) else {
+                return all(KafkaError::CoordinatorNotAvailable);
+            };
             if group.state == GroupState::Dead {
                 return all(KafkaError::CoordinatorNotAvailable);
             }
@@ -1279,7 +1317,9 @@ impl GroupCoordinator {
                 if group.state == GroupState::CompletingRebalance {
                     return all(KafkaError::RebalanceInProgress);
                 }
-                let m = group.members.get_mut(member_id).expect("checked");
+                let Some(m) = group.members.get_mut(member_id) else {
+                    return all(KafkaError::UnknownMemberId);
+                };
                 self.heartbeat_member(group_id, m);
             }
         }
@@ -1427,6 +1467,108 @@ impl GroupCoordinator {
     }
 
     /// DeleteGroups: only empty groups; offsets and metadata get tombstones.
+    /// Removes committed offsets past offsets.retention.minutes, as Kafka's offset expiration
+    /// (KIP-211) does, and deletes groups left empty with no offsets. Which offsets can expire,
+    /// and from when:
+    /// - a group without a protocol type (only simple-consumer commits): every offset, counted
+    ///   from its commit;
+    /// - an Empty group: every offset, counted from when the group became Empty;
+    /// - a live `consumer` group: offsets of topics no member subscribes to, from their commit;
+    /// - any other live group: none.
+    ///
+    /// Tombstones are written to `__consumer_offsets` before the offsets leave memory; the
+    /// coordinator's lock is not held across that write. Returns the number of offsets removed.
+    pub fn expire_offsets(&self) -> usize {
+        let now = self.now();
+        let retention = self.config.offsets_retention_ms;
+        // (group, expired partitions, delete the group too)
+        type Plan = (String, Vec<(String, i32)>, bool);
+        let mut plan: Vec<Plan> = Vec::new();
+        {
+            let groups = self.lock();
+            for (id, g) in groups.iter() {
+                if g.state == GroupState::Dead {
+                    continue;
+                }
+                let subscribed: Option<HashSet<String>> = match (&g.protocol_type, g.state) {
+                    (None, _) | (Some(_), GroupState::Empty) => None,
+                    (Some(t), _) if t == "consumer" => {
+                        let protocol = g.protocol_name.clone().unwrap_or_default();
+                        Some(
+                            g.members
+                                .values()
+                                .flat_map(|m| subscribed_topics(&m.metadata_for(&protocol)))
+                                .collect(),
+                        )
+                    }
+                    (Some(_), _) => continue,
+                };
+                let expired: Vec<(String, i32)> = g
+                    .offsets
+                    .iter()
+                    .filter(|((topic, _), c)| {
+                        let base = match (&subscribed, &g.protocol_type) {
+                            (Some(topics), _) if topics.contains(topic) => return false,
+                            (Some(_), _) | (None, None) => c.commit_timestamp,
+                            (None, Some(_)) => g.state_timestamp,
+                        };
+                        now.saturating_sub(base) >= retention
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                let empties = g.state == GroupState::Empty
+                    && g.members.is_empty()
+                    && expired.len() == g.offsets.len();
+                if !expired.is_empty() || (empties && g.pending.is_empty()) {
+                    plan.push((id.clone(), expired, empties));
+                }
+            }
+        }
+        let mut removed = 0;
+        for (group_id, expired, delete_group) in plan {
+            let mut entries: Vec<(Vec<u8>, Option<Vec<u8>>)> = expired
+                .iter()
+                .map(|(t, p)| {
+                    let key = Key::Offset {
+                        group: group_id.clone(),
+                        topic: t.clone(),
+                        partition: *p,
+                    };
+                    (key.encode(), None)
+                })
+                .collect();
+            if delete_group {
+                let key = Key::Group {
+                    group: group_id.clone(),
+                };
+                entries.push((key.encode(), None));
+            }
+            if let Err(e) = self.append(&group_id, &entries) {
+                tracing::warn!(group = %group_id, error = ?e, "writing offset expiry failed");
+                continue;
+            }
+            let mut groups = self.lock();
+            let Some(g) = groups.get_mut(&group_id) else {
+                continue;
+            };
+            for k in &expired {
+                if g.offsets.remove(k).is_some() {
+                    removed += 1;
+                }
+            }
+            // Re-checked: a member may have joined or committed since the plan was made.
+            if delete_group
+                && g.state == GroupState::Empty
+                && g.members.is_empty()
+                && g.offsets.is_empty()
+            {
+                groups.remove(&group_id);
+            }
+            tracing::info!(group = %group_id, expired = expired.len(), group_deleted = delete_group, "expired committed offsets");
+        }
+        removed
+    }
+
     pub fn delete_group(&self, group_id: &str) -> Option<KafkaError> {
         let entries = {
             let groups = self.lock();
@@ -1550,7 +1692,7 @@ pub fn subscribed_topics(metadata: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_storage::{LogConfig, SystemTime};
+    use sluice_storage::{LogConfig, MockTime, SystemTime};
 
     fn coordinator(dir: &std::path::Path, delay_ms: i32) -> Arc<GroupCoordinator> {
         let logs = Arc::new(
@@ -1709,6 +1851,116 @@ mod tests {
         // A new member starts the next generation (1 -> empty 2 -> 3).
         let m2 = join_new(&c).await;
         assert_eq!(m2.generation, 3);
+    }
+
+    fn coordinator_at(dir: &std::path::Path, clock: Arc<MockTime>) -> Arc<GroupCoordinator> {
+        let logs = Arc::new(
+            LogManager::open(vec![dir.to_path_buf()], LogConfig::default(), clock.clone()).unwrap(),
+        );
+        for p in 0..4 {
+            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
+                .unwrap();
+        }
+        let config = GroupConfig {
+            initial_rebalance_delay_ms: 0,
+            offsets_partitions: 4,
+            offsets_retention_ms: 60_000,
+            ..GroupConfig::default()
+        };
+        GroupCoordinator::new(config, logs, clock)
+    }
+
+    fn offset_entry(topic: &str, p: i32, offset: i64) -> (String, i32, i64, i32, String) {
+        (topic.to_string(), p, offset, -1, String::new())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn offsets_of_a_simple_consumer_expire_after_retention_and_the_group_goes() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let c = coordinator_at(d.path(), clock.clone());
+        assert_eq!(
+            c.commit_offsets("g", "", -1, None, vec![offset_entry("t", 0, 5)]),
+            vec![None]
+        );
+        clock.sleep(30_000);
+        assert_eq!(
+            c.commit_offsets("g", "", -1, None, vec![offset_entry("t", 1, 7)]),
+            vec![None]
+        );
+        clock.sleep(30_000); // t-0 is 60 s old, t-1 30 s
+        assert_eq!(c.expire_offsets(), 1);
+        let left = c.fetch_offsets("g", None);
+        assert_eq!(left.len(), 1, "{left:?}");
+        clock.sleep(30_000);
+        assert_eq!(c.expire_offsets(), 1);
+        assert!(
+            c.describe("g").is_none(),
+            "an empty group without offsets is deleted"
+        );
+        // The tombstones are durable: a coordinator replaying the log finds nothing.
+        let c2 = coordinator_at(d.path(), clock.clone());
+        c2.load();
+        assert!(c2.describe("g").is_none());
+        assert!(c2.fetch_offsets("g", None).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_empty_consumer_group_keeps_offsets_for_retention_after_becoming_empty() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let c = coordinator_at(d.path(), clock.clone());
+        let m = join_new(&c).await;
+        sync(&c, &m.member_id, 1, vec![]).await;
+        assert_eq!(
+            c.commit_offsets("g", &m.member_id, 1, None, vec![offset_entry("t", 0, 5)]),
+            vec![None]
+        );
+        clock.sleep(50_000);
+        c.leave("g", &[(m.member_id.clone(), None)]).unwrap();
+        assert_eq!(c.describe("g").unwrap().state, GroupState::Empty);
+        clock.sleep(50_000); // 100 s after the commit, 50 s after the group emptied
+        assert_eq!(
+            c.expire_offsets(),
+            0,
+            "counted from when the group became empty"
+        );
+        clock.sleep(10_000);
+        assert_eq!(c.expire_offsets(), 1);
+        assert!(c.describe("g").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_live_consumer_group_loses_only_offsets_of_topics_nobody_subscribes_to() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let c = coordinator_at(d.path(), clock.clone());
+        // ConsumerProtocolSubscription v0: topics ["t"], no user data.
+        let sub = Bytes::from_static(b"\x00\x00\x00\x00\x00\x01\x00\x01t\xff\xff\xff\xff");
+        let with_sub = |member: &str| {
+            let mut r = req(member, None);
+            r.protocols = vec![("range".into(), sub.clone())];
+            r
+        };
+        let first = join(&c, with_sub("")).await;
+        let m = join(&c, with_sub(&first.member_id)).await;
+        assert_eq!(m.error, None);
+        sync(&c, &m.member_id, 1, vec![]).await;
+        let commits = vec![offset_entry("t", 0, 5), offset_entry("old", 0, 9)];
+        assert_eq!(
+            c.commit_offsets("g", &m.member_id, 1, None, commits),
+            vec![None, None]
+        );
+        clock.sleep(120_000);
+        assert_eq!(
+            c.expire_offsets(),
+            1,
+            "only the unsubscribed topic's offset"
+        );
+        let left = c.fetch_offsets("g", None);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].0, "t");
+        assert_eq!(c.describe("g").unwrap().state, GroupState::Stable);
     }
 
     #[tokio::test(start_paused = true)]
