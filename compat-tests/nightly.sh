@@ -7,7 +7,8 @@
 #   2. heavier variants of the data-path scenarios: kcat round trips (zstd, none) and the
 #      DumpLogSegments check with 1M records (KCAT_RECORDS), the kill -9 durability scenario with
 #      a 2M-record idempotent stream (DUR_RECORDS), the Java codec round trips with 50k records
-#   3. franz-go's own pkg/kgo integration test suite, all of it (franz-go/run.sh
+#   3. groups/: join timings at heartbeat 3000 ms, franz-go's group tests with 500k records
+#   4. franz-go's own pkg/kgo integration test suite, all of it (franz-go/run.sh
 #      --kgo-suite-only), against the reference Kafka and against Sluice: groups, transactions
 #      and share groups included, so failures against Sluice are expected where those are missing.
 # The benchmark (bench/run.sh) is separate: it must run on an otherwise idle machine.
@@ -26,6 +27,9 @@ echo "== nightly: heavier data-path variants"
 KCAT_RECORDS=1000000 bash "$HERE/kcat/run.sh" roundtrip-zstd roundtrip-none dump-log || rc=$?
 DUR_RECORDS=2000000 bash "$HERE/durability/run.sh" kill9-idempotent || rc=$?
 JAVA_RECORDS=50000 bash "$HERE/java/run.sh" produce-none produce-gzip produce-snappy produce-lz4 produce-zstd || rc=$?
+echo
+echo "== nightly: consumer groups, long variants"
+bash "$HERE/groups/run.sh" join-timing-range-hb3000 join-timing-cooperative-hb3000 kgo-nightly || rc=$?
 echo
 echo "== nightly: franz-go kgo integration suite"
 bash "$HERE/franz-go/run.sh" --kgo-suite-only "${1:-.}" || rc=$?
