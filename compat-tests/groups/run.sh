@@ -179,6 +179,7 @@ sc_member_lifecycle() {
   case "$strat" in
     range) assignor=org.apache.kafka.clients.consumer.RangeAssignor ;;
     cooperative) assignor=org.apache.kafka.clients.consumer.CooperativeStickyAssignor ;;
+    consumer) assignor="" ;;
   esac
   T="$(topic "life-$strat")"
   G="$(group "life-$strat")"
@@ -190,6 +191,12 @@ sc_member_lifecycle() {
     heartbeat.interval.ms=500 session.timeout.ms=6000)
   local static=(partition.assignment.strategy=$assignor max.poll.records=50
     heartbeat.interval.ms=500 session.timeout.ms=30000 group.instance.id=static-c)
+  if [[ $strat == consumer ]]; then
+    # KIP-848: assignment, heartbeat interval and session timeout are the broker's
+    # (group.consumer.*: 5 s and 45 s on both brokers); the client may not set them.
+    common=(group.protocol=consumer max.poll.records=50)
+    static=(group.protocol=consumer max.poll.records=50 group.instance.id=static-c)
+  fi
 
   echo "# topic with 6 partitions, 600 records (phase 1)"
   gj create-topic "$BROKER" "$T" 6
@@ -232,14 +239,17 @@ sc_member_lifecycle() {
   echo "# group as the tool sees it"
   cg --describe --group "$G" --state | awk '{$1=$1; print}'
   # The member id's prefix is checked by static-member-id (Sluice differs, FINDINGS G1).
-  cg --describe --group "$G" --members | awk '{$1=$1; print}' | sed -E 's/(static-c|C)-[0-9a-f-]{36}/MEMBER-UUID/'
-  cg --describe --group "$G" --offsets | awk '{$1=$1; print}' | sed -E 's/(static-c|C)-[0-9a-f-]{36}/MEMBER-UUID/'
+  cg --describe --group "$G" --members | awk -v g="$G" '$1 == g && length($2) == 22 { $2 = "MEMBER-ID" } {$1=$1; print}' |
+    sed -E 's/(static-c|C)-[0-9a-f-]{36}/MEMBER-UUID/'
+  cg --describe --group "$G" --offsets | awk -v g="$G" '$1 == g && length($7) == 22 { $7 = "MEMBER-ID" } {$1=$1; print}' |
+    sed -E 's/(static-c|C)-[0-9a-f-]{36}/MEMBER-UUID/'
   stop_member C2 TERM
   for l in A B C1 C2; do
     grep -E '^(COMMITFAIL|LOST)' "$MDIR/$l.log" | sed "s/^/  $l: /" || true
   done
 }
 sc_member_lifecycle_range() { sc_member_lifecycle "$1" range; }
+sc_member_lifecycle_consumer() { sc_member_lifecycle "$1" consumer; }
 sc_member_lifecycle_cooperative() { sc_member_lifecycle "$1" cooperative; }
 
 # A static member's id: Kafka makes it "<group.instance.id>-<uuid>" (a dynamic member's is
@@ -331,6 +341,39 @@ sc_consumer_groups_tool() {
   cg --delete --group "$ga"
   cg --describe --group "$gi"
   cg --list | only_this_run
+}
+
+# Scenario 2b: kafka-consumer-groups on a KIP-848 (group.protocol=consumer) group.
+sc_consumer_groups_tool_848() {
+  BROKER=$1
+  T="$(topic cgt848)"
+  G="$(group cgt848)"
+  MDIR="$(mktemp -d)"
+  trap cleanup_members EXIT
+  trap 'exit 143' TERM
+  start_cg
+  gj create-topic "$BROKER" "$T" 3
+  gj produce "$BROKER" "$T" 3 30 c848 "$GROUPS_TS_BASE" 60000
+  start_member M M group.protocol=consumer
+  await_stable 3 M
+  await_consumed 30
+  local members=(awk -v g="$G" '$1 == g && length($2) == 22 { $2 = "MEMBER-ID" } {$1=$1; print}')
+  cg --list --type consumer | only_this_run
+  cg --list --state | only_this_run
+  cg --describe --group "$G" --members | "${members[@]}"
+  cg --describe --group "$G" --state | awk '{$1=$1; print}'
+  cg --describe --group "$G" --offsets | awk -v g="$G" '$1 == g && length($7) == 22 { $7 = "MEMBER-ID" } {$1=$1; print}'
+  cg --delete --group "$G"
+  cg --reset-offsets --group "$G" --topic "$T" --to-earliest --execute
+  cg --delete-offsets --group "$G" --topic "$T"
+  stop_member M TERM
+  echo "# after the member left"
+  cg --describe --group "$G" --state | awk '{$1=$1; print}'
+  cg --reset-offsets --group "$G" --topic "$T" --to-offset 5 --execute
+  cg --describe --group "$G" --offsets | awk '{$1=$1; print}'
+  cg --delete-offsets --group "$G" --topic "$T:1"
+  cg --delete --group "$G"
+  cg --list --type consumer | only_this_run
 }
 
 # ------------------------------------------------------------------------------------------
@@ -478,10 +521,11 @@ scenario_dispatch "$@"
 # ------------------------------------------------------------------------------------------
 # Main
 
-ALL=(member-lifecycle-range member-lifecycle-cooperative static-member-id consumer-groups-tool kcat-balanced
+ALL=(member-lifecycle-range member-lifecycle-cooperative member-lifecycle-consumer static-member-id
+  consumer-groups-tool consumer-groups-tool-848 kcat-balanced
   kcat-balanced-cooperative consumer-protocol join-timing-range join-timing-cooperative kgo-ci)
 EXTRA=(join-timing-range-hb3000 join-timing-cooperative-hb3000 kgo-nightly)
-INFORMATIONAL=" consumer-protocol "
+INFORMATIONAL=""
 if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}" "${EXTRA[@]}"; exit 0; fi
 
 need_java

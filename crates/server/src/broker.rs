@@ -80,6 +80,8 @@ pub struct Broker {
     pub topics: TopicRegistry,
     pub logs: Arc<LogManager>,
     pub groups: Arc<GroupCoordinator>,
+    /// KIP-848 consumer groups (their offsets are kept by `groups`).
+    pub consumer_groups: Arc<crate::coordinator::consumer_group::ConsumerGroupCoordinator>,
     pub purgatory: Arc<FetchPurgatory>,
     pub fetch_sessions: FetchSessionCache,
     pub time: Arc<dyn Time>,
@@ -155,6 +157,10 @@ impl Broker {
         )?);
         let group_config = group_config(&config)?;
         let groups = GroupCoordinator::new(group_config, logs.clone(), time.clone());
+        let consumer_groups = crate::coordinator::consumer_group::ConsumerGroupCoordinator::new(
+            consumer_group_config(&config)?,
+            groups.clone(),
+        );
         let purgatory = Arc::new(FetchPurgatory::default());
         let waker = purgatory.clone();
         logs.set_high_watermark_listener(move |tp, _hw| waker.wake(&tp.topic, tp.partition));
@@ -174,6 +180,7 @@ impl Broker {
             topics,
             logs,
             groups,
+            consumer_groups,
             purgatory,
             fetch_sessions: FetchSessionCache::new(slots, DEFAULT_EVICTION_MS),
             time,
@@ -186,6 +193,7 @@ impl Broker {
         };
         broker.reconcile_logs()?;
         broker.groups.load();
+        broker.consumer_groups.load();
         Ok(Arc::new(broker))
     }
 
@@ -798,6 +806,54 @@ pub fn log_config(
     };
     cfg.validate().map_err(|e| ("log config", e.to_string()))?;
     Ok(cfg)
+}
+
+/// The KIP-848 coordinator's settings from Kafka's group.consumer.* broker configs.
+fn consumer_group_config(
+    config: &BrokerConfig,
+) -> Result<crate::coordinator::consumer_group::ConsumerGroupConfig, StartError> {
+    let d = crate::coordinator::consumer_group::ConsumerGroupConfig::default();
+    let num = |key: &str, default: i32| -> Result<i32, StartError> {
+        match config.raw.get(key) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| StartError::Config {
+                key: key.to_string(),
+                message: format!("{v:?} is not a number"),
+            }),
+        }
+    };
+    let assignors = match config.raw.get("group.consumer.assignors") {
+        None => d.assignors.clone(),
+        Some(v) => {
+            let mut out = Vec::new();
+            for a in v.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+                // Kafka accepts the short names and its own class names.
+                let short = match a {
+                    "org.apache.kafka.coordinator.group.assignor.UniformAssignor" => "uniform",
+                    "org.apache.kafka.coordinator.group.assignor.RangeAssignor" => "range",
+                    other => other,
+                };
+                if short != "uniform" && short != "range" {
+                    return Err(StartError::Config {
+                        key: "group.consumer.assignors".into(),
+                        message: format!("unknown assignor {a:?} (uniform and range are served)"),
+                    });
+                }
+                out.push(short.to_string());
+            }
+            out
+        }
+    };
+    Ok(crate::coordinator::consumer_group::ConsumerGroupConfig {
+        session_timeout_ms: num("group.consumer.session.timeout.ms", d.session_timeout_ms)?.max(1),
+        heartbeat_interval_ms: num(
+            "group.consumer.heartbeat.interval.ms",
+            d.heartbeat_interval_ms,
+        )?
+        .max(1),
+        max_size: num("group.consumer.max.size", i32::MAX)?.max(1) as usize,
+        assignors,
+    })
 }
 
 /// The group coordinator's settings from Kafka's broker configs.

@@ -311,6 +311,10 @@ const BROKER_KEYS: &[&str] = &[
     "group.max.size",
     "offset.metadata.max.bytes",
     "offsets.retention.minutes",
+    "group.consumer.session.timeout.ms",
+    "group.consumer.heartbeat.interval.ms",
+    "group.consumer.max.size",
+    "group.consumer.assignors",
     "offsets.retention.check.interval.ms",
     // Accepted because docker-compose files and server.properties for KRaft carry them; a
     // single-node Sluice has no controller quorum, so they have no effect.

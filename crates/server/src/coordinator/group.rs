@@ -341,7 +341,7 @@ impl GroupCoordinator {
     // ---------------------------------------------------------------- persistence
 
     /// Append records for `group` to its partition; Err is COORDINATOR_NOT_AVAILABLE-ish.
-    fn append(
+    pub(crate) fn append(
         &self,
         group: &str,
         entries: &[(Vec<u8>, Option<Vec<u8>>)],
@@ -372,10 +372,9 @@ impl GroupCoordinator {
         Ok(())
     }
 
-    /// Rebuild every group from `__consumer_offsets` (start-up). Members come back with fresh
-    /// session timers.
-    pub fn load(self: &Arc<Self>) {
-        let mut loaded = 0usize;
+    /// Calls `f(key, value)` for every record of `__consumer_offsets`, in log order per
+    /// partition (start-up replay; the KIP-848 coordinator replays its records through this too).
+    pub fn for_each_record(&self, mut f: impl FnMut(&[u8], Option<&[u8]>)) {
         for log in self.logs.all_logs() {
             if log.topic_partition().topic != OFFSETS_TOPIC {
                 continue;
@@ -419,13 +418,22 @@ impl GroupCoordinator {
                     };
                     for r in sluice_protocol::records::records(records_data).flatten() {
                         if let Some(k) = r.key {
-                            self.replay(k, r.value);
-                            loaded += 1;
+                            f(k, r.value);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Rebuild every group from `__consumer_offsets` (start-up). Members come back with fresh
+    /// session timers.
+    pub fn load(self: &Arc<Self>) {
+        let mut loaded = 0usize;
+        self.for_each_record(|k, v| {
+            self.replay(k, v);
+            loaded += 1;
+        });
         // Members restored from metadata get session timers.
         let arm: Vec<(String, String, u64, i32)> = self
             .lock()
@@ -1409,6 +1417,13 @@ impl GroupCoordinator {
     }
 
     /// (group id, protocol type, state) of every live group.
+    /// A classic group of that id has members (or members pending KIP-394 ids).
+    pub fn has_members(&self, group_id: &str) -> bool {
+        self.lock()
+            .get(group_id)
+            .is_some_and(|g| !g.members.is_empty() || !g.pending.is_empty())
+    }
+
     pub fn list(&self) -> Vec<(String, String, GroupState)> {
         let mut v: Vec<_> = self
             .lock()

@@ -8,16 +8,21 @@
 //! - The api_keys list is derived from [`super::SUPPORTED`]. Produce is advertised from v0 even
 //!   though v0-2 are refused, as Kafka does (librdkafka only sends compressed produce when v0 is
 //!   listed: KAFKA-18659).
-//! - No feature flags are advertised yet: none of the features they gate (transaction.version,
-//!   group.version, ...) is implemented.
+//! - v3+: finalized features. Only group.version (level 1: the KIP-848 consumer protocol,
+//!   ConsumerGroupHeartbeat / ConsumerGroupDescribe) is advertised; the others Kafka lists
+//!   (metadata.version, transaction.version, ...) gate what Sluice does not do, or matter only
+//!   between Kafka nodes.
 
 use super::{Reply, RequestContext, SUPPORTED};
 use crate::broker::Broker;
 use sluice_protocol::error::KafkaError;
-use sluice_protocol::kafka_protocol::messages::api_versions_response::ApiVersion;
+use sluice_protocol::kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use sluice_protocol::kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, ResponseKind,
 };
+use sluice_protocol::kafka_protocol::protocol::StrBytes;
 
 /// The advertised api_keys list.
 pub fn advertised() -> Vec<ApiVersion> {
@@ -69,9 +74,19 @@ pub async fn handle(_broker: &Broker, ctx: &RequestContext<'_>, req: ApiVersions
             "client connected"
         );
     }
-    Reply::Response(ResponseKind::ApiVersions(
-        ApiVersionsResponse::default().with_api_keys(advertised()),
-    ))
+    let mut resp = ApiVersionsResponse::default().with_api_keys(advertised());
+    if ctx.version >= 3 {
+        resp.supported_features = vec![SupportedFeatureKey::default()
+            .with_name(StrBytes::from_static_str("group.version"))
+            .with_min_version(0)
+            .with_max_version(1)];
+        resp.finalized_features = vec![FinalizedFeatureKey::default()
+            .with_name(StrBytes::from_static_str("group.version"))
+            .with_min_version_level(1)
+            .with_max_version_level(1)];
+        resp.finalized_features_epoch = 1;
+    }
+    Reply::Response(ResponseKind::ApiVersions(resp))
 }
 
 #[cfg(test)]

@@ -14,7 +14,15 @@ use sluice_protocol::kafka_protocol::messages::{
 pub async fn handle(broker: &Broker, _ctx: &RequestContext<'_>, req: DeleteGroupsRequest) -> Reply {
     let mut resp = DeleteGroupsResponse::default();
     for g in &req.groups_names {
-        let err = broker.groups.delete_group(g.as_str());
+        let err = match broker.consumer_groups.delete(g.as_str()) {
+            // A KIP-848 group: its offsets live in the classic coordinator's entry, if any.
+            Some(Ok(())) => broker
+                .groups
+                .delete_group(g.as_str())
+                .filter(|e| *e != sluice_protocol::error::KafkaError::GroupIdNotFound),
+            Some(Err(e)) => Some(e),
+            None => broker.groups.delete_group(g.as_str()),
+        };
         resp.results.push(
             DeletableGroupResult::default()
                 .with_group_id(g.clone())

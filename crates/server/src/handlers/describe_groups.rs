@@ -28,6 +28,19 @@ pub async fn handle(
     let mut resp = DescribeGroupsResponse::default();
     for id in &req.groups {
         let mut g = DescribedGroup::default().with_group_id(id.clone());
+        if broker.consumer_groups.contains(id.as_str()) {
+            // As Kafka 4.x: DescribeGroups only describes classic groups.
+            g.group_state = StrBytes::from_static_str("Dead");
+            g.error_code = KafkaError::GroupIdNotFound.code();
+            if v >= 6 {
+                g.error_message = Some(StrBytes::from_string(format!(
+                    "Group {} is not a classic group.",
+                    id.as_str()
+                )));
+            }
+            resp.groups.push(g);
+            continue;
+        }
         match broker.groups.describe(id.as_str()) {
             None => {
                 g.group_state = StrBytes::from_static_str("Dead");

@@ -8,7 +8,8 @@
 //! - The response waits until the rebalance completes (see coordinator::group).
 //! - Errors: INVALID_GROUP_ID, INVALID_SESSION_TIMEOUT (group.min/max.session.timeout.ms),
 //!   INCONSISTENT_GROUP_PROTOCOL, UNKNOWN_MEMBER_ID, GROUP_MAX_SIZE_REACHED,
-//!   FENCED_INSTANCE_ID, COORDINATOR_NOT_AVAILABLE.
+//!   FENCED_INSTANCE_ID, COORDINATOR_NOT_AVAILABLE. INCONSISTENT_GROUP_PROTOCOL as well for the
+//!   id of a KIP-848 consumer group with members (no protocol migration).
 
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
@@ -28,6 +29,23 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: JoinGroupReq
             v,
             JoinResult {
                 error: Some(KafkaError::CoordinatorNotAvailable),
+                generation: -1,
+                member_id: req.member_id.to_string(),
+                ..Default::default()
+            },
+        );
+    }
+    if broker
+        .consumer_groups
+        .describe(req.group_id.as_str())
+        .is_some_and(|g| !g.members.is_empty())
+    {
+        // A KIP-848 group with members: Sluice does not convert groups between protocols
+        // (Kafka's group.consumer.migration.policy), so a classic member cannot join it.
+        return respond(
+            v,
+            JoinResult {
+                error: Some(KafkaError::InconsistentGroupProtocol),
                 generation: -1,
                 member_id: req.member_id.to_string(),
                 ..Default::default()

@@ -14,33 +14,46 @@ use sluice_protocol::kafka_protocol::protocol::StrBytes;
 pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ListGroupsRequest) -> Reply {
     let v = ctx.version;
     let mut resp = ListGroupsResponse::default();
-    for (id, protocol_type, state) in broker.groups.list() {
-        if v >= 4
-            && !req.states_filter.is_empty()
-            && !req
+    let wanted = |state: &str, kind: &str| {
+        (v < 4
+            || req.states_filter.is_empty()
+            || req
                 .states_filter
                 .iter()
-                .any(|s| s.eq_ignore_ascii_case(state.name()))
-        {
-            continue;
-        }
-        if v >= 5
-            && !req.types_filter.is_empty()
-            && !req
-                .types_filter
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case("classic"))
-        {
+                .any(|s| s.eq_ignore_ascii_case(state)))
+            && (v < 5
+                || req.types_filter.is_empty()
+                || req
+                    .types_filter
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(kind)))
+    };
+    let consumer: Vec<(String, &'static str)> = broker.consumer_groups.list();
+    let mut all: Vec<(String, String, &'static str, &'static str)> = broker
+        .groups
+        .list()
+        .into_iter()
+        .filter(|(id, ..)| !consumer.iter().any(|(c, _)| c == id))
+        .map(|(id, protocol_type, state)| (id, protocol_type, state.name(), "classic"))
+        .collect();
+    all.extend(
+        consumer
+            .into_iter()
+            .map(|(id, state)| (id, "consumer".to_string(), state, "consumer")),
+    );
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, protocol_type, state, kind) in all {
+        if !wanted(state, kind) {
             continue;
         }
         let mut g = ListedGroup::default()
             .with_group_id(GroupId(StrBytes::from_string(id)))
             .with_protocol_type(StrBytes::from_string(protocol_type));
         if v >= 4 {
-            g.group_state = StrBytes::from_static_str(state.name());
+            g.group_state = StrBytes::from_static_str(state);
         }
         if v >= 5 {
-            g.group_type = StrBytes::from_static_str("classic");
+            g.group_type = StrBytes::from_static_str(kind);
         }
         resp.groups.push(g);
     }

@@ -18,6 +18,8 @@ use thiserror::Error;
 
 pub mod alter_configs;
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -124,6 +126,8 @@ registry! {
     DescribeGroups => describe_groups, 0, 6;
     DeleteGroups => delete_groups, 0, 2;
     OffsetDelete => offset_delete, 0, 0;
+    ConsumerGroupHeartbeat => consumer_group_heartbeat, 0, 1;
+    ConsumerGroupDescribe => consumer_group_describe, 0, 1;
     ApiVersions => api_versions, 0, 4;
     Metadata => metadata, 0, 13;
     CreateTopics => create_topics, 2, 7;

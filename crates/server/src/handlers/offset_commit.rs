@@ -67,8 +67,22 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetCommit
     } else {
         None
     };
+    let consumer_check = broker.consumer_groups.check_member(
+        req.group_id.as_str(),
+        req.member_id.as_str(),
+        req.generation_id_or_member_epoch,
+    );
     let results = if to_commit.is_empty() {
         Vec::new()
+    } else if let Some(check) = consumer_check {
+        // A KIP-848 group: the member epoch is checked there; the offsets are stored like a
+        // simple consumer's under the same group id.
+        match check {
+            Err(e) => vec![Some(e); to_commit.len()],
+            Ok(()) => broker
+                .groups
+                .commit_offsets(req.group_id.as_str(), "", -1, None, to_commit),
+        }
     } else {
         broker.groups.commit_offsets(
             req.group_id.as_str(),

@@ -24,10 +24,38 @@ pub async fn handle(broker: &Broker, _ctx: &RequestContext<'_>, req: OffsetDelet
         })
         .collect();
     let mut resp = OffsetDeleteResponse::default();
-    match broker
-        .groups
-        .delete_offsets(req.group_id.as_str(), &partitions)
-    {
+    // A KIP-848 group refuses offsets of topics its members subscribe to.
+    let subscribed = broker
+        .consumer_groups
+        .subscribed_topic_names(req.group_id.as_str())
+        .unwrap_or_default();
+    let deletable: Vec<(String, i32)> = partitions
+        .iter()
+        .filter(|(t, _)| !subscribed.contains(t))
+        .cloned()
+        .collect();
+    let result = if subscribed.is_empty() {
+        broker
+            .groups
+            .delete_offsets(req.group_id.as_str(), &partitions)
+    } else {
+        broker
+            .groups
+            .delete_offsets(req.group_id.as_str(), &deletable)
+            .map(|mut done| {
+                partitions
+                    .iter()
+                    .map(|(t, _)| {
+                        if subscribed.contains(t) {
+                            Some(sluice_protocol::error::KafkaError::GroupSubscribedToTopic)
+                        } else {
+                            done.remove(0)
+                        }
+                    })
+                    .collect()
+            })
+    };
+    match result {
         Err(e) => resp.error_code = e.code(),
         Ok(results) => {
             let mut it = results.into_iter();

@@ -1,0 +1,1653 @@
+//! Consumer groups of the KIP-848 protocol (`group.protocol=consumer`): Kafka's
+//! GroupMetadataManager for groups of type `consumer`, with server-side assignment.
+//!
+//! A member heartbeats (ConsumerGroupHeartbeat) with its subscription and the partitions it
+//! owns; the coordinator answers with the member's epoch and the partitions it should own.
+//! - The **group epoch** is bumped whenever the group's members, their subscriptions or the
+//!   subscribed topics' partitions change. When it is ahead of the **assignment epoch**, the
+//!   assignor (uniform or range) computes a new **target assignment** for every member.
+//! - Each member converges to its target through **reconciliation** (Kafka's
+//!   CurrentAssignmentBuilder): partitions leaving it are revoked first (the member keeps its
+//!   epoch and state UNREVOKED_PARTITIONS until a heartbeat shows it no longer owns them); only
+//!   then does it get the target epoch and its new partitions — except the ones another member
+//!   still owns (UNRELEASED_PARTITIONS), which it gets once they are released. So a partition
+//!   never has two owners.
+//! - Session timeout (group.consumer.session.timeout.ms): a member that stops heartbeating is
+//!   removed. A member that does not revoke within its rebalance timeout is fenced.
+//! - Static members (instance id): leaving with epoch -2 keeps their assignment for the session
+//!   timeout; a new member with the same instance id takes it over.
+//!
+//! Committed offsets live in the [`GroupCoordinator`](super::group::GroupCoordinator) under the
+//! same group id (OffsetCommit checks the member epoch here first).
+//!
+//! Durability: every change is written to the group's `__consumer_offsets` partition as Kafka's
+//! KIP-848 records (consumer_records) before the heartbeat is answered — the group epoch,
+//! member subscriptions, the target assignment and each member's current assignment, as the
+//! difference between the group before and after the change — and replayed at start-up.
+//! Changes are serialized by `append_lock`, so records reach the log in the order of the
+//! changes; the state lock itself is not held across the write.
+//!
+//! Timers are tokio timers (tests use a paused clock).
+
+use regex::Regex;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use uuid::Uuid;
+
+use super::consumer_records::{
+    self as rec, ConsumerKey, CurrentAssignmentValue, MemberMetadataValue,
+};
+use super::group::GroupCoordinator;
+use sluice_protocol::error::KafkaError;
+
+/// topic id -> partitions.
+pub type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
+
+/// A topic as the assignor sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: i32,
+}
+
+/// Settings (Kafka's group.consumer.* broker configs).
+#[derive(Debug, Clone)]
+pub struct ConsumerGroupConfig {
+    pub session_timeout_ms: i32,
+    pub heartbeat_interval_ms: i32,
+    pub max_size: usize,
+    /// group.consumer.assignors: the first is the default.
+    pub assignors: Vec<String>,
+}
+
+impl Default for ConsumerGroupConfig {
+    fn default() -> Self {
+        Self {
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 5_000,
+            max_size: i32::MAX as usize,
+            assignors: vec!["uniform".into(), "range".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberState {
+    Stable,
+    UnrevokedPartitions,
+    UnreleasedPartitions,
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub rebalance_timeout_ms: i32,
+    pub subscribed_topic_names: Vec<String>,
+    pub subscribed_topic_regex: Option<String>,
+    pub server_assignor: Option<String>,
+    pub member_epoch: i32,
+    pub previous_member_epoch: i32,
+    pub state: MemberState,
+    pub assigned: Assignment,
+    pub pending_revocation: Assignment,
+    /// Left with epoch -2 (static member): kept until its session expires or it is replaced.
+    pub static_left: bool,
+    /// Bumped on every heartbeat: session timers compare it.
+    session_seq: u64,
+    /// Bumped when a revocation starts: rebalance timers compare it.
+    revocation_seq: u64,
+    /// The assignment last sent to the member (to send it again only when it changed).
+    last_sent: Option<Assignment>,
+}
+
+impl Member {
+    fn new(member_id: &str) -> Self {
+        Member {
+            member_id: member_id.to_string(),
+            instance_id: None,
+            rack_id: None,
+            client_id: String::new(),
+            client_host: String::new(),
+            rebalance_timeout_ms: -1,
+            subscribed_topic_names: Vec::new(),
+            subscribed_topic_regex: None,
+            server_assignor: None,
+            member_epoch: 0,
+            previous_member_epoch: 0,
+            state: MemberState::Stable,
+            assigned: Assignment::new(),
+            pending_revocation: Assignment::new(),
+            static_left: false,
+            session_seq: 0,
+            revocation_seq: 0,
+            last_sent: None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ConsumerGroup {
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub members: indexmap::IndexMap<String, Member>,
+    /// Target assignment per member id.
+    pub target: HashMap<String, Assignment>,
+    /// The subscribed topics' ids and partition counts when the target was computed.
+    subscription_metadata: BTreeMap<String, (Uuid, i32)>,
+    /// The assignor that computed the target.
+    pub assignor: String,
+}
+
+impl ConsumerGroup {
+    /// Kafka's consumer group states.
+    pub fn state(&self) -> &'static str {
+        if self.members.is_empty() {
+            "Empty"
+        } else if self.assignment_epoch < self.group_epoch {
+            "Assigning"
+        } else if self
+            .members
+            .values()
+            .any(|m| m.member_epoch != self.assignment_epoch || m.state != MemberState::Stable)
+        {
+            "Reconciling"
+        } else {
+            "Stable"
+        }
+    }
+
+    fn owned_by_other(&self, member_id: &str, topic: &Uuid, partition: i32) -> bool {
+        self.members.iter().any(|(id, m)| {
+            id != member_id
+                && (m
+                    .assigned
+                    .get(topic)
+                    .is_some_and(|p| p.contains(&partition))
+                    || m.pending_revocation
+                        .get(topic)
+                        .is_some_and(|p| p.contains(&partition)))
+        })
+    }
+}
+
+/// What a heartbeat asks.
+#[derive(Debug, Clone, Default)]
+pub struct HeartbeatRequest {
+    pub group_id: String,
+    pub member_id: String,
+    pub member_epoch: i32,
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    pub rebalance_timeout_ms: i32,
+    pub subscribed_topic_names: Option<Vec<String>>,
+    pub subscribed_topic_regex: Option<String>,
+    pub server_assignor: Option<String>,
+    pub owned: Option<Assignment>,
+    pub client_id: String,
+    pub client_host: String,
+    /// v1+: the client chose its member id.
+    pub client_member_id: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeartbeatResponse {
+    pub error: Option<(KafkaError, Option<String>)>,
+    pub member_id: String,
+    pub member_epoch: i32,
+    pub heartbeat_interval_ms: i32,
+    pub assignment: Option<Assignment>,
+}
+
+impl HeartbeatResponse {
+    fn error(e: KafkaError, message: impl Into<String>) -> Self {
+        Self {
+            error: Some((e, Some(message.into()))),
+            member_id: String::new(),
+            member_epoch: -1,
+            heartbeat_interval_ms: 0,
+            assignment: None,
+        }
+    }
+}
+
+pub struct ConsumerGroupCoordinator {
+    groups: Mutex<HashMap<String, ConsumerGroup>>,
+    config: ConsumerGroupConfig,
+    /// Writes records (and keeps the committed offsets).
+    classic: Arc<GroupCoordinator>,
+    /// Serializes state changes with their writes (never taken while `groups` is held).
+    append_lock: Mutex<()>,
+}
+
+/// What of a group is written to `__consumer_offsets`.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Persisted {
+    epoch: i32,
+    assignment_epoch: i32,
+    meta: BTreeMap<String, MemberMetadataValue>,
+    target: BTreeMap<String, Assignment>,
+    current: BTreeMap<String, CurrentAssignmentValue>,
+}
+
+fn state_code(s: MemberState) -> i8 {
+    match s {
+        MemberState::Stable => 0,
+        MemberState::UnrevokedPartitions => 1,
+        MemberState::UnreleasedPartitions => 2,
+    }
+}
+
+fn persisted(g: &ConsumerGroup) -> Persisted {
+    Persisted {
+        epoch: g.group_epoch,
+        assignment_epoch: g.assignment_epoch,
+        meta: g
+            .members
+            .iter()
+            .map(|(id, m)| {
+                (
+                    id.clone(),
+                    MemberMetadataValue {
+                        instance_id: m.instance_id.clone(),
+                        rack_id: m.rack_id.clone(),
+                        client_id: m.client_id.clone(),
+                        client_host: m.client_host.clone(),
+                        subscribed_topic_names: m.subscribed_topic_names.clone(),
+                        subscribed_topic_regex: m.subscribed_topic_regex.clone(),
+                        rebalance_timeout_ms: m.rebalance_timeout_ms,
+                        server_assignor: m.server_assignor.clone(),
+                    },
+                )
+            })
+            .collect(),
+        target: g
+            .target
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        current: g
+            .members
+            .iter()
+            .map(|(id, m)| {
+                (
+                    id.clone(),
+                    CurrentAssignmentValue {
+                        member_epoch: m.member_epoch,
+                        previous_member_epoch: m.previous_member_epoch,
+                        state: state_code(m.state),
+                        assigned: m.assigned.clone(),
+                        pending_revocation: m.pending_revocation.clone(),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+type Record = (Vec<u8>, Option<Vec<u8>>);
+
+/// The records that take `before` to `after` (None: no group), in Kafka's order.
+fn diff_records(group: &str, before: Option<&Persisted>, after: Option<&Persisted>) -> Vec<Record> {
+    let empty = Persisted::default();
+    let b = before.unwrap_or(&empty);
+    let a = after.unwrap_or(&empty);
+    let g = || group.to_string();
+    let mut out: Vec<Record> = Vec::new();
+    for (m, v) in &a.meta {
+        if b.meta.get(m) != Some(v) {
+            let k = ConsumerKey::MemberMetadata {
+                group: g(),
+                member: m.clone(),
+            };
+            out.push((k.encode(), Some(v.encode())));
+        }
+    }
+    if after.is_some() && (before.is_none() || a.epoch != b.epoch) {
+        out.push((
+            ConsumerKey::Metadata { group: g() }.encode(),
+            Some(rec::encode_epoch(a.epoch)),
+        ));
+    }
+    for (m, v) in &a.target {
+        if b.target.get(m) != Some(v) {
+            let k = ConsumerKey::TargetMember {
+                group: g(),
+                member: m.clone(),
+            };
+            out.push((k.encode(), Some(rec::encode_target(v))));
+        }
+    }
+    if after.is_some() && (before.is_none() || a.assignment_epoch != b.assignment_epoch) {
+        let k = ConsumerKey::TargetMetadata { group: g() };
+        out.push((k.encode(), Some(rec::encode_epoch(a.assignment_epoch))));
+    }
+    for (m, v) in &a.current {
+        if b.current.get(m) != Some(v) {
+            let k = ConsumerKey::CurrentAssignment {
+                group: g(),
+                member: m.clone(),
+            };
+            out.push((k.encode(), Some(v.encode())));
+        }
+    }
+    // Members gone: their current assignment, target and metadata, then (group gone) the rest.
+    for m in b.meta.keys().filter(|m| !a.meta.contains_key(*m)) {
+        for k in [
+            ConsumerKey::CurrentAssignment {
+                group: g(),
+                member: m.clone(),
+            },
+            ConsumerKey::TargetMember {
+                group: g(),
+                member: m.clone(),
+            },
+            ConsumerKey::MemberMetadata {
+                group: g(),
+                member: m.clone(),
+            },
+        ] {
+            out.push((k.encode(), None));
+        }
+    }
+    for m in b
+        .target
+        .keys()
+        .filter(|m| !a.target.contains_key(*m) && !b.meta.contains_key(*m))
+    {
+        out.push((
+            ConsumerKey::TargetMember {
+                group: g(),
+                member: m.clone(),
+            }
+            .encode(),
+            None,
+        ));
+    }
+    if before.is_some() && after.is_none() {
+        out.push((ConsumerKey::TargetMetadata { group: g() }.encode(), None));
+        out.push((ConsumerKey::Metadata { group: g() }.encode(), None));
+    }
+    out
+}
+
+/// KIP-848 member ids: a random UUID in Kafka's base64 form (22 characters).
+fn new_member_id() -> String {
+    let u = Uuid::new_v4();
+    base64_url(u.as_bytes())
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The topics a member's subscription selects.
+fn subscribed(member: &Member, topics: &[TopicInfo], regexes: &mut RegexCache) -> Vec<String> {
+    let mut out: BTreeSet<String> = member
+        .subscribed_topic_names
+        .iter()
+        .filter(|n| topics.iter().any(|t| &t.name == *n))
+        .cloned()
+        .collect();
+    if let Some(re) = member.subscribed_topic_regex.as_deref() {
+        if let Some(re) = regexes.get(re) {
+            for t in topics {
+                if re.is_match(&t.name) {
+                    out.insert(t.name.clone());
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+#[derive(Default)]
+struct RegexCache(HashMap<String, Option<Regex>>);
+
+impl RegexCache {
+    /// Full-match semantics, as Java's Pattern.matches (RE2/J).
+    fn get(&mut self, re: &str) -> Option<&Regex> {
+        self.0
+            .entry(re.to_string())
+            .or_insert_with(|| Regex::new(&format!("^(?:{re})$")).ok())
+            .as_ref()
+    }
+}
+
+impl ConsumerGroupCoordinator {
+    pub fn new(config: ConsumerGroupConfig, classic: Arc<GroupCoordinator>) -> Arc<Self> {
+        Arc::new(Self {
+            groups: Mutex::new(HashMap::new()),
+            config,
+            classic,
+            append_lock: Mutex::new(()),
+        })
+    }
+
+    fn append_guard(&self) -> MutexGuard<'_, ()> {
+        self.append_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn snapshot(&self, group_id: &str) -> Option<Persisted> {
+        self.lock().get(group_id).map(persisted)
+    }
+
+    /// Writes what changed in `group_id` since `before` (call with the append guard held).
+    fn persist(&self, group_id: &str, before: Option<&Persisted>) -> Result<(), KafkaError> {
+        let after = self.snapshot(group_id);
+        let records = diff_records(group_id, before, after.as_ref());
+        self.classic.append(group_id, &records)
+    }
+
+    /// Rebuilds the consumer groups from `__consumer_offsets` (start-up); members get fresh
+    /// session timers.
+    pub fn load(self: &Arc<Self>) {
+        let mut n = 0usize;
+        self.classic.for_each_record(|k, v| {
+            if let Ok(key) = ConsumerKey::decode(k) {
+                self.replay(key, v);
+                n += 1;
+            }
+        });
+        let arm: Vec<(String, String, u64)> = self
+            .lock()
+            .iter()
+            .flat_map(|(g, group)| {
+                group
+                    .members
+                    .values()
+                    .map(|m| (g.clone(), m.member_id.clone(), m.session_seq))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (g, m, seq) in arm {
+            self.arm_session(&g, &m, seq, self.config.session_timeout_ms);
+        }
+        if n > 0 {
+            tracing::info!(
+                records = n,
+                groups = self.lock().len(),
+                "loaded KIP-848 consumer groups"
+            );
+        }
+    }
+
+    fn replay(&self, key: ConsumerKey, value: Option<&[u8]>) {
+        let mut groups = self.lock();
+        let group_id = key.group().to_string();
+        match (key, value) {
+            (ConsumerKey::Metadata { .. }, None) => {
+                groups.remove(&group_id);
+            }
+            (ConsumerKey::Metadata { .. }, Some(v)) => {
+                if let Ok(e) = rec::decode_epoch(v) {
+                    groups.entry(group_id).or_default().group_epoch = e;
+                }
+            }
+            (ConsumerKey::TargetMetadata { .. }, Some(v)) => {
+                if let Ok(e) = rec::decode_epoch(v) {
+                    groups.entry(group_id).or_default().assignment_epoch = e;
+                }
+            }
+            (ConsumerKey::TargetMetadata { .. }, None) => {}
+            (ConsumerKey::TargetMember { member, .. }, v) => {
+                let g = groups.entry(group_id).or_default();
+                match v.map(rec::decode_target) {
+                    Some(Ok(a)) => {
+                        g.target.insert(member, a);
+                    }
+                    Some(Err(_)) => {}
+                    None => {
+                        g.target.remove(&member);
+                    }
+                }
+            }
+            (ConsumerKey::MemberMetadata { member, .. }, v) => {
+                let g = groups.entry(group_id).or_default();
+                match v.map(MemberMetadataValue::decode) {
+                    Some(Ok(mv)) => {
+                        let m = g
+                            .members
+                            .entry(member.clone())
+                            .or_insert_with(|| Member::new(&member));
+                        m.instance_id = mv.instance_id;
+                        m.rack_id = mv.rack_id;
+                        m.client_id = mv.client_id;
+                        m.client_host = mv.client_host;
+                        m.subscribed_topic_names = mv.subscribed_topic_names;
+                        m.subscribed_topic_regex = mv.subscribed_topic_regex;
+                        m.rebalance_timeout_ms = mv.rebalance_timeout_ms;
+                        m.server_assignor = mv.server_assignor;
+                    }
+                    Some(Err(_)) => {}
+                    None => {
+                        g.members.shift_remove(&member);
+                    }
+                }
+            }
+            (ConsumerKey::CurrentAssignment { member, .. }, Some(v)) => {
+                if let Ok(cv) = CurrentAssignmentValue::decode(v) {
+                    let g = groups.entry(group_id).or_default();
+                    let m = g
+                        .members
+                        .entry(member.clone())
+                        .or_insert_with(|| Member::new(&member));
+                    m.member_epoch = cv.member_epoch;
+                    m.previous_member_epoch = cv.previous_member_epoch;
+                    m.state = match cv.state {
+                        1 => MemberState::UnrevokedPartitions,
+                        2 => MemberState::UnreleasedPartitions,
+                        _ => MemberState::Stable,
+                    };
+                    m.assigned = cv.assigned;
+                    m.pending_revocation = cv.pending_revocation;
+                }
+            }
+            (ConsumerKey::CurrentAssignment { .. }, None) => {}
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, ConsumerGroup>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn config(&self) -> &ConsumerGroupConfig {
+        &self.config
+    }
+
+    pub fn contains(&self, group_id: &str) -> bool {
+        self.lock().contains_key(group_id)
+    }
+
+    /// ConsumerGroupHeartbeat. `topics`: every (non-internal) topic of the broker now;
+    /// `classic_group_active`: a classic group of that id has members.
+    pub fn heartbeat(
+        self: &Arc<Self>,
+        req: HeartbeatRequest,
+        topics: &[TopicInfo],
+        classic_group_active: bool,
+    ) -> HeartbeatResponse {
+        if let Err(r) = self.validate(&req) {
+            return r;
+        }
+        let _writes = self.append_guard();
+        let group_id = req.group_id.clone();
+        let before = self.snapshot(&group_id);
+        let resp = self.apply_heartbeat(req, topics, classic_group_active);
+        if let Err(e) = self.persist(&group_id, before.as_ref()) {
+            tracing::error!(group = %group_id, error = ?e, "writing consumer group records failed");
+            return HeartbeatResponse::error(
+                KafkaError::CoordinatorNotAvailable,
+                "The coordinator could not write the group's state.",
+            );
+        }
+        resp
+    }
+
+    fn apply_heartbeat(
+        self: &Arc<Self>,
+        req: HeartbeatRequest,
+        topics: &[TopicInfo],
+        classic_group_active: bool,
+    ) -> HeartbeatResponse {
+        let mut groups = self.lock();
+        if !groups.contains_key(&req.group_id) {
+            if req.member_epoch != 0 {
+                return HeartbeatResponse::error(
+                    KafkaError::UnknownMemberId,
+                    format!("Group {} not found.", req.group_id),
+                );
+            }
+            if classic_group_active {
+                return HeartbeatResponse::error(
+                    KafkaError::GroupIdNotFound,
+                    format!("Group {} is not a consumer group.", req.group_id),
+                );
+            }
+            groups.insert(req.group_id.clone(), ConsumerGroup::default());
+        }
+        let Some(group) = groups.get_mut(&req.group_id) else {
+            return HeartbeatResponse::error(KafkaError::CoordinatorNotAvailable, "no group");
+        };
+        let mut regexes = RegexCache::default();
+        // The group epoch moves once per heartbeat, whatever changed.
+        let mut bump = false;
+
+        // Leaving.
+        if req.member_epoch == -1 || req.member_epoch == -2 {
+            let member_id = req.member_id.clone();
+            let Some(m) = group.members.get_mut(&member_id) else {
+                return HeartbeatResponse::error(
+                    KafkaError::UnknownMemberId,
+                    format!(
+                        "Member {member_id} is not a member of group {}.",
+                        req.group_id
+                    ),
+                );
+            };
+            if req.member_epoch == -2 && m.instance_id.is_some() {
+                m.static_left = true;
+                m.session_seq += 1;
+                let (seq, timeout) = (m.session_seq, self.config.session_timeout_ms);
+                self.arm_session(&req.group_id, &member_id, seq, timeout);
+            } else {
+                group.members.shift_remove(&member_id);
+                group.target.remove(&member_id);
+                bump = true;
+            }
+            let epoch = req.member_epoch;
+            let g = req.group_id.clone();
+            self.refresh(group, topics, &mut regexes, bump);
+            self.settle_after_change(&g, group);
+            return HeartbeatResponse {
+                error: None,
+                member_id,
+                member_epoch: epoch,
+                heartbeat_interval_ms: 0,
+                assignment: None,
+            };
+        }
+
+        // Joining or heartbeating.
+        let member_id = if req.member_epoch == 0 {
+            match self.join(group, &req) {
+                Ok((id, changed)) => {
+                    bump |= changed;
+                    id
+                }
+                Err(r) => return r,
+            }
+        } else {
+            let Some(m) = group.members.get(&req.member_id) else {
+                return HeartbeatResponse::error(
+                    KafkaError::UnknownMemberId,
+                    format!(
+                        "Member {} is not a member of group {}.",
+                        req.member_id, req.group_id
+                    ),
+                );
+            };
+            if m.static_left {
+                return HeartbeatResponse::error(
+                    KafkaError::UnknownMemberId,
+                    format!("Member {} left the group.", req.member_id),
+                );
+            }
+            // Kafka's throwIfMemberEpochIsInvalid: the previous epoch is accepted when the
+            // member owns no more than it was given (the last response was lost).
+            if req.member_epoch != m.member_epoch {
+                let lost_response = req.member_epoch == m.previous_member_epoch
+                    && req
+                        .owned
+                        .as_ref()
+                        .is_some_and(|owned| is_subset(owned, &m.assigned));
+                if req.member_epoch > m.member_epoch || !lost_response {
+                    return HeartbeatResponse::error(
+                        KafkaError::FencedMemberEpoch,
+                        format!(
+                            "The consumer group member has a smaller member epoch ({}) than the one known by the group coordinator ({}). The member must abandon all its partitions and rejoin.",
+                            req.member_epoch, m.member_epoch
+                        ),
+                    );
+                }
+            }
+            req.member_id.clone()
+        };
+
+        // Subscription updates (fields the client left null keep their value).
+        let mut changed = false;
+        if let Some(m) = group.members.get_mut(&member_id) {
+            if let Some(names) = &req.subscribed_topic_names {
+                let mut names = names.clone();
+                names.sort();
+                names.dedup();
+                if names != m.subscribed_topic_names {
+                    m.subscribed_topic_names = names;
+                    changed = true;
+                }
+            }
+            if let Some(re) = &req.subscribed_topic_regex {
+                let re = (!re.is_empty()).then(|| re.clone());
+                if re != m.subscribed_topic_regex {
+                    m.subscribed_topic_regex = re;
+                    changed = true;
+                }
+            }
+            if req.server_assignor.is_some() && req.server_assignor != m.server_assignor {
+                m.server_assignor = req.server_assignor.clone();
+                changed = true;
+            }
+            if req.rack_id.is_some() {
+                m.rack_id = req.rack_id.clone();
+            }
+            if req.rebalance_timeout_ms > 0 {
+                m.rebalance_timeout_ms = req.rebalance_timeout_ms;
+            }
+            m.session_seq += 1;
+            let (seq, timeout) = (m.session_seq, self.config.session_timeout_ms);
+            self.arm_session(&req.group_id, &member_id, seq, timeout);
+        }
+        bump |= changed;
+        self.refresh(group, topics, &mut regexes, bump);
+
+        // Reconcile this member, then every member that may now get released partitions.
+        let full = req.owned.is_some() || req.member_epoch == 0;
+        self.reconcile(&req.group_id, group, &member_id, req.owned.as_ref());
+        let others: Vec<String> = group
+            .members
+            .keys()
+            .filter(|k| **k != member_id)
+            .cloned()
+            .collect();
+        for other in others {
+            self.reconcile(&req.group_id, group, &other, None);
+        }
+        let interval = self.config.heartbeat_interval_ms;
+        let Some(m) = group.members.get_mut(&member_id) else {
+            return HeartbeatResponse::error(KafkaError::UnknownMemberId, "member removed");
+        };
+        let assignment = if full || m.last_sent.as_ref() != Some(&m.assigned) {
+            m.last_sent = Some(m.assigned.clone());
+            Some(m.assigned.clone())
+        } else {
+            None
+        };
+        HeartbeatResponse {
+            error: None,
+            member_id,
+            member_epoch: m.member_epoch,
+            heartbeat_interval_ms: interval,
+            assignment,
+        }
+    }
+
+    fn validate(&self, req: &HeartbeatRequest) -> Result<(), HeartbeatResponse> {
+        let invalid = |m: &str| Err(HeartbeatResponse::error(KafkaError::InvalidRequest, m));
+        if req.group_id.is_empty() {
+            return Err(HeartbeatResponse::error(
+                KafkaError::InvalidGroupId,
+                "GroupId can't be empty.",
+            ));
+        }
+        if req.instance_id.as_deref() == Some("") {
+            return invalid("InstanceId can't be empty.");
+        }
+        if req.rack_id.as_deref() == Some("") {
+            return invalid("RackId can't be empty.");
+        }
+        match req.member_epoch {
+            0 => {
+                if req.client_member_id && req.member_id.is_empty() {
+                    return invalid("MemberId can't be empty.");
+                }
+                if req.rebalance_timeout_ms == -1 {
+                    return invalid("RebalanceTimeoutMs must be provided in first request.");
+                }
+                if req.owned.as_ref().is_none_or(|o| !o.is_empty()) {
+                    return invalid("TopicPartitions must be empty when (re-)joining.");
+                }
+                if req.subscribed_topic_names.is_none() && req.subscribed_topic_regex.is_none() {
+                    return invalid(
+                        "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.",
+                    );
+                }
+            }
+            e if e > 0 || e == -1 || e == -2 => {
+                if req.member_id.is_empty() {
+                    return invalid("MemberId can't be empty.");
+                }
+                if e == -2 && req.instance_id.is_none() {
+                    return invalid("InstanceId can't be null.");
+                }
+            }
+            e => return invalid(&format!("MemberEpoch {e} is invalid.")),
+        }
+        if let Some(a) = &req.server_assignor {
+            if !self.config.assignors.iter().any(|x| x == a) {
+                return Err(HeartbeatResponse::error(
+                    KafkaError::UnsupportedAssignor,
+                    format!(
+                        "ServerAssignor {a} is not supported. Supported assignors: {}.",
+                        self.config.assignors.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(re) = &req.subscribed_topic_regex {
+            if !re.is_empty() && Regex::new(re).is_err() {
+                return Err(HeartbeatResponse::error(
+                    KafkaError::InvalidRegularExpression,
+                    format!("SubscribedTopicRegex `{re}` is not a valid regular expression."),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A member joining with epoch 0: new, rejoining, or a static member taking over.
+    fn join(
+        self: &Arc<Self>,
+        group: &mut ConsumerGroup,
+        req: &HeartbeatRequest,
+    ) -> Result<(String, bool), HeartbeatResponse> {
+        let member_id = if req.member_id.is_empty() {
+            new_member_id()
+        } else {
+            req.member_id.clone()
+        };
+        // A static member replacing its previous incarnation keeps its assignment and epoch.
+        let previous = req.instance_id.as_ref().and_then(|i| {
+            group
+                .members
+                .iter()
+                .find(|(_, m)| m.instance_id.as_ref() == Some(i))
+                .map(|(id, m)| (id.clone(), m.static_left))
+        });
+        if let Some((old_id, left)) = previous {
+            if old_id != member_id && !left {
+                return Err(HeartbeatResponse::error(
+                    KafkaError::UnreleasedInstanceId,
+                    format!(
+                        "Static member {old_id} with instance id {} is not released yet.",
+                        req.instance_id.as_deref().unwrap_or("")
+                    ),
+                ));
+            }
+            if let Some(mut old) = group.members.shift_remove(&old_id) {
+                old.member_id = member_id.clone();
+                old.static_left = false;
+                old.client_id = req.client_id.clone();
+                old.client_host = req.client_host.clone();
+                old.last_sent = None;
+                if let Some(t) = group.target.remove(&old_id) {
+                    group.target.insert(member_id.clone(), t);
+                }
+                group.members.insert(member_id.clone(), old);
+                return Ok((member_id, false));
+            }
+        }
+        if let Some(m) = group.members.get_mut(&member_id) {
+            // Rejoining with epoch 0 (the member lost its state): it starts over.
+            m.member_epoch = 0;
+            m.previous_member_epoch = 0;
+            m.assigned.clear();
+            m.pending_revocation.clear();
+            m.state = MemberState::Stable;
+            m.last_sent = None;
+            return Ok((member_id, true));
+        }
+        if group.members.len() >= self.config.max_size {
+            return Err(HeartbeatResponse::error(
+                KafkaError::GroupMaxSizeReached,
+                format!(
+                    "The consumer group has reached its maximum capacity of {} members.",
+                    self.config.max_size
+                ),
+            ));
+        }
+        let mut m = Member::new(&member_id);
+        m.instance_id = req.instance_id.clone();
+        m.rack_id = req.rack_id.clone();
+        m.client_id = req.client_id.clone();
+        m.client_host = req.client_host.clone();
+        m.rebalance_timeout_ms = req.rebalance_timeout_ms;
+        group.members.insert(member_id.clone(), m);
+        Ok((member_id, true))
+    }
+
+    /// Bumps the group epoch when the subscribed topics' metadata changed, and recomputes the
+    /// target assignment when the group epoch is ahead of it.
+    fn refresh(
+        &self,
+        group: &mut ConsumerGroup,
+        topics: &[TopicInfo],
+        regexes: &mut RegexCache,
+        mut bump: bool,
+    ) {
+        let mut subs: HashMap<String, Vec<String>> = HashMap::new();
+        let mut metadata = BTreeMap::new();
+        for (id, m) in &group.members {
+            let s = subscribed(m, topics, regexes);
+            for t in &s {
+                if let Some(info) = topics.iter().find(|x| &x.name == t) {
+                    metadata.insert(t.clone(), (info.id, info.partitions));
+                }
+            }
+            subs.insert(id.clone(), s);
+        }
+        if metadata != group.subscription_metadata {
+            group.subscription_metadata = metadata;
+            bump = true;
+        }
+        if bump {
+            group.group_epoch += 1;
+        }
+        if group.group_epoch <= group.assignment_epoch {
+            return;
+        }
+        let assignor = group
+            .members
+            .values()
+            .filter_map(|m| m.server_assignor.clone())
+            .next()
+            .unwrap_or_else(|| {
+                self.config
+                    .assignors
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "uniform".into())
+            });
+        let members: Vec<(String, Vec<(Uuid, i32)>)> = group
+            .members
+            .keys()
+            .map(|id| {
+                let topics = subs
+                    .get(id)
+                    .map(|names| {
+                        names
+                            .iter()
+                            .filter_map(|n| group.subscription_metadata.get(n).copied())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (id.clone(), topics)
+            })
+            .collect();
+        group.target = if assignor == "range" {
+            assign_range(&members)
+        } else {
+            assign_uniform(&members, &group.target)
+        };
+        group.assignor = assignor;
+        group.assignment_epoch = group.group_epoch;
+    }
+
+    /// Moves `member_id` towards its target (Kafka's CurrentAssignmentBuilder).
+    fn reconcile(
+        self: &Arc<Self>,
+        group_id: &str,
+        group: &mut ConsumerGroup,
+        member_id: &str,
+        owned: Option<&Assignment>,
+    ) {
+        let target_epoch = group.assignment_epoch;
+        let target = group.target.get(member_id).cloned().unwrap_or_default();
+        let Some(m) = group.members.get(member_id) else {
+            return;
+        };
+        if m.static_left {
+            return;
+        }
+        let mut m = m.clone();
+        // A revocation completes when the member reports owning none of the revoked partitions.
+        if m.state == MemberState::UnrevokedPartitions {
+            let still = owned.is_none_or(|o| intersects(o, &m.pending_revocation));
+            if still {
+                if let Some(slot) = group.members.get_mut(member_id) {
+                    *slot = m;
+                }
+                return;
+            }
+            m.pending_revocation.clear();
+            m.state = MemberState::Stable;
+        }
+        if m.member_epoch != target_epoch || m.state == MemberState::UnreleasedPartitions {
+            let revoke = difference(&m.assigned, &target);
+            if !revoke.is_empty() {
+                m.assigned = intersection(&m.assigned, &target);
+                m.pending_revocation = revoke;
+                m.state = MemberState::UnrevokedPartitions;
+                m.revocation_seq += 1;
+                let (seq, timeout) = (m.revocation_seq, m.rebalance_timeout_ms);
+                self.arm_revocation(group_id, member_id, seq, timeout);
+            } else {
+                let mut assigned = Assignment::new();
+                let mut unreleased = false;
+                for (topic, parts) in &target {
+                    for p in parts {
+                        if m.assigned.get(topic).is_some_and(|x| x.contains(p))
+                            || !group.owned_by_other(member_id, topic, *p)
+                        {
+                            assigned.entry(*topic).or_default().insert(*p);
+                        } else {
+                            unreleased = true;
+                        }
+                    }
+                }
+                m.assigned = assigned;
+                if m.member_epoch != target_epoch {
+                    m.previous_member_epoch = m.member_epoch;
+                    m.member_epoch = target_epoch;
+                }
+                m.state = if unreleased {
+                    MemberState::UnreleasedPartitions
+                } else {
+                    MemberState::Stable
+                };
+            }
+        }
+        if let Some(slot) = group.members.get_mut(member_id) {
+            *slot = m;
+        }
+    }
+
+    /// After a member left or was removed: recompute, and release what it held to the others.
+    fn settle_after_change(self: &Arc<Self>, group_id: &str, group: &mut ConsumerGroup) {
+        let ids: Vec<String> = group.members.keys().cloned().collect();
+        for id in ids {
+            self.reconcile(group_id, group, &id, None);
+        }
+    }
+
+    fn arm_session(self: &Arc<Self>, group: &str, member: &str, seq: u64, timeout_ms: i32) {
+        let this = self.clone();
+        let (group, member) = (group.to_string(), member.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(timeout_ms.max(0) as u64)).await;
+            this.expire(&group, &member, |m| m.session_seq == seq, "session timeout");
+        });
+    }
+
+    fn arm_revocation(self: &Arc<Self>, group: &str, member: &str, seq: u64, timeout_ms: i32) {
+        let this = self.clone();
+        let (group, member) = (group.to_string(), member.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(timeout_ms.max(0) as u64)).await;
+            this.expire(
+                &group,
+                &member,
+                |m| m.revocation_seq == seq && m.state == MemberState::UnrevokedPartitions,
+                "did not revoke its partitions within the rebalance timeout",
+            );
+        });
+    }
+
+    /// Removes a member if `still` holds for it (its timer was not superseded).
+    fn expire(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        still: impl Fn(&Member) -> bool,
+        why: &str,
+    ) {
+        let _writes = self.append_guard();
+        let before = self.snapshot(group_id);
+        self.remove_if(group_id, member_id, still, why);
+        if let Err(e) = self.persist(group_id, before.as_ref()) {
+            tracing::error!(group = group_id, error = ?e, "writing consumer group records failed");
+        }
+    }
+
+    fn remove_if(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        still: impl Fn(&Member) -> bool,
+        why: &str,
+    ) {
+        let mut groups = self.lock();
+        let Some(group) = groups.get_mut(group_id) else {
+            return;
+        };
+        if !group.members.get(member_id).is_some_and(&still) {
+            return;
+        }
+        tracing::info!(
+            group = group_id,
+            member = member_id,
+            reason = why,
+            "removing consumer group member"
+        );
+        group.members.shift_remove(member_id);
+        group.target.remove(member_id);
+        group.group_epoch += 1;
+        // The target is recomputed at the next heartbeat (the coordinator has no topic list
+        // here); members keep what they own until then.
+    }
+
+    /// Validates an OffsetCommit / OffsetFetch member against a consumer group.
+    /// Returns None when the group is not a consumer group.
+    pub fn check_member(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        epoch: i32,
+    ) -> Option<Result<(), KafkaError>> {
+        let groups = self.lock();
+        let group = groups.get(group_id)?;
+        if member_id.is_empty() && epoch < 0 {
+            // A simple (non-member) commit: only to an empty group.
+            return Some(if group.members.is_empty() {
+                Ok(())
+            } else {
+                Err(KafkaError::UnknownMemberId)
+            });
+        }
+        let Some(m) = group.members.get(member_id) else {
+            return Some(Err(KafkaError::UnknownMemberId));
+        };
+        if epoch != m.member_epoch {
+            return Some(Err(KafkaError::StaleMemberEpoch));
+        }
+        Some(Ok(()))
+    }
+
+    /// (group id, state) of every consumer group.
+    pub fn list(&self) -> Vec<(String, &'static str)> {
+        self.lock()
+            .iter()
+            .map(|(id, g)| (id.clone(), g.state()))
+            .collect()
+    }
+
+    /// A snapshot of a group for ConsumerGroupDescribe.
+    pub fn describe(&self, group_id: &str) -> Option<GroupSnapshot> {
+        let groups = self.lock();
+        let g = groups.get(group_id)?;
+        Some(GroupSnapshot {
+            state: g.state(),
+            group_epoch: g.group_epoch,
+            assignment_epoch: g.assignment_epoch,
+            assignor: if g.assignor.is_empty() {
+                self.config.assignors.first().cloned().unwrap_or_default()
+            } else {
+                g.assignor.clone()
+            },
+            members: g
+                .members
+                .values()
+                .map(|m| {
+                    (
+                        m.clone(),
+                        g.target.get(&m.member_id).cloned().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// DeleteGroups: only an empty group. None = not a consumer group.
+    pub fn delete(&self, group_id: &str) -> Option<Result<(), KafkaError>> {
+        let _writes = self.append_guard();
+        let before = {
+            let groups = self.lock();
+            let g = groups.get(group_id)?;
+            if !g.members.is_empty() {
+                return Some(Err(KafkaError::NonEmptyGroup));
+            }
+            persisted(g)
+        };
+        if let Err(e) = self
+            .classic
+            .append(group_id, &diff_records(group_id, Some(&before), None))
+        {
+            return Some(Err(e));
+        }
+        self.lock().remove(group_id);
+        Some(Ok(()))
+    }
+
+    /// Topics any member of `group_id` subscribes to by name (for OffsetDelete checks).
+    pub fn subscribed_topic_names(&self, group_id: &str) -> Option<HashSet<String>> {
+        let groups = self.lock();
+        let g = groups.get(group_id)?;
+        Some(g.subscription_metadata.keys().cloned().collect())
+    }
+}
+
+pub struct GroupSnapshot {
+    pub state: &'static str,
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub assignor: String,
+    /// (member, its target assignment)
+    pub members: Vec<(Member, Assignment)>,
+}
+
+fn is_subset(a: &Assignment, b: &Assignment) -> bool {
+    a.iter()
+        .all(|(t, ps)| ps.iter().all(|p| b.get(t).is_some_and(|x| x.contains(p))))
+}
+
+fn intersects(a: &Assignment, b: &Assignment) -> bool {
+    a.iter()
+        .any(|(t, ps)| ps.iter().any(|p| b.get(t).is_some_and(|x| x.contains(p))))
+}
+
+fn difference(a: &Assignment, b: &Assignment) -> Assignment {
+    let mut out = Assignment::new();
+    for (t, ps) in a {
+        for p in ps {
+            if !b.get(t).is_some_and(|x| x.contains(p)) {
+                out.entry(*t).or_default().insert(*p);
+            }
+        }
+    }
+    out
+}
+
+fn intersection(a: &Assignment, b: &Assignment) -> Assignment {
+    let mut out = Assignment::new();
+    for (t, ps) in a {
+        for p in ps {
+            if b.get(t).is_some_and(|x| x.contains(p)) {
+                out.entry(*t).or_default().insert(*p);
+            }
+        }
+    }
+    out
+}
+
+/// The uniform assignor: every partition of the subscribed topics to one of the members
+/// subscribed to its topic, as evenly as possible, keeping partitions where they are when that
+/// stays balanced (sticky).
+fn assign_uniform(
+    members: &[(String, Vec<(Uuid, i32)>)],
+    previous: &HashMap<String, Assignment>,
+) -> HashMap<String, Assignment> {
+    let mut out: HashMap<String, Assignment> = members
+        .iter()
+        .map(|(m, _)| (m.clone(), Assignment::new()))
+        .collect();
+    let mut counts: HashMap<&str, usize> = members.iter().map(|(m, _)| (m.as_str(), 0)).collect();
+    // Every partition and the members that may own it.
+    let mut partitions: BTreeMap<(Uuid, i32), Vec<&str>> = BTreeMap::new();
+    for (m, topics) in members {
+        for (id, n) in topics {
+            for p in 0..*n {
+                partitions.entry((*id, p)).or_default().push(m.as_str());
+            }
+        }
+    }
+    let total = partitions.len();
+    let n_members = members.iter().filter(|(_, t)| !t.is_empty()).count().max(1);
+    let quota = total.div_ceil(n_members);
+    // Sticky pass: keep previous owners while under the quota.
+    let mut unassigned = Vec::new();
+    for ((topic, p), candidates) in &partitions {
+        let owner = previous
+            .iter()
+            .find(|(_, a)| a.get(topic).is_some_and(|x| x.contains(p)))
+            .map(|(m, _)| m.as_str())
+            .filter(|m| candidates.contains(m));
+        match owner {
+            Some(m) if counts.get(m).copied().unwrap_or(usize::MAX) < quota => {
+                *counts.entry(m).or_default() += 1;
+                out.entry(m.to_string())
+                    .or_default()
+                    .entry(*topic)
+                    .or_default()
+                    .insert(*p);
+            }
+            _ => unassigned.push(((*topic, *p), candidates.clone())),
+        }
+    }
+    for ((topic, p), candidates) in unassigned {
+        let Some(m) = candidates
+            .iter()
+            .min_by_key(|m| (counts.get(**m).copied().unwrap_or(0), **m))
+            .copied()
+        else {
+            continue;
+        };
+        *counts.entry(m).or_default() += 1;
+        out.entry(m.to_string())
+            .or_default()
+            .entry(topic)
+            .or_default()
+            .insert(p);
+    }
+    // Balance: move partitions from the fullest to the emptiest eligible member.
+    loop {
+        let mut moved = false;
+        let ids: Vec<String> = out.keys().cloned().collect();
+        for from in &ids {
+            let from_n = counts.get(from.as_str()).copied().unwrap_or(0);
+            let Some(parts) = out.get(from).cloned() else {
+                continue;
+            };
+            'parts: for (topic, ps) in &parts {
+                for p in ps {
+                    let Some(cands) = partitions.get(&(*topic, *p)) else {
+                        continue;
+                    };
+                    if let Some(to) = cands
+                        .iter()
+                        .filter(|c| counts.get(**c).copied().unwrap_or(0) + 1 < from_n)
+                        .min_by_key(|c| (counts.get(**c).copied().unwrap_or(0), **c))
+                        .copied()
+                    {
+                        if let Some(a) = out.get_mut(from) {
+                            if let Some(set) = a.get_mut(topic) {
+                                set.remove(p);
+                                if set.is_empty() {
+                                    a.remove(topic);
+                                }
+                            }
+                        }
+                        out.entry(to.to_string())
+                            .or_default()
+                            .entry(*topic)
+                            .or_default()
+                            .insert(*p);
+                        *counts.entry(to).or_default() += 1;
+                        if let Some(c) = counts.get_mut(from.as_str()) {
+                            *c -= 1;
+                        }
+                        moved = true;
+                        break 'parts;
+                    }
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    out
+}
+
+/// The range assignor: per topic, its subscribers sorted by member id get consecutive ranges
+/// of partitions (the first `n % members` get one more), as the client-side RangeAssignor.
+fn assign_range(members: &[(String, Vec<(Uuid, i32)>)]) -> HashMap<String, Assignment> {
+    let mut out: HashMap<String, Assignment> = members
+        .iter()
+        .map(|(m, _)| (m.clone(), Assignment::new()))
+        .collect();
+    let mut topics: BTreeMap<Uuid, (i32, Vec<&str>)> = BTreeMap::new();
+    for (m, ts) in members {
+        for (id, n) in ts {
+            let e = topics.entry(*id).or_insert((*n, Vec::new()));
+            e.1.push(m.as_str());
+        }
+    }
+    for (topic, (n, mut subs)) in topics {
+        subs.sort();
+        let k = subs.len() as i32;
+        if k == 0 {
+            continue;
+        }
+        let (per, extra) = (n / k, n % k);
+        let mut start = 0;
+        for (i, m) in subs.iter().enumerate() {
+            let len = per + i32::from((i as i32) < extra);
+            let set: BTreeSet<i32> = (start..start + len).collect();
+            start += len;
+            if !set.is_empty() {
+                out.entry(m.to_string()).or_default().insert(topic, set);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coordinator(dir: &std::path::Path) -> Arc<ConsumerGroupCoordinator> {
+        use crate::coordinator::group::{GroupConfig, OFFSETS_TOPIC};
+        use sluice_storage::{LogConfig, LogManager, SystemTime, TopicPartition};
+        let logs = Arc::new(
+            LogManager::open(
+                vec![dir.to_path_buf()],
+                LogConfig::default(),
+                Arc::new(SystemTime),
+            )
+            .unwrap(),
+        );
+        for p in 0..4 {
+            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
+                .unwrap();
+        }
+        let config = GroupConfig {
+            offsets_partitions: 4,
+            ..GroupConfig::default()
+        };
+        let classic = GroupCoordinator::new(config, logs, Arc::new(SystemTime));
+        ConsumerGroupCoordinator::new(ConsumerGroupConfig::default(), classic)
+    }
+
+    fn topic(name: &str, n: i32) -> TopicInfo {
+        TopicInfo {
+            name: name.into(),
+            id: Uuid::from_u128(name.bytes().fold(7u128, |h, b| {
+                h.wrapping_mul(131).wrapping_add(u128::from(b))
+            })),
+            partitions: n,
+        }
+    }
+
+    fn join_req(member: &str, topics: &[&str]) -> HeartbeatRequest {
+        HeartbeatRequest {
+            group_id: "g".into(),
+            member_id: member.into(),
+            member_epoch: 0,
+            rebalance_timeout_ms: 30_000,
+            subscribed_topic_names: Some(topics.iter().map(|t| t.to_string()).collect()),
+            owned: Some(Assignment::new()),
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            client_member_id: true,
+            ..Default::default()
+        }
+    }
+
+    fn hb(member: &str, epoch: i32, owned: &Assignment) -> HeartbeatRequest {
+        HeartbeatRequest {
+            group_id: "g".into(),
+            member_id: member.into(),
+            member_epoch: epoch,
+            rebalance_timeout_ms: -1,
+            owned: Some(owned.clone()),
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            client_member_id: true,
+            ..Default::default()
+        }
+    }
+
+    fn count(a: &Assignment) -> usize {
+        a.values().map(|s| s.len()).sum()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn members_converge_without_a_partition_ever_having_two_owners() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path());
+        let topics = vec![topic("t", 6)];
+        let a = c.heartbeat(join_req("a", &["t"]), &topics, false);
+        assert_eq!(a.error, None);
+        assert_eq!(a.member_epoch, 1);
+        let a_owned = a.assignment.clone().unwrap();
+        assert_eq!(count(&a_owned), 6);
+
+        // b joins: the group epoch moves to 2; b gets nothing until a revokes.
+        let b = c.heartbeat(join_req("b", &["t"]), &topics, false);
+        assert_eq!(b.member_epoch, 2);
+        assert_eq!(
+            count(b.assignment.as_ref().unwrap()),
+            0,
+            "a still owns everything"
+        );
+        // a heartbeats: told to keep 3 (its epoch stays 1 until it revokes).
+        let a2 = c.heartbeat(hb("a", 1, &a_owned), &topics, false);
+        assert_eq!(a2.member_epoch, 1);
+        let a_kept = a2.assignment.clone().unwrap();
+        assert_eq!(count(&a_kept), 3);
+        // a revoked: now at epoch 2.
+        let a3 = c.heartbeat(hb("a", 1, &a_kept), &topics, false);
+        assert_eq!(a3.member_epoch, 2);
+        // b gets the released three.
+        let b2 = c.heartbeat(hb("b", 2, &Assignment::new()), &topics, false);
+        let b_owned = b2.assignment.unwrap();
+        assert_eq!(count(&b_owned), 3);
+        assert!(!intersects(&b_owned, &a_kept));
+        assert_eq!(c.describe("g").unwrap().state, "Stable");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stale_and_unknown_members_are_fenced() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path());
+        let topics = vec![topic("t", 2)];
+        let a = c.heartbeat(join_req("a", &["t"]), &topics, false);
+        let r = c.heartbeat(
+            hb("a", a.member_epoch + 3, &Assignment::new()),
+            &topics,
+            false,
+        );
+        assert_eq!(r.error.map(|e| e.0), Some(KafkaError::FencedMemberEpoch));
+        let r = c.heartbeat(hb("zz", 1, &Assignment::new()), &topics, false);
+        assert_eq!(r.error.map(|e| e.0), Some(KafkaError::UnknownMemberId));
+        let mut bad = join_req("x", &["t"]);
+        bad.server_assignor = Some("nope".into());
+        let r = c.heartbeat(bad, &topics, false);
+        assert_eq!(r.error.map(|e| e.0), Some(KafkaError::UnsupportedAssignor));
+        assert_eq!(c.check_member("g", "a", 1), Some(Ok(())));
+        assert_eq!(
+            c.check_member("g", "a", 0),
+            Some(Err(KafkaError::StaleMemberEpoch))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_member_is_removed_after_its_session() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path());
+        let topics = vec![topic("t", 2)];
+        c.heartbeat(join_req("a", &["t"]), &topics, false);
+        tokio::time::sleep(Duration::from_millis(45_001)).await;
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(c.describe("g").unwrap().state, "Empty");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn regex_subscriptions_pick_up_new_topics() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path());
+        let mut req = join_req("a", &[]);
+        req.subscribed_topic_names = None;
+        req.subscribed_topic_regex = Some("orders-.*".into());
+        let topics = vec![topic("orders-eu", 1), topic("other", 1)];
+        let a = c.heartbeat(req, &topics, false);
+        assert_eq!(count(a.assignment.as_ref().unwrap()), 1);
+        let topics = vec![
+            topic("orders-eu", 1),
+            topic("other", 1),
+            topic("orders-us", 2),
+        ];
+        let a2 = c.heartbeat(
+            hb("a", a.member_epoch, a.assignment.as_ref().unwrap()),
+            &topics,
+            false,
+        );
+        assert_eq!(count(a2.assignment.as_ref().unwrap()), 3);
+        assert!(a2.member_epoch > a.member_epoch);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_static_member_comes_back_to_its_partitions() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path());
+        let topics = vec![topic("t", 4)];
+        let mut j = join_req("a", &["t"]);
+        j.instance_id = Some("i1".into());
+        let a = c.heartbeat(j.clone(), &topics, false);
+        let owned = a.assignment.clone().unwrap();
+        let mut leave = hb("a", -2, &owned);
+        leave.instance_id = Some("i1".into());
+        assert_eq!(c.heartbeat(leave, &topics, false).member_epoch, -2);
+        j.member_id = "a2".into();
+        let back = c.heartbeat(j, &topics, false);
+        assert_eq!(back.error, None);
+        assert_eq!(
+            back.member_epoch, a.member_epoch,
+            "no new epoch: no rebalance"
+        );
+        assert_eq!(back.assignment.unwrap(), owned);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn groups_are_replayed_from_the_log_after_a_restart() {
+        let d = tempfile::tempdir().unwrap();
+        let topics = vec![topic("t", 4)];
+        let (epoch, owned) = {
+            let c = coordinator(d.path());
+            let a = c.heartbeat(join_req("a", &["t"]), &topics, false);
+            let b = c.heartbeat(join_req("b", &["t"]), &topics, false);
+            assert_eq!(b.error, None);
+            // a gives up half, b takes it: a settled state.
+            let a_owned = a.assignment.unwrap();
+            let a2 = c.heartbeat(hb("a", a.member_epoch, &a_owned), &topics, false);
+            let kept = a2.assignment.unwrap();
+            c.heartbeat(hb("a", a.member_epoch, &kept), &topics, false);
+            let b2 = c.heartbeat(hb("b", b.member_epoch, &Assignment::new()), &topics, false);
+            (b2.member_epoch, b2.assignment.unwrap())
+        };
+        let c = coordinator(d.path());
+        c.load();
+        let g = c.describe("g").expect("group replayed");
+        assert_eq!(g.members.len(), 2);
+        let b = g.members.iter().find(|(m, _)| m.member_id == "b").unwrap();
+        assert_eq!(b.0.member_epoch, epoch);
+        assert_eq!(b.0.assigned, owned);
+        assert_eq!(b.0.subscribed_topic_names, vec!["t".to_string()]);
+        // The member carries on with its epoch, no rejoin needed.
+        let r = c.heartbeat(hb("b", epoch, &owned), &topics, false);
+        assert_eq!(r.error, None);
+        // A deleted group stays deleted.
+        c.heartbeat(hb("a", -1, &Assignment::new()), &topics, false);
+        c.heartbeat(hb("b", -1, &Assignment::new()), &topics, false);
+        assert_eq!(c.delete("g"), Some(Ok(())));
+        let c2 = coordinator(d.path());
+        c2.load();
+        assert!(c2.describe("g").is_none());
+    }
+
+    #[test]
+    fn range_and_uniform_balance() {
+        let t = Uuid::new_v4();
+        let members = vec![
+            ("m1".to_string(), vec![(t, 5)]),
+            ("m2".to_string(), vec![(t, 5)]),
+        ];
+        let r = assign_range(&members);
+        assert_eq!(r["m1"][&t], BTreeSet::from([0, 1, 2]));
+        assert_eq!(r["m2"][&t], BTreeSet::from([3, 4]));
+        let u = assign_uniform(&members, &HashMap::new());
+        let (a, b) = (count(&u["m1"]), count(&u["m2"]));
+        assert_eq!(a + b, 5);
+        assert!(a.abs_diff(b) <= 1);
+    }
+
+    #[test]
+    fn member_ids_are_22_url_safe_characters() {
+        let id = new_member_id();
+        assert_eq!(id.len(), 22);
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+}

@@ -1,0 +1,408 @@
+//! The KIP-848 consumer group records of `__consumer_offsets`, in Apache Kafka 4.3's schemas
+//! (group-coordinator's ConsumerGroup*Key/Value). Keys are non-flexible (version int16 = the
+//! record type, then plain strings); values are flexible (version int16 = 0, compact strings
+//! and arrays, tagged fields). Tagged fields Kafka added later (metadata_hash,
+//! assignment_timestamp, assignment_epochs, classic_member_metadata) are not written and are
+//! skipped when read.
+//!
+//! | key type | key | value |
+//! |---|---|---|
+//! | 3 | ConsumerGroupMetadataKey (group) | epoch |
+//! | 5 | ConsumerGroupMemberMetadataKey (group, member) | instance_id, rack_id, client_id, client_host, subscribed_topic_names, subscribed_topic_regex, rebalance_timeout_ms, server_assignor |
+//! | 6 | ConsumerGroupTargetAssignmentMetadataKey (group) | assignment_epoch |
+//! | 7 | ConsumerGroupTargetAssignmentMemberKey (group, member) | topic_partitions |
+//! | 8 | ConsumerGroupCurrentMemberAssignmentKey (group, member) | member_epoch, previous_member_epoch, state, assigned_partitions, partitions_pending_revocation |
+
+use super::consumer_group::Assignment;
+use bytes::BufMut;
+use thiserror::Error;
+use uuid::Uuid;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConsumerRecordError {
+    #[error("consumer group record truncated")]
+    Truncated,
+    #[error("consumer group record: not a KIP-848 key (type {0})")]
+    NotConsumerKey(i16),
+    #[error("consumer group record: unknown value version {0}")]
+    UnknownVersion(i16),
+    #[error("consumer group record has an invalid string")]
+    BadString,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerKey {
+    Metadata { group: String },
+    MemberMetadata { group: String, member: String },
+    TargetMetadata { group: String },
+    TargetMember { group: String, member: String },
+    CurrentAssignment { group: String, member: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberMetadataValue {
+    pub instance_id: Option<String>,
+    pub rack_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub subscribed_topic_names: Vec<String>,
+    pub subscribed_topic_regex: Option<String>,
+    pub rebalance_timeout_ms: i32,
+    pub server_assignor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CurrentAssignmentValue {
+    pub member_epoch: i32,
+    pub previous_member_epoch: i32,
+    pub state: i8,
+    pub assigned: Assignment,
+    pub pending_revocation: Assignment,
+}
+
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    b.put_i16(s.len().min(i16::MAX as usize) as i16);
+    b.put_slice(s.as_bytes());
+}
+
+fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        b.put_u8((v as u8) | 0x80);
+        v >>= 7;
+    }
+    b.put_u8(v as u8);
+}
+
+fn put_compact_str(b: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => put_uvarint(b, 0),
+        Some(s) => {
+            put_uvarint(b, s.len() as u64 + 1);
+            b.put_slice(s.as_bytes());
+        }
+    }
+}
+
+fn put_partitions(b: &mut Vec<u8>, a: &Assignment) {
+    put_uvarint(b, a.len() as u64 + 1);
+    for (topic, parts) in a {
+        b.put_slice(topic.as_bytes());
+        put_uvarint(b, parts.len() as u64 + 1);
+        for p in parts {
+            b.put_i32(*p);
+        }
+        put_uvarint(b, 0); // tagged fields
+    }
+}
+
+impl ConsumerKey {
+    pub fn group(&self) -> &str {
+        match self {
+            ConsumerKey::Metadata { group }
+            | ConsumerKey::MemberMetadata { group, .. }
+            | ConsumerKey::TargetMetadata { group }
+            | ConsumerKey::TargetMember { group, .. }
+            | ConsumerKey::CurrentAssignment { group, .. } => group,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        match self {
+            ConsumerKey::Metadata { group } => {
+                b.put_i16(3);
+                put_str(&mut b, group);
+            }
+            ConsumerKey::MemberMetadata { group, member } => {
+                b.put_i16(5);
+                put_str(&mut b, group);
+                put_str(&mut b, member);
+            }
+            ConsumerKey::TargetMetadata { group } => {
+                b.put_i16(6);
+                put_str(&mut b, group);
+            }
+            ConsumerKey::TargetMember { group, member } => {
+                b.put_i16(7);
+                put_str(&mut b, group);
+                put_str(&mut b, member);
+            }
+            ConsumerKey::CurrentAssignment { group, member } => {
+                b.put_i16(8);
+                put_str(&mut b, group);
+                put_str(&mut b, member);
+            }
+        }
+        b
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, ConsumerRecordError> {
+        let mut r = Reader { buf, pos: 0 };
+        let t = r.i16()?;
+        Ok(match t {
+            3 => ConsumerKey::Metadata { group: r.string()? },
+            5 => ConsumerKey::MemberMetadata {
+                group: r.string()?,
+                member: r.string()?,
+            },
+            6 => ConsumerKey::TargetMetadata { group: r.string()? },
+            7 => ConsumerKey::TargetMember {
+                group: r.string()?,
+                member: r.string()?,
+            },
+            8 => ConsumerKey::CurrentAssignment {
+                group: r.string()?,
+                member: r.string()?,
+            },
+            other => return Err(ConsumerRecordError::NotConsumerKey(other)),
+        })
+    }
+}
+
+/// ConsumerGroupMetadataValue / ConsumerGroupTargetAssignmentMetadataValue: one epoch.
+pub fn encode_epoch(epoch: i32) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.put_i16(0);
+    b.put_i32(epoch);
+    put_uvarint(&mut b, 0);
+    b
+}
+
+pub fn decode_epoch(buf: &[u8]) -> Result<i32, ConsumerRecordError> {
+    let mut r = Reader { buf, pos: 0 };
+    r.version()?;
+    r.i32()
+}
+
+/// ConsumerGroupTargetAssignmentMemberValue.
+pub fn encode_target(a: &Assignment) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.put_i16(0);
+    put_partitions(&mut b, a);
+    put_uvarint(&mut b, 0);
+    b
+}
+
+pub fn decode_target(buf: &[u8]) -> Result<Assignment, ConsumerRecordError> {
+    let mut r = Reader { buf, pos: 0 };
+    r.version()?;
+    r.partitions()
+}
+
+impl MemberMetadataValue {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.put_i16(0);
+        put_compact_str(&mut b, self.instance_id.as_deref());
+        put_compact_str(&mut b, self.rack_id.as_deref());
+        put_compact_str(&mut b, Some(&self.client_id));
+        put_compact_str(&mut b, Some(&self.client_host));
+        put_uvarint(&mut b, self.subscribed_topic_names.len() as u64 + 1);
+        for t in &self.subscribed_topic_names {
+            put_compact_str(&mut b, Some(t));
+        }
+        put_compact_str(&mut b, self.subscribed_topic_regex.as_deref());
+        b.put_i32(self.rebalance_timeout_ms);
+        put_compact_str(&mut b, self.server_assignor.as_deref());
+        put_uvarint(&mut b, 0);
+        b
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, ConsumerRecordError> {
+        let mut r = Reader { buf, pos: 0 };
+        r.version()?;
+        let instance_id = r.compact_str()?;
+        let rack_id = r.compact_str()?;
+        let client_id = r.compact_str()?.unwrap_or_default();
+        let client_host = r.compact_str()?.unwrap_or_default();
+        let n = r.compact_len()?;
+        let mut subscribed_topic_names = Vec::new();
+        for _ in 0..n {
+            subscribed_topic_names.push(r.compact_str()?.unwrap_or_default());
+        }
+        Ok(Self {
+            instance_id,
+            rack_id,
+            client_id,
+            client_host,
+            subscribed_topic_names,
+            subscribed_topic_regex: r.compact_str()?,
+            rebalance_timeout_ms: r.i32()?,
+            server_assignor: r.compact_str()?,
+        })
+    }
+}
+
+impl CurrentAssignmentValue {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.put_i16(0);
+        b.put_i32(self.member_epoch);
+        b.put_i32(self.previous_member_epoch);
+        b.put_i8(self.state);
+        put_partitions(&mut b, &self.assigned);
+        put_partitions(&mut b, &self.pending_revocation);
+        put_uvarint(&mut b, 0);
+        b
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, ConsumerRecordError> {
+        let mut r = Reader { buf, pos: 0 };
+        r.version()?;
+        Ok(Self {
+            member_epoch: r.i32()?,
+            previous_member_epoch: r.i32()?,
+            state: r.i8()?,
+            assigned: r.partitions()?,
+            pending_revocation: r.partitions()?,
+        })
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], ConsumerRecordError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(ConsumerRecordError::Truncated)?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or(ConsumerRecordError::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+    fn i8(&mut self) -> Result<i8, ConsumerRecordError> {
+        Ok(self.take(1)?[0] as i8)
+    }
+    fn i16(&mut self) -> Result<i16, ConsumerRecordError> {
+        let b = self.take(2)?;
+        Ok(i16::from_be_bytes([b[0], b[1]]))
+    }
+    fn i32(&mut self) -> Result<i32, ConsumerRecordError> {
+        let b = self.take(4)?;
+        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn version(&mut self) -> Result<(), ConsumerRecordError> {
+        match self.i16()? {
+            0 => Ok(()),
+            v => Err(ConsumerRecordError::UnknownVersion(v)),
+        }
+    }
+    fn uvarint(&mut self) -> Result<u64, ConsumerRecordError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.take(1)?[0];
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(ConsumerRecordError::Truncated)
+    }
+    /// A compact array's element count, bounded by the bytes left (each element >= 1 byte).
+    fn compact_len(&mut self) -> Result<usize, ConsumerRecordError> {
+        let n = self.uvarint()?.saturating_sub(1) as usize;
+        if n > self.buf.len().saturating_sub(self.pos) {
+            return Err(ConsumerRecordError::Truncated);
+        }
+        Ok(n)
+    }
+    fn string(&mut self) -> Result<String, ConsumerRecordError> {
+        let len = self.i16()?;
+        if len < 0 {
+            return Err(ConsumerRecordError::BadString);
+        }
+        let s = self.take(len as usize)?;
+        String::from_utf8(s.to_vec()).map_err(|_| ConsumerRecordError::BadString)
+    }
+    fn compact_str(&mut self) -> Result<Option<String>, ConsumerRecordError> {
+        let n = self.uvarint()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let s = self.take((n - 1) as usize)?;
+        String::from_utf8(s.to_vec())
+            .map(Some)
+            .map_err(|_| ConsumerRecordError::BadString)
+    }
+    fn skip_tagged(&mut self) -> Result<(), ConsumerRecordError> {
+        let n = self.uvarint()?;
+        for _ in 0..n {
+            self.uvarint()?;
+            let size = self.uvarint()? as usize;
+            self.take(size)?;
+        }
+        Ok(())
+    }
+    fn partitions(&mut self) -> Result<Assignment, ConsumerRecordError> {
+        let n = self.compact_len()?;
+        let mut out = Assignment::new();
+        for _ in 0..n {
+            let id =
+                Uuid::from_slice(self.take(16)?).map_err(|_| ConsumerRecordError::Truncated)?;
+            let k = self.compact_len()?;
+            let set = out.entry(id).or_default();
+            for _ in 0..k {
+                set.insert(self.i32()?);
+            }
+            self.skip_tagged()?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn records_round_trip() {
+        let t = Uuid::from_u128(42);
+        let a: Assignment = [(t, BTreeSet::from([0, 3]))].into_iter().collect();
+        let cur = CurrentAssignmentValue {
+            member_epoch: 7,
+            previous_member_epoch: 6,
+            state: 1,
+            assigned: a.clone(),
+            pending_revocation: Assignment::new(),
+        };
+        assert_eq!(CurrentAssignmentValue::decode(&cur.encode()).unwrap(), cur);
+        let meta = MemberMetadataValue {
+            instance_id: Some("i".into()),
+            rack_id: None,
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            subscribed_topic_names: vec!["a".into(), "b".into()],
+            subscribed_topic_regex: Some("x.*".into()),
+            rebalance_timeout_ms: 300_000,
+            server_assignor: None,
+        };
+        assert_eq!(MemberMetadataValue::decode(&meta.encode()).unwrap(), meta);
+        assert_eq!(decode_target(&encode_target(&a)).unwrap(), a);
+        assert_eq!(decode_epoch(&encode_epoch(9)).unwrap(), 9);
+        let k = ConsumerKey::CurrentAssignment {
+            group: "g".into(),
+            member: "m".into(),
+        };
+        assert_eq!(ConsumerKey::decode(&k.encode()).unwrap(), k);
+        assert_eq!(
+            ConsumerKey::decode(&[0, 2, 0, 1, b'g']),
+            Err(ConsumerRecordError::NotConsumerKey(2))
+        );
+    }
+
+    #[test]
+    fn hostile_lengths_are_refused_not_allocated() {
+        // An array claiming 2^40 elements in a 10-byte value.
+        let mut b = vec![0, 0];
+        put_uvarint(&mut b, 1 << 40);
+        assert_eq!(decode_target(&b), Err(ConsumerRecordError::Truncated));
+    }
+}
