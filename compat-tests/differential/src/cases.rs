@@ -1478,7 +1478,7 @@ fn cluster(c: &mut Ctx) -> Result<()> {
         &commit,
     )?;
     // Other groups on the broker come and go: only this run's groups are printed.
-    let prefix = c.prefix.clone();
+    let prefix = format!("{}-lg-", c.prefix);
     for (title, states, types) in [
         ("list groups, no filter", vec![], vec![]),
         ("list groups in state Empty", vec!["Empty"], vec![]),
@@ -1496,8 +1496,10 @@ fn cluster(c: &mut Ctx) -> Result<()> {
             .with_types_filter(types.iter().map(|x| s(x)).collect());
         let mut r = c.client.send(ApiKey::ListGroups, 5, &req)?;
         if let ResponseKind::ListGroups(l) = &mut r {
+            // Kafka lists groups in its own (hash) order: sorted here.
             l.groups
                 .retain(|g| g.group_id.0.starts_with(prefix.as_str()));
+            l.groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         }
         c.step += 1;
         println!(
