@@ -8,6 +8,7 @@ use crate::client::Client;
 use crate::normalize::Normalizer;
 use anyhow::{bail, Result};
 use bytes::Bytes;
+use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions as HbTopicPartitions;
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
@@ -34,7 +35,8 @@ use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    AlterConfigsRequest, ApiKey, BrokerId, CreatePartitionsRequest, CreateTopicsRequest,
+    AlterConfigsRequest, ApiKey, BrokerId, ConsumerGroupDescribeRequest,
+    ConsumerGroupHeartbeatRequest, CreatePartitionsRequest, CreateTopicsRequest,
     DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
     DescribeConfigsRequest, DescribeGroupsRequest, DescribeLogDirsRequest,
     DescribeTopicPartitionsRequest, FetchRequest, FindCoordinatorRequest, GroupId,
@@ -61,6 +63,8 @@ pub const CASES: &[(&str, Case)] = &[
     ("groups", groups),
     ("configs", configs),
     ("cluster", cluster),
+    ("consumer-groups", consumer_groups),
+    ("consumer-groups-migration", consumer_groups_migration),
 ];
 
 /// Record timestamps: fixed, so that ListOffsets by time is deterministic (2023-11-14).
@@ -365,6 +369,9 @@ fn take_records(response: &mut ResponseKind) -> Vec<String> {
             }
             dir.topics.sort_by(|a, b| a.name.cmp(&b.name));
         }
+    }
+    if let ResponseKind::ConsumerGroupDescribe(r) = response {
+        r.groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     }
     if let ResponseKind::DeleteGroups(r) = response {
         r.results.sort_by(|a, b| a.group_id.cmp(&b.group_id));
@@ -1508,5 +1515,201 @@ fn cluster(c: &mut Ctx) -> Result<()> {
         );
         print!("{}", c.norm.dump(&r));
     }
+    Ok(())
+}
+
+/// KIP-848: ConsumerGroupHeartbeat and ConsumerGroupDescribe, mostly error paths.
+fn consumer_groups(c: &mut Ctx) -> Result<()> {
+    let t = c.name("cg-topic");
+    c.create_topic(&t, 2, &[])?;
+    let g = c.name("cg-group");
+    c.wait_coordinator(&g)?;
+    let hb = |group: &str, member: &str, epoch: i32| {
+        ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_member_id(s(member))
+            .with_member_epoch(epoch)
+            .with_instance_id(None)
+            .with_rack_id(None)
+            .with_rebalance_timeout_ms(-1)
+            .with_subscribed_topic_names(None)
+            .with_subscribed_topic_regex(None)
+            .with_server_assignor(None)
+            .with_topic_partitions(None)
+    };
+    let join = |group: &str, member: &str| {
+        hb(group, member, 0)
+            .with_rebalance_timeout_ms(30_000)
+            .with_subscribed_topic_names(Some(vec![topic_name(&t)]))
+            .with_topic_partitions(Some(vec![]))
+    };
+    let fresh = c.name("cg-fresh");
+    c.wait_coordinator(&fresh)?;
+    c.show(
+        "a first join to a fresh group",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &join(&fresh, "m-ffffffffffffffffffff"),
+    )?;
+    c.show(
+        "heartbeat with an empty group id",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &join("", "m-aaaaaaaaaaaaaaaaaaaa"),
+    )?;
+    c.show(
+        "join without a member id (v1)",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &join(&g, ""),
+    )?;
+    c.show(
+        "join without a rebalance timeout",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &join(&g, "m-aaaaaaaaaaaaaaaaaaaa").with_rebalance_timeout_ms(-1),
+    )?;
+    c.show(
+        "join without a subscription",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &join(&g, "m-aaaaaaaaaaaaaaaaaaaa").with_subscribed_topic_names(None),
+    )?;
+    c.show(
+        "join with owned partitions",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &join(&g, "m-aaaaaaaaaaaaaaaaaaaa").with_topic_partitions(Some(vec![
+            HbTopicPartitions::default()
+                .with_topic_id(Uuid::from_u128(5))
+                .with_partitions(vec![0]),
+        ])),
+    )?;
+    c.show(
+        "join with an unknown assignor",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &join(&g, "m-aaaaaaaaaaaaaaaaaaaa").with_server_assignor(Some(s("nope"))),
+    )?;
+    c.show(
+        "join with an invalid regex",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &join(&g, "m-aaaaaaaaaaaaaaaaaaaa")
+            .with_subscribed_topic_names(None)
+            .with_subscribed_topic_regex(Some(s("(unclosed"))),
+    )?;
+    c.show(
+        "heartbeat of an unknown member",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &hb(&g, "m-bbbbbbbbbbbbbbbbbbbb", 3),
+    )?;
+    c.show(
+        "heartbeat with epoch -3",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &hb(&g, "m-aaaaaaaaaaaaaaaaaaaa", -3),
+    )?;
+    let r = c.show(
+        "join",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &join(&g, "m-aaaaaaaaaaaaaaaaaaaa"),
+    )?;
+    let epoch = match r {
+        ResponseKind::ConsumerGroupHeartbeat(r) => r.member_epoch,
+        _ => bail!("unexpected response to ConsumerGroupHeartbeat"),
+    };
+    c.show(
+        "heartbeat with a newer epoch",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &hb(&g, "m-aaaaaaaaaaaaaaaaaaaa", epoch + 5),
+    )?;
+    let describe = |groups: Vec<String>| {
+        ConsumerGroupDescribeRequest::default()
+            .with_group_ids(groups.into_iter().map(|x| GroupId(s(&x))).collect())
+    };
+    c.show(
+        "describe the group, a missing one and a classic one",
+        ApiKey::ConsumerGroupDescribe,
+        1,
+        &describe(vec![g.clone(), c.name("cg-missing")]),
+    )?;
+    c.show(
+        "DescribeGroups of the consumer group",
+        ApiKey::DescribeGroups,
+        5,
+        &DescribeGroupsRequest::default().with_groups(vec![GroupId(s(&g))]),
+    )?;
+    c.show(
+        "leave",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &hb(&g, "m-aaaaaaaaaaaaaaaaaaaa", -1),
+    )?;
+    c.show(
+        "leave again",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &hb(&g, "m-aaaaaaaaaaaaaaaaaaaa", -1),
+    )?;
+    c.show(
+        "describe the empty group",
+        ApiKey::ConsumerGroupDescribe,
+        1,
+        &describe(vec![g.clone()]),
+    )?;
+    c.show(
+        "delete it",
+        ApiKey::DeleteGroups,
+        2,
+        &DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s(&g))]),
+    )?;
+    c.show(
+        "describe the deleted group",
+        ApiKey::ConsumerGroupDescribe,
+        1,
+        &describe(vec![g.clone()]),
+    )?;
+    Ok(())
+}
+
+/// A classic JoinGroup to a KIP-848 group with a member (Kafka's group.consumer.migration.policy).
+fn consumer_groups_migration(c: &mut Ctx) -> Result<()> {
+    let t = c.name("mig-topic");
+    c.create_topic(&t, 2, &[])?;
+    let g = c.name("mig-group");
+    c.wait_coordinator(&g)?;
+    let join = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s(&g)))
+        .with_member_id(s("m-mmmmmmmmmmmmmmmmmmmm"))
+        .with_member_epoch(0)
+        .with_rebalance_timeout_ms(30_000)
+        .with_subscribed_topic_names(Some(vec![topic_name(&t)]))
+        .with_subscribed_topic_regex(None)
+        .with_server_assignor(None)
+        .with_topic_partitions(Some(vec![]));
+    c.show(
+        "a KIP-848 member joins",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &join,
+    )?;
+    c.show(
+        "classic JoinGroup to the consumer group",
+        ApiKey::JoinGroup,
+        9,
+        &JoinGroupRequest::default()
+            .with_group_id(GroupId(s(&g)))
+            .with_session_timeout_ms(30_000)
+            .with_rebalance_timeout_ms(30_000)
+            .with_member_id(s(""))
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![JoinGroupRequestProtocol::default()
+                .with_name(s("range"))
+                .with_metadata(subscription(&t))]),
+    )?;
     Ok(())
 }

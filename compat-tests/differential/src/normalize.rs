@@ -79,7 +79,7 @@ impl Normalizer {
                 Some("<topic-id>".into())
             }
             "session_id" if value != "0" => Some("<session>".into()),
-            "member_id" | "leader" if value != "\"\"" && !value.is_empty() => {
+            "member_id" | "leader" if value != "\"\"" && !value.is_empty() && value != "None" => {
                 Some(self.label("member", value))
             }
             "producer_id" if !value.contains("-1") && value != "0" => {

@@ -94,7 +94,10 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
             }
             _ = offsets_expiry.tick() => {
                 let b = broker.clone();
-                let _ = tokio::task::spawn_blocking(move || b.groups.expire_offsets()).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    b.groups
+                        .expire_offsets_with(|g| b.consumer_groups.live_subscriptions(g))
+                }).await;
             }
             _ = checkpoint.tick() => {
                 let b = broker.clone();

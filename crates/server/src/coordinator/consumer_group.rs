@@ -209,7 +209,7 @@ impl HeartbeatResponse {
         Self {
             error: Some((e, Some(message.into()))),
             member_id: String::new(),
-            member_epoch: -1,
+            member_epoch: 0,
             heartbeat_interval_ms: 0,
             assignment: None,
         }
@@ -613,7 +613,7 @@ impl ConsumerGroupCoordinator {
         if !groups.contains_key(&req.group_id) {
             if req.member_epoch != 0 {
                 return HeartbeatResponse::error(
-                    KafkaError::UnknownMemberId,
+                    KafkaError::GroupIdNotFound,
                     format!("Group {} not found.", req.group_id),
                 );
             }
@@ -655,9 +655,7 @@ impl ConsumerGroupCoordinator {
                 bump = true;
             }
             let epoch = req.member_epoch;
-            let g = req.group_id.clone();
-            self.refresh(group, topics, &mut regexes, bump);
-            self.settle_after_change(&g, group);
+            self.refresh(group, topics, &mut regexes, bump, false);
             return HeartbeatResponse {
                 error: None,
                 member_id,
@@ -747,20 +745,13 @@ impl ConsumerGroupCoordinator {
             self.arm_session(&req.group_id, &member_id, seq, timeout);
         }
         bump |= changed;
-        self.refresh(group, topics, &mut regexes, bump);
+        self.refresh(group, topics, &mut regexes, bump, true);
 
-        // Reconcile this member, then every member that may now get released partitions.
+        // Reconcile this member only: another member's epoch moves when it heartbeats (it must
+        // learn its new epoch from its own response, or its next heartbeat would be fenced);
+        // partitions released by others are picked up then.
         let full = req.owned.is_some() || req.member_epoch == 0;
         self.reconcile(&req.group_id, group, &member_id, req.owned.as_ref());
-        let others: Vec<String> = group
-            .members
-            .keys()
-            .filter(|k| **k != member_id)
-            .cloned()
-            .collect();
-        for other in others {
-            self.reconcile(&req.group_id, group, &other, None);
-        }
         let interval = self.config.heartbeat_interval_ms;
         let Some(m) = group.members.get_mut(&member_id) else {
             return HeartbeatResponse::error(KafkaError::UnknownMemberId, "member removed");
@@ -783,10 +774,7 @@ impl ConsumerGroupCoordinator {
     fn validate(&self, req: &HeartbeatRequest) -> Result<(), HeartbeatResponse> {
         let invalid = |m: &str| Err(HeartbeatResponse::error(KafkaError::InvalidRequest, m));
         if req.group_id.is_empty() {
-            return Err(HeartbeatResponse::error(
-                KafkaError::InvalidGroupId,
-                "GroupId can't be empty.",
-            ));
+            return invalid("GroupId can't be empty.");
         }
         if req.instance_id.as_deref() == Some("") {
             return invalid("InstanceId can't be empty.");
@@ -921,7 +909,8 @@ impl ConsumerGroupCoordinator {
         group: &mut ConsumerGroup,
         topics: &[TopicInfo],
         regexes: &mut RegexCache,
-        mut bump: bool,
+        bump: bool,
+        member_joined_or_changed: bool,
     ) {
         let mut subs: HashMap<String, Vec<String>> = HashMap::new();
         let mut metadata = BTreeMap::new();
@@ -934,14 +923,19 @@ impl ConsumerGroupCoordinator {
             }
             subs.insert(id.clone(), s);
         }
+        // As Kafka 4.3 counts (compat-tests/differential, consumer-groups): a heartbeat that
+        // changes a member and the subscribed topics' metadata bumps the epoch twice (a first
+        // join gives epoch 2); a leave bumps it once.
+        let mut inc = i32::from(bump);
         if metadata != group.subscription_metadata {
             group.subscription_metadata = metadata;
-            bump = true;
+            if member_joined_or_changed || !bump {
+                inc += 1;
+            }
         }
-        if bump {
-            group.group_epoch += 1;
-        }
-        if group.group_epoch <= group.assignment_epoch {
+        group.group_epoch += inc;
+        // An empty group keeps its last target (Kafka does not recompute it).
+        if group.group_epoch <= group.assignment_epoch || group.members.is_empty() {
             return;
         }
         let assignor = group
@@ -1047,14 +1041,6 @@ impl ConsumerGroupCoordinator {
         }
         if let Some(slot) = group.members.get_mut(member_id) {
             *slot = m;
-        }
-    }
-
-    /// After a member left or was removed: recompute, and release what it held to the others.
-    fn settle_after_change(self: &Arc<Self>, group_id: &str, group: &mut ConsumerGroup) {
-        let ids: Vec<String> = group.members.keys().cloned().collect();
-        for id in ids {
-            self.reconcile(group_id, group, &id, None);
         }
     }
 
@@ -1204,6 +1190,13 @@ impl ConsumerGroupCoordinator {
         }
         self.lock().remove(group_id);
         Some(Ok(()))
+    }
+
+    /// The topics a KIP-848 group with members subscribes to (None: no such group, or empty).
+    pub fn live_subscriptions(&self, group_id: &str) -> Option<HashSet<String>> {
+        let groups = self.lock();
+        let g = groups.get(group_id).filter(|g| !g.members.is_empty())?;
+        Some(g.subscription_metadata.keys().cloned().collect())
     }
 
     /// Topics any member of `group_id` subscribes to by name (for OffsetDelete checks).
@@ -1477,28 +1470,29 @@ mod tests {
         let topics = vec![topic("t", 6)];
         let a = c.heartbeat(join_req("a", &["t"]), &topics, false);
         assert_eq!(a.error, None);
-        assert_eq!(a.member_epoch, 1);
+        // As Kafka 4.3: the member and the subscribed metadata both changed: epoch 2.
+        assert_eq!(a.member_epoch, 2);
         let a_owned = a.assignment.clone().unwrap();
         assert_eq!(count(&a_owned), 6);
 
-        // b joins: the group epoch moves to 2; b gets nothing until a revokes.
+        // b joins: the group epoch moves to 3; b gets nothing until a revokes.
         let b = c.heartbeat(join_req("b", &["t"]), &topics, false);
-        assert_eq!(b.member_epoch, 2);
+        assert_eq!(b.member_epoch, 3);
         assert_eq!(
             count(b.assignment.as_ref().unwrap()),
             0,
             "a still owns everything"
         );
-        // a heartbeats: told to keep 3 (its epoch stays 1 until it revokes).
-        let a2 = c.heartbeat(hb("a", 1, &a_owned), &topics, false);
-        assert_eq!(a2.member_epoch, 1);
+        // a heartbeats: told to keep 3 (its epoch stays 2 until it revokes).
+        let a2 = c.heartbeat(hb("a", 2, &a_owned), &topics, false);
+        assert_eq!(a2.member_epoch, 2);
         let a_kept = a2.assignment.clone().unwrap();
         assert_eq!(count(&a_kept), 3);
-        // a revoked: now at epoch 2.
-        let a3 = c.heartbeat(hb("a", 1, &a_kept), &topics, false);
-        assert_eq!(a3.member_epoch, 2);
+        // a revoked: now at epoch 3.
+        let a3 = c.heartbeat(hb("a", 2, &a_kept), &topics, false);
+        assert_eq!(a3.member_epoch, 3);
         // b gets the released three.
-        let b2 = c.heartbeat(hb("b", 2, &Assignment::new()), &topics, false);
+        let b2 = c.heartbeat(hb("b", 3, &Assignment::new()), &topics, false);
         let b_owned = b2.assignment.unwrap();
         assert_eq!(count(&b_owned), 3);
         assert!(!intersects(&b_owned, &a_kept));
@@ -1523,7 +1517,7 @@ mod tests {
         bad.server_assignor = Some("nope".into());
         let r = c.heartbeat(bad, &topics, false);
         assert_eq!(r.error.map(|e| e.0), Some(KafkaError::UnsupportedAssignor));
-        assert_eq!(c.check_member("g", "a", 1), Some(Ok(())));
+        assert_eq!(c.check_member("g", "a", a.member_epoch), Some(Ok(())));
         assert_eq!(
             c.check_member("g", "a", 0),
             Some(Err(KafkaError::StaleMemberEpoch))

@@ -1494,6 +1494,13 @@ impl GroupCoordinator {
     /// Tombstones are written to `__consumer_offsets` before the offsets leave memory; the
     /// coordinator's lock is not held across that write. Returns the number of offsets removed.
     pub fn expire_offsets(&self) -> usize {
+        self.expire_offsets_with(|_| None)
+    }
+
+    /// [`expire_offsets`](Self::expire_offsets), where `live(group)` gives the topics a live
+    /// KIP-848 group of that id subscribes to: their offsets are kept, as for a live classic
+    /// `consumer` group.
+    pub fn expire_offsets_with(&self, live: impl Fn(&str) -> Option<HashSet<String>>) -> usize {
         let now = self.now();
         let retention = self.config.offsets_retention_ms;
         // (group, expired partitions, delete the group too)
@@ -1506,6 +1513,7 @@ impl GroupCoordinator {
                     continue;
                 }
                 let subscribed: Option<HashSet<String>> = match (&g.protocol_type, g.state) {
+                    (None, _) if live(id).is_some() => live(id),
                     (None, _) | (Some(_), GroupState::Empty) => None,
                     (Some(t), _) if t == "consumer" => {
                         let protocol = g.protocol_name.clone().unwrap_or_default();

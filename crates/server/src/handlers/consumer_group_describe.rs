@@ -87,9 +87,10 @@ pub async fn handle(
                                     .map(|t| TopicName(StrBytes::from_string(t.clone())))
                                     .collect(),
                             )
-                            .with_subscribed_topic_regex(
-                                m.subscribed_topic_regex.clone().map(StrBytes::from_string),
-                            )
+                            // Kafka describes "no regex" as an empty string, not null.
+                            .with_subscribed_topic_regex(Some(StrBytes::from_string(
+                                m.subscribed_topic_regex.clone().unwrap_or_default(),
+                            )))
                             .with_assignment(wire(&m.assigned))
                             .with_target_assignment(wire(target));
                         if ctx.version >= 1 {

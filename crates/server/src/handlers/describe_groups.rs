@@ -31,8 +31,8 @@ pub async fn handle(
         if broker.consumer_groups.contains(id.as_str()) {
             // As Kafka 4.x: DescribeGroups only describes classic groups.
             g.group_state = StrBytes::from_static_str("Dead");
-            g.error_code = KafkaError::GroupIdNotFound.code();
             if v >= 6 {
+                g.error_code = KafkaError::GroupIdNotFound.code();
                 g.error_message = Some(StrBytes::from_string(format!(
                     "Group {} is not a classic group.",
                     id.as_str()
