@@ -297,7 +297,7 @@ sc_consumer_groups_tool() {
   gj produce "$BROKER" "$T" 3 30 cgt "$GROUPS_TS_BASE" 60000
   gj consume-all "$BROKER" "$T" "$gi" 30
   echo "# inactive group"
-  cg --list | only_this_run
+  cg --list | only_this_run | awk '!/^g-/ || /-cgt/'
   cg --describe --group "$gi"
   cg --describe --group "$gi" --members
   cg --describe --group "$gi" --members --verbose
@@ -322,8 +322,8 @@ sc_consumer_groups_tool() {
   start_member active active session.timeout.ms=10000 heartbeat.interval.ms=500
   await_stable 3 active
   await_consumed 30
-  cg --list | only_this_run
-  cg --list --state | only_this_run
+  cg --list | only_this_run | awk '!/^g-/ || /-cgt/'
+  cg --list --state | only_this_run | awk '!/^g-/ || /-cgt/'
   cg --describe --group "$ga"
   cg --describe --group "$ga" --members
   cg --describe --group "$ga" --members --verbose
@@ -343,7 +343,7 @@ sc_consumer_groups_tool() {
   cg --delete --group "$gi"
   cg --delete --group "$ga"
   cg --describe --group "$gi"
-  cg --list | only_this_run
+  cg --list | only_this_run | awk '!/^g-/ || /-cgt/'
 }
 
 # Scenario 2b: kafka-consumer-groups on a KIP-848 (group.protocol=consumer) group.
@@ -362,9 +362,9 @@ sc_consumer_groups_tool_848() {
   await_consumed 30
   local members=(awk -v g="$G" '$1 == g && length($2) == 22 { $2 = "MEMBER-ID" } {$1=$1; print}')
   # Only this scenario's group: another scenario's group may still hold a static member
-  # within its session, depending on timing.
-  cg --list --type consumer | only_this_run | grep -v -- '-life-'
-  cg --list --state | only_this_run | grep -v -- '-life-'
+  # within its session, depending on timing (FINDINGS G5).
+  cg --list --type consumer | only_this_run | awk '!/^g-/ || /-cgt848/'
+  cg --list --state | only_this_run | awk '!/^g-/ || /-cgt848/'
   cg --describe --group "$G" --members | "${members[@]}"
   cg --describe --group "$G" --state | awk '{$1=$1; print}'
   cg --describe --group "$G" --offsets | awk -v g="$G" '$1 == g && length($7) == 22 { $7 = "MEMBER-ID" } {$1=$1; print}'
@@ -378,7 +378,7 @@ sc_consumer_groups_tool_848() {
   cg --describe --group "$G" --offsets | awk '{$1=$1; print}'
   cg --delete-offsets --group "$G" --topic "$T:1"
   cg --delete --group "$G"
-  cg --list --type consumer | only_this_run | grep -v -- '-life-'
+  cg --list --type consumer | only_this_run | awk '!/^g-/ || /-cgt848/'
 }
 
 # ------------------------------------------------------------------------------------------

@@ -1954,6 +1954,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn offsets_of_a_live_kip848_group_expire_only_for_unsubscribed_topics() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let c = coordinator_at(d.path(), clock.clone());
+        // KIP-848 commits are stored like a simple consumer's under the group id.
+        let commits = vec![offset_entry("t", 0, 5), offset_entry("old", 0, 9)];
+        assert_eq!(
+            c.commit_offsets("g", "", -1, None, commits),
+            vec![None, None]
+        );
+        clock.sleep(120_000);
+        let live = |g: &str| (g == "g").then(|| HashSet::from(["t".to_string()]));
+        assert_eq!(c.expire_offsets_with(live), 1);
+        let left = c.fetch_offsets("g", None);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].0, "t");
+        // Once the group has no members any more, the rest expires too.
+        assert_eq!(c.expire_offsets(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_live_consumer_group_loses_only_offsets_of_topics_nobody_subscribes_to() {
         let d = tempfile::tempdir().unwrap();
         let clock = Arc::new(MockTime::new(1_000_000));
