@@ -5,6 +5,7 @@
 //!   TRANSACTION_ABORTABLE). (v6, KIP-939 two-phase commit, is unstable in Kafka and not served.)
 //! - Without a transactional id (idempotent producers): a new producer id with epoch 0, always —
 //!   as Kafka's TransactionCoordinator does for a null transactional id.
+//! - An empty transactional id: INVALID_REQUEST, as Kafka (compat-tests/differential).
 //! - With a transactional id: transactions are not implemented yet, so the transaction
 //!   coordinator is reported as not available (COORDINATOR_NOT_AVAILABLE).
 
@@ -23,7 +24,9 @@ pub async fn handle(
     let mut resp = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    if req.transactional_id.is_some() {
+    if req.transactional_id.as_ref().is_some_and(|t| t.is_empty()) {
+        resp.error_code = KafkaError::InvalidRequest.code();
+    } else if req.transactional_id.is_some() {
         resp.error_code = KafkaError::CoordinatorNotAvailable.code();
     } else {
         match broker.producer_ids.generate() {
