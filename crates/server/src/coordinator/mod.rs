@@ -1,5 +1,6 @@
-//! Coordinators. [`group::GroupCoordinator`] runs consumer groups (Kafka's classic protocol)
-//! and keeps committed offsets, with its state as records in `__consumer_offsets`.
+//! Coordinators. [`group::GroupCoordinator`] runs consumer groups of Kafka's classic protocol
+//! and keeps every group's committed offsets; [`consumer_group::ConsumerGroupCoordinator`] runs
+//! KIP-848 consumer groups. Both keep their state as records in `__consumer_offsets`.
 
 pub mod consumer_group;
 pub mod consumer_records;
