@@ -15,6 +15,7 @@ pub mod error;
 pub mod fetch_response;
 pub mod frame;
 pub mod header;
+pub mod offsets_v10;
 pub mod records;
 pub mod request;
 pub mod response;

@@ -120,8 +120,8 @@ registry! {
     SyncGroup => sync_group, 0, 5;
     Heartbeat => heartbeat, 0, 4;
     LeaveGroup => leave_group, 0, 5;
-    OffsetCommit => offset_commit, 2, 9;
-    OffsetFetch => offset_fetch, 1, 9;
+    OffsetCommit => offset_commit, 2, 10;
+    OffsetFetch => offset_fetch, 1, 10;
     ListGroups => list_groups, 0, 5;
     DescribeGroups => describe_groups, 0, 6;
     DeleteGroups => delete_groups, 0, 2;

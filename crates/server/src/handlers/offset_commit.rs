@@ -1,8 +1,9 @@
-//! OffsetCommit (API key 8), v2-9 (kafka-protocol 0.18 cannot decode v10).
+//! OffsetCommit (API key 8), v2-10 (v10 is decoded by sluice_protocol::offsets_v10).
 //!
 //! - v2-4: retention_time_ms (ignored, as Kafka 4 does). v3: throttle_time_ms. v5: no
 //!   retention. v6: committed_leader_epoch. v7: group_instance_id. v8: flexible. v9: the
-//!   generation field may carry a KIP-848 member epoch (consumer groups: not yet).
+//!   generation field may carry a KIP-848 member epoch (STALE_MEMBER_EPOCH). v10: topics by
+//!   topic id in request and response (an unknown id: UNKNOWN_TOPIC_ID).
 //! - Members commit with their generation (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
 //!   REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID); a consumer outside group management commits with
 //!   generation -1 to an empty or new group. Unknown topic or partition:
@@ -16,8 +17,9 @@ use sluice_protocol::kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
 use sluice_protocol::kafka_protocol::messages::{
-    OffsetCommitRequest, OffsetCommitResponse, ResponseKind,
+    OffsetCommitRequest, OffsetCommitResponse, ResponseKind, TopicName,
 };
+use sluice_protocol::kafka_protocol::protocol::StrBytes;
 
 pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetCommitRequest) -> Reply {
     let v = ctx.version;
@@ -30,20 +32,34 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetCommit
     let mut plan = Vec::new();
     let mut to_commit = Vec::new();
     for t in &req.topics {
-        let known = snapshot.get(t.name.as_str()).cloned();
+        let known = if v >= 10 {
+            snapshot.get_by_id(&t.topic_id).cloned()
+        } else {
+            snapshot.get(t.name.as_str()).cloned()
+        };
+        let unknown = if v >= 10 {
+            KafkaError::UnknownTopicId
+        } else {
+            KafkaError::UnknownTopicOrPartition
+        };
+        let name = known
+            .as_ref()
+            .filter(|_| v >= 10)
+            .map(|k| TopicName(StrBytes::from_string(k.name.clone())))
+            .unwrap_or_else(|| t.name.clone());
         for p in &t.partitions {
             let exists = known
                 .as_ref()
                 .is_some_and(|k| p.partition_index >= 0 && p.partition_index < k.partitions);
             if exists {
                 plan.push((
-                    t.name.clone(),
+                    (t.name.clone(), t.topic_id),
                     p.partition_index,
                     None,
                     Some(to_commit.len()),
                 ));
                 to_commit.push((
-                    t.name.to_string(),
+                    name.to_string(),
                     p.partition_index,
                     p.committed_offset,
                     if v >= 6 { p.committed_leader_epoch } else { -1 },
@@ -53,10 +69,15 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetCommit
                         .unwrap_or_default(),
                 ));
             } else {
+                let err = if known.is_none() {
+                    unknown
+                } else {
+                    KafkaError::UnknownTopicOrPartition
+                };
                 plan.push((
-                    t.name.clone(),
+                    (t.name.clone(), t.topic_id),
                     p.partition_index,
-                    Some(KafkaError::UnknownTopicOrPartition),
+                    Some(err),
                     None,
                 ));
             }
@@ -92,15 +113,18 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetCommit
             to_commit,
         )
     };
-    for (name, partition, refused, idx) in plan {
+    for ((name, topic_id), partition, refused, idx) in plan {
         let err = refused.or_else(|| idx.and_then(|i| results.get(i).copied().flatten()));
         if resp
             .topics
             .last()
-            .is_none_or(|t: &OffsetCommitResponseTopic| t.name != name)
+            .is_none_or(|t: &OffsetCommitResponseTopic| t.name != name || t.topic_id != topic_id)
         {
-            resp.topics
-                .push(OffsetCommitResponseTopic::default().with_name(name));
+            let mut t = OffsetCommitResponseTopic::default().with_name(name);
+            if v >= 10 {
+                t.topic_id = topic_id;
+            }
+            resp.topics.push(t);
         }
         if let Some(t) = resp.topics.last_mut() {
             t.partitions.push(

@@ -1,9 +1,10 @@
-//! OffsetFetch (API key 9), v1-9 (kafka-protocol 0.18 cannot decode v10).
+//! OffsetFetch (API key 9), v1-10 (v10 is decoded by sluice_protocol::offsets_v10).
 //!
 //! - v2: topics may be null (= every committed partition of the group), top-level error_code.
 //!   v3: throttle_time_ms. v5: committed_leader_epoch. v6: flexible. v7: require_stable
 //!   (no transactional offsets exist yet, so nothing is ever unstable). v8: several groups per
-//!   request. v9: member_id / member_epoch (KIP-848, not yet checked).
+//!   request. v9: member_id / member_epoch (KIP-848, not checked). v10: topics by topic id in
+//!   request and response (an unknown id: its partitions answer UNKNOWN_TOPIC_ID).
 //! - Partitions without a commit (or groups that do not exist) answer offset -1 with no error.
 
 use super::{Reply, RequestContext};
@@ -41,20 +42,37 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetFetchR
     let v = ctx.version;
     let mut resp = OffsetFetchResponse::default();
     if v >= 8 {
+        let snapshot = broker.topics.snapshot();
         for g in &req.groups {
+            let mut unknown_ids = Vec::new();
             let topics = g.topics.as_ref().map(|ts| {
-                ts.iter()
-                    .flat_map(|t| {
-                        t.partition_indexes
-                            .iter()
-                            .map(move |p| (t.name.to_string(), *p))
-                    })
-                    .collect()
+                let mut rows = Vec::new();
+                for t in ts {
+                    let name = if v >= 10 {
+                        match snapshot.get_by_id(&t.topic_id) {
+                            Some(m) => m.name.clone(),
+                            None => {
+                                unknown_ids.push(t);
+                                continue;
+                            }
+                        }
+                    } else {
+                        t.name.to_string()
+                    };
+                    rows.extend(t.partition_indexes.iter().map(|p| (name.clone(), *p)));
+                }
+                rows
             });
             let mut gr = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
             for (t, parts) in grouped(fetch(broker, g.group_id.as_str(), topics)) {
+                let topic_id = if v >= 10 {
+                    snapshot.get(&t).map(|m| m.id).unwrap_or_default()
+                } else {
+                    Default::default()
+                };
                 gr.topics.push(
                     OffsetFetchResponseTopics::default()
+                        .with_topic_id(topic_id)
                         .with_name(TopicName(StrBytes::from_string(t)))
                         .with_partitions(
                             parts
@@ -66,6 +84,27 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetFetchR
                                         .with_committed_offset(offset)
                                         .with_committed_leader_epoch(epoch)
                                         .with_metadata(Some(StrBytes::from_string(meta)))
+                                })
+                                .collect(),
+                        ),
+                );
+            }
+            for t in unknown_ids {
+                gr.topics.push(
+                    OffsetFetchResponseTopics::default()
+                        .with_topic_id(t.topic_id)
+                        .with_partitions(
+                            t.partition_indexes
+                                .iter()
+                                .map(|p| {
+                                    OffsetFetchResponsePartitions::default()
+                                        .with_partition_index(*p)
+                                        .with_committed_offset(-1)
+                                        .with_metadata(Some(StrBytes::from_static_str("")))
+                                        .with_error_code(
+                                            sluice_protocol::error::KafkaError::UnknownTopicId
+                                                .code(),
+                                        )
                                 })
                                 .collect(),
                         ),
