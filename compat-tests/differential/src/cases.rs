@@ -65,6 +65,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("cluster", cluster),
     ("consumer-groups", consumer_groups),
     ("consumer-groups-migration", consumer_groups_migration),
+    ("consumer-group-to-classic", consumer_group_to_classic),
 ];
 
 /// Record timestamps: fixed, so that ListOffsets by time is deterministic (2023-11-14).
@@ -1710,6 +1711,75 @@ fn consumer_groups_migration(c: &mut Ctx) -> Result<()> {
             .with_protocols(vec![JoinGroupRequestProtocol::default()
                 .with_name(s("range"))
                 .with_metadata(subscription(&t))]),
+    )?;
+    Ok(())
+}
+
+/// An emptied KIP-848 group taken over by classic members, then described and listed.
+fn consumer_group_to_classic(c: &mut Ctx) -> Result<()> {
+    let t = c.name("conv-topic");
+    c.create_topic(&t, 2, &[])?;
+    let g = c.name("conv-group");
+    c.wait_coordinator(&g)?;
+    let hb = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s(&g)))
+        .with_member_id(s("m-cccccccccccccccccccc"))
+        .with_member_epoch(0)
+        .with_rebalance_timeout_ms(30_000)
+        .with_subscribed_topic_names(Some(vec![topic_name(&t)]))
+        .with_subscribed_topic_regex(None)
+        .with_server_assignor(None)
+        .with_topic_partitions(Some(vec![]));
+    c.show(
+        "a KIP-848 member joins",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &hb,
+    )?;
+    let leave = hb
+        .clone()
+        .with_member_epoch(-1)
+        .with_rebalance_timeout_ms(-1)
+        .with_subscribed_topic_names(None)
+        .with_topic_partitions(None);
+    c.show("and leaves", ApiKey::ConsumerGroupHeartbeat, 1, &leave)?;
+    let join = |member: &str| {
+        JoinGroupRequest::default()
+            .with_group_id(GroupId(s(&g)))
+            .with_session_timeout_ms(30_000)
+            .with_rebalance_timeout_ms(30_000)
+            .with_member_id(s(member))
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![JoinGroupRequestProtocol::default()
+                .with_name(s("range"))
+                .with_metadata(subscription(&t))])
+    };
+    let member = match c.show(
+        "a classic member joins the empty group",
+        ApiKey::JoinGroup,
+        9,
+        &join(""),
+    )? {
+        ResponseKind::JoinGroup(r) => r.member_id.to_string(),
+        _ => bail!("unexpected response to JoinGroup"),
+    };
+    c.show(
+        "and joins with its id",
+        ApiKey::JoinGroup,
+        9,
+        &join(&member),
+    )?;
+    c.show(
+        "DescribeGroups",
+        ApiKey::DescribeGroups,
+        5,
+        &DescribeGroupsRequest::default().with_groups(vec![GroupId(s(&g))]),
+    )?;
+    c.show(
+        "ConsumerGroupDescribe",
+        ApiKey::ConsumerGroupDescribe,
+        1,
+        &ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s(&g))]),
     )?;
     Ok(())
 }

@@ -1171,6 +1171,12 @@ impl ConsumerGroupCoordinator {
         })
     }
 
+    /// Removes the group if it has no members (a classic JoinGroup converts an empty KIP-848
+    /// group to the classic protocol). None = no such group; Some(Ok) = removed.
+    pub fn delete_if_empty(&self, group_id: &str) -> Option<Result<(), KafkaError>> {
+        self.delete(group_id)
+    }
+
     /// DeleteGroups: only an empty group. None = not a consumer group.
     pub fn delete(&self, group_id: &str) -> Option<Result<(), KafkaError>> {
         let _writes = self.append_guard();

@@ -1451,7 +1451,9 @@ impl GroupCoordinator {
         Some(GroupDescription {
             state: g.state,
             protocol_type: g.protocol_type.clone().unwrap_or_default(),
-            protocol_name: if stable || g.state == GroupState::CompletingRebalance {
+            // Kafka 4.3 names the protocol only once the group is Stable (not while it
+            // completes its rebalance: compat-tests/differential, consumer-group-to-classic).
+            protocol_name: if stable {
                 protocol.clone()
             } else {
                 String::new()

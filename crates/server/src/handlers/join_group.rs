@@ -35,6 +35,24 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: JoinGroupReq
             },
         );
     }
+    // An empty KIP-848 group converts to the classic protocol: it goes (tombstoned in
+    // __consumer_offsets; its committed offsets stay), and the classic group takes the id.
+    if let Some(Err(e)) = broker
+        .consumer_groups
+        .delete_if_empty(req.group_id.as_str())
+    {
+        if e != KafkaError::NonEmptyGroup {
+            return respond(
+                v,
+                JoinResult {
+                    error: Some(KafkaError::CoordinatorNotAvailable),
+                    generation: -1,
+                    member_id: req.member_id.to_string(),
+                    ..Default::default()
+                },
+            );
+        }
+    }
     if broker
         .consumer_groups
         .describe(req.group_id.as_str())
