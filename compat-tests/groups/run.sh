@@ -172,7 +172,12 @@ await_consumed() {
   recs=$(cat "$MDIR"/*.log | awk '$1=="R"' | wc -l)
   dups=$((recs - uniq))
   fails=$(cat "$MDIR"/*.log | grep -c '^COMMITFAIL' || true)
-  echo "consumed: produced=$total distinct=$uniq duplicates=$dups commit-failures=$fails"
+  # Duplicates and failed commits depend on where a rebalance falls relative to each member's
+  # commits (a commit during CompletingRebalance gets REBALANCE_IN_PROGRESS on both brokers and
+  # the next owner re-reads from the last committed offset: at-least-once), so they are logged,
+  # not compared (FINDINGS G6). Loss is compared: every produced value must be consumed.
+  echo "consumed: produced=$total distinct=$uniq"
+  echo "consumed: duplicates=$dups commit-failures=$fails (informational)" >&2
   if ((dups > 0)); then
     cat "$MDIR"/*.log | awk '$1=="R" { print $5 }' | sort | uniq -d | head -5 | sed 's/^/  duplicate: /' >&2
   fi
@@ -259,7 +264,7 @@ sc_member_lifecycle() {
     sed -E 's/(static-c|C)-[0-9a-f-]{36}/MEMBER-UUID/'
   stop_member C2 TERM
   for l in A B C1 C2; do
-    grep -E '^(COMMITFAIL|LOST)' "$MDIR/$l.log" | sed "s/^/  $l: /" || true
+    grep -E '^(COMMITFAIL|LOST)' "$MDIR/$l.log" | sed "s/^/  $l: /" >&2 || true
   done
 }
 sc_member_lifecycle_range() { sc_member_lifecycle "$1" range; }
