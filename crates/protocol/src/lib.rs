@@ -8,6 +8,7 @@
 //! - [`request`]: frame -> header + typed body.
 //! - [`response`]: typed body -> size-prefixed frame with the right response-header version.
 //! - [`error`]: Kafka error codes.
+//! - [`wire`]: primitive wire types for internal-topic record schemas and hand-written decoders.
 
 pub mod batch;
 pub mod compression;
@@ -20,6 +21,7 @@ pub mod records;
 pub mod request;
 pub mod response;
 pub mod schema;
+pub mod wire;
 
 /// The codec crate, re-exported so the other crates name one version of it.
 pub use kafka_protocol;

@@ -89,7 +89,9 @@ pub struct Broker {
     /// Serializes topic creation, so the existence check and the creation of logs and registry
     /// entry happen as one step (admin path only).
     create_lock: std::sync::Mutex<()>,
-    pub producer_ids: ProducerIdManager,
+    pub producer_ids: Arc<ProducerIdManager>,
+    /// Transactions; state in `__transaction_state`.
+    pub txn: Arc<crate::coordinator::transaction::TransactionCoordinator>,
     /// Dynamic broker configs (cluster default and this broker), over `config`.
     pub dynamic: DynamicConfigs,
     /// Largest decompressed records section accepted in a produced batch.
@@ -106,7 +108,7 @@ impl Broker {
             config.cluster_id.as_deref(),
         )?;
         let topics = TopicRegistry::load(&config.log_dirs[0])?;
-        let producer_ids = ProducerIdManager::load(&config.log_dirs[0])?;
+        let producer_ids = Arc::new(ProducerIdManager::load(&config.log_dirs[0])?);
         let time: Arc<dyn Time> = Arc::new(SystemTime);
         let formatted_now = !config.log_dirs[0].join(dynamic_config::FILE_NAME).exists();
         let dynamic = DynamicConfigs::load(&config.log_dirs[0])?;
@@ -161,6 +163,13 @@ impl Broker {
             consumer_group_config(&config)?,
             groups.clone(),
         );
+        let txn = crate::coordinator::transaction::TransactionCoordinator::new(
+            txn_config(&config)?,
+            logs.clone(),
+            groups.clone(),
+            producer_ids.clone(),
+            time.clone(),
+        );
         let purgatory = Arc::new(FetchPurgatory::default());
         let waker = purgatory.clone();
         logs.set_high_watermark_listener(move |tp, _hw| waker.wake(&tp.topic, tp.partition));
@@ -187,6 +196,7 @@ impl Broker {
             policies: TopicPolicies::default(),
             create_lock: std::sync::Mutex::new(()),
             producer_ids,
+            txn,
             dynamic,
             max_decompressed_batch_bytes,
             started: Instant::now(),
@@ -194,6 +204,7 @@ impl Broker {
         broker.reconcile_logs()?;
         broker.groups.load();
         broker.consumer_groups.load();
+        broker.txn.load();
         Ok(Arc::new(broker))
     }
 
@@ -266,6 +277,48 @@ impl Broker {
                 ("cleanup.policy".into(), Some("compact".into())),
                 ("segment.bytes".into(), Some("104857600".into())),
                 ("compression.type".into(), Some("producer".into())),
+            ],
+        };
+        match self.create_topic(&t, false) {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == KafkaError::TopicAlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Create `__transaction_state` on first use, as Kafka does:
+    /// transaction.state.log.num.partitions partitions, compacted, uncompressed,
+    /// transaction.state.log.segment.bytes segments.
+    pub fn ensure_transaction_state_topic(&self) -> Result<(), ApiError> {
+        use crate::coordinator::transaction::TRANSACTION_STATE_TOPIC;
+        if self
+            .topics
+            .snapshot()
+            .get(TRANSACTION_STATE_TOPIC)
+            .is_some()
+        {
+            return Ok(());
+        }
+        let segment_bytes = self
+            .config
+            .raw
+            .get("transaction.state.log.segment.bytes")
+            .unwrap_or("104857600")
+            .trim()
+            .to_string();
+        let t = NewTopic {
+            name: TRANSACTION_STATE_TOPIC.to_string(),
+            num_partitions: self.txn.config().partitions,
+            replication_factor: -1,
+            assignments: Vec::new(),
+            configs: vec![
+                ("cleanup.policy".into(), Some("compact".into())),
+                ("segment.bytes".into(), Some(segment_bytes)),
+                ("compression.type".into(), Some("uncompressed".into())),
+                (
+                    "unclean.leader.election.enable".into(),
+                    Some("false".into()),
+                ),
             ],
         };
         match self.create_topic(&t, false) {
@@ -857,6 +910,50 @@ fn consumer_group_config(
 }
 
 /// The group coordinator's settings from Kafka's broker configs.
+fn txn_config(
+    config: &BrokerConfig,
+) -> Result<crate::coordinator::transaction::TxnConfig, StartError> {
+    let d = crate::coordinator::transaction::TxnConfig::default();
+    let num = |key: &str, default: i64, min: i64| -> Result<i64, StartError> {
+        match config.raw.get(key) {
+            None => Ok(default),
+            Some(v) => {
+                v.trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| StartError::Config {
+                        key: key.to_string(),
+                        message: format!("{v:?} is not a number of at least {min}"),
+                    })
+            }
+        }
+    };
+    Ok(crate::coordinator::transaction::TxnConfig {
+        partitions: num(
+            "transaction.state.log.num.partitions",
+            d.partitions.into(),
+            1,
+        )?
+        .min(i32::MAX.into()) as i32,
+        max_timeout_ms: num("transaction.max.timeout.ms", d.max_timeout_ms.into(), 1)?
+            .min(i32::MAX.into()) as i32,
+        abort_interval_ms: num(
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            d.abort_interval_ms,
+            1,
+        )?,
+        id_expiration_ms: num("transactional.id.expiration.ms", d.id_expiration_ms, 1)?,
+        verification: match config.raw.get("transaction.partition.verification.enable") {
+            None => d.verification,
+            Some(v) => v.trim().parse().map_err(|_| StartError::Config {
+                key: "transaction.partition.verification.enable".into(),
+                message: format!("{v:?} is not true or false"),
+            })?,
+        },
+    })
+}
+
 fn group_config(config: &BrokerConfig) -> Result<GroupConfig, StartError> {
     let d = GroupConfig::default();
     let num = |key: &str, default: i64| -> Result<i64, StartError> {

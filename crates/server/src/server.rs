@@ -45,7 +45,8 @@ const DEFAULT_RETENTION_CHECK_MS: u64 = 300_000;
 /// Periodic log work: flush what flush.ms asks for, checkpoint recovery points, apply
 /// retention (every log.retention.check.interval.ms) and remove `.deleted` segment files whose
 /// file.delete.delay.ms has passed (checked with the flush, every second); expire committed
-/// offsets (every offsets.retention.check.interval.ms).
+/// offsets (every offsets.retention.check.interval.ms); abort transactions past their timeout
+/// (every transaction.abort.timed.out.transaction.cleanup.interval.ms).
 async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let retention_ms = broker
         .config
@@ -63,6 +64,10 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
         broker.groups.config().offsets_retention_check_interval_ms as u64,
     ));
     offsets_expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut txn_timeouts = tokio::time::interval(Duration::from_millis(
+        broker.txn.config().abort_interval_ms as u64,
+    ));
+    txn_timeouts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     expire.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -98,6 +103,10 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
                     b.groups
                         .expire_offsets_with(|g| b.consumer_groups.live_subscriptions(g))
                 }).await;
+            }
+            _ = txn_timeouts.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.txn.check_timeouts()).await;
             }
             _ = checkpoint.tick() => {
                 let b = broker.clone();

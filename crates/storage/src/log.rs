@@ -573,6 +573,32 @@ impl PartitionLog {
         self.append(records, leader_epoch, AppendOrigin::Client)
     }
 
+    /// Append batches written by a coordinator itself (Kafka's appendAsLeader with origin
+    /// COORDINATOR): the group coordinator's transactional offset commits (TxnOffsetCommit),
+    /// which carry the producer's id and epoch and open a transaction in this partition that
+    /// the transaction coordinator's marker ends. Sequences are not checked; control batches
+    /// go through [`append_control_marker`](Self::append_control_marker).
+    pub fn append_as_coordinator(
+        &self,
+        records: &mut [u8],
+        leader_epoch: i32,
+    ) -> Result<LogAppendInfo> {
+        if RecordBatch::parse(records).is_ok_and(|b| b.is_control()) {
+            return Err(StorageError::InvalidControlBatch {
+                tp: self.tp.clone(),
+                position: 0,
+                reason: "markers go through append_control_marker".into(),
+            });
+        }
+        self.append(
+            records,
+            leader_epoch,
+            AppendOrigin::Coordinator {
+                transaction_version: 0,
+            },
+        )
+    }
+
     /// Write a transaction marker for the transaction coordinator (Kafka's appendAsLeader with
     /// origin COORDINATOR, as for WriteTxnMarkers): a one-record control batch (transactional
     /// and control attributes; key version 0 · type 0 ABORT / 1 COMMIT; value version 0 ·
@@ -640,11 +666,18 @@ impl PartitionLog {
             transaction_version,
         } = origin
         {
-            let mut u = None;
-            for b in &producer_batches {
-                u = Some(w.producers.validate_marker(b, transaction_version)?);
+            if producer_batches.iter().all(|b| b.is_control) {
+                let mut u = None;
+                for b in &producer_batches {
+                    u = Some(w.producers.validate_marker(b, transaction_version)?);
+                }
+                u
+            } else {
+                Some(
+                    w.producers
+                        .validate_coordinator_append(&producer_batches, transaction_version)?,
+                )
             }
-            u
         } else {
             match w.producers.validate_append(&producer_batches)? {
                 AppendCheck::Append(u) => Some(u),

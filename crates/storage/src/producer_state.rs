@@ -502,6 +502,32 @@ impl ProducerStateManager {
         Ok(AppendCheck::Append(updates))
     }
 
+    /// Check a coordinator's own transactional data batch (the group coordinator writing a
+    /// TxnOffsetCommit into `__consumer_offsets`; Kafka's append with origin COORDINATOR): as
+    /// [`validate_append`](Self::validate_append) but without sequence checks, and a batch
+    /// of an epoch below the producer's is logged, not refused (Kafka checks the producer's
+    /// epoch at the transaction coordinator before the write).
+    pub fn validate_coordinator_append(
+        &self,
+        batches: &[ProducerBatch],
+        transaction_version: i16,
+    ) -> Result<ProducerUpdates> {
+        let mut updates = ProducerUpdates::default();
+        for b in batches {
+            if b.producer_id <= NO_PRODUCER_ID {
+                continue;
+            }
+            self.apply(
+                &mut updates,
+                b,
+                Origin::Coordinator {
+                    transaction_version,
+                },
+            )?;
+        }
+        Ok(updates)
+    }
+
     /// Check a transaction marker written by the transaction coordinator (Kafka's append with
     /// origin COORDINATOR, `ProducerAppendInfo.appendEndTxnMarker`):
     ///

@@ -19,6 +19,7 @@
 //! are tokio timers, so tests drive them with a paused clock.
 
 use super::records::{self, GroupValue, Key, MemberValue, OffsetValue};
+use super::{scan_log, LogEntry};
 use bytes::Bytes;
 use sluice_protocol::error::KafkaError;
 use sluice_storage::{LogManager, TopicPartition};
@@ -180,6 +181,10 @@ struct Group {
     pending: HashMap<String, u64>,
     static_members: HashMap<String, String>,
     offsets: HashMap<(String, i32), CommittedOffset>,
+    /// Transactional offsets (TxnOffsetCommit) by producer id, written but not yet committed:
+    /// they become `offsets` when the transaction's COMMIT marker reaches the group's
+    /// `__consumer_offsets` partition and are dropped on ABORT.
+    pending_txn: HashMap<i64, HashMap<(String, i32), CommittedOffset>>,
     /// Bumped whenever a rebalance starts or completes; rebalance timers check it.
     rebalance_seq: u64,
     /// The current rebalance started from an empty group (initial delay).
@@ -199,6 +204,7 @@ impl Group {
             pending: HashMap::new(),
             static_members: HashMap::new(),
             offsets: HashMap::new(),
+            pending_txn: HashMap::new(),
             rebalance_seq: 0,
             initial_join: false,
             state_timestamp: now,
@@ -346,6 +352,17 @@ impl GroupCoordinator {
         group: &str,
         entries: &[(Vec<u8>, Option<Vec<u8>>)],
     ) -> Result<(), KafkaError> {
+        self.append_as(group, entries, None)
+    }
+
+    /// Append records for `group`; with `producer` (id, epoch) as one transactional batch of
+    /// that producer (TxnOffsetCommit), which the transaction's marker later ends.
+    fn append_as(
+        &self,
+        group: &str,
+        entries: &[(Vec<u8>, Option<Vec<u8>>)],
+        producer: Option<(i64, i16)>,
+    ) -> Result<(), KafkaError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -358,8 +375,24 @@ impl GroupCoordinator {
             .iter()
             .map(|(k, v)| (Some(k.as_slice()), v.as_deref()))
             .collect();
-        let mut batch = sluice_protocol::batch::encode_batch(&refs, self.now());
-        let info = log.append_as_leader(&mut batch, 0).map_err(|e| {
+        let appended = match producer {
+            None => {
+                let mut batch = sluice_protocol::batch::encode_batch(&refs, self.now());
+                log.append_as_leader(&mut batch, 0)
+            }
+            Some((producer_id, producer_epoch)) => {
+                let mut batch = sluice_protocol::batch::encode_batch_with(
+                    &refs,
+                    self.now(),
+                    sluice_protocol::batch::TRANSACTIONAL_BIT,
+                    producer_id,
+                    producer_epoch,
+                    0,
+                );
+                log.append_as_coordinator(&mut batch, 0)
+            }
+        };
+        let info = appended.map_err(|e| {
             tracing::error!(group, error = %e, "writing to __consumer_offsets failed");
             KafkaError::CoordinatorNotAvailable
         })?;
@@ -372,56 +405,29 @@ impl GroupCoordinator {
         Ok(())
     }
 
-    /// Calls `f(key, value)` for every record of `__consumer_offsets`, in log order per
-    /// partition (start-up replay; the KIP-848 coordinator replays its records through this too).
+    /// Calls `f(key, value)` for every non-transactional record of `__consumer_offsets`, in log
+    /// order per partition (the KIP-848 coordinator replays its records through this).
     pub fn for_each_record(&self, mut f: impl FnMut(&[u8], Option<&[u8]>)) {
-        for log in self.logs.all_logs() {
-            if log.topic_partition().topic != OFFSETS_TOPIC {
-                continue;
+        self.for_each_entry(|_, e| {
+            if let LogEntry::Record {
+                key,
+                value,
+                producer_id: None,
+                ..
+            } = e
+            {
+                f(key, value)
             }
-            let mut offset = log.log_start_offset();
-            let end = log.high_watermark();
-            while offset < end {
-                let data = match log.read(offset, 1 << 20, true, None) {
-                    Ok(d) => d.into_bytes(),
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading __consumer_offsets failed");
-                        break;
-                    }
-                };
-                if data.is_empty() {
-                    break;
-                }
-                for b in sluice_protocol::batch::batches(&data) {
-                    let Ok(b) = b else { break };
-                    offset = b.next_offset();
-                    if b.is_control() {
-                        continue;
-                    }
-                    let mut scratch = Vec::new();
-                    let records_data: &[u8] = match b.compression() {
-                        Ok(sluice_protocol::batch::Compression::None) => b.records(),
-                        Ok(codec) => {
-                            if sluice_protocol::compression::decompress_into(
-                                codec,
-                                b.records(),
-                                1 << 28,
-                                &mut scratch,
-                            )
-                            .is_err()
-                            {
-                                continue;
-                            }
-                            &scratch
-                        }
-                        Err(_) => continue,
-                    };
-                    for r in sluice_protocol::records::records(records_data).flatten() {
-                        if let Some(k) = r.key {
-                            f(k, r.value);
-                        }
-                    }
-                }
+        })
+    }
+
+    /// Calls `f` for every record and transaction marker of `__consumer_offsets`, in log order
+    /// per partition (start-up replay).
+    pub fn for_each_entry(&self, mut f: impl FnMut(i32, LogEntry<'_>)) {
+        for log in self.logs.all_logs() {
+            if log.topic_partition().topic == OFFSETS_TOPIC {
+                let partition = log.topic_partition().partition;
+                scan_log(&log, |e| f(partition, e));
             }
         }
     }
@@ -430,8 +436,23 @@ impl GroupCoordinator {
     /// session timers.
     pub fn load(self: &Arc<Self>) {
         let mut loaded = 0usize;
-        self.for_each_record(|k, v| {
-            self.replay(k, v);
+        self.for_each_entry(|partition, e| {
+            match e {
+                LogEntry::Record {
+                    key,
+                    value,
+                    producer_id: None,
+                } => self.replay(key, value),
+                LogEntry::Record {
+                    key,
+                    value,
+                    producer_id: Some(pid),
+                } => self.replay_txn_offset(pid, key, value),
+                LogEntry::Marker {
+                    producer_id,
+                    commit,
+                } => self.complete_txn(partition, producer_id, commit),
+            }
             loaded += 1;
         });
         // Members restored from metadata get session timers.
@@ -463,6 +484,179 @@ impl GroupCoordinator {
                 "loaded consumer groups"
             );
         }
+    }
+
+    /// A transactional offset commit read back from the log: pending until its marker.
+    fn replay_txn_offset(&self, producer_id: i64, key: &[u8], value: Option<&[u8]>) {
+        let Ok(Key::Offset {
+            group,
+            topic,
+            partition,
+        }) = Key::decode(key)
+        else {
+            return;
+        };
+        let Some(Ok(v)) = value.map(OffsetValue::decode) else {
+            return;
+        };
+        let now = self.now();
+        self.lock()
+            .entry(group)
+            .or_insert_with(|| Group::new(now))
+            .pending_txn
+            .entry(producer_id)
+            .or_default()
+            .insert(
+                (topic, partition),
+                CommittedOffset {
+                    offset: v.offset,
+                    leader_epoch: v.leader_epoch,
+                    metadata: v.metadata,
+                    commit_timestamp: v.commit_timestamp,
+                },
+            );
+    }
+
+    /// A transaction marker of `producer_id` was written to (or read back from)
+    /// `__consumer_offsets` partition `partition`: the producer's pending offsets of every group
+    /// in that partition become committed offsets (COMMIT) or are dropped (ABORT).
+    pub fn complete_txn(&self, partition: i32, producer_id: i64, commit: bool) {
+        let mut groups = self.lock();
+        for (group_id, g) in groups.iter_mut() {
+            if g.pending_txn.is_empty()
+                || records::partition_for(group_id, self.config.offsets_partitions) != partition
+            {
+                continue;
+            }
+            if let Some(pending) = g.pending_txn.remove(&producer_id) {
+                if commit {
+                    g.offsets.extend(pending);
+                }
+            }
+        }
+    }
+
+    /// TxnOffsetCommit: offsets of a transaction, written to `__consumer_offsets` as a
+    /// transactional batch of the producer and visible only once the transaction commits.
+    /// Checks as Kafka 4.3's (OffsetMetadataManager.validateTransactionalOffsetCommit for a
+    /// classic group): an unknown group is created unless a generation is given
+    /// (ILLEGAL_GENERATION); a member id, instance id or generation given must match
+    /// (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ILLEGAL_GENERATION); unlike OffsetCommit, any
+    /// group state is fine and a commit without a member is accepted by a non-empty group.
+    #[allow(clippy::too_many_arguments)]
+    pub fn txn_commit_offsets(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        member_id: &str,
+        generation: i32,
+        instance: Option<&str>,
+        offsets: Vec<(String, i32, i64, i32, String)>,
+    ) -> Vec<Option<KafkaError>> {
+        let now = self.now();
+        let all = |e: KafkaError| vec![Some(e); offsets.len()];
+        {
+            let mut groups = self.lock();
+            if !groups.contains_key(group_id) {
+                if generation >= 0 {
+                    return all(KafkaError::IllegalGeneration);
+                }
+                groups.insert(group_id.to_string(), Group::new(now));
+            }
+            let Some(group) = groups.get(group_id) else {
+                return all(KafkaError::CoordinatorNotAvailable);
+            };
+            if group.state == GroupState::Dead {
+                return all(KafkaError::CoordinatorNotAvailable);
+            }
+            if generation >= 0 || !member_id.is_empty() || instance.is_some() {
+                if let Some(i) = instance {
+                    if group.static_members.get(i).is_some_and(|m| m != member_id) {
+                        return all(KafkaError::FencedInstanceId);
+                    }
+                }
+                if !group.members.contains_key(member_id) {
+                    return all(KafkaError::UnknownMemberId);
+                }
+                if generation != group.generation {
+                    return all(KafkaError::IllegalGeneration);
+                }
+            }
+        }
+        self.write_txn_offsets(group_id, producer_id, producer_epoch, offsets)
+    }
+
+    /// Write TxnOffsetCommit offsets already checked against the group (the KIP-848 coordinator
+    /// checks its members itself).
+    pub fn write_txn_offsets(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        offsets: Vec<(String, i32, i64, i32, String)>,
+    ) -> Vec<Option<KafkaError>> {
+        let now = self.now();
+        let mut results = Vec::with_capacity(offsets.len());
+        let mut entries = Vec::new();
+        let mut accepted = Vec::new();
+        for (topic, partition, offset, epoch, metadata) in offsets {
+            if metadata.len() > self.config.max_metadata_bytes {
+                results.push(Some(KafkaError::OffsetMetadataTooLarge));
+                continue;
+            }
+            let c = CommittedOffset {
+                offset,
+                leader_epoch: epoch,
+                metadata,
+                commit_timestamp: now,
+            };
+            entries.push((
+                Key::Offset {
+                    group: group_id.to_string(),
+                    topic: topic.clone(),
+                    partition,
+                }
+                .encode(),
+                Some(
+                    OffsetValue {
+                        offset,
+                        leader_epoch: epoch,
+                        metadata: c.metadata.clone(),
+                        commit_timestamp: now,
+                    }
+                    .encode(),
+                ),
+            ));
+            accepted.push((results.len(), topic, partition, c));
+            results.push(None);
+        }
+        if let Err(e) = self.append_as(group_id, &entries, Some((producer_id, producer_epoch))) {
+            for (i, ..) in &accepted {
+                results[*i] = Some(e);
+            }
+            return results;
+        }
+        let mut groups = self.lock();
+        let group = groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(now));
+        let pending = group.pending_txn.entry(producer_id).or_default();
+        for (_, topic, partition, c) in accepted {
+            pending.insert((topic, partition), c);
+        }
+        results
+    }
+
+    /// A transaction has written offsets for this partition of the group that are not
+    /// committed or aborted yet (OffsetFetch require_stable: UNSTABLE_OFFSET_COMMIT).
+    pub fn has_pending_txn_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
+        let key = (topic.to_string(), partition);
+        self.lock().get(group_id).is_some_and(|g| {
+            g.pending_txn
+                .values()
+                .any(|offsets| offsets.contains_key(&key))
+        })
     }
 
     /// Apply one `__consumer_offsets` record to the in-memory state.

@@ -3,7 +3,7 @@
 //! - v1: key_type, throttle_time_ms, error_message. v3: flexible. v4: batched
 //!   coordinator_keys with a coordinators array (KIP-699). v5-6: more error codes.
 //! - Group keys (type 0): this node, after creating `__consumer_offsets` on first use.
-//! - Transaction keys (type 1): COORDINATOR_NOT_AVAILABLE (no transaction coordinator yet).
+//! - Transaction keys (type 1): this node, after creating `__transaction_state` on first use.
 //! - Other key types: INVALID_REQUEST. The endpoint is the advertised address of the listener
 //!   the request arrived on.
 
@@ -29,7 +29,10 @@ fn lookup(broker: &Broker, ctx: &RequestContext<'_>, key_type: i8) -> Answer {
             tracing::error!(error = %e.message, "cannot create __consumer_offsets");
             KafkaError::CoordinatorNotAvailable
         }),
-        1 => Some(KafkaError::CoordinatorNotAvailable),
+        1 => broker.ensure_transaction_state_topic().err().map(|e| {
+            tracing::error!(error = %e.message, "cannot create __transaction_state");
+            KafkaError::CoordinatorNotAvailable
+        }),
         _ => Some(KafkaError::InvalidRequest),
     };
     let ep = broker

@@ -16,6 +16,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use thiserror::Error;
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod consumer_group_describe;
@@ -29,7 +31,10 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod describe_topic_partitions;
+pub mod describe_transactions;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -39,12 +44,16 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod sync_group;
+mod txn_common;
+pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 /// Per-connection facts a handler may need.
 pub struct ConnectionContext {
@@ -115,6 +124,11 @@ registry! {
     Fetch => fetch, 4, 18;
     ListOffsets => list_offsets, 1, 10;
     InitProducerId => init_producer_id, 0, 5;
+    AddPartitionsToTxn => add_partitions_to_txn, 0, 5;
+    AddOffsetsToTxn => add_offsets_to_txn, 0, 4;
+    EndTxn => end_txn, 0, 5;
+    TxnOffsetCommit => txn_offset_commit, 0, 5;
+    WriteTxnMarkers => write_txn_markers, 1, 1;
     FindCoordinator => find_coordinator, 0, 6;
     JoinGroup => join_group, 0, 9;
     SyncGroup => sync_group, 0, 5;
@@ -140,6 +154,9 @@ registry! {
     DeleteRecords => delete_records, 0, 2;
     DescribeCluster => describe_cluster, 0, 2;
     DescribeLogDirs => describe_log_dirs, 1, 4;
+    DescribeProducers => describe_producers, 0, 0;
+    DescribeTransactions => describe_transactions, 0, 0;
+    ListTransactions => list_transactions, 0, 2;
 }
 
 /// The version range served for `api`.

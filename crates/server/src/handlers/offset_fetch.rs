@@ -2,7 +2,8 @@
 //!
 //! - v2: topics may be null (= every committed partition of the group), top-level error_code.
 //!   v3: throttle_time_ms. v5: committed_leader_epoch. v6: flexible. v7: require_stable
-//!   (no transactional offsets exist yet, so nothing is ever unstable). v8: several groups per
+//!   (a partition with transactional offsets not yet committed or aborted answers
+//!   UNSTABLE_OFFSET_COMMIT). v8: several groups per
 //!   request. v9: member_id / member_epoch (KIP-848, not checked). v10: topics by topic id in
 //!   request and response (an unknown id: its partitions answer UNKNOWN_TOPIC_ID).
 //! - Partitions without a commit (or groups that do not exist) answer offset -1 with no error.
@@ -10,6 +11,7 @@
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
 use crate::coordinator::group::CommittedOffset;
+use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -19,13 +21,34 @@ use sluice_protocol::kafka_protocol::messages::{
 };
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
 
-type Fetched = Vec<(String, i32, Option<CommittedOffset>)>;
+/// A partition's committed offset, or UNSTABLE_OFFSET_COMMIT (Err).
+type Answer = Result<Option<CommittedOffset>, KafkaError>;
+type Fetched = Vec<(String, i32, Answer)>;
 
-fn fetch(broker: &Broker, group: &str, topics: Option<Vec<(String, i32)>>) -> Fetched {
-    broker.groups.fetch_offsets(group, topics.as_deref())
+/// With `require_stable`, a partition for which a transaction has written offsets that are not
+/// committed or aborted yet answers UNSTABLE_OFFSET_COMMIT (Kafka 2.5+, KIP-447).
+fn fetch(
+    broker: &Broker,
+    group: &str,
+    topics: Option<Vec<(String, i32)>>,
+    require_stable: bool,
+) -> Fetched {
+    broker
+        .groups
+        .fetch_offsets(group, topics.as_deref())
+        .into_iter()
+        .map(|(t, p, c)| {
+            let answer = if require_stable && broker.groups.has_pending_txn_offset(group, &t, p) {
+                Err(KafkaError::UnstableOffsetCommit)
+            } else {
+                Ok(c)
+            };
+            (t, p, answer)
+        })
+        .collect()
 }
 
-type PartitionOffsets = Vec<(i32, Option<CommittedOffset>)>;
+type PartitionOffsets = Vec<(i32, Answer)>;
 
 fn grouped(rows: Fetched) -> Vec<(String, PartitionOffsets)> {
     let mut out: Vec<(String, PartitionOffsets)> = Vec::new();
@@ -64,7 +87,12 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetFetchR
                 rows
             });
             let mut gr = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
-            for (t, parts) in grouped(fetch(broker, g.group_id.as_str(), topics)) {
+            for (t, parts) in grouped(fetch(
+                broker,
+                g.group_id.as_str(),
+                topics,
+                req.require_stable,
+            )) {
                 let topic_id = if v >= 10 {
                     snapshot.get(&t).map(|m| m.id).unwrap_or_default()
                 } else {
@@ -78,12 +106,13 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetFetchR
                             parts
                                 .into_iter()
                                 .map(|(p, c)| {
-                                    let (offset, epoch, meta) = split(c);
+                                    let (offset, epoch, meta, error) = split(c);
                                     OffsetFetchResponsePartitions::default()
                                         .with_partition_index(p)
                                         .with_committed_offset(offset)
                                         .with_committed_leader_epoch(epoch)
                                         .with_metadata(Some(StrBytes::from_string(meta)))
+                                        .with_error_code(error)
                                 })
                                 .collect(),
                         ),
@@ -122,7 +151,8 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetFetchR
                 })
                 .collect()
         });
-        for (t, parts) in grouped(fetch(broker, req.group_id.as_str(), topics)) {
+        let require_stable = v >= 7 && req.require_stable;
+        for (t, parts) in grouped(fetch(broker, req.group_id.as_str(), topics, require_stable)) {
             resp.topics.push(
                 OffsetFetchResponseTopic::default()
                     .with_name(TopicName(StrBytes::from_string(t)))
@@ -130,11 +160,12 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetFetchR
                         parts
                             .into_iter()
                             .map(|(p, c)| {
-                                let (offset, epoch, meta) = split(c);
+                                let (offset, epoch, meta, error) = split(c);
                                 let mut part = OffsetFetchResponsePartition::default()
                                     .with_partition_index(p)
                                     .with_committed_offset(offset)
-                                    .with_metadata(Some(StrBytes::from_string(meta)));
+                                    .with_metadata(Some(StrBytes::from_string(meta)))
+                                    .with_error_code(error);
                                 if v >= 5 {
                                     part.committed_leader_epoch = epoch;
                                 }
@@ -148,9 +179,10 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetFetchR
     Reply::Response(ResponseKind::OffsetFetch(resp))
 }
 
-fn split(c: Option<CommittedOffset>) -> (i64, i32, String) {
+fn split(c: Answer) -> (i64, i32, String, i16) {
     match c {
-        Some(c) => (c.offset, c.leader_epoch, c.metadata),
-        None => (-1, -1, String::new()),
+        Ok(Some(c)) => (c.offset, c.leader_epoch, c.metadata, 0),
+        Ok(None) => (-1, -1, String::new(), 0),
+        Err(e) => (-1, -1, String::new(), e.code()),
     }
 }

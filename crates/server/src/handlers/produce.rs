@@ -17,8 +17,10 @@
 //! - Idempotent producers (Kafka's ProducerStateManager, in storage): a retried duplicate of one
 //!   of a producer's last 5 batches is not appended again and is acknowledged with its original
 //!   base offset; sequence gaps give OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch
-//!   INVALID_PRODUCER_EPOCH. Transactional batches are refused with INVALID_TXN_STATE until the
-//!   transaction coordinator exists (Kafka's partition verification would refuse them too).
+//!   INVALID_PRODUCER_EPOCH. A transactional batch must be to a partition of the producer's
+//!   ongoing transaction (KIP-890 part 1 verification with the transaction coordinator;
+//!   transaction.partition.verification.enable): otherwise INVALID_TXN_STATE, or
+//!   INVALID_PRODUCER_EPOCH for a fenced producer.
 //! - Unknown topics are not created here (as in Kafka, producers create them through Metadata).
 
 use super::{Reply, RequestContext};
@@ -132,7 +134,14 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
                         KafkaError::UnknownTopicId,
                         "This server does not host this topic ID.",
                     )),
-                    Some(name) => append(broker, name, part.index, part.records, now),
+                    Some(name) => append(
+                        broker,
+                        req.transactional_id.as_ref().map(|t| t.as_str()),
+                        name,
+                        part.index,
+                        part.records,
+                        now,
+                    ),
                 }
             };
             let mut pr = PartitionProduceResponse::default().with_index(part.index);
@@ -202,6 +211,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
 
 fn append(
     broker: &Broker,
+    transactional_id: Option<&str>,
     topic: &str,
     partition: i32,
     records: Option<bytes::Bytes>,
@@ -220,7 +230,16 @@ fn append(
         f.log_start_offset = Some(log.log_start_offset());
         f
     };
-    validate(broker, &policy, topic, partition, &records, now).map_err(with_start)?;
+    validate(
+        broker,
+        &policy,
+        transactional_id,
+        topic,
+        partition,
+        &records,
+        now,
+    )
+    .map_err(with_start)?;
     // The one copy of the record bytes on the produce path: into a buffer the log may rewrite
     // (baseOffset, partitionLeaderEpoch, LogAppendTime) before writing it.
     let mut buf = records.to_vec();
@@ -260,6 +279,7 @@ fn storage_failure(topic: &str, partition: i32, e: StorageError) -> Failure {
 fn validate(
     broker: &Broker,
     policy: &TopicPolicy,
+    transactional_id: Option<&str>,
     topic: &str,
     partition: i32,
     records: &[u8],
@@ -312,15 +332,27 @@ fn validate(
             "Clients are not allowed to write control records",
         ));
     }
-    if batch.is_transactional() {
-        // Kafka verifies with the transaction coordinator that the partition is part of an
-        // ongoing transaction (KIP-890 part 1). Sluice has no transaction coordinator yet, so no
-        // transaction can be ongoing: accepting the batch would open a transaction that nothing
-        // could ever end and stall read_committed consumers at it.
-        return Err(Failure::new(
-            KafkaError::InvalidTxnState,
-            format!("The producer attempted a transactional write to {topic}-{partition}, which is not part of an ongoing transaction"),
-        ));
+    if batch.is_transactional() && broker.txn.config().verification {
+        // KIP-890 part 1: the partition must be in the producer's ongoing transaction, or the
+        // batch would open a transaction in this partition that no marker ever ends.
+        let verified = broker.txn.verify_partition(
+            transactional_id.unwrap_or_default(),
+            batch.producer_id(),
+            batch.producer_epoch(),
+            topic,
+            partition,
+        );
+        if let Err(e) = verified {
+            let code = match e {
+                KafkaError::ProducerFenced => KafkaError::InvalidProducerEpoch,
+                KafkaError::TransactionAbortable => KafkaError::InvalidTxnState,
+                other => other,
+            };
+            return Err(Failure::new(
+                code,
+                format!("The producer attempted a transactional write to {topic}-{partition}, which is not part of its ongoing transaction ({e:?})"),
+            ));
+        }
     }
     let mut scratch = Vec::new();
     let summary =

@@ -1,0 +1,795 @@
+//! The transaction coordinator (Kafka's TransactionCoordinator and TransactionStateManager):
+//! transactional ids, their producer ids and epochs, and the state of each one's transaction,
+//! kept as records in the compacted internal topic `__transaction_state`
+//! ([`super::txn_records`]) and rebuilt from it at start-up.
+//!
+//! State machine (as Kafka's TransactionState):
+//!
+//! ```text
+//! Empty ──AddPartitions/AddOffsets──▶ Ongoing ──EndTxn──▶ PrepareCommit ──markers──▶ CompleteCommit
+//!   ▲                                   │                 PrepareAbort  ──markers──▶ CompleteAbort
+//!   └──────── InitProducerId ◀──────────┴─ (timeout, or InitProducerId fencing: epoch bump + abort)
+//! ```
+//!
+//! Invariants:
+//! - Every transition is written to `__transaction_state` before it is visible and before the
+//!   client is answered. While one is being written the transactional id is *pending*: other
+//!   requests for it get CONCURRENT_TRANSACTIONS (Kafka's pendingState), and no lock is held
+//!   across the write.
+//! - EndTxn writes PrepareCommit/PrepareAbort, then a COMMIT/ABORT marker into every partition
+//!   of the transaction (the group coordinator materializes or drops transactional offsets when
+//!   its marker is written), then CompleteCommit/CompleteAbort. On this single node the markers
+//!   are local appends, so the whole sequence runs before EndTxn is answered. A crash in between
+//!   leaves a Prepare state in the log; loading finishes it (markers are written again, which
+//!   ends nothing twice).
+//! - Producer ids come from the broker's persisted [`ProducerIdManager`]; an epoch is bumped on
+//!   every InitProducerId, and when it is exhausted the transactional id gets a new producer id.
+//! - Transactions are clients' protocol version 1 (AddPartitionsToTxn before producing;
+//!   `transaction.version` is not advertised, so clients do not use transactions v2).
+
+use super::group::{GroupCoordinator, OFFSETS_TOPIC};
+use super::txn_records::{self, TxnLogValue, TxnPartitions, TxnState};
+use super::{scan_log, LogEntry};
+use crate::producer_ids::ProducerIdManager;
+use sluice_protocol::error::KafkaError;
+use sluice_storage::{LogManager, TopicPartition, TxnMarker};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub const TRANSACTION_STATE_TOPIC: &str = crate::topics::TRANSACTION_STATE;
+
+/// Kafka's RecordBatch.NO_PRODUCER_EPOCH.
+const NO_EPOCH: i16 = -1;
+
+#[derive(Debug, Clone)]
+pub struct TxnConfig {
+    /// transaction.state.log.num.partitions (50).
+    pub partitions: i32,
+    /// transaction.max.timeout.ms (900000): InitProducerId with a longer timeout gets
+    /// INVALID_TRANSACTION_TIMEOUT.
+    pub max_timeout_ms: i32,
+    /// transaction.abort.timed.out.transaction.cleanup.interval.ms (10000).
+    pub abort_interval_ms: i64,
+    /// transactional.id.expiration.ms (7 days): a transactional id without a transaction for this
+    /// long is forgotten.
+    pub id_expiration_ms: i64,
+    /// transaction.partition.verification.enable (true): a transactional produce must be to a
+    /// partition of the producer's ongoing transaction.
+    pub verification: bool,
+}
+
+impl Default for TxnConfig {
+    fn default() -> Self {
+        Self {
+            partitions: 50,
+            max_timeout_ms: 900_000,
+            abort_interval_ms: 10_000,
+            id_expiration_ms: 604_800_000,
+            verification: true,
+        }
+    }
+}
+
+/// Kafka's TransactionMetadata for one transactional id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnMetadata {
+    pub producer_id: i64,
+    pub prev_producer_id: i64,
+    pub next_producer_id: i64,
+    pub producer_epoch: i16,
+    /// The epoch before the last bump (a retried InitProducerId of that epoch gets the current
+    /// one back); -1 after a fencing bump.
+    pub last_producer_epoch: i16,
+    pub timeout_ms: i32,
+    pub state: TxnState,
+    pub partitions: TxnPartitions,
+    pub start_ms: i64,
+    pub last_update_ms: i64,
+    /// A transition of this id is being written.
+    pending: bool,
+}
+
+impl TxnMetadata {
+    fn to_value(&self) -> TxnLogValue {
+        TxnLogValue {
+            producer_id: self.producer_id,
+            previous_producer_id: self.prev_producer_id,
+            next_producer_id: self.next_producer_id,
+            producer_epoch: self.producer_epoch,
+            timeout_ms: self.timeout_ms,
+            state: self.state,
+            partitions: if self.state == TxnState::Empty {
+                TxnPartitions::new()
+            } else {
+                self.partitions.clone()
+            },
+            last_update_ms: self.last_update_ms,
+            start_ms: self.start_ms,
+            client_transaction_version: 0,
+        }
+    }
+
+    fn from_value(v: TxnLogValue) -> Self {
+        Self {
+            producer_id: v.producer_id,
+            prev_producer_id: v.previous_producer_id,
+            next_producer_id: v.next_producer_id,
+            producer_epoch: v.producer_epoch,
+            last_producer_epoch: NO_EPOCH,
+            timeout_ms: v.timeout_ms,
+            state: v.state,
+            partitions: v.partitions,
+            start_ms: v.start_ms,
+            last_update_ms: v.last_update_ms,
+            pending: false,
+        }
+    }
+
+    fn epoch_exhausted(epoch: i16) -> bool {
+        epoch >= i16::MAX - 1
+    }
+
+    fn contains(&self, topic: &str, partition: i32) -> bool {
+        self.partitions
+            .get(topic)
+            .is_some_and(|ps| ps.contains(&partition))
+    }
+}
+
+/// A transactional id as DescribeTransactions / ListTransactions show it.
+#[derive(Debug, Clone)]
+pub struct TxnDescription {
+    pub transactional_id: String,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub state: TxnState,
+    pub timeout_ms: i32,
+    pub start_ms: i64,
+    pub partitions: TxnPartitions,
+}
+
+pub struct TransactionCoordinator {
+    txns: Mutex<HashMap<String, TxnMetadata>>,
+    config: TxnConfig,
+    logs: Arc<LogManager>,
+    groups: Arc<GroupCoordinator>,
+    producer_ids: Arc<ProducerIdManager>,
+    clock: Arc<dyn sluice_storage::Time>,
+}
+
+impl TransactionCoordinator {
+    pub fn new(
+        config: TxnConfig,
+        logs: Arc<LogManager>,
+        groups: Arc<GroupCoordinator>,
+        producer_ids: Arc<ProducerIdManager>,
+        clock: Arc<dyn sluice_storage::Time>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            txns: Mutex::new(HashMap::new()),
+            config,
+            logs,
+            groups,
+            producer_ids,
+            clock,
+        })
+    }
+
+    pub fn config(&self) -> &TxnConfig {
+        &self.config
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, TxnMetadata>> {
+        self.txns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.milliseconds()
+    }
+
+    /// The `__transaction_state` partition of `transactional_id` (Kafka: the Java hash code of
+    /// the id, made non-negative, modulo the partition count).
+    pub fn partition_for(&self, transactional_id: &str) -> i32 {
+        super::records::partition_for(transactional_id, self.config.partitions)
+    }
+
+    // ------------------------------------------------------------------ persistence
+
+    /// Write the state of `transactional_id` (`None`: a tombstone).
+    fn write(&self, transactional_id: &str, m: Option<&TxnMetadata>) -> Result<(), KafkaError> {
+        let tp = TopicPartition::new(
+            TRANSACTION_STATE_TOPIC,
+            self.partition_for(transactional_id),
+        );
+        let log = self
+            .logs
+            .get_log(&tp)
+            .ok_or(KafkaError::CoordinatorNotAvailable)?;
+        let key = txn_records::encode_key(transactional_id);
+        let value = m.map(|m| m.to_value().encode());
+        let mut batch = sluice_protocol::batch::encode_batch(
+            &[(Some(key.as_slice()), value.as_deref())],
+            self.now(),
+        );
+        let info = log.append_as_leader(&mut batch, 0).map_err(|e| {
+            tracing::error!(transactional_id, error = %e, "writing to __transaction_state failed");
+            KafkaError::CoordinatorNotAvailable
+        })?;
+        if log.config().fsync_before_ack {
+            log.sync_to(info.last_offset).map_err(|e| {
+                tracing::error!(transactional_id, error = %e, "syncing __transaction_state failed");
+                KafkaError::CoordinatorNotAvailable
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Mark `transactional_id` pending and hand out its current metadata, after `check`
+    /// approves it; CONCURRENT_TRANSACTIONS while another transition is being written.
+    fn begin(
+        &self,
+        transactional_id: &str,
+        check: impl FnOnce(&TxnMetadata) -> Result<(), KafkaError>,
+    ) -> Result<TxnMetadata, KafkaError> {
+        let mut txns = self.lock();
+        let m = txns
+            .get_mut(transactional_id)
+            .ok_or(KafkaError::InvalidProducerIdMapping)?;
+        check(m)?;
+        if m.pending {
+            return Err(KafkaError::ConcurrentTransactions);
+        }
+        m.pending = true;
+        Ok(m.clone())
+    }
+
+    /// Write `target` and make it the state of `transactional_id`; the id stops being pending
+    /// either way (on failure it keeps its previous state).
+    fn commit_transition(
+        &self,
+        transactional_id: &str,
+        target: TxnMetadata,
+    ) -> Result<TxnMetadata, KafkaError> {
+        let written = self.write(transactional_id, Some(&target));
+        let mut txns = self.lock();
+        if let Some(m) = txns.get_mut(transactional_id) {
+            if written.is_ok() {
+                *m = target.clone();
+            }
+            m.pending = false;
+        }
+        written.map(|()| target)
+    }
+
+    /// Leave the pending state without a transition.
+    fn release(&self, transactional_id: &str) {
+        if let Some(m) = self.lock().get_mut(transactional_id) {
+            m.pending = false;
+        }
+    }
+
+    /// Rebuild every transactional id from `__transaction_state` (start-up), then finish the
+    /// transactions a crash left between Prepare and Complete.
+    pub fn load(&self) {
+        let mut loaded = 0usize;
+        let mut txns = HashMap::new();
+        for log in self.logs.all_logs() {
+            if log.topic_partition().topic != TRANSACTION_STATE_TOPIC {
+                continue;
+            }
+            scan_log(&log, |e| {
+                let LogEntry::Record { key, value: v, .. } = e else {
+                    return;
+                };
+                let Ok(id) = txn_records::decode_key(key) else {
+                    return;
+                };
+                loaded += 1;
+                match v.map(TxnLogValue::decode) {
+                    Some(Ok(v)) => {
+                        txns.insert(id, TxnMetadata::from_value(v));
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(transactional_id = id, error = %e, "skipping a __transaction_state record");
+                    }
+                    None => {
+                        txns.remove(&id);
+                    }
+                }
+            });
+        }
+        let unfinished: Vec<String> = txns
+            .iter()
+            .filter(|(_, m)| matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let count = txns.len();
+        *self.lock() = txns;
+        for id in unfinished {
+            self.finish_prepared(&id);
+        }
+        if loaded > 0 {
+            tracing::info!(
+                records = loaded,
+                transactional_ids = count,
+                "loaded transaction state"
+            );
+        }
+    }
+
+    // ------------------------------------------------------------------ InitProducerId
+
+    /// InitProducerId with a transactional id (Kafka's handleInitProducerId): a new id gets a
+    /// producer id with epoch 0; a known one gets its epoch bumped (a new producer id once the
+    /// epoch is exhausted). An ongoing transaction is aborted first with a bumped epoch, which
+    /// fences the previous producer, and the caller gets CONCURRENT_TRANSACTIONS so that it
+    /// retries. `expected`: KIP-360's (producer id, epoch) of a producer recovering from an
+    /// error, or None.
+    pub fn init_producer_id(
+        &self,
+        transactional_id: &str,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+    ) -> Result<(i64, i16), KafkaError> {
+        if timeout_ms <= 0 || timeout_ms > self.config.max_timeout_ms {
+            return Err(KafkaError::InvalidTransactionTimeout);
+        }
+        let now = self.now();
+        let known = self.lock().contains_key(transactional_id);
+        if !known {
+            let producer_id = self.producer_ids.generate().map_err(|e| {
+                tracing::error!(error = %e, "cannot allocate a producer id");
+                KafkaError::UnknownServerError
+            })?;
+            self.lock()
+                .entry(transactional_id.to_string())
+                .or_insert(TxnMetadata {
+                    producer_id,
+                    prev_producer_id: -1,
+                    next_producer_id: -1,
+                    producer_epoch: NO_EPOCH,
+                    last_producer_epoch: NO_EPOCH,
+                    timeout_ms,
+                    state: TxnState::Empty,
+                    partitions: TxnPartitions::new(),
+                    start_ms: -1,
+                    last_update_ms: now,
+                    pending: false,
+                });
+        }
+        let m = self.begin(transactional_id, |m| {
+            let valid = expected.is_none_or(|(pid, epoch)| {
+                m.producer_epoch == NO_EPOCH
+                    || pid == m.producer_id
+                    || (pid == m.prev_producer_id && TxnMetadata::epoch_exhausted(epoch))
+            });
+            if valid {
+                Ok(())
+            } else {
+                Err(KafkaError::ProducerFenced)
+            }
+        })?;
+        match m.state {
+            TxnState::PrepareCommit | TxnState::PrepareAbort => {
+                self.release(transactional_id);
+                Err(KafkaError::ConcurrentTransactions)
+            }
+            TxnState::Ongoing => {
+                // Fence the current producer and abort its transaction; the client retries.
+                let mut target = m.clone();
+                if !TxnMetadata::epoch_exhausted(m.producer_epoch) {
+                    target.producer_epoch = m.producer_epoch + 1;
+                }
+                target.last_producer_epoch = NO_EPOCH;
+                target.state = TxnState::PrepareAbort;
+                target.last_update_ms = now;
+                self.end(transactional_id, target)?;
+                Err(KafkaError::ConcurrentTransactions)
+            }
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                let mut target = m.clone();
+                target.timeout_ms = timeout_ms;
+                target.state = TxnState::Empty;
+                target.partitions.clear();
+                target.start_ms = -1;
+                target.last_update_ms = now;
+                if TxnMetadata::epoch_exhausted(m.producer_epoch)
+                    && expected.is_none_or(|(_, e)| e == m.producer_epoch)
+                {
+                    let new_id = self.producer_ids.generate().map_err(|e| {
+                        self.release(transactional_id);
+                        tracing::error!(error = %e, "cannot allocate a producer id");
+                        KafkaError::UnknownServerError
+                    })?;
+                    target.prev_producer_id = m.producer_id;
+                    target.producer_id = new_id;
+                    target.producer_epoch = 0;
+                    target.last_producer_epoch = if expected.is_some() {
+                        m.producer_epoch
+                    } else {
+                        NO_EPOCH
+                    };
+                } else {
+                    match expected.map(|(_, e)| e) {
+                        None => {
+                            target.producer_epoch = m.producer_epoch + 1;
+                            target.last_producer_epoch = NO_EPOCH;
+                        }
+                        Some(e) if m.producer_epoch == NO_EPOCH || e == m.producer_epoch => {
+                            target.producer_epoch = m.producer_epoch + 1;
+                            target.last_producer_epoch = m.producer_epoch;
+                        }
+                        Some(e) if e == m.last_producer_epoch => {
+                            // A retry of a bump that succeeded: the current epoch again.
+                        }
+                        Some(_) => {
+                            self.release(transactional_id);
+                            return Err(KafkaError::ProducerFenced);
+                        }
+                    }
+                }
+                let t = self.commit_transition(transactional_id, target)?;
+                Ok((t.producer_id, t.producer_epoch))
+            }
+            TxnState::Dead | TxnState::PrepareEpochFence => {
+                self.release(transactional_id);
+                tracing::error!(
+                    transactional_id,
+                    state = m.state.name(),
+                    "transactional id in a state it should never rest in"
+                );
+                Err(KafkaError::UnknownServerError)
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ AddPartitionsToTxn
+
+    /// Check the producer of a request against the transactional id (Kafka's order):
+    /// INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED, then CONCURRENT_TRANSACTIONS while a
+    /// transition is pending or the transaction is completing.
+    fn check_producer(m: &TxnMetadata, producer_id: i64, epoch: i16) -> Result<(), KafkaError> {
+        if m.producer_id != producer_id {
+            return Err(KafkaError::InvalidProducerIdMapping);
+        }
+        if m.producer_epoch != epoch {
+            return Err(KafkaError::ProducerFenced);
+        }
+        if m.pending || matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            return Err(KafkaError::ConcurrentTransactions);
+        }
+        Ok(())
+    }
+
+    /// AddPartitionsToTxn / AddOffsetsToTxn: add `partitions` to the producer's transaction,
+    /// starting it if none is ongoing.
+    pub fn add_partitions(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        partitions: &[(String, i32)],
+    ) -> Result<(), KafkaError> {
+        let m = {
+            let mut txns = self.lock();
+            let m = txns
+                .get_mut(transactional_id)
+                .ok_or(KafkaError::InvalidProducerIdMapping)?;
+            Self::check_producer(m, producer_id, epoch)?;
+            if m.state == TxnState::Ongoing && partitions.iter().all(|(t, p)| m.contains(t, *p)) {
+                return Ok(());
+            }
+            if matches!(m.state, TxnState::Dead | TxnState::PrepareEpochFence) {
+                return Err(KafkaError::InvalidTxnState);
+            }
+            m.pending = true;
+            m.clone()
+        };
+        let now = self.now();
+        let mut target = m.clone();
+        if m.state != TxnState::Ongoing {
+            target.start_ms = now;
+            target.partitions.clear();
+        }
+        target.state = TxnState::Ongoing;
+        target.last_update_ms = now;
+        for (t, p) in partitions {
+            target.partitions.entry(t.clone()).or_default().insert(*p);
+        }
+        self.commit_transition(transactional_id, target).map(|_| ())
+    }
+
+    /// KIP-890 part 1 (AddPartitionsToTxn v4+ verify_only, and the check a transactional
+    /// Produce makes): is this partition in the producer's ongoing transaction? As Kafka's
+    /// handleVerifyPartitionsInTransaction: the producer checks first, then
+    /// TRANSACTION_ABORTABLE for a partition that is not in the transaction.
+    pub fn verify_partition(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), KafkaError> {
+        let txns = self.lock();
+        let m = txns
+            .get(transactional_id)
+            .ok_or(KafkaError::InvalidProducerIdMapping)?;
+        Self::check_producer(m, producer_id, epoch)?;
+        if m.state == TxnState::Ongoing && m.contains(topic, partition) {
+            Ok(())
+        } else {
+            Err(KafkaError::TransactionAbortable)
+        }
+    }
+
+    // ------------------------------------------------------------------ EndTxn
+
+    /// EndTxn (Kafka's handleEndTransaction for transaction version 1).
+    pub fn end_txn(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> Result<(i64, i16), KafkaError> {
+        let m = {
+            let mut txns = self.lock();
+            let m = txns
+                .get_mut(transactional_id)
+                .ok_or(KafkaError::InvalidProducerIdMapping)?;
+            if m.producer_id != producer_id {
+                return Err(KafkaError::InvalidProducerIdMapping);
+            }
+            if m.producer_epoch != epoch {
+                return Err(KafkaError::ProducerFenced);
+            }
+            if m.pending {
+                return Err(KafkaError::ConcurrentTransactions);
+            }
+            let done = (m.producer_id, m.producer_epoch);
+            match (m.state, commit) {
+                (TxnState::Ongoing, _) => {}
+                (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {
+                    return Ok(done)
+                }
+                (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
+                    return Err(KafkaError::ConcurrentTransactions)
+                }
+                _ => return Err(KafkaError::InvalidTxnState),
+            }
+            m.pending = true;
+            m.clone()
+        };
+        let mut target = m;
+        target.state = if commit {
+            TxnState::PrepareCommit
+        } else {
+            TxnState::PrepareAbort
+        };
+        target.last_update_ms = self.now();
+        let done = self.end(transactional_id, target)?;
+        Ok((done.producer_id, done.producer_epoch))
+    }
+
+    /// From a pending id: write `prepared` (PrepareCommit / PrepareAbort), the markers, and the
+    /// Complete state.
+    fn end(
+        &self,
+        transactional_id: &str,
+        prepared: TxnMetadata,
+    ) -> Result<TxnMetadata, KafkaError> {
+        let written = self.write(transactional_id, Some(&prepared));
+        {
+            let mut txns = self.lock();
+            if let Some(m) = txns.get_mut(transactional_id) {
+                if written.is_err() {
+                    m.pending = false;
+                } else {
+                    *m = prepared.clone();
+                    m.pending = true;
+                }
+            }
+        }
+        written?;
+        Ok(self.complete(transactional_id, prepared))
+    }
+
+    /// Write the markers of a prepared transaction and its Complete state (the id is pending).
+    /// If the Complete state cannot be written the id stays prepared; the periodic check and
+    /// the next start-up finish it.
+    fn complete(&self, transactional_id: &str, prepared: TxnMetadata) -> TxnMetadata {
+        let commit = prepared.state == TxnState::PrepareCommit;
+        self.write_markers(
+            prepared.producer_id,
+            prepared.producer_epoch,
+            commit,
+            &prepared.partitions,
+        );
+        let mut target = prepared.clone();
+        target.state = if commit {
+            TxnState::CompleteCommit
+        } else {
+            TxnState::CompleteAbort
+        };
+        target.last_update_ms = self.now();
+        match self.commit_transition(transactional_id, target) {
+            Ok(t) => t,
+            Err(_) => prepared,
+        }
+    }
+
+    /// Finish a prepared transaction found at load or by the periodic check.
+    fn finish_prepared(&self, transactional_id: &str) {
+        let prepared = {
+            let mut txns = self.lock();
+            let Some(m) = txns.get_mut(transactional_id) else {
+                return;
+            };
+            if m.pending || !matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+                return;
+            }
+            m.pending = true;
+            m.clone()
+        };
+        self.complete(transactional_id, prepared);
+    }
+
+    /// Append a COMMIT or ABORT marker to every partition of a transaction (Kafka's
+    /// TransactionMarkerChannelManager, local here). A partition whose topic was deleted is
+    /// skipped, as Kafka drops markers for unknown partitions.
+    fn write_markers(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+        partitions: &TxnPartitions,
+    ) {
+        let marker = TxnMarker {
+            producer_id,
+            producer_epoch: epoch,
+            coordinator_epoch: 0,
+            commit,
+            transaction_version: 0,
+        };
+        for (topic, parts) in partitions {
+            for p in parts {
+                let tp = TopicPartition::new(topic.clone(), *p);
+                let Some(log) = self.logs.get_log(&tp) else {
+                    tracing::warn!(%tp, producer_id, "no log for a transaction marker; skipped");
+                    continue;
+                };
+                match log.append_control_marker(&marker, 0) {
+                    Ok(info) => {
+                        if log.config().fsync_before_ack {
+                            if let Err(e) = log.sync_to(info.last_offset) {
+                                tracing::error!(%tp, error = %e, "syncing a transaction marker failed");
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(%tp, producer_id, error = %e, "writing a transaction marker failed");
+                        continue;
+                    }
+                }
+                if topic == OFFSETS_TOPIC {
+                    self.groups.complete_txn(*p, producer_id, commit);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    /// Abort every transaction that has run longer than its timeout, fencing its producer with
+    /// an epoch bump (Kafka's abortTimedOutTransactions), finish prepared ones left behind, and
+    /// forget transactional ids idle for transactional.id.expiration.ms. Returns how many
+    /// transactions were aborted.
+    pub fn check_timeouts(&self) -> usize {
+        let now = self.now();
+        let (expired, prepared, idle): (Vec<String>, Vec<String>, Vec<String>) = {
+            let txns = self.lock();
+            let mut e = Vec::new();
+            let mut p = Vec::new();
+            let mut i = Vec::new();
+            for (id, m) in txns.iter().filter(|(_, m)| !m.pending) {
+                match m.state {
+                    TxnState::Ongoing if m.start_ms + i64::from(m.timeout_ms) < now => {
+                        e.push(id.clone())
+                    }
+                    TxnState::PrepareCommit | TxnState::PrepareAbort => p.push(id.clone()),
+                    TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+                        if m.last_update_ms + self.config.id_expiration_ms < now =>
+                    {
+                        i.push(id.clone())
+                    }
+                    _ => {}
+                }
+            }
+            (e, p, i)
+        };
+        let mut aborted = 0;
+        for id in expired {
+            let Ok(m) = self.begin(&id, |m| {
+                if m.state == TxnState::Ongoing {
+                    Ok(())
+                } else {
+                    Err(KafkaError::InvalidTxnState)
+                }
+            }) else {
+                continue;
+            };
+            tracing::info!(
+                transactional_id = id,
+                producer_id = m.producer_id,
+                "aborting a transaction that timed out"
+            );
+            let mut target = m.clone();
+            if !TxnMetadata::epoch_exhausted(m.producer_epoch) {
+                target.producer_epoch = m.producer_epoch + 1;
+            }
+            target.last_producer_epoch = NO_EPOCH;
+            target.state = TxnState::PrepareAbort;
+            target.last_update_ms = now;
+            if self.end(&id, target).is_ok() {
+                aborted += 1;
+            }
+        }
+        for id in prepared {
+            self.finish_prepared(&id);
+        }
+        for id in idle {
+            self.expire_id(&id, now);
+        }
+        aborted
+    }
+
+    fn expire_id(&self, transactional_id: &str, now: i64) {
+        let Ok(m) = self.begin(transactional_id, |m| {
+            let idle = matches!(
+                m.state,
+                TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+            ) && m.last_update_ms + self.config.id_expiration_ms < now;
+            if idle {
+                Ok(())
+            } else {
+                Err(KafkaError::InvalidTxnState)
+            }
+        }) else {
+            return;
+        };
+        match self.write(transactional_id, None) {
+            Ok(()) => {
+                tracing::info!(
+                    transactional_id,
+                    producer_id = m.producer_id,
+                    "transactional id expired"
+                );
+                self.lock().remove(transactional_id);
+            }
+            Err(_) => self.release(transactional_id),
+        }
+    }
+
+    // ------------------------------------------------------------------ admin
+
+    pub fn describe(&self, transactional_id: &str) -> Option<TxnDescription> {
+        self.lock().get(transactional_id).map(|m| TxnDescription {
+            transactional_id: transactional_id.to_string(),
+            producer_id: m.producer_id,
+            producer_epoch: m.producer_epoch,
+            state: m.state,
+            timeout_ms: m.timeout_ms,
+            start_ms: m.start_ms,
+            partitions: m.partitions.clone(),
+        })
+    }
+
+    /// Every transactional id (ListTransactions), sorted by id.
+    pub fn list(&self) -> Vec<TxnDescription> {
+        let ids: Vec<String> = self.lock().keys().cloned().collect();
+        let mut out: Vec<TxnDescription> = ids.iter().filter_map(|id| self.describe(id)).collect();
+        out.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+        out
+    }
+}
