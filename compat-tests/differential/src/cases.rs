@@ -8,6 +8,7 @@ use crate::client::Client;
 use crate::normalize::Normalizer;
 use anyhow::{bail, Result};
 use bytes::Bytes;
+use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions as HbTopicPartitions;
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
@@ -19,6 +20,7 @@ use kafka_protocol::messages::delete_records_request::{
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
+use kafka_protocol::messages::describe_producers_request::TopicRequest as ProducersTopic;
 use kafka_protocol::messages::describe_topic_partitions_request::{Cursor, TopicRequest};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -32,8 +34,16 @@ use kafka_protocol::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::{
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, DescribeProducersRequest,
+    DescribeTransactionsRequest, EndTxnRequest, ListTransactionsRequest, TxnOffsetCommitRequest,
+};
 use kafka_protocol::messages::{
     AlterConfigsRequest, ApiKey, BrokerId, ConsumerGroupDescribeRequest,
     ConsumerGroupHeartbeatRequest, CreatePartitionsRequest, CreateTopicsRequest,
@@ -57,6 +67,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("produce", produce),
     ("idempotence", idempotence),
     ("transactional-ids", transactional_ids),
+    ("transactions", transactions),
     ("fetch", fetch),
     ("offsets", offsets),
     ("offsets-edge", offsets_edge),
@@ -330,6 +341,146 @@ impl Ctx {
         bail!("InitProducerId kept answering a coordinator error for 30 s")
     }
 
+    /// Produce v11 with a transactional id.
+    fn produce_txn(
+        &mut self,
+        title: &str,
+        txn: &str,
+        topic: &str,
+        partition: i32,
+        records: Bytes,
+    ) -> Result<ResponseKind> {
+        let req = ProduceRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(txn))))
+            .with_acks(-1)
+            .with_timeout_ms(30_000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(topic_name(topic))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(partition)
+                    .with_records(Some(records))])]);
+        self.show(title, ApiKey::Produce, 11, &req)
+    }
+
+    fn list_offset_isolated(
+        &mut self,
+        title: &str,
+        topic: &str,
+        partition: i32,
+        isolation: i8,
+    ) -> Result<ResponseKind> {
+        let req = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_isolation_level(isolation)
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(topic_name(topic))
+                .with_partitions(vec![ListOffsetsPartition::default()
+                    .with_partition_index(partition)
+                    .with_timestamp(-1)])]);
+        self.show(title, ApiKey::ListOffsets, 8, &req)
+    }
+
+    fn fetch_isolated(
+        &mut self,
+        title: &str,
+        topic: &str,
+        partition: i32,
+        isolation: i8,
+    ) -> Result<ResponseKind> {
+        self.fetch_isolated_from(title, topic, partition, 0, isolation)
+    }
+
+    fn fetch_isolated_from(
+        &mut self,
+        title: &str,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        isolation: i8,
+    ) -> Result<ResponseKind> {
+        let req = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(0)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_isolation_level(isolation)
+            .with_session_id(0)
+            .with_session_epoch(-1)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(partition)
+                    .with_fetch_offset(offset)
+                    .with_partition_max_bytes(1 << 20)])]);
+        self.show(title, ApiKey::Fetch, 12, &req)
+    }
+
+    /// Waits (bounded, silently) until the transaction coordinator of `txn` is found and
+    /// InitProducerId stops answering coordinator errors (Kafka creates __transaction_state on
+    /// the first FindCoordinator and loads its partitions).
+    fn wait_txn_coordinator(&mut self, txn: &str, init: &InitProducerIdRequest) -> Result<()> {
+        let find = FindCoordinatorRequest::default()
+            .with_key_type(1)
+            .with_coordinator_keys(vec![s(txn)]);
+        for _ in 0..600 {
+            let found = matches!(
+                self.client.send(ApiKey::FindCoordinator, 4, &find)?,
+                ResponseKind::FindCoordinator(r) if r.coordinators.iter().all(|c| c.error_code == 0)
+            );
+            if found {
+                // A throwaway id in the same coordinator: its first InitProducerId may get
+                // COORDINATOR_LOAD_IN_PROGRESS / NOT_COORDINATOR while partitions load.
+                let probe = init
+                    .clone()
+                    .with_transactional_id(Some(TransactionalId(s(&format!("{txn}-probe")))));
+                match self.client.send(ApiKey::InitProducerId, 4, &probe)? {
+                    ResponseKind::InitProducerId(r) if [14, 15, 16].contains(&r.error_code) => {}
+                    _ => return Ok(()),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("the transaction coordinator of {txn} was not available within 30 s")
+    }
+
+    /// Waits (bounded, silently) until `txn` has finished writing its markers (Kafka completes
+    /// a transaction asynchronously after answering EndTxn).
+    fn wait_txn_complete(&mut self, txn: &str) -> Result<()> {
+        let req = DescribeTransactionsRequest::default()
+            .with_transactional_ids(vec![TransactionalId(s(txn))]);
+        for _ in 0..600 {
+            if let ResponseKind::DescribeTransactions(r) =
+                self.client.send(ApiKey::DescribeTransactions, 0, &req)?
+            {
+                if r.transaction_states
+                    .iter()
+                    .all(|t| t.transaction_state.starts_with("Complete"))
+                {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("transaction {txn} did not complete within 30 s")
+    }
+
+    /// Retries (bounded, silently) an InitProducerId answered CONCURRENT_TRANSACTIONS (a fenced
+    /// transaction is being aborted) and returns the epoch it finally gets.
+    fn wait_txn_init(&mut self, init: &InitProducerIdRequest) -> Result<i16> {
+        for _ in 0..600 {
+            match self.client.send(ApiKey::InitProducerId, 4, init)? {
+                ResponseKind::InitProducerId(r) if r.error_code == 51 => {}
+                ResponseKind::InitProducerId(r) if r.error_code == 0 => return Ok(r.producer_epoch),
+                ResponseKind::InitProducerId(r) => {
+                    bail!("InitProducerId answered error {}", r.error_code)
+                }
+                _ => bail!("unexpected response to InitProducerId"),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("InitProducerId kept answering CONCURRENT_TRANSACTIONS for 30 s")
+    }
+
     fn topic_id(&mut self, name: &str) -> Result<Uuid> {
         let req = MetadataRequest::default()
             .with_topics(Some(vec![
@@ -374,6 +525,23 @@ fn take_records(response: &mut ResponseKind) -> Vec<String> {
     if let ResponseKind::ConsumerGroupDescribe(r) = response {
         r.groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     }
+    if let ResponseKind::DescribeTransactions(r) = response {
+        for t in &mut r.transaction_states {
+            t.topics.sort_by(|a, b| a.topic.cmp(&b.topic));
+            for d in &mut t.topics {
+                d.partitions.sort();
+                // The group's offsets partition hashes the (per-run) group id.
+                if d.topic.as_str() == "__consumer_offsets" {
+                    d.partitions = vec![-100];
+                }
+            }
+        }
+    }
+    if let ResponseKind::AddPartitionsToTxn(r) = response {
+        // Kafka builds these from hash maps; the order carries no meaning.
+        r.results_by_topic_v3_and_below
+            .sort_by(|a, b| a.name.cmp(&b.name));
+    }
     if let ResponseKind::DeleteGroups(r) = response {
         r.results.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     }
@@ -400,6 +568,15 @@ fn take_records(response: &mut ResponseKind) -> Vec<String> {
                         break;
                     }
                 };
+                // A control batch is stamped with the broker's clock.
+                let control = b.attributes() & 0x20 != 0;
+                let ts = |t: i64| {
+                    if control {
+                        "<broker-time>".to_string()
+                    } else {
+                        t.to_string()
+                    }
+                };
                 out.push(format!(
                     "  batch offsets {}..={} leader_epoch {} attributes {} producer {}/{} seq {} records {} max_ts {}",
                     b.base_offset(),
@@ -410,7 +587,7 @@ fn take_records(response: &mut ResponseKind) -> Vec<String> {
                     b.producer_epoch(),
                     b.base_sequence(),
                     b.records_count(),
-                    b.max_timestamp()
+                    ts(b.max_timestamp())
                 ));
                 if b.attributes() & 0x7 == 0 {
                     for r in sluice_protocol::records::records(b.records()) {
@@ -418,7 +595,7 @@ fn take_records(response: &mut ResponseKind) -> Vec<String> {
                             Ok(r) => out.push(format!(
                                 "    offset {} ts {} key {:?} value {:?}",
                                 b.base_offset() + i64::from(r.offset_delta),
-                                b.base_timestamp() + r.timestamp_delta,
+                                ts(b.base_timestamp() + r.timestamp_delta),
                                 r.key.map(String::from_utf8_lossy),
                                 r.value.map(String::from_utf8_lossy)
                             )),
@@ -790,6 +967,297 @@ fn transactional_ids(c: &mut Ctx) -> Result<()> {
         ApiKey::InitProducerId,
         4,
         &empty,
+    )?;
+    Ok(())
+}
+
+/// Transactions (client protocol version 1: AddPartitionsToTxn v3, EndTxn v3, Produce v11):
+/// the coordinator's state machine and error paths, partition verification, markers,
+/// read_committed reads, transactional offsets and the admin views.
+fn transactions(c: &mut Ctx) -> Result<()> {
+    let t = c.name("txn");
+    let txn = c.name("txn-id");
+    let group = c.name("txn-group");
+    c.create_topic(&t, 2, &[])?;
+    c.wait_coordinator(&group)?;
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(s(&txn))))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    c.wait_txn_coordinator(&txn, &init)?;
+    let too_long = init.clone().with_transaction_timeout_ms(900_001);
+    c.show(
+        "init producer id, timeout over transaction.max.timeout.ms",
+        ApiKey::InitProducerId,
+        4,
+        &too_long,
+    )?;
+    let (pid, epoch) = match c.show("init producer id", ApiKey::InitProducerId, 4, &init)? {
+        ResponseKind::InitProducerId(r) => (r.producer_id.0, r.producer_epoch),
+        _ => bail!("unexpected response to InitProducerId"),
+    };
+    let add = |txn: &str, pid: i64, epoch: i16, parts: &[(&str, i32)]| {
+        let mut topics: Vec<AddPartitionsToTxnTopic> = Vec::new();
+        for (name, p) in parts {
+            match topics.iter_mut().find(|x| x.name.as_str() == *name) {
+                Some(x) => x.partitions.push(*p),
+                None => topics.push(
+                    AddPartitionsToTxnTopic::default()
+                        .with_name(topic_name(name))
+                        .with_partitions(vec![*p]),
+                ),
+            }
+        }
+        AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(TransactionalId(s(txn)))
+            .with_v3_and_below_producer_id(ProducerId(pid))
+            .with_v3_and_below_producer_epoch(epoch)
+            .with_v3_and_below_topics(topics)
+    };
+    let txn_batch = |seq: i32, e: i16, v: &str| batch(&[("k", v)], TS, pid, e, seq, 0x10);
+    c.produce_txn(
+        "transactional produce before AddPartitionsToTxn",
+        &txn,
+        &t,
+        0,
+        txn_batch(0, epoch, "early"),
+    )?;
+    let missing = c.name("missing");
+    c.show(
+        "add partitions, one of an unknown topic",
+        ApiKey::AddPartitionsToTxn,
+        3,
+        &add(&txn, pid, epoch, &[(&t, 0), (&missing, 0)]),
+    )?;
+    c.show(
+        "add partitions, wrong epoch",
+        ApiKey::AddPartitionsToTxn,
+        3,
+        &add(&txn, pid, epoch + 1, &[(&t, 0)]),
+    )?;
+    c.show(
+        "add partitions, wrong epoch (v1: old error code)",
+        ApiKey::AddPartitionsToTxn,
+        1,
+        &add(&txn, pid, epoch + 1, &[(&t, 0)]),
+    )?;
+    c.show(
+        "add partitions, wrong producer id",
+        ApiKey::AddPartitionsToTxn,
+        3,
+        &add(&txn, pid + 1, epoch, &[(&t, 0)]),
+    )?;
+    c.show(
+        "add partitions, unknown transactional id",
+        ApiKey::AddPartitionsToTxn,
+        3,
+        &add(&c.name("nobody"), pid, epoch, &[(&t, 0)]),
+    )?;
+    let end = |pid: i64, epoch: i16, commit: bool| {
+        EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(s(&txn)))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_committed(commit)
+    };
+    c.show(
+        "end txn with no transaction (Empty)",
+        ApiKey::EndTxn,
+        3,
+        &end(pid, epoch, true),
+    )?;
+    c.show(
+        "add partitions 0 and 1",
+        ApiKey::AddPartitionsToTxn,
+        3,
+        &add(&txn, pid, epoch, &[(&t, 0), (&t, 1)]),
+    )?;
+    c.produce_txn("produce to 0", &txn, &t, 0, txn_batch(0, epoch, "c1"))?;
+    c.produce_txn(
+        "produce to 0, old epoch",
+        &txn,
+        &t,
+        0,
+        txn_batch(1, epoch - 1, "old"),
+    )?;
+    c.list_offset_isolated("latest, read_committed (LSO)", &t, 0, 1)?;
+    c.list_offset_isolated("latest, read_uncommitted", &t, 0, 0)?;
+    c.fetch_isolated("read_committed during the transaction", &t, 0, 1)?;
+    let add_offsets = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(TransactionalId(s(&txn)))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_group_id(GroupId(s(&group)));
+    c.show(
+        "add offsets to txn",
+        ApiKey::AddOffsetsToTxn,
+        3,
+        &add_offsets,
+    )?;
+    let commit = |generation: i32, member: &str| {
+        TxnOffsetCommitRequest::default()
+            .with_transactional_id(TransactionalId(s(&txn)))
+            .with_group_id(GroupId(s(&group)))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_generation_id(generation)
+            .with_member_id(s(member))
+            .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+                .with_name(topic_name(&t))
+                .with_partitions(vec![
+                    TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(1)
+                        .with_committed_leader_epoch(-1),
+                    TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(7)
+                        .with_committed_offset(1)
+                        .with_committed_leader_epoch(-1),
+                ])])
+    };
+    c.show(
+        "txn offset commit with a generation to an unknown group",
+        ApiKey::TxnOffsetCommit,
+        3,
+        &commit(3, "m"),
+    )?;
+    c.show(
+        "txn offset commit (simple)",
+        ApiKey::TxnOffsetCommit,
+        3,
+        &commit(-1, ""),
+    )?;
+    let fetch_offsets = |stable: bool| {
+        OffsetFetchRequest::default()
+            .with_group_id(GroupId(s(&group)))
+            .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+                .with_name(topic_name(&t))
+                .with_partition_indexes(vec![0])]))
+            .with_require_stable(stable)
+    };
+    c.show(
+        "offset fetch, require_stable, pending",
+        ApiKey::OffsetFetch,
+        7,
+        &fetch_offsets(true),
+    )?;
+    c.show(
+        "offset fetch, not stable, pending",
+        ApiKey::OffsetFetch,
+        7,
+        &fetch_offsets(false),
+    )?;
+    let describe = DescribeTransactionsRequest::default().with_transactional_ids(vec![
+        TransactionalId(s(&txn)),
+        TransactionalId(s(&c.name("nobody"))),
+    ]);
+    c.show(
+        "describe transactions (ongoing)",
+        ApiKey::DescribeTransactions,
+        0,
+        &describe,
+    )?;
+    let producers = DescribeProducersRequest::default()
+        .with_topics(vec![ProducersTopic::default()
+            .with_name(topic_name(&t))
+            .with_partition_indexes(vec![0, 1, 9])]);
+    c.show(
+        "describe producers",
+        ApiKey::DescribeProducers,
+        0,
+        &producers,
+    )?;
+    c.show("commit", ApiKey::EndTxn, 3, &end(pid, epoch, true))?;
+    c.wait_txn_complete(&txn)?;
+    c.show(
+        "commit again (retry)",
+        ApiKey::EndTxn,
+        3,
+        &end(pid, epoch, true),
+    )?;
+    c.show(
+        "abort after commit",
+        ApiKey::EndTxn,
+        3,
+        &end(pid, epoch, false),
+    )?;
+    c.show(
+        "offset fetch, require_stable, committed",
+        ApiKey::OffsetFetch,
+        7,
+        &fetch_offsets(true),
+    )?;
+    c.list_offset_isolated("latest, read_committed after commit", &t, 0, 1)?;
+    // From the marker on: a fetch from 0 here gets only the first batch from Kafka 4.3 (both
+    // isolation levels, high watermark 2), while Sluice returns both batches; either is a
+    // valid answer (clients fetch again from the next offset).
+    c.fetch_isolated_from("read_committed after commit, from the marker", &t, 0, 1, 1)?;
+
+    // An aborted transaction.
+    c.show(
+        "add partition 1",
+        ApiKey::AddPartitionsToTxn,
+        3,
+        &add(&txn, pid, epoch, &[(&t, 1)]),
+    )?;
+    c.produce_txn("produce to 1", &txn, &t, 1, txn_batch(0, epoch, "a1"))?;
+    c.show("abort", ApiKey::EndTxn, 3, &end(pid, epoch, false))?;
+    c.wait_txn_complete(&txn)?;
+    c.fetch_isolated("read_committed after abort", &t, 1, 1)?;
+    c.fetch_isolated("read_uncommitted after abort", &t, 1, 0)?;
+    c.show(
+        "list transactions (CompleteAbort)",
+        ApiKey::ListTransactions,
+        1,
+        &ListTransactionsRequest::default()
+            .with_state_filters(vec![s("CompleteAbort"), s("Bogus")])
+            .with_producer_id_filters(vec![ProducerId(pid)])
+            .with_duration_filter(-1),
+    )?;
+
+    // Fencing: a new producer for the same id while a transaction is open.
+    c.show(
+        "add partition 0 again",
+        ApiKey::AddPartitionsToTxn,
+        3,
+        &add(&txn, pid, epoch, &[(&t, 0)]),
+    )?;
+    c.produce_txn("produce to 0", &txn, &t, 0, txn_batch(1, epoch, "z1"))?;
+    c.show(
+        "init producer id while a transaction is open (fences it)",
+        ApiKey::InitProducerId,
+        4,
+        &init,
+    )?;
+    let fenced_epoch = c.wait_txn_init(&init)?;
+    c.show("init producer id again", ApiKey::InitProducerId, 4, &init)?;
+    let _ = fenced_epoch;
+    c.show(
+        "end txn with the fenced epoch",
+        ApiKey::EndTxn,
+        3,
+        &end(pid, epoch, true),
+    )?;
+    c.show(
+        "end txn with the fenced epoch (v1: old error code)",
+        ApiKey::EndTxn,
+        1,
+        &end(pid, epoch, true),
+    )?;
+    c.produce_txn(
+        "produce with the fenced epoch",
+        &txn,
+        &t,
+        0,
+        txn_batch(2, epoch, "zombie"),
+    )?;
+    c.fetch_isolated_from("read_committed after fencing", &t, 0, 2, 1)?;
+    c.show(
+        "describe transactions (after fencing)",
+        ApiKey::DescribeTransactions,
+        0,
+        &describe,
     )?;
     Ok(())
 }

@@ -79,6 +79,9 @@ impl Normalizer {
                 Some("<topic-id>".into())
             }
             "session_id" if value != "0" => Some("<session>".into()),
+            "transaction_start_time_ms" | "last_timestamp" if value != "-1" => {
+                Some("<timestamp>".into())
+            }
             "member_id" | "leader" if value != "\"\"" && !value.is_empty() && value != "None" => {
                 Some(self.label("member", value))
             }

@@ -22,12 +22,10 @@ pub async fn handle(
 ) -> Reply {
     let mut resp = DescribeTransactionsResponse::default();
     for id in &req.transactional_ids {
+        // An unknown id keeps the schema defaults (empty state, zeros), as Kafka answers it.
         let mut s = TransactionState::default()
             .with_transactional_id(id.clone())
-            .with_transaction_state(StrBytes::from_static_str(""))
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1)
-            .with_transaction_start_time_ms(-1);
+            .with_transaction_state(StrBytes::from_static_str(""));
         match broker.txn.describe(id.as_str()) {
             None => s.error_code = KafkaError::TransactionalIdNotFound.code(),
             Some(d) => {

@@ -19,8 +19,8 @@
 //!   base offset; sequence gaps give OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch
 //!   INVALID_PRODUCER_EPOCH. A transactional batch must be to a partition of the producer's
 //!   ongoing transaction (KIP-890 part 1 verification with the transaction coordinator;
-//!   transaction.partition.verification.enable): otherwise INVALID_TXN_STATE, or
-//!   INVALID_PRODUCER_EPOCH for a fenced producer.
+//!   transaction.partition.verification.enable): otherwise TRANSACTION_ABORTABLE, or
+//!   INVALID_PRODUCER_EPOCH for a fenced producer, with log_start_offset -1.
 //! - Unknown topics are not created here (as in Kafka, producers create them through Metadata).
 
 use super::{Reply, RequestContext};
@@ -59,7 +59,8 @@ impl Failure {
     /// log_start_offset as Kafka's ReplicaManager reports it: -1 for the errors it maps
     /// without touching the log (unknown partition, not leader, too large, corrupt, storage),
     /// the partition's log start offset for every other append failure (sequence, epoch,
-    /// timestamp and record validation errors).
+    /// timestamp and record validation errors); -1 for a failed transaction verification,
+    /// which happens before the log is looked at.
     fn reported_log_start_offset(&self) -> i64 {
         match self.code {
             KafkaError::UnknownTopicOrPartition
@@ -230,16 +231,8 @@ fn append(
         f.log_start_offset = Some(log.log_start_offset());
         f
     };
-    validate(
-        broker,
-        &policy,
-        transactional_id,
-        topic,
-        partition,
-        &records,
-        now,
-    )
-    .map_err(with_start)?;
+    verify_transaction(broker, transactional_id, topic, partition, &records)?;
+    validate(broker, &policy, topic, partition, &records, now).map_err(with_start)?;
     // The one copy of the record bytes on the produce path: into a buffer the log may rewrite
     // (baseOffset, partitionLeaderEpoch, LogAppendTime) before writing it.
     let mut buf = records.to_vec();
@@ -275,11 +268,50 @@ fn storage_failure(topic: &str, partition: i32, e: StorageError) -> Failure {
     Failure::new(code, e.to_string())
 }
 
+/// KIP-890 part 1, before anything else is checked (as Kafka's ReplicaManager verifies with the
+/// transaction coordinator before appending): a transactional batch must be to a partition of
+/// the producer's ongoing transaction, or it would open a transaction here that no marker ever
+/// ends. The coordinator's error is answered as Kafka does for Produce v3-11 — a fenced
+/// producer as INVALID_PRODUCER_EPOCH, a partition outside the transaction as
+/// TRANSACTION_ABORTABLE — with no log start offset (compat-tests/differential, transactions).
+fn verify_transaction(
+    broker: &Broker,
+    transactional_id: Option<&str>,
+    topic: &str,
+    partition: i32,
+    records: &[u8],
+) -> Result<(), Failure> {
+    let Ok(batch) = RecordBatch::parse(records) else {
+        return Ok(());
+    };
+    if !batch.is_transactional() || batch.is_control() || !broker.txn.config().verification {
+        return Ok(());
+    }
+    broker
+        .txn
+        .verify_partition(
+            transactional_id.unwrap_or_default(),
+            batch.producer_id(),
+            batch.producer_epoch(),
+            topic,
+            partition,
+        )
+        .map_err(|e| {
+            let code = match e {
+                KafkaError::ProducerFenced => KafkaError::InvalidProducerEpoch,
+                other => other,
+            };
+            Failure::new(
+                code,
+                format!("The producer attempted a transactional write to {topic}-{partition}, which is not part of its ongoing transaction ({e:?})"),
+            )
+        })
+}
+
 /// Kafka's produce-side checks, on the bytes as received.
 fn validate(
     broker: &Broker,
     policy: &TopicPolicy,
-    transactional_id: Option<&str>,
     topic: &str,
     partition: i32,
     records: &[u8],
@@ -331,28 +363,6 @@ fn validate(
             KafkaError::InvalidRecord,
             "Clients are not allowed to write control records",
         ));
-    }
-    if batch.is_transactional() && broker.txn.config().verification {
-        // KIP-890 part 1: the partition must be in the producer's ongoing transaction, or the
-        // batch would open a transaction in this partition that no marker ever ends.
-        let verified = broker.txn.verify_partition(
-            transactional_id.unwrap_or_default(),
-            batch.producer_id(),
-            batch.producer_epoch(),
-            topic,
-            partition,
-        );
-        if let Err(e) = verified {
-            let code = match e {
-                KafkaError::ProducerFenced => KafkaError::InvalidProducerEpoch,
-                KafkaError::TransactionAbortable => KafkaError::InvalidTxnState,
-                other => other,
-            };
-            return Err(Failure::new(
-                code,
-                format!("The producer attempted a transactional write to {topic}-{partition}, which is not part of its ongoing transaction ({e:?})"),
-            ));
-        }
     }
     let mut scratch = Vec::new();
     let summary =

@@ -118,18 +118,17 @@ pub async fn handle(
             },
         }
     };
+    // Kafka lists the partitions it refused before asking the coordinator first, then the
+    // coordinator's answers (compat-tests/differential, transactions).
+    plan.sort_by_key(|(_, _, refused, _)| refused.is_none());
     let mut resp = TxnOffsetCommitResponse::default();
     for (name, partition, refused, idx) in plan {
         let err = refused.or_else(|| idx.and_then(|i| results.get(i).copied().flatten()));
-        if resp
-            .topics
-            .last()
-            .is_none_or(|t: &TxnOffsetCommitResponseTopic| t.name != name)
-        {
+        if !resp.topics.iter().any(|t| t.name == name) {
             resp.topics
                 .push(TxnOffsetCommitResponseTopic::default().with_name(name.clone()));
         }
-        if let Some(t) = resp.topics.last_mut() {
+        if let Some(t) = resp.topics.iter_mut().find(|t| t.name == name) {
             t.partitions.push(
                 TxnOffsetCommitResponsePartition::default()
                     .with_partition_index(partition)
