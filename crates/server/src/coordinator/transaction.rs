@@ -793,3 +793,352 @@ impl TransactionCoordinator {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::group::GroupConfig;
+    use sluice_protocol::batch::{encode_batch_with, TRANSACTIONAL_BIT};
+    use sluice_storage::{LogConfig, MockTime};
+
+    const TXN_PARTS: i32 = 3;
+    const OFFSETS_PARTS: i32 = 2;
+
+    struct Fixture {
+        txn: Arc<TransactionCoordinator>,
+        groups: Arc<GroupCoordinator>,
+        logs: Arc<LogManager>,
+        clock: Arc<MockTime>,
+    }
+
+    fn open(dir: &std::path::Path, clock: Arc<MockTime>) -> Fixture {
+        let logs = Arc::new(
+            LogManager::open(vec![dir.to_path_buf()], LogConfig::default(), clock.clone()).unwrap(),
+        );
+        for p in 0..TXN_PARTS {
+            logs.get_or_create_log(&TopicPartition::new(TRANSACTION_STATE_TOPIC, p), None)
+                .unwrap();
+        }
+        for p in 0..OFFSETS_PARTS {
+            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
+                .unwrap();
+        }
+        for p in 0..2 {
+            logs.get_or_create_log(&TopicPartition::new("t", p), None)
+                .unwrap();
+        }
+        let groups = GroupCoordinator::new(
+            GroupConfig {
+                offsets_partitions: OFFSETS_PARTS,
+                ..GroupConfig::default()
+            },
+            logs.clone(),
+            clock.clone(),
+        );
+        groups.load();
+        let ids = Arc::new(ProducerIdManager::load(dir).unwrap());
+        let txn = TransactionCoordinator::new(
+            TxnConfig {
+                partitions: TXN_PARTS,
+                max_timeout_ms: 60_000,
+                id_expiration_ms: 3_600_000,
+                ..TxnConfig::default()
+            },
+            logs.clone(),
+            groups.clone(),
+            ids,
+            clock.clone(),
+        );
+        txn.load();
+        Fixture {
+            txn,
+            groups,
+            logs,
+            clock,
+        }
+    }
+
+    fn log(f: &Fixture, topic: &str, p: i32) -> Arc<sluice_storage::PartitionLog> {
+        f.logs.get_log(&TopicPartition::new(topic, p)).unwrap()
+    }
+
+    /// A transactional batch of the producer into t-`p`, as a client sends it.
+    fn produce(f: &Fixture, p: i32, pid: i64, epoch: i16, seq: i32) {
+        let mut b = encode_batch_with(
+            &[(Some(b"k".as_slice()), Some(b"v".as_slice()))],
+            1,
+            TRANSACTIONAL_BIT,
+            pid,
+            epoch,
+            seq,
+        );
+        log(f, "t", p).append_as_leader(&mut b, 0).unwrap();
+    }
+
+    fn parts(ps: &[i32]) -> Vec<(String, i32)> {
+        ps.iter().map(|p| ("t".to_string(), *p)).collect()
+    }
+
+    #[test]
+    fn commit_writes_markers_and_moves_the_last_stable_offset() {
+        let d = tempfile::tempdir().unwrap();
+        let f = open(d.path(), Arc::new(MockTime::new(1_000)));
+        let (pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+        assert_eq!(epoch, 0);
+        f.txn
+            .add_partitions("a", pid, epoch, &parts(&[0, 1]))
+            .unwrap();
+        assert_eq!(f.txn.verify_partition("a", pid, epoch, "t", 0), Ok(()));
+        produce(&f, 0, pid, epoch, 0);
+        assert_eq!(log(&f, "t", 0).last_stable_offset(), 0);
+        assert_eq!(f.txn.end_txn("a", pid, epoch, true), Ok((pid, epoch)));
+        // Data at 0, COMMIT marker at 1 in t-0; only a marker in t-1.
+        assert_eq!(log(&f, "t", 0).log_end_offset(), 2);
+        assert_eq!(log(&f, "t", 0).last_stable_offset(), 2);
+        assert_eq!(log(&f, "t", 1).log_end_offset(), 1);
+        let desc = f.txn.describe("a").unwrap();
+        assert_eq!(desc.state, TxnState::CompleteCommit);
+        // A retried EndTxn succeeds; the other outcome is INVALID_TXN_STATE.
+        assert_eq!(f.txn.end_txn("a", pid, epoch, true), Ok((pid, epoch)));
+        assert_eq!(
+            f.txn.end_txn("a", pid, epoch, false),
+            Err(KafkaError::InvalidTxnState)
+        );
+        // A partition outside the (now finished) transaction fails verification.
+        assert_eq!(
+            f.txn.verify_partition("a", pid, epoch, "t", 0),
+            Err(KafkaError::TransactionAbortable)
+        );
+    }
+
+    #[test]
+    fn producer_checks_come_in_kafkas_order() {
+        let d = tempfile::tempdir().unwrap();
+        let f = open(d.path(), Arc::new(MockTime::new(1_000)));
+        assert_eq!(
+            f.txn.init_producer_id("a", 60_001, None),
+            Err(KafkaError::InvalidTransactionTimeout)
+        );
+        let (pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+        let p = parts(&[0]);
+        assert_eq!(
+            f.txn.add_partitions("nobody", pid, epoch, &p),
+            Err(KafkaError::InvalidProducerIdMapping)
+        );
+        assert_eq!(
+            f.txn.add_partitions("a", pid + 1, epoch, &p),
+            Err(KafkaError::InvalidProducerIdMapping)
+        );
+        assert_eq!(
+            f.txn.add_partitions("a", pid, epoch + 1, &p),
+            Err(KafkaError::ProducerFenced)
+        );
+        assert_eq!(
+            f.txn.end_txn("a", pid, epoch, true),
+            Err(KafkaError::InvalidTxnState)
+        );
+    }
+
+    #[test]
+    fn init_on_an_open_transaction_fences_and_aborts_it() {
+        let d = tempfile::tempdir().unwrap();
+        let f = open(d.path(), Arc::new(MockTime::new(1_000)));
+        let (pid, e0) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+        f.txn.add_partitions("a", pid, e0, &parts(&[0])).unwrap();
+        produce(&f, 0, pid, e0, 0);
+        assert_eq!(
+            f.txn.init_producer_id("a", 10_000, None),
+            Err(KafkaError::ConcurrentTransactions)
+        );
+        // Aborted with epoch e0 + 1: the ABORT marker is in, the transaction is over.
+        let t0 = log(&f, "t", 0);
+        assert_eq!(t0.log_end_offset(), 2);
+        assert_eq!(t0.last_stable_offset(), 2);
+        assert_eq!(f.txn.describe("a").unwrap().state, TxnState::CompleteAbort);
+        // The retry gets another bump; the old producer is fenced everywhere.
+        assert_eq!(f.txn.init_producer_id("a", 10_000, None), Ok((pid, e0 + 2)));
+        assert_eq!(
+            f.txn.end_txn("a", pid, e0, true),
+            Err(KafkaError::ProducerFenced)
+        );
+        assert_eq!(
+            f.txn.verify_partition("a", pid, e0, "t", 0),
+            Err(KafkaError::ProducerFenced)
+        );
+    }
+
+    #[test]
+    fn kip360_epoch_bump_and_retry() {
+        let d = tempfile::tempdir().unwrap();
+        let f = open(d.path(), Arc::new(MockTime::new(1_000)));
+        let (pid, e0) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+        // A producer recovering from an error asks with its id and epoch: bumped.
+        assert_eq!(
+            f.txn.init_producer_id("a", 10_000, Some((pid, e0))),
+            Ok((pid, e0 + 1))
+        );
+        // The same request again (lost response): the current epoch, no second bump.
+        assert_eq!(
+            f.txn.init_producer_id("a", 10_000, Some((pid, e0))),
+            Ok((pid, e0 + 1))
+        );
+        // Another producer id is fenced.
+        assert_eq!(
+            f.txn.init_producer_id("a", 10_000, Some((pid + 7, 0))),
+            Err(KafkaError::ProducerFenced)
+        );
+    }
+
+    #[test]
+    fn exhausted_epoch_rotates_the_producer_id() {
+        let d = tempfile::tempdir().unwrap();
+        let f = open(d.path(), Arc::new(MockTime::new(1_000)));
+        let (pid, _) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+        f.txn.lock().get_mut("a").unwrap().producer_epoch = i16::MAX - 1;
+        let (new_pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+        assert_ne!(new_pid, pid);
+        assert_eq!(epoch, 0);
+        assert_eq!(f.txn.lock()["a"].prev_producer_id, pid);
+    }
+
+    #[test]
+    fn timed_out_transactions_are_aborted_with_a_fencing_bump() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000));
+        let f = open(d.path(), clock.clone());
+        let (pid, e0) = f.txn.init_producer_id("a", 5_000, None).unwrap();
+        f.txn.add_partitions("a", pid, e0, &parts(&[0])).unwrap();
+        produce(&f, 0, pid, e0, 0);
+        clock.sleep(4_000);
+        assert_eq!(f.txn.check_timeouts(), 0);
+        clock.sleep(2_000);
+        assert_eq!(f.txn.check_timeouts(), 1);
+        let desc = f.txn.describe("a").unwrap();
+        assert_eq!(desc.state, TxnState::CompleteAbort);
+        assert_eq!(desc.producer_epoch, e0 + 1);
+        assert_eq!(log(&f, "t", 0).last_stable_offset(), 2);
+        // The producer, still on e0, is fenced.
+        assert_eq!(
+            f.txn.end_txn("a", pid, e0, true),
+            Err(KafkaError::ProducerFenced)
+        );
+    }
+
+    #[test]
+    fn idle_transactional_ids_expire() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000));
+        let f = open(d.path(), clock.clone());
+        f.txn.init_producer_id("a", 5_000, None).unwrap();
+        clock.sleep(3_600_001);
+        f.txn.check_timeouts();
+        assert!(f.txn.describe("a").is_none());
+        // The tombstone is replayed too.
+        drop(f);
+        let f = open(d.path(), clock);
+        assert!(f.txn.describe("a").is_none());
+    }
+
+    #[test]
+    fn transactional_offsets_are_visible_only_after_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let f = open(d.path(), Arc::new(MockTime::new(1_000)));
+        let (pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+        let op = f.groups.partition_for("g");
+        f.txn
+            .add_partitions("a", pid, epoch, &[(OFFSETS_TOPIC.to_string(), op)])
+            .unwrap();
+        let offsets = vec![("t".to_string(), 0, 42i64, -1, String::new())];
+        let r = f
+            .groups
+            .txn_commit_offsets("g", pid, epoch, "", -1, None, offsets.clone());
+        assert_eq!(r, vec![None]);
+        assert!(f.groups.has_pending_txn_offset("g", "t", 0));
+        assert!(f.groups.fetch_offsets("g", None).is_empty());
+        f.txn.end_txn("a", pid, epoch, false).unwrap();
+        assert!(!f.groups.has_pending_txn_offset("g", "t", 0));
+        assert!(f.groups.fetch_offsets("g", None).is_empty());
+        // A second transaction commits them.
+        f.txn
+            .add_partitions("a", pid, epoch, &[(OFFSETS_TOPIC.to_string(), op)])
+            .unwrap();
+        f.groups
+            .txn_commit_offsets("g", pid, epoch, "", -1, None, offsets);
+        f.txn.end_txn("a", pid, epoch, true).unwrap();
+        let got = f.groups.fetch_offsets("g", None);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].2.as_ref().map(|c| c.offset), Some(42));
+    }
+
+    #[test]
+    fn state_and_pending_offsets_are_replayed_after_restart() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000));
+        let (pid, epoch) = {
+            let f = open(d.path(), clock.clone());
+            let (pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+            let op = f.groups.partition_for("g");
+            f.txn
+                .add_partitions(
+                    "a",
+                    pid,
+                    epoch,
+                    &[("t".to_string(), 0), (OFFSETS_TOPIC.to_string(), op)],
+                )
+                .unwrap();
+            produce(&f, 0, pid, epoch, 0);
+            f.groups.txn_commit_offsets(
+                "g",
+                pid,
+                epoch,
+                "",
+                -1,
+                None,
+                vec![("t".to_string(), 0, 1, -1, String::new())],
+            );
+            f.logs.shutdown().unwrap();
+            (pid, epoch)
+        };
+        let f = open(d.path(), clock);
+        let desc = f.txn.describe("a").unwrap();
+        assert_eq!(desc.state, TxnState::Ongoing);
+        assert_eq!((desc.producer_id, desc.producer_epoch), (pid, epoch));
+        assert!(f.groups.has_pending_txn_offset("g", "t", 0));
+        f.txn.end_txn("a", pid, epoch, true).unwrap();
+        assert_eq!(
+            f.groups.fetch_offsets("g", None)[0]
+                .2
+                .as_ref()
+                .map(|c| c.offset),
+            Some(1)
+        );
+        // A new id continues after the persisted producer id block.
+        let (other, _) = f.txn.init_producer_id("b", 10_000, None).unwrap();
+        assert!(other > pid);
+    }
+
+    #[test]
+    fn a_prepared_transaction_is_finished_at_load() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000));
+        let pid = {
+            let f = open(d.path(), clock.clone());
+            let (pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+            f.txn.add_partitions("a", pid, epoch, &parts(&[0])).unwrap();
+            produce(&f, 0, pid, epoch, 0);
+            // A crash after PrepareCommit was written, before any marker.
+            let mut prepared = f.txn.lock()["a"].clone();
+            prepared.state = TxnState::PrepareCommit;
+            f.txn.write("a", Some(&prepared)).unwrap();
+            f.logs.shutdown().unwrap();
+            pid
+        };
+        let f = open(d.path(), clock);
+        let desc = f.txn.describe("a").unwrap();
+        assert_eq!(desc.state, TxnState::CompleteCommit);
+        assert_eq!(desc.producer_id, pid);
+        let t0 = log(&f, "t", 0);
+        assert_eq!(t0.log_end_offset(), 2);
+        assert_eq!(t0.last_stable_offset(), 2);
+    }
+}
