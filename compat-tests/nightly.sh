@@ -7,10 +7,12 @@
 #   2. heavier variants of the data-path scenarios: kcat round trips (zstd, none) and the
 #      DumpLogSegments check with 1M records (KCAT_RECORDS), the kill -9 durability scenario with
 #      a 2M-record idempotent stream (DUR_RECORDS), the Java codec round trips with 50k records
-#   3. groups/: join timings at heartbeat 3000 ms, franz-go's group tests with 500k records
+#   3. groups/: join timings at heartbeat 3000 ms, franz-go's group tests with 500k records;
+#      transactions/: franz-go's TestTxnEtl with 500k records
 #   4. franz-go's own pkg/kgo integration test suite, all of it (franz-go/run.sh
 #      --kgo-suite-only), against the reference Kafka and against Sluice: groups, transactions
-#      and share groups included, so failures against Sluice are expected where those are missing.
+#      and share groups included, so failures against Sluice are expected where those are missing
+#      (share groups).
 # The benchmark (bench/run.sh) is separate: it must run on an otherwise idle machine.
 #
 # Arguments are passed to the kgo suite as its `go test -run` regex (default: all tests).
@@ -30,6 +32,9 @@ JAVA_RECORDS=50000 bash "$HERE/java/run.sh" produce-none produce-gzip produce-sn
 echo
 echo "== nightly: consumer groups, long variants"
 bash "$HERE/groups/run.sh" join-timing-range-hb3000 join-timing-cooperative-hb3000 kgo-nightly || rc=$?
+echo
+echo "== nightly: transactions, long variants"
+bash "$HERE/transactions/run.sh" kgo-txn-nightly || rc=$?
 echo
 echo "== nightly: franz-go kgo integration suite"
 bash "$HERE/franz-go/run.sh" --kgo-suite-only "${1:-.}" || rc=$?
