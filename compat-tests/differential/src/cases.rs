@@ -8,7 +8,9 @@ use crate::client::Client;
 use crate::normalize::Normalizer;
 use anyhow::{bail, Result};
 use bytes::Bytes;
-use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use kafka_protocol::messages::add_partitions_to_txn_request::{
+    AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+};
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions as HbTopicPartitions;
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
@@ -68,6 +70,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("idempotence", idempotence),
     ("transactional-ids", transactional_ids),
     ("transactions", transactions),
+    ("transactions-v2", transactions_v2),
     ("fetch", fetch),
     ("offsets", offsets),
     ("offsets-edge", offsets_edge),
@@ -350,6 +353,18 @@ impl Ctx {
         partition: i32,
         records: Bytes,
     ) -> Result<ResponseKind> {
+        self.produce_txn_v(title, 11, txn, topic, partition, records)
+    }
+
+    fn produce_txn_v(
+        &mut self,
+        title: &str,
+        version: i16,
+        txn: &str,
+        topic: &str,
+        partition: i32,
+        records: Bytes,
+    ) -> Result<ResponseKind> {
         let req = ProduceRequest::default()
             .with_transactional_id(Some(TransactionalId(s(txn))))
             .with_acks(-1)
@@ -359,7 +374,7 @@ impl Ctx {
                 .with_partition_data(vec![PartitionProduceData::default()
                     .with_index(partition)
                     .with_records(Some(records))])]);
-        self.show(title, ApiKey::Produce, 11, &req)
+        self.show(title, ApiKey::Produce, version, &req)
     }
 
     fn list_offset_isolated(
@@ -1258,6 +1273,167 @@ fn transactions(c: &mut Ctx) -> Result<()> {
         ApiKey::DescribeTransactions,
         0,
         &describe,
+    )?;
+    Ok(())
+}
+
+/// Transactions v2 (KIP-890 part 2: Produce v12, TxnOffsetCommit v5, EndTxn v5): implicit
+/// partition adds, an epoch bump per EndTxn, retries with the previous epoch, aborts with
+/// nothing written, and the batched verify-only AddPartitionsToTxn v5 brokers use.
+fn transactions_v2(c: &mut Ctx) -> Result<()> {
+    let t = c.name("txn2");
+    let txn = c.name("txn2-id");
+    let group = c.name("txn2-group");
+    c.create_topic(&t, 2, &[])?;
+    c.wait_coordinator(&group)?;
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(s(&txn))))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    c.wait_txn_coordinator(&txn, &init)?;
+    let (pid, e0) = match c.show("init producer id", ApiKey::InitProducerId, 5, &init)? {
+        ResponseKind::InitProducerId(r) => (r.producer_id.0, r.producer_epoch),
+        _ => bail!("unexpected response to InitProducerId"),
+    };
+    let txn_batch = |seq: i32, e: i16, v: &str| batch(&[("k", v)], TS, pid, e, seq, 0x10);
+    c.produce_txn_v(
+        "produce v12 to 0 (implicit add)",
+        12,
+        &txn,
+        &t,
+        0,
+        txn_batch(0, e0, "x1"),
+    )?;
+    c.produce_txn_v(
+        "produce v11 to 1 (not added: verification)",
+        11,
+        &txn,
+        &t,
+        1,
+        txn_batch(0, e0, "x2"),
+    )?;
+    let commit = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(s(&txn)))
+        .with_group_id(GroupId(s(&group)))
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(e0)
+        .with_generation_id(-1)
+        .with_member_id(s(""))
+        .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+            .with_name(topic_name(&t))
+            .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(3)
+                .with_committed_leader_epoch(-1)])]);
+    c.show(
+        "txn offset commit v5 (implicit add of the offsets partition)",
+        ApiKey::TxnOffsetCommit,
+        5,
+        &commit,
+    )?;
+    let verify = |e: i16| {
+        AddPartitionsToTxnRequest::default().with_transactions(vec![
+            AddPartitionsToTxnTransaction::default()
+                .with_transactional_id(TransactionalId(s(&txn)))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(e)
+                .with_verify_only(true)
+                .with_topics(vec![AddPartitionsToTxnTopic::default()
+                    .with_name(topic_name(&t))
+                    .with_partitions(vec![0, 1])]),
+        ])
+    };
+    c.show(
+        "add partitions v5, verify only",
+        ApiKey::AddPartitionsToTxn,
+        5,
+        &verify(e0),
+    )?;
+    let describe = DescribeTransactionsRequest::default()
+        .with_transactional_ids(vec![TransactionalId(s(&txn))]);
+    c.show(
+        "describe transactions (ongoing)",
+        ApiKey::DescribeTransactions,
+        0,
+        &describe,
+    )?;
+    let end = |e: i16, commit: bool| {
+        EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(s(&txn)))
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(e)
+            .with_committed(commit)
+    };
+    c.show("commit (v5)", ApiKey::EndTxn, 5, &end(e0, true))?;
+    c.wait_txn_complete(&txn)?;
+    c.show(
+        "commit retry with the old epoch",
+        ApiKey::EndTxn,
+        5,
+        &end(e0, true),
+    )?;
+    c.show(
+        "abort with the old epoch",
+        ApiKey::EndTxn,
+        5,
+        &end(e0, false),
+    )?;
+    c.show(
+        "commit with the new epoch, nothing written",
+        ApiKey::EndTxn,
+        5,
+        &end(e0 + 1, true),
+    )?;
+    c.show(
+        "offset fetch, require_stable",
+        ApiKey::OffsetFetch,
+        7,
+        &OffsetFetchRequest::default()
+            .with_group_id(GroupId(s(&group)))
+            .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+                .with_name(topic_name(&t))
+                .with_partition_indexes(vec![0])]))
+            .with_require_stable(true),
+    )?;
+    c.fetch_isolated_from("read_committed from the marker", &t, 0, 1, 1)?;
+    c.produce_txn_v(
+        "produce v12 with the old epoch",
+        12,
+        &txn,
+        &t,
+        0,
+        txn_batch(1, e0, "x3"),
+    )?;
+    c.produce_txn_v(
+        "produce v12 with the new epoch",
+        12,
+        &txn,
+        &t,
+        0,
+        txn_batch(0, e0 + 1, "x4"),
+    )?;
+    c.show("abort (v5)", ApiKey::EndTxn, 5, &end(e0 + 1, false))?;
+    c.wait_txn_complete(&txn)?;
+    c.fetch_isolated_from("read_committed after the abort", &t, 0, 2, 1)?;
+    c.show(
+        "abort with nothing written (bumps the epoch)",
+        ApiKey::EndTxn,
+        5,
+        &end(e0 + 2, false),
+    )?;
+    c.wait_txn_complete(&txn)?;
+    c.show(
+        "describe transactions (complete)",
+        ApiKey::DescribeTransactions,
+        0,
+        &describe,
+    )?;
+    c.show(
+        "end txn v4 with the current epoch (transactions v1 request)",
+        ApiKey::EndTxn,
+        4,
+        &end(e0 + 3, true),
     )?;
     Ok(())
 }

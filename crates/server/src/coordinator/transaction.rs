@@ -24,8 +24,12 @@
 //!   ends nothing twice).
 //! - Producer ids come from the broker's persisted [`ProducerIdManager`]; an epoch is bumped on
 //!   every InitProducerId, and when it is exhausted the transactional id gets a new producer id.
-//! - Transactions are clients' protocol version 1 (AddPartitionsToTxn before producing;
-//!   `transaction.version` is not advertised, so clients do not use transactions v2).
+//! - Both client transaction protocols (KIP-890), per transaction as the client's request
+//!   versions say: version 1 (AddPartitionsToTxn / AddOffsetsToTxn before writing, one epoch
+//!   for the producer's life) and version 2 (partitions added implicitly by Produce v12+ and
+//!   TxnOffsetCommit v5+; every EndTxn v5+ bumps the epoch, markers carry the bumped epoch, and
+//!   an exhausted epoch moves the id to a new producer id). `transaction.version` 2 is
+//!   advertised as finalized, as on a new Kafka 4.3 cluster.
 
 use super::group::{GroupCoordinator, OFFSETS_TOPIC};
 use super::txn_records::{self, TxnLogValue, TxnPartitions, TxnState};
@@ -85,6 +89,9 @@ pub struct TxnMetadata {
     pub partitions: TxnPartitions,
     pub start_ms: i64,
     pub last_update_ms: i64,
+    /// The client's transaction version of the current (or last) transaction: 2 when it uses
+    /// transactions v2 (KIP-890 part 2), else 0.
+    pub client_tv: i16,
     /// A transition of this id is being written.
     pending: bool,
 }
@@ -105,7 +112,7 @@ impl TxnMetadata {
             },
             last_update_ms: self.last_update_ms,
             start_ms: self.start_ms,
-            client_transaction_version: 0,
+            client_transaction_version: self.client_tv,
         }
     }
 
@@ -121,6 +128,7 @@ impl TxnMetadata {
             partitions: v.partitions,
             start_ms: v.start_ms,
             last_update_ms: v.last_update_ms,
+            client_tv: v.client_transaction_version,
             pending: false,
         }
     }
@@ -354,6 +362,7 @@ impl TransactionCoordinator {
                     partitions: TxnPartitions::new(),
                     start_ms: -1,
                     last_update_ms: now,
+                    client_tv: 0,
                     pending: false,
                 });
         }
@@ -461,14 +470,16 @@ impl TransactionCoordinator {
         Ok(())
     }
 
-    /// AddPartitionsToTxn / AddOffsetsToTxn: add `partitions` to the producer's transaction,
-    /// starting it if none is ongoing.
+    /// AddPartitionsToTxn / AddOffsetsToTxn, and the implicit adds of transactions v2 (Produce
+    /// v12+, TxnOffsetCommit v5+; `client_tv` 2): add `partitions` to the producer's
+    /// transaction, starting it if none is ongoing.
     pub fn add_partitions(
         &self,
         transactional_id: &str,
         producer_id: i64,
         epoch: i16,
         partitions: &[(String, i32)],
+        client_tv: i16,
     ) -> Result<(), KafkaError> {
         let m = {
             let mut txns = self.lock();
@@ -493,6 +504,7 @@ impl TransactionCoordinator {
         }
         target.state = TxnState::Ongoing;
         target.last_update_ms = now;
+        target.client_tv = client_tv;
         for (t, p) in partitions {
             target.partitions.entry(t.clone()).or_default().insert(*p);
         }
@@ -525,33 +537,66 @@ impl TransactionCoordinator {
 
     // ------------------------------------------------------------------ EndTxn
 
-    /// EndTxn (Kafka's handleEndTransaction for transaction version 1).
+    /// EndTxn (Kafka's handleEndTransaction). With `client_tv` 2 (EndTxn v5+, transactions v2)
+    /// every completion bumps the epoch, which is returned for the next transaction; a retry
+    /// carries the epoch from before the bump; an abort with nothing to abort still bumps the
+    /// epoch. Returns the producer id and epoch to use next.
     pub fn end_txn(
         &self,
         transactional_id: &str,
         producer_id: i64,
         epoch: i16,
         commit: bool,
+        client_tv: i16,
     ) -> Result<(i64, i16), KafkaError> {
+        let tv2 = client_tv >= 2;
+        let now = self.now();
         let m = {
             let mut txns = self.lock();
             let m = txns
                 .get_mut(transactional_id)
                 .ok_or(KafkaError::InvalidProducerIdMapping)?;
-            if m.producer_id != producer_id {
+            let retry_overflow = tv2
+                && m.prev_producer_id == producer_id
+                && epoch == i16::MAX - 1
+                && m.producer_epoch == 0;
+            let retry_bump = tv2 && i32::from(m.producer_epoch) == i32::from(epoch) + 1;
+            if m.producer_id != producer_id && !retry_overflow {
                 return Err(KafkaError::InvalidProducerIdMapping);
             }
-            if m.producer_epoch != epoch {
+            let valid_epoch = if tv2 {
+                match m.state {
+                    TxnState::PrepareCommit | TxnState::PrepareAbort => retry_bump,
+                    TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                        retry_bump || retry_overflow || epoch == m.producer_epoch
+                    }
+                    _ => epoch == m.producer_epoch,
+                }
+            } else {
+                epoch == m.producer_epoch
+            };
+            if !valid_epoch {
                 return Err(KafkaError::ProducerFenced);
             }
             if m.pending {
                 return Err(KafkaError::ConcurrentTransactions);
             }
+            let is_retry = retry_bump || retry_overflow;
             let done = (m.producer_id, m.producer_epoch);
+            let mut empty_abort = false;
             match (m.state, commit) {
                 (TxnState::Ongoing, _) => {}
-                (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {
+                (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false)
+                    if !tv2 || is_retry =>
+                {
                     return Ok(done)
+                }
+                (TxnState::CompleteCommit | TxnState::CompleteAbort | TxnState::Empty, false)
+                    if tv2 && !is_retry =>
+                {
+                    // Transactions v2: a client aborts to bump its epoch even when nothing was
+                    // written (Kafka's noPartitionAdded).
+                    empty_abort = true;
                 }
                 (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
                     return Err(KafkaError::ConcurrentTransactions)
@@ -559,15 +604,35 @@ impl TransactionCoordinator {
                 _ => return Err(KafkaError::InvalidTxnState),
             }
             m.pending = true;
-            m.clone()
+            let mut current = m.clone();
+            if empty_abort {
+                current.partitions.clear();
+                current.start_ms = now;
+            }
+            current
         };
-        let mut target = m;
+        let mut target = m.clone();
         target.state = if commit {
             TxnState::PrepareCommit
         } else {
             TxnState::PrepareAbort
         };
-        target.last_update_ms = self.now();
+        target.last_update_ms = now;
+        if tv2 {
+            target.client_tv = client_tv;
+            if TxnMetadata::epoch_exhausted(m.producer_epoch) {
+                match self.producer_ids.generate() {
+                    Ok(id) => target.next_producer_id = id,
+                    Err(e) => {
+                        self.release(transactional_id);
+                        tracing::error!(error = %e, "cannot allocate a producer id");
+                        return Err(KafkaError::UnknownServerError);
+                    }
+                }
+            }
+            target.producer_epoch = m.producer_epoch.saturating_add(1);
+            target.last_producer_epoch = m.producer_epoch;
+        }
         let done = self.end(transactional_id, target)?;
         Ok((done.producer_id, done.producer_epoch))
     }
@@ -605,6 +670,7 @@ impl TransactionCoordinator {
             prepared.producer_epoch,
             commit,
             &prepared.partitions,
+            prepared.client_tv,
         );
         let mut target = prepared.clone();
         target.state = if commit {
@@ -612,7 +678,17 @@ impl TransactionCoordinator {
         } else {
             TxnState::CompleteAbort
         };
+        target.partitions.clear();
         target.last_update_ms = self.now();
+        if prepared.next_producer_id >= 0 {
+            // Transactions v2 with an exhausted epoch: the id continues with a new producer id
+            // (the client sees epoch MAX-1, then the new id at epoch 0).
+            target.prev_producer_id = prepared.producer_id;
+            target.producer_id = prepared.next_producer_id;
+            target.next_producer_id = -1;
+            target.producer_epoch = 0;
+            target.last_producer_epoch = NO_EPOCH;
+        }
         match self.commit_transition(transactional_id, target) {
             Ok(t) => t,
             Err(_) => prepared,
@@ -644,13 +720,14 @@ impl TransactionCoordinator {
         epoch: i16,
         commit: bool,
         partitions: &TxnPartitions,
+        client_tv: i16,
     ) {
         let marker = TxnMarker {
             producer_id,
             producer_epoch: epoch,
             coordinator_epoch: 0,
             commit,
-            transaction_version: 0,
+            transaction_version: client_tv,
         };
         for (topic, parts) in partitions {
             for p in parts {
@@ -808,7 +885,6 @@ mod tests {
         txn: Arc<TransactionCoordinator>,
         groups: Arc<GroupCoordinator>,
         logs: Arc<LogManager>,
-        clock: Arc<MockTime>,
     }
 
     fn open(dir: &std::path::Path, clock: Arc<MockTime>) -> Fixture {
@@ -850,12 +926,7 @@ mod tests {
             clock.clone(),
         );
         txn.load();
-        Fixture {
-            txn,
-            groups,
-            logs,
-            clock,
-        }
+        Fixture { txn, groups, logs }
     }
 
     fn log(f: &Fixture, topic: &str, p: i32) -> Arc<sluice_storage::PartitionLog> {
@@ -886,12 +957,12 @@ mod tests {
         let (pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
         assert_eq!(epoch, 0);
         f.txn
-            .add_partitions("a", pid, epoch, &parts(&[0, 1]))
+            .add_partitions("a", pid, epoch, &parts(&[0, 1]), 0)
             .unwrap();
         assert_eq!(f.txn.verify_partition("a", pid, epoch, "t", 0), Ok(()));
         produce(&f, 0, pid, epoch, 0);
         assert_eq!(log(&f, "t", 0).last_stable_offset(), 0);
-        assert_eq!(f.txn.end_txn("a", pid, epoch, true), Ok((pid, epoch)));
+        assert_eq!(f.txn.end_txn("a", pid, epoch, true, 0), Ok((pid, epoch)));
         // Data at 0, COMMIT marker at 1 in t-0; only a marker in t-1.
         assert_eq!(log(&f, "t", 0).log_end_offset(), 2);
         assert_eq!(log(&f, "t", 0).last_stable_offset(), 2);
@@ -899,9 +970,9 @@ mod tests {
         let desc = f.txn.describe("a").unwrap();
         assert_eq!(desc.state, TxnState::CompleteCommit);
         // A retried EndTxn succeeds; the other outcome is INVALID_TXN_STATE.
-        assert_eq!(f.txn.end_txn("a", pid, epoch, true), Ok((pid, epoch)));
+        assert_eq!(f.txn.end_txn("a", pid, epoch, true, 0), Ok((pid, epoch)));
         assert_eq!(
-            f.txn.end_txn("a", pid, epoch, false),
+            f.txn.end_txn("a", pid, epoch, false, 0),
             Err(KafkaError::InvalidTxnState)
         );
         // A partition outside the (now finished) transaction fails verification.
@@ -922,19 +993,19 @@ mod tests {
         let (pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
         let p = parts(&[0]);
         assert_eq!(
-            f.txn.add_partitions("nobody", pid, epoch, &p),
+            f.txn.add_partitions("nobody", pid, epoch, &p, 0),
             Err(KafkaError::InvalidProducerIdMapping)
         );
         assert_eq!(
-            f.txn.add_partitions("a", pid + 1, epoch, &p),
+            f.txn.add_partitions("a", pid + 1, epoch, &p, 0),
             Err(KafkaError::InvalidProducerIdMapping)
         );
         assert_eq!(
-            f.txn.add_partitions("a", pid, epoch + 1, &p),
+            f.txn.add_partitions("a", pid, epoch + 1, &p, 0),
             Err(KafkaError::ProducerFenced)
         );
         assert_eq!(
-            f.txn.end_txn("a", pid, epoch, true),
+            f.txn.end_txn("a", pid, epoch, true, 0),
             Err(KafkaError::InvalidTxnState)
         );
     }
@@ -944,7 +1015,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = open(d.path(), Arc::new(MockTime::new(1_000)));
         let (pid, e0) = f.txn.init_producer_id("a", 10_000, None).unwrap();
-        f.txn.add_partitions("a", pid, e0, &parts(&[0])).unwrap();
+        f.txn.add_partitions("a", pid, e0, &parts(&[0]), 0).unwrap();
         produce(&f, 0, pid, e0, 0);
         assert_eq!(
             f.txn.init_producer_id("a", 10_000, None),
@@ -958,7 +1029,7 @@ mod tests {
         // The retry gets another bump; the old producer is fenced everywhere.
         assert_eq!(f.txn.init_producer_id("a", 10_000, None), Ok((pid, e0 + 2)));
         assert_eq!(
-            f.txn.end_txn("a", pid, e0, true),
+            f.txn.end_txn("a", pid, e0, true, 0),
             Err(KafkaError::ProducerFenced)
         );
         assert_eq!(
@@ -1007,7 +1078,7 @@ mod tests {
         let clock = Arc::new(MockTime::new(1_000));
         let f = open(d.path(), clock.clone());
         let (pid, e0) = f.txn.init_producer_id("a", 5_000, None).unwrap();
-        f.txn.add_partitions("a", pid, e0, &parts(&[0])).unwrap();
+        f.txn.add_partitions("a", pid, e0, &parts(&[0]), 0).unwrap();
         produce(&f, 0, pid, e0, 0);
         clock.sleep(4_000);
         assert_eq!(f.txn.check_timeouts(), 0);
@@ -1019,7 +1090,7 @@ mod tests {
         assert_eq!(log(&f, "t", 0).last_stable_offset(), 2);
         // The producer, still on e0, is fenced.
         assert_eq!(
-            f.txn.end_txn("a", pid, e0, true),
+            f.txn.end_txn("a", pid, e0, true, 0),
             Err(KafkaError::ProducerFenced)
         );
     }
@@ -1046,7 +1117,7 @@ mod tests {
         let (pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
         let op = f.groups.partition_for("g");
         f.txn
-            .add_partitions("a", pid, epoch, &[(OFFSETS_TOPIC.to_string(), op)])
+            .add_partitions("a", pid, epoch, &[(OFFSETS_TOPIC.to_string(), op)], 0)
             .unwrap();
         let offsets = vec![("t".to_string(), 0, 42i64, -1, String::new())];
         let r = f
@@ -1055,16 +1126,16 @@ mod tests {
         assert_eq!(r, vec![None]);
         assert!(f.groups.has_pending_txn_offset("g", "t", 0));
         assert!(f.groups.fetch_offsets("g", None).is_empty());
-        f.txn.end_txn("a", pid, epoch, false).unwrap();
+        f.txn.end_txn("a", pid, epoch, false, 0).unwrap();
         assert!(!f.groups.has_pending_txn_offset("g", "t", 0));
         assert!(f.groups.fetch_offsets("g", None).is_empty());
         // A second transaction commits them.
         f.txn
-            .add_partitions("a", pid, epoch, &[(OFFSETS_TOPIC.to_string(), op)])
+            .add_partitions("a", pid, epoch, &[(OFFSETS_TOPIC.to_string(), op)], 0)
             .unwrap();
         f.groups
             .txn_commit_offsets("g", pid, epoch, "", -1, None, offsets);
-        f.txn.end_txn("a", pid, epoch, true).unwrap();
+        f.txn.end_txn("a", pid, epoch, true, 0).unwrap();
         let got = f.groups.fetch_offsets("g", None);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].2.as_ref().map(|c| c.offset), Some(42));
@@ -1084,6 +1155,7 @@ mod tests {
                     pid,
                     epoch,
                     &[("t".to_string(), 0), (OFFSETS_TOPIC.to_string(), op)],
+                    0,
                 )
                 .unwrap();
             produce(&f, 0, pid, epoch, 0);
@@ -1104,7 +1176,7 @@ mod tests {
         assert_eq!(desc.state, TxnState::Ongoing);
         assert_eq!((desc.producer_id, desc.producer_epoch), (pid, epoch));
         assert!(f.groups.has_pending_txn_offset("g", "t", 0));
-        f.txn.end_txn("a", pid, epoch, true).unwrap();
+        f.txn.end_txn("a", pid, epoch, true, 0).unwrap();
         assert_eq!(
             f.groups.fetch_offsets("g", None)[0]
                 .2
@@ -1118,13 +1190,83 @@ mod tests {
     }
 
     #[test]
+    fn transactions_v2_bump_the_epoch_on_every_end() {
+        let d = tempfile::tempdir().unwrap();
+        let f = open(d.path(), Arc::new(MockTime::new(1_000)));
+        let (pid, e0) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+        // Produce v12 adds the partition implicitly.
+        f.txn.add_partitions("a", pid, e0, &parts(&[0]), 2).unwrap();
+        produce(&f, 0, pid, e0, 0);
+        assert_eq!(f.txn.end_txn("a", pid, e0, true, 2), Ok((pid, e0 + 1)));
+        // The marker carries the bumped epoch; the next transaction starts at sequence 0.
+        let t0 = log(&f, "t", 0);
+        assert_eq!(t0.last_stable_offset(), 2);
+        assert_eq!(f.txn.describe("a").unwrap().producer_epoch, e0 + 1);
+        // A retry with the old epoch gets the current one; the other outcome is refused.
+        assert_eq!(f.txn.end_txn("a", pid, e0, true, 2), Ok((pid, e0 + 1)));
+        assert_eq!(
+            f.txn.end_txn("a", pid, e0, false, 2),
+            Err(KafkaError::InvalidTxnState)
+        );
+        // Anything older is fenced.
+        assert_eq!(
+            f.txn.add_partitions("a", pid, e0, &parts(&[0]), 2),
+            Err(KafkaError::ProducerFenced)
+        );
+        f.txn
+            .add_partitions("a", pid, e0 + 1, &parts(&[0]), 2)
+            .unwrap();
+        produce(&f, 0, pid, e0 + 1, 0);
+        assert_eq!(f.txn.end_txn("a", pid, e0 + 1, false, 2), Ok((pid, e0 + 2)));
+        assert_eq!(t0.log_end_offset(), 4);
+        assert_eq!(t0.last_stable_offset(), 4);
+        // An abort with nothing written still bumps the epoch (no markers).
+        assert_eq!(f.txn.end_txn("a", pid, e0 + 2, false, 2), Ok((pid, e0 + 3)));
+        assert_eq!(t0.log_end_offset(), 4);
+        // A commit of nothing is not a transaction.
+        assert_eq!(
+            f.txn.end_txn("a", pid, e0 + 3, true, 2),
+            Err(KafkaError::InvalidTxnState)
+        );
+    }
+
+    #[test]
+    fn transactions_v2_move_to_a_new_producer_id_when_the_epoch_runs_out() {
+        let d = tempfile::tempdir().unwrap();
+        let f = open(d.path(), Arc::new(MockTime::new(1_000)));
+        let (pid, _) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+        let last = i16::MAX - 1;
+        f.txn.lock().get_mut("a").unwrap().producer_epoch = last;
+        f.txn
+            .add_partitions("a", pid, last, &parts(&[1]), 2)
+            .unwrap();
+        produce(&f, 1, pid, last, 0);
+        let (next, epoch) = f.txn.end_txn("a", pid, last, true, 2).unwrap();
+        assert_ne!(next, pid);
+        assert_eq!(epoch, 0);
+        assert_eq!(log(&f, "t", 1).last_stable_offset(), 2);
+        // A retry of that EndTxn from the old producer id is recognized.
+        assert_eq!(f.txn.end_txn("a", pid, last, true, 2), Ok((next, 0)));
+        // The state survives a restart.
+        f.logs.shutdown().unwrap();
+        drop(f);
+        let f = open(d.path(), Arc::new(MockTime::new(2_000)));
+        let desc = f.txn.describe("a").unwrap();
+        assert_eq!((desc.producer_id, desc.producer_epoch), (next, 0));
+        assert_eq!(f.txn.lock()["a"].prev_producer_id, pid);
+        assert_eq!(f.txn.lock()["a"].client_tv, 2);
+    }
+
+    #[test]
     fn a_prepared_transaction_is_finished_at_load() {
         let d = tempfile::tempdir().unwrap();
         let clock = Arc::new(MockTime::new(1_000));
         let pid = {
             let f = open(d.path(), clock.clone());
             let (pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
-            f.txn.add_partitions("a", pid, epoch, &parts(&[0])).unwrap();
+            f.txn
+                .add_partitions("a", pid, epoch, &parts(&[0]), 0)
+                .unwrap();
             produce(&f, 0, pid, epoch, 0);
             // A crash after PrepareCommit was written, before any marker.
             let mut prepared = f.txn.lock()["a"].clone();

@@ -3,14 +3,16 @@
 //! kafka-transaction-coordinator-4.3.1.jar).
 //!
 //! - Key: version int16 = 0, transactional_id (int16-length string).
-//! - Value v0 (written while transaction.version < 2, as Kafka): producer_id int64,
+//! - Value v0 (Kafka writes it while transaction.version < 2): producer_id int64,
 //!   producer_epoch int16, transaction_timeout_ms int32, transaction_status int8,
 //!   transaction_partitions (nullable int32-count array of {topic string, partition_ids
 //!   []int32}; null in state Empty), transaction_last_update_timestamp_ms int64,
 //!   transaction_start_timestamp_ms int64.
 //! - Value v1 (flexible; Kafka writes it with transaction.version 2): the same fields with compact
 //!   strings and arrays, plus tagged fields 0 previous_producer_id, 1 next_producer_id (int64,
-//!   default -1) and 2 client_transaction_version (int16, default 0). Read, not written here.
+//!   default -1) and 2 client_transaction_version (int16, default 0). Kafka writes it once
+//!   transaction.version 2 is finalized, and so does Sluice, which advertises it (tagged fields
+//!   are written only when they differ from their defaults, as Kafka's generated code does).
 //! - A null value is a tombstone: the transactional id expired.
 
 use bytes::BufMut;
@@ -121,8 +123,51 @@ pub fn decode_key(buf: &[u8]) -> Result<String, TxnRecordError> {
 }
 
 impl TxnLogValue {
-    /// Value version 0, as Kafka writes it before transaction.version 2.
+    /// Value version 1 (flexible), as Kafka 4.3 writes it with transaction.version 2.
     pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(64);
+        b.put_i16(1);
+        b.put_i64(self.producer_id);
+        b.put_i16(self.producer_epoch);
+        b.put_i32(self.timeout_ms);
+        b.put_i8(self.state.id());
+        if self.state == TxnState::Empty {
+            wire::put_uvarint(&mut b, 0);
+        } else {
+            wire::put_uvarint(&mut b, self.partitions.len() as u64 + 1);
+            for (topic, parts) in &self.partitions {
+                wire::put_compact_nullable_string(&mut b, Some(topic));
+                wire::put_uvarint(&mut b, parts.len() as u64 + 1);
+                for p in parts {
+                    b.put_i32(*p);
+                }
+                wire::put_uvarint(&mut b, 0);
+            }
+        }
+        b.put_i64(self.last_update_ms);
+        b.put_i64(self.start_ms);
+        let mut tags: Vec<(u64, Vec<u8>)> = Vec::new();
+        if self.previous_producer_id != -1 {
+            tags.push((0, self.previous_producer_id.to_be_bytes().to_vec()));
+        }
+        if self.next_producer_id != -1 {
+            tags.push((1, self.next_producer_id.to_be_bytes().to_vec()));
+        }
+        if self.client_transaction_version != 0 {
+            tags.push((2, self.client_transaction_version.to_be_bytes().to_vec()));
+        }
+        wire::put_uvarint(&mut b, tags.len() as u64);
+        for (tag, data) in tags {
+            wire::put_uvarint(&mut b, tag);
+            wire::put_uvarint(&mut b, data.len() as u64);
+            b.put_slice(&data);
+        }
+        b
+    }
+
+    /// Value version 0, as Kafka writes it before transaction.version 2 (tests read it back).
+    #[cfg(test)]
+    pub fn encode_v0(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(64);
         b.put_i16(0);
         b.put_i64(self.producer_id);
@@ -245,7 +290,12 @@ mod tests {
     #[test]
     fn values_round_trip_in_every_state() {
         for id in 0..=7 {
-            let v = value(TxnState::from_id(id).unwrap());
+            let mut v = value(TxnState::from_id(id).unwrap());
+            assert_eq!(TxnLogValue::decode(&v.encode_v0()).unwrap(), v);
+            assert_eq!(TxnLogValue::decode(&v.encode()).unwrap(), v);
+            v.previous_producer_id = 17;
+            v.next_producer_id = 19;
+            v.client_transaction_version = 2;
             assert_eq!(TxnLogValue::decode(&v.encode()).unwrap(), v);
         }
         assert_eq!(decode_key(&encode_key("my-txn")).unwrap(), "my-txn");
@@ -254,7 +304,7 @@ mod tests {
     #[test]
     fn v0_layout_matches_kafka() {
         // Empty: partitions are written as a null array.
-        let b = value(TxnState::Empty).encode();
+        let b = value(TxnState::Empty).encode_v0();
         assert_eq!(&b[..2], &[0, 0]);
         assert_eq!(&b[2..10], &4000i64.to_be_bytes());
         assert_eq!(&b[10..12], &3i16.to_be_bytes());
@@ -302,7 +352,7 @@ mod tests {
     #[test]
     fn hostile_values_are_errors() {
         assert!(TxnLogValue::decode(&[0, 9]).is_err());
-        let mut b = value(TxnState::Ongoing).encode();
+        let mut b = value(TxnState::Ongoing).encode_v0();
         b[17..21].copy_from_slice(&i32::MAX.to_be_bytes());
         assert!(TxnLogValue::decode(&b).is_err());
         assert!(decode_key(&[0, 1, 0, 2]).is_err());

@@ -31,6 +31,7 @@ pub async fn handle(
                 req.producer_id.0,
                 req.producer_epoch,
                 &[(OFFSETS_TOPIC.to_string(), partition)],
+                0,
             )
         }
     };

@@ -8,7 +8,8 @@
 //!   otherwise every partition gets the coordinator's answer (see
 //!   [`TransactionCoordinator::add_partitions`](crate::coordinator::transaction::TransactionCoordinator::add_partitions)).
 //! - v4+: each transaction on its own; verify_only transactions are only checked (KIP-890
-//!   part 1: TRANSACTION_ABORTABLE for a partition not in the transaction).
+//!   part 1: TRANSACTION_ABORTABLE for a partition not in the transaction); v5 adds from a
+//!   broker are transactions v2's implicit adds.
 
 use super::txn_common::fenced_for_version;
 use super::{Reply, RequestContext};
@@ -60,7 +61,13 @@ fn add(
     let overall = if unknown.is_empty() && !verify_only {
         broker
             .txn
-            .add_partitions(txn_id, producer_id, epoch, &partitions)
+            .add_partitions(
+                txn_id,
+                producer_id,
+                epoch,
+                &partitions,
+                if version >= 5 { 2 } else { 0 },
+            )
             .err()
     } else {
         None

@@ -8,12 +8,16 @@
 //! - The api_keys list is derived from [`super::SUPPORTED`]. Produce is advertised from v0 even
 //!   though v0-2 are refused, as Kafka does (librdkafka only sends compressed produce when v0 is
 //!   listed: KAFKA-18659).
-//! - v3+: finalized features. Only group.version (level 1: the KIP-848 consumer protocol,
-//!   ConsumerGroupHeartbeat / ConsumerGroupDescribe) is advertised; the others Kafka lists
-//!   (metadata.version, transaction.version, ...) gate what Sluice does not do, or matter only
-//!   between Kafka nodes.
+//! - v3+: finalized features ([`FEATURES`]): group.version 1 (the KIP-848 consumer protocol,
+//!   ConsumerGroupHeartbeat / ConsumerGroupDescribe) and transaction.version 2 (KIP-890
+//!   transactions v2: Produce v12 implicit adds, EndTxn v5 epoch bumps), as a new Kafka 4.3
+//!   cluster finalizes them; the others Kafka lists (metadata.version, share.version, ...) gate
+//!   what Sluice does not do, or matter only between Kafka nodes.
 
 use super::{Reply, RequestContext, SUPPORTED};
+
+/// The features advertised, each supported from level 0 up to and finalized at its level.
+pub const FEATURES: &[(&str, i16)] = &[("group.version", 1), ("transaction.version", 2)];
 use crate::broker::Broker;
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::api_versions_response::{
@@ -76,14 +80,24 @@ pub async fn handle(_broker: &Broker, ctx: &RequestContext<'_>, req: ApiVersions
     }
     let mut resp = ApiVersionsResponse::default().with_api_keys(advertised());
     if ctx.version >= 3 {
-        resp.supported_features = vec![SupportedFeatureKey::default()
-            .with_name(StrBytes::from_static_str("group.version"))
-            .with_min_version(0)
-            .with_max_version(1)];
-        resp.finalized_features = vec![FinalizedFeatureKey::default()
-            .with_name(StrBytes::from_static_str("group.version"))
-            .with_min_version_level(1)
-            .with_max_version_level(1)];
+        resp.supported_features = FEATURES
+            .iter()
+            .map(|(name, max)| {
+                SupportedFeatureKey::default()
+                    .with_name(StrBytes::from_static_str(name))
+                    .with_min_version(0)
+                    .with_max_version(*max)
+            })
+            .collect();
+        resp.finalized_features = FEATURES
+            .iter()
+            .map(|(name, level)| {
+                FinalizedFeatureKey::default()
+                    .with_name(StrBytes::from_static_str(name))
+                    .with_min_version_level(*level)
+                    .with_max_version_level(*level)
+            })
+            .collect();
         resp.finalized_features_epoch = 1;
     }
     Reply::Response(ResponseKind::ApiVersions(resp))

@@ -1,10 +1,10 @@
 //! EndTxn (API key 26), v0-5.
 //!
 //! - v1: no wire change. v2: PRODUCER_FENCED (below v2 answered as INVALID_PRODUCER_EPOCH).
-//!   v3: flexible. v4: more error codes. v5 (transactions v2, KIP-890): the response carries
-//!   the producer id and epoch for the next transaction; this broker does not advertise
-//!   transaction.version 2, so clients do not bump epochs per transaction and the answer is the
-//!   producer's current id and epoch.
+//!   v3: flexible. v4: more error codes. v5 (transactions v2, KIP-890 part 2): every EndTxn
+//!   bumps the producer epoch (a new producer id once it is exhausted), and the response
+//!   carries the producer id and epoch for the next transaction; a retry comes with the epoch
+//!   from before the bump and gets the current one; an abort with nothing written still bumps.
 //! - Commit or abort: PrepareCommit/PrepareAbort, markers into every partition of the
 //!   transaction, CompleteCommit/CompleteAbort, all written before the answer (see
 //!   [`crate::coordinator::transaction`]). A retry of a completed EndTxn succeeds; the other
@@ -27,6 +27,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: EndTxnReques
         req.producer_id.0,
         req.producer_epoch,
         req.committed,
+        if ctx.version >= 5 { 2 } else { 0 },
     ) {
         Ok((pid, epoch)) => {
             if ctx.version >= 5 {

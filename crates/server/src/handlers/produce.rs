@@ -3,7 +3,8 @@
 //! - v3: transactional_id; record batches of magic 2 only, exactly one batch per partition.
 //!   v5: + log_start_offset. v8: + record_errors and error_message. v9: flexible.
 //!   v10: + current_leader / node_endpoints (tagged; only on NOT_LEADER errors). v12: implicit
-//!   transaction partition add (KIP-890, not yet). v13: topics by topic_id (UNKNOWN_TOPIC_ID).
+//!   transaction partition add (KIP-890 transactions v2). v13: topics by topic_id
+//!   (UNKNOWN_TOPIC_ID).
 //! - acks 0: no response. 1 and -1 (single node: the same): answered once appended; topics with
 //!   flush.messages=1 (fsync-before-ack mode) only once the append is on disk — one fsync covers
 //!   every produce waiting on it. Other acks: INVALID_REQUIRED_ACKS.
@@ -137,6 +138,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
                     )),
                     Some(name) => append(
                         broker,
+                        v,
                         req.transactional_id.as_ref().map(|t| t.as_str()),
                         name,
                         part.index,
@@ -212,6 +214,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
 
 fn append(
     broker: &Broker,
+    version: i16,
     transactional_id: Option<&str>,
     topic: &str,
     partition: i32,
@@ -231,7 +234,14 @@ fn append(
         f.log_start_offset = Some(log.log_start_offset());
         f
     };
-    verify_transaction(broker, transactional_id, topic, partition, &records)?;
+    verify_transaction(
+        broker,
+        version,
+        transactional_id,
+        topic,
+        partition,
+        &records,
+    )?;
     validate(broker, &policy, topic, partition, &records, now).map_err(with_start)?;
     // The one copy of the record bytes on the produce path: into a buffer the log may rewrite
     // (baseOffset, partitionLeaderEpoch, LogAppendTime) before writing it.
@@ -268,14 +278,17 @@ fn storage_failure(topic: &str, partition: i32, e: StorageError) -> Failure {
     Failure::new(code, e.to_string())
 }
 
-/// KIP-890 part 1, before anything else is checked (as Kafka's ReplicaManager verifies with the
-/// transaction coordinator before appending): a transactional batch must be to a partition of
-/// the producer's ongoing transaction, or it would open a transaction here that no marker ever
-/// ends. The coordinator's error is answered as Kafka does for Produce v3-11 — a fenced
-/// producer as INVALID_PRODUCER_EPOCH, a partition outside the transaction as
-/// TRANSACTION_ABORTABLE — with no log start offset (compat-tests/differential, transactions).
+/// KIP-890, before anything else is checked (as Kafka's ReplicaManager asks the transaction
+/// coordinator before appending): a transactional batch must be to a partition of the
+/// producer's ongoing transaction, or it would open a transaction here that no marker ever
+/// ends. Produce v3-11 (transactions v1) only verifies; from v12 (transactions v2) the
+/// partition is added to the transaction implicitly. The coordinator's error is answered as
+/// Kafka does — a fenced producer as INVALID_PRODUCER_EPOCH, a partition outside the
+/// transaction as TRANSACTION_ABORTABLE — with no log start offset (compat-tests/differential,
+/// transactions).
 fn verify_transaction(
     broker: &Broker,
+    version: i16,
     transactional_id: Option<&str>,
     topic: &str,
     partition: i32,
@@ -287,16 +300,18 @@ fn verify_transaction(
     if !batch.is_transactional() || batch.is_control() || !broker.txn.config().verification {
         return Ok(());
     }
-    broker
-        .txn
-        .verify_partition(
-            transactional_id.unwrap_or_default(),
-            batch.producer_id(),
-            batch.producer_epoch(),
-            topic,
-            partition,
-        )
-        .map_err(|e| {
+    let txn_id = transactional_id.unwrap_or_default();
+    let (pid, epoch) = (batch.producer_id(), batch.producer_epoch());
+    let checked = if version >= 12 {
+        broker
+            .txn
+            .add_partitions(txn_id, pid, epoch, &[(topic.to_string(), partition)], 2)
+    } else {
+        broker
+            .txn
+            .verify_partition(txn_id, pid, epoch, topic, partition)
+    };
+    checked.map_err(|e| {
             let code = match e {
                 KafkaError::ProducerFenced => KafkaError::InvalidProducerEpoch,
                 other => other,

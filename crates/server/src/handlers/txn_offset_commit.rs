@@ -5,7 +5,8 @@
 //!   error codes. PRODUCER_FENCED is answered as INVALID_PRODUCER_EPOCH below v2.
 //! - The group's `__consumer_offsets` partition must be in the producer's ongoing transaction
 //!   (AddOffsetsToTxn first): the producer is checked as for AddPartitionsToTxn, and a
-//!   partition that was not added gets TRANSACTION_ABORTABLE (KIP-890).
+//!   partition that was not added gets TRANSACTION_ABORTABLE (KIP-890). From v5 (transactions
+//!   v2) the partition is added implicitly instead.
 //! - The offsets are written as a transactional batch of the producer and stay pending until
 //!   the transaction's marker: COMMIT makes them the group's committed offsets, ABORT drops them.
 //!   OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for them meanwhile.
@@ -79,13 +80,25 @@ pub async fn handle(
         Vec::new()
     } else {
         let n = to_commit.len();
-        let verified = broker.txn.verify_partition(
-            req.transactional_id.as_str(),
-            req.producer_id.0,
-            req.producer_epoch,
-            OFFSETS_TOPIC,
-            broker.groups.partition_for(group_id),
-        );
+        let offsets_partition = broker.groups.partition_for(group_id);
+        let verified = if v >= 5 {
+            // Transactions v2: the offsets partition joins the transaction implicitly.
+            broker.txn.add_partitions(
+                req.transactional_id.as_str(),
+                req.producer_id.0,
+                req.producer_epoch,
+                &[(OFFSETS_TOPIC.to_string(), offsets_partition)],
+                2,
+            )
+        } else {
+            broker.txn.verify_partition(
+                req.transactional_id.as_str(),
+                req.producer_id.0,
+                req.producer_epoch,
+                OFFSETS_TOPIC,
+                offsets_partition,
+            )
+        };
         match verified {
             Err(e) => vec![Some(e); n],
             Ok(()) => match broker
