@@ -28,6 +28,8 @@ export KAFKA_ADDR SLUICE_ADDR
 DUR_RECORDS="${DUR_RECORDS:-300000}"
 JLIB="$COMPAT_DIR/java/work/lib"
 JCLASSES="$COMPAT_DIR/java/work/classes"
+TXN_CLASSES="$HERE/work/txn-classes"   # transactions/src/Txn.java, compiled here
+tx() { java -Xmx192m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$JLIB/*:$TXN_CLASSES" Txn "$@" 2>/dev/null; }
 KCAT_OPTS=(-m 15 -X socket.timeout.ms=10000 -X topic.metadata.refresh.interval.ms=-1)
 
 # ------------------------------------------------------------------------------------------
@@ -256,6 +258,31 @@ sc_kill9_idempotent() {
   broker_stop "$b" term
 }
 
+# sc_kill9_transactions ADDR: committed, aborted and committed-with-offsets transactions
+# (transactions/src/Txn.java), then a producer whose JVM halts with its transaction open; the
+# broker is killed with SIGKILL and started again. The transaction coordinator's state and the
+# transactional offsets come back from the log: read_committed shows the committed records only
+# (the open transaction holds the last stable offset), the group's offset is there, and a new
+# producer with the open transaction's id fences it (its ABORT marker moves the LSO on).
+sc_kill9_transactions() {
+  local b=$1 t id
+  t="$(topic kill9-txn)"
+  id="t-$RUN_ID-kill9"
+  broker_start "$b" fresh
+  tx create-topic "$b" "$t" 2
+  tx pattern "$b" "$t" "$id"
+  tx hang "$b" "$t" "$id-open"
+  broker_stop "$b" kill
+  echo "broker killed with SIGKILL with a transaction open, started again on the same log dir"
+  broker_start "$b" resume
+  tx group-offsets "$b" "$id-g" "$t"
+  tx read "$b" "$t" read_committed
+  tx init "$b" "$id-open"
+  tx read "$b" "$t" read_committed
+  tx read "$b" "$t" read_uncommitted
+  broker_stop "$b" term
+}
+
 scenario_dispatch "$@"
 
 # ------------------------------------------------------------------------------------------
@@ -273,6 +300,14 @@ if [[ ! -f "$JCLASSES/.stamp" || "$(cat "$JCLASSES/.stamp")" != "$src_sum" ]]; t
   javac -nowarn -d "$JCLASSES" -cp "$JLIB/*" "$COMPAT_DIR"/java/src/*.java
   echo "$src_sum" >"$JCLASSES/.stamp"
 fi
+txn_sum="$(sha256sum "$COMPAT_DIR"/transactions/src/*.java | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$TXN_CLASSES/.stamp" || "$(cat "$TXN_CLASSES/.stamp")" != "$txn_sum" ]]; then
+  log "compiling transactions/src/*.java"
+  rm -rf "$TXN_CLASSES"
+  mkdir -p "$TXN_CLASSES"
+  javac -nowarn -d "$TXN_CLASSES" -cp "$JLIB/*" "$COMPAT_DIR"/transactions/src/*.java
+  echo "$txn_sum" >"$TXN_CLASSES/.stamp"
+fi
 [[ "${COMPAT_SELF_CHECK:-0}" == 1 ]] || sluice_bin >/dev/null
 
 cleanup_dur() {
@@ -281,7 +316,7 @@ cleanup_dur() {
 }
 trap cleanup_dur EXIT
 
-ALL=(restart-clean kill9-after-ack kill9-idempotent)
+ALL=(restart-clean kill9-after-ack kill9-idempotent kill9-transactions)
 selected=("$@")
 ((${#selected[@]})) || selected=("${ALL[@]}")
 for name in "${selected[@]}"; do

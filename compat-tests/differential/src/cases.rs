@@ -2288,6 +2288,39 @@ fn consumer_groups(c: &mut Ctx) -> Result<()> {
         5,
         &DescribeGroupsRequest::default().with_groups(vec![GroupId(s(&g))]),
     )?;
+    let fetch_as = |member: Option<&str>, epoch: i32| {
+        OffsetFetchRequest::default()
+            .with_groups(vec![OffsetFetchRequestGroup::default()
+                .with_group_id(GroupId(s(&g)))
+                .with_member_id(member.map(s))
+                .with_member_epoch(epoch)
+                .with_topics(None)])
+            .with_require_stable(true)
+    };
+    c.show(
+        "offset fetch v9 as the member",
+        ApiKey::OffsetFetch,
+        9,
+        &fetch_as(Some("m-aaaaaaaaaaaaaaaaaaaa"), epoch),
+    )?;
+    c.show(
+        "offset fetch v9 with a stale member epoch",
+        ApiKey::OffsetFetch,
+        9,
+        &fetch_as(Some("m-aaaaaaaaaaaaaaaaaaaa"), epoch + 5),
+    )?;
+    c.show(
+        "offset fetch v9 as an unknown member",
+        ApiKey::OffsetFetch,
+        9,
+        &fetch_as(Some("m-bbbbbbbbbbbbbbbbbbbb"), 1),
+    )?;
+    c.show(
+        "offset fetch v9 without a member (admin)",
+        ApiKey::OffsetFetch,
+        9,
+        &fetch_as(None, -1),
+    )?;
     c.show(
         "leave",
         ApiKey::ConsumerGroupHeartbeat,

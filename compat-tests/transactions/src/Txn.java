@@ -17,6 +17,7 @@
 //                aborts what an earlier producer of the id left open), then close
 //   fence        BOOT TOPIC TXNID              two producers with one transactional id: the
 //                second's initTransactions fences the first, whose commit then fails
+//   group-offsets BOOT GROUP TOPIC             the group's committed offsets (topic name masked)
 //   read         BOOT TOPIC ISOLATION          every record of TOPIC (read_committed or
 //                read_uncommitted) up to the end offsets, sorted: "partition value"
 //   verify-copy  BOOT INPUT OUTPUT             read_committed: OUTPUT holds every value of INPUT
@@ -59,6 +60,7 @@ public class Txn {
             case "hang" -> hang(boot, args[2], args[3]);
             case "fence" -> fence(boot, args[2], args[3]);
             case "init" -> init(boot, args[2]);
+            case "group-offsets" -> groupOffsets(boot, args[2], args[3]);
             case "read" -> read(boot, args[2], args[3]);
             case "verify-copy" -> verifyCopy(boot, args[2], args[3]);
             default -> throw new IllegalArgumentException("unknown mode " + mode);
@@ -149,10 +151,14 @@ public class Txn {
             prod.commitTransaction();
             System.out.println("c: committed with offsets");
         }
+        groupOffsets(boot, txnId + "-g", topic);
+    }
+
+    static void groupOffsets(String boot, String group, String topic) throws Exception {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, boot);
         try (Admin admin = Admin.create(p)) {
-            var committed = admin.listConsumerGroupOffsets(txnId + "-g")
+            var committed = admin.listConsumerGroupOffsets(group)
                     .partitionsToOffsetAndMetadata().get();
             for (var e : new TreeMap<>(committed.entrySet().stream().collect(Collectors.toMap(
                     x -> x.getKey().toString(), Map.Entry::getValue))).entrySet()) {

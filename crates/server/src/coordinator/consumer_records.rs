@@ -15,19 +15,23 @@
 
 use super::consumer_group::Assignment;
 use bytes::BufMut;
+use sluice_protocol::wire::{
+    put_compact_nullable_string as put_compact_str, put_string as put_str, put_uvarint, WireError,
+    WireReader,
+};
 use thiserror::Error;
 use uuid::Uuid;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConsumerRecordError {
-    #[error("consumer group record truncated")]
-    Truncated,
+    #[error("consumer group record: {0}")]
+    Wire(#[from] WireError),
     #[error("consumer group record: not a KIP-848 key (type {0})")]
     NotConsumerKey(i16),
     #[error("consumer group record: unknown value version {0}")]
     UnknownVersion(i16),
-    #[error("consumer group record has an invalid string")]
-    BadString,
+    #[error("consumer group record has an invalid topic id")]
+    BadTopicId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,29 +62,6 @@ pub struct CurrentAssignmentValue {
     pub state: i8,
     pub assigned: Assignment,
     pub pending_revocation: Assignment,
-}
-
-fn put_str(b: &mut Vec<u8>, s: &str) {
-    b.put_i16(s.len().min(i16::MAX as usize) as i16);
-    b.put_slice(s.as_bytes());
-}
-
-fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        b.put_u8((v as u8) | 0x80);
-        v >>= 7;
-    }
-    b.put_u8(v as u8);
-}
-
-fn put_compact_str(b: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        None => put_uvarint(b, 0),
-        Some(s) => {
-            put_uvarint(b, s.len() as u64 + 1);
-            b.put_slice(s.as_bytes());
-        }
-    }
 }
 
 fn put_partitions(b: &mut Vec<u8>, a: &Assignment) {
@@ -137,7 +118,7 @@ impl ConsumerKey {
     }
 
     pub fn decode(buf: &[u8]) -> Result<Self, ConsumerRecordError> {
-        let mut r = Reader { buf, pos: 0 };
+        let mut r = Reader::new(buf);
         let t = r.i16()?;
         Ok(match t {
             3 => ConsumerKey::Metadata { group: r.string()? },
@@ -169,7 +150,7 @@ pub fn encode_epoch(epoch: i32) -> Vec<u8> {
 }
 
 pub fn decode_epoch(buf: &[u8]) -> Result<i32, ConsumerRecordError> {
-    let mut r = Reader { buf, pos: 0 };
+    let mut r = Reader::new(buf);
     r.version()?;
     r.i32()
 }
@@ -184,7 +165,7 @@ pub fn encode_target(a: &Assignment) -> Vec<u8> {
 }
 
 pub fn decode_target(buf: &[u8]) -> Result<Assignment, ConsumerRecordError> {
-    let mut r = Reader { buf, pos: 0 };
+    let mut r = Reader::new(buf);
     r.version()?;
     r.partitions()
 }
@@ -209,7 +190,7 @@ impl MemberMetadataValue {
     }
 
     pub fn decode(buf: &[u8]) -> Result<Self, ConsumerRecordError> {
-        let mut r = Reader { buf, pos: 0 };
+        let mut r = Reader::new(buf);
         r.version()?;
         let instance_id = r.compact_str()?;
         let rack_id = r.compact_str()?;
@@ -247,7 +228,7 @@ impl CurrentAssignmentValue {
     }
 
     pub fn decode(buf: &[u8]) -> Result<Self, ConsumerRecordError> {
-        let mut r = Reader { buf, pos: 0 };
+        let mut r = Reader::new(buf);
         r.version()?;
         Ok(Self {
             member_epoch: r.i32()?,
@@ -259,34 +240,21 @@ impl CurrentAssignmentValue {
     }
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
+/// Kafka's wire types over [`WireReader`], plus this schema's value version and partition lists.
+struct Reader<'a>(WireReader<'a>);
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], ConsumerRecordError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or(ConsumerRecordError::Truncated)?;
-        let s = self
-            .buf
-            .get(self.pos..end)
-            .ok_or(ConsumerRecordError::Truncated)?;
-        self.pos = end;
-        Ok(s)
+impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Self(WireReader::new(buf))
     }
     fn i8(&mut self) -> Result<i8, ConsumerRecordError> {
-        Ok(self.take(1)?[0] as i8)
+        Ok(self.0.i8()?)
     }
     fn i16(&mut self) -> Result<i16, ConsumerRecordError> {
-        let b = self.take(2)?;
-        Ok(i16::from_be_bytes([b[0], b[1]]))
+        Ok(self.0.i16()?)
     }
     fn i32(&mut self) -> Result<i32, ConsumerRecordError> {
-        let b = self.take(4)?;
-        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(self.0.i32()?)
     }
     fn version(&mut self) -> Result<(), ConsumerRecordError> {
         match self.i16()? {
@@ -294,59 +262,26 @@ impl Reader<'_> {
             v => Err(ConsumerRecordError::UnknownVersion(v)),
         }
     }
-    fn uvarint(&mut self) -> Result<u64, ConsumerRecordError> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.take(1)?[0];
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(ConsumerRecordError::Truncated)
-    }
-    /// A compact array's element count, bounded by the bytes left (each element >= 1 byte).
+    /// A compact array's element count (each element at least one byte).
     fn compact_len(&mut self) -> Result<usize, ConsumerRecordError> {
-        let n = self.uvarint()?.saturating_sub(1) as usize;
-        if n > self.buf.len().saturating_sub(self.pos) {
-            return Err(ConsumerRecordError::Truncated);
-        }
-        Ok(n)
+        Ok(self.0.compact_array_len(1)?.unwrap_or(0))
     }
     fn string(&mut self) -> Result<String, ConsumerRecordError> {
-        let len = self.i16()?;
-        if len < 0 {
-            return Err(ConsumerRecordError::BadString);
-        }
-        let s = self.take(len as usize)?;
-        String::from_utf8(s.to_vec()).map_err(|_| ConsumerRecordError::BadString)
+        Ok(self.0.string()?)
     }
     fn compact_str(&mut self) -> Result<Option<String>, ConsumerRecordError> {
-        let n = self.uvarint()?;
-        if n == 0 {
-            return Ok(None);
-        }
-        let s = self.take((n - 1) as usize)?;
-        String::from_utf8(s.to_vec())
-            .map(Some)
-            .map_err(|_| ConsumerRecordError::BadString)
+        Ok(self.0.compact_nullable_string()?)
     }
     fn skip_tagged(&mut self) -> Result<(), ConsumerRecordError> {
-        let n = self.uvarint()?;
-        for _ in 0..n {
-            self.uvarint()?;
-            let size = self.uvarint()? as usize;
-            self.take(size)?;
-        }
-        Ok(())
+        Ok(self.0.tagged_fields(|_, _| Ok(()))?)
     }
     fn partitions(&mut self) -> Result<Assignment, ConsumerRecordError> {
-        let n = self.compact_len()?;
+        let n = self.0.compact_array_len(17)?.unwrap_or(0);
         let mut out = Assignment::new();
         for _ in 0..n {
             let id =
-                Uuid::from_slice(self.take(16)?).map_err(|_| ConsumerRecordError::Truncated)?;
-            let k = self.compact_len()?;
+                Uuid::from_slice(self.0.take(16)?).map_err(|_| ConsumerRecordError::BadTopicId)?;
+            let k = self.0.compact_array_len(4)?.unwrap_or(0);
             let set = out.entry(id).or_default();
             for _ in 0..k {
                 set.insert(self.i32()?);
@@ -403,6 +338,9 @@ mod tests {
         // An array claiming 2^40 elements in a 10-byte value.
         let mut b = vec![0, 0];
         put_uvarint(&mut b, 1 << 40);
-        assert_eq!(decode_target(&b), Err(ConsumerRecordError::Truncated));
+        assert!(matches!(
+            decode_target(&b),
+            Err(ConsumerRecordError::Wire(WireError::BadLength { .. }))
+        ));
     }
 }

@@ -4,7 +4,8 @@
 //!   v3: throttle_time_ms. v5: committed_leader_epoch. v6: flexible. v7: require_stable
 //!   (a partition with transactional offsets not yet committed or aborted answers
 //!   UNSTABLE_OFFSET_COMMIT). v8: several groups per
-//!   request. v9: member_id / member_epoch (KIP-848, not checked). v10: topics by topic id in
+//!   request. v9: member_id / member_epoch (KIP-848: a member of a consumer group is checked,
+//!   UNKNOWN_MEMBER_ID / STALE_MEMBER_EPOCH as the group's error). v10: topics by topic id in
 //!   request and response (an unknown id: its partitions answer UNKNOWN_TOPIC_ID).
 //! - Partitions without a commit (or groups that do not exist) answer offset -1 with no error.
 
@@ -87,6 +88,20 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetFetchR
                 rows
             });
             let mut gr = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
+            // v9+: a KIP-848 member fetching with its id and epoch is checked as Kafka's
+            // ConsumerGroup.validateOffsetFetch does (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH);
+            // a fetch without a member (admin tools) and classic groups are not.
+            if v >= 9 && (g.member_id.is_some() || g.member_epoch >= 0) {
+                let member = g.member_id.as_ref().map(|m| m.as_str()).unwrap_or_default();
+                if let Some(Err(e)) =
+                    broker
+                        .consumer_groups
+                        .check_member(g.group_id.as_str(), member, g.member_epoch)
+                {
+                    resp.groups.push(gr.with_error_code(e.code()));
+                    continue;
+                }
+            }
             for (t, parts) in grouped(fetch(
                 broker,
                 g.group_id.as_str(),
