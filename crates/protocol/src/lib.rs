@@ -22,6 +22,7 @@ pub mod request;
 pub mod response;
 pub mod schema;
 pub mod wire;
+pub mod write_txn_markers_v2;
 
 /// The codec crate, re-exported so the other crates name one version of it.
 pub use kafka_protocol;

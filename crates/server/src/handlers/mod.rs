@@ -128,7 +128,7 @@ registry! {
     AddOffsetsToTxn => add_offsets_to_txn, 0, 4;
     EndTxn => end_txn, 0, 5;
     TxnOffsetCommit => txn_offset_commit, 0, 5;
-    WriteTxnMarkers => write_txn_markers, 1, 1;
+    WriteTxnMarkers => write_txn_markers, 1, 2;
     FindCoordinator => find_coordinator, 0, 6;
     JoinGroup => join_group, 0, 9;
     SyncGroup => sync_group, 0, 5;
@@ -215,6 +215,24 @@ pub async fn handle_frame(
     let (header, body_start) =
         header::decode(&frame, header::request_header_version(api, version))?;
     let body = frame.slice(body_start..);
+    if api == ApiKey::WriteTxnMarkers && version == 2 {
+        // Beyond the codec crate: our own decoder; the response has v1's layout.
+        let markers = sluice_protocol::write_txn_markers_v2::decode_write_txn_markers_v2(&body)
+            .map_err(|e| BodyError::Decode {
+                api,
+                version,
+                source: e.into(),
+            })?;
+        let resp = write_txn_markers::handle_v2(broker, &markers).await;
+        encode_response(
+            out,
+            api,
+            1,
+            correlation_id,
+            &ResponseKind::WriteTxnMarkers(resp),
+        )?;
+        return Ok(Outgoing::Buffer);
+    }
     let request = decode_body(api, version, body)?;
     let ctx = RequestContext {
         conn,

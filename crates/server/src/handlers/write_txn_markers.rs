@@ -1,6 +1,8 @@
-//! WriteTxnMarkers (API key 27), v1 (flexible; v0 is gone from Kafka 4). Kafka 4.3's v2 adds
-//! a per-marker transaction_version (KIP-1228) that the codec crate (Kafka 4.1 schemas) does
-//! not decode yet, so v2 is not served and markers are written as transaction version 0/1.
+//! WriteTxnMarkers (API key 27), v1-2 (flexible; v0 is gone from Kafka 4). v2 (KIP-1228) adds a
+//! per-marker transaction_version: 2 makes the partition's check strict (the marker must bump
+//! the producer's epoch, as transactions v2 markers do). The codec crate (Kafka 4.1 schemas)
+//! stops at v1, so v2 requests are decoded by `sluice_protocol::write_txn_markers_v2` and
+//! answered through [`handle_v2`] (the v2 response has v1's layout).
 //!
 //! Sent by a transaction coordinator to partition leaders, and by the Admin client's
 //! abortTransaction (`kafka-transactions.sh abort`) to end a hanging transaction. Each marker is
@@ -14,12 +16,14 @@ use super::{Reply, RequestContext};
 use crate::broker::Broker;
 use crate::coordinator::group::OFFSETS_TOPIC;
 use sluice_protocol::error::KafkaError;
+use sluice_protocol::kafka_protocol::messages::write_txn_markers_request::WritableTxnMarker;
 use sluice_protocol::kafka_protocol::messages::write_txn_markers_response::{
     WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
 };
 use sluice_protocol::kafka_protocol::messages::{
     ResponseKind, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
 };
+use sluice_protocol::write_txn_markers_v2::MarkerV2;
 use sluice_storage::TxnMarker;
 
 pub async fn handle(
@@ -27,14 +31,28 @@ pub async fn handle(
     _ctx: &RequestContext<'_>,
     req: WriteTxnMarkersRequest,
 ) -> Reply {
+    let markers: Vec<(&WritableTxnMarker, i16)> = req.markers.iter().map(|m| (m, 0)).collect();
+    Reply::Response(ResponseKind::WriteTxnMarkers(write(broker, &markers).await))
+}
+
+/// WriteTxnMarkers v2, decoded by our own decoder.
+pub async fn handle_v2(broker: &Broker, markers: &[MarkerV2]) -> WriteTxnMarkersResponse {
+    let markers: Vec<(&WritableTxnMarker, i16)> = markers
+        .iter()
+        .map(|m| (&m.marker, i16::from(m.transaction_version)))
+        .collect();
+    write(broker, &markers).await
+}
+
+async fn write(broker: &Broker, markers: &[(&WritableTxnMarker, i16)]) -> WriteTxnMarkersResponse {
     let mut resp = WriteTxnMarkersResponse::default();
-    for m in &req.markers {
+    for (m, transaction_version) in markers {
         let marker = TxnMarker {
             producer_id: m.producer_id.0,
             producer_epoch: m.producer_epoch,
             coordinator_epoch: m.coordinator_epoch,
             commit: m.transaction_result,
-            transaction_version: 0,
+            transaction_version: *transaction_version,
         };
         let mut result = WritableTxnMarkerResult::default().with_producer_id(m.producer_id);
         for t in &m.topics {
@@ -79,5 +97,5 @@ pub async fn handle(
         }
         resp.markers.push(result);
     }
-    Reply::Response(ResponseKind::WriteTxnMarkers(resp))
+    resp
 }
