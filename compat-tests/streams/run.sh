@@ -23,7 +23,7 @@ topic() { echo "c-$RUN_ID-$1"; }
 # internal_topics BROKER APP_ID: the application's internal topics with their partition counts
 # and cleanup policy, the application id masked.
 internal_topics() {
-  kafka_topics "$1" --describe 2>/dev/null | awk -v app="$2" '$1 == "Topic:" && index($2, app) == 1 {
+  kafka_topics "$1" --describe 2>/dev/null | awk -v app="$2" '$1 == "Topic:" && index($2, app) == 1 && /PartitionCount:/ {
       cfg = ""
       for (i = 1; i <= NF; i++) if ($i ~ /^Configs:/) cfg = $(i + 1)
       n = 0
@@ -66,7 +66,7 @@ PROPS
   "${JAVA[@]}" -cp "$SLIB/*" org.apache.kafka.streams.examples.wordcount.WordCountDemo \
     "$dir/streams.properties" >"$dir/app.log" 2>&1 &
   pid=$!
-  sc counts "$BROKER" "$out" "$dir/expected.txt" 180
+  sc counts "$BROKER" "$out" "$dir/expected.txt" 120
   kill -TERM "$pid" 2>/dev/null || true
   rc=0
   wait "$pid" || rc=$?
@@ -87,12 +87,12 @@ sc_windowed_eos() {
   out="$(topic win-out)"
   kafka_topics "$BROKER" --create --topic "$in" --partitions 1 --replication-factor 1 >/dev/null
   kafka_topics "$BROKER" --create --topic "$out" --partitions 1 --replication-factor 1 >/dev/null
-  # 180 words, one every 2 s of event time from a whole minute on: 3 windows of 30 records.
+  # 180 words, one every 2 s of event time from a whole minute on: 6 windows of 30 records.
   awk 'BEGIN { split("red green blue red red green", w, " "); for (i = 0; i < 180; i++) print w[i % 6 + 1] }' >"$dir/input.txt"
-  awk -v base=1700000040000 '{ print $1 "@" (base + int((NR - 1) * 2000 / 60000) * 60000) }' "$dir/input.txt" |
+  awk -v base=1700000040000 '{ printf "%s@%.0f\n", $1, base + int((NR - 1) * 2000 / 60000) * 60000 }' "$dir/input.txt" |
     LC_ALL=C sort | uniq -c | awk '{ print $2, $1 }' >"$dir/expected.txt"
   sc produce "$BROKER" "$in" "$dir/input.txt" 1700000040000 2000
-  sc windowed "$BROKER" "$app" "$in" "$out" "$dir/state" "$dir/expected.txt" 180
+  sc windowed "$BROKER" "$app" "$in" "$out" "$dir/state" "$dir/expected.txt" 120
   echo "internal topics:"
   internal_topics "$BROKER" "$app"
   rm -rf "$dir"

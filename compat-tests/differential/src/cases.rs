@@ -554,8 +554,19 @@ fn take_records(response: &mut ResponseKind) -> Vec<String> {
     }
     if let ResponseKind::AddPartitionsToTxn(r) = response {
         // Kafka builds these from hash maps; the order carries no meaning.
+        let topics = r.results_by_topic_v3_and_below.iter_mut().chain(
+            r.results_by_transaction
+                .iter_mut()
+                .flat_map(|t| t.topic_results.iter_mut()),
+        );
+        for t in topics {
+            t.results_by_partition.sort_by_key(|p| p.partition_index);
+        }
         r.results_by_topic_v3_and_below
             .sort_by(|a, b| a.name.cmp(&b.name));
+        for t in &mut r.results_by_transaction {
+            t.topic_results.sort_by(|a, b| a.name.cmp(&b.name));
+        }
     }
     if let ResponseKind::DeleteGroups(r) = response {
         r.results.sort_by(|a, b| a.group_id.cmp(&b.group_id));
