@@ -29,6 +29,8 @@ DUR_RECORDS="${DUR_RECORDS:-300000}"
 JLIB="$COMPAT_DIR/java/work/lib"
 JCLASSES="$COMPAT_DIR/java/work/classes"
 TXN_CLASSES="$HERE/work/txn-classes"   # transactions/src/Txn.java, compiled here
+GROUPS_CLASSES="$HERE/work/groups-classes"   # groups/src/Groups.java, compiled here
+grp() { java -Xmx192m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$JLIB/*:$GROUPS_CLASSES" Groups "$@" 2>/dev/null; }
 tx() { java -Xmx192m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$JLIB/*:$TXN_CLASSES" Txn "$@" 2>/dev/null; }
 KCAT_OPTS=(-m 15 -X socket.timeout.ms=10000 -X topic.metadata.refresh.interval.ms=-1)
 
@@ -283,6 +285,37 @@ sc_kill9_transactions() {
   broker_stop "$b" term
 }
 
+# sc_kill9_groups ADDR: a classic and a KIP-848 consumer group each consume a topic and commit;
+# 20 more records; the broker is killed with SIGKILL and started again. The committed offsets
+# come back from __consumer_offsets (kafka-consumer-groups --describe --offsets), and each group
+# then consumes exactly the 20 new records.
+sc_kill9_groups() {
+  local b=$1 t g g848
+  t="$(topic kill9-groups)"
+  g="g-$RUN_ID-kill9"
+  g848="g-$RUN_ID-kill9-848"
+  broker_start "$b" fresh
+  kafka_topics "$b" --create --topic "$t" --partitions 2 --replication-factor 1 >&2
+  # Keyed records: librdkafka's partitioner puts each key on the same partition on both brokers.
+  seq 1 100 | awk '{ print "k" $1 ":v" $1 }' | kcat -P -b "$b" "${KCAT_OPTS[@]}" -t "$t" -K: -X acks=all
+  echo "classic group: $(grp consume-all "$b" "$t" "$g" 100)"
+  echo "consumer group (KIP-848): $(grp consume-all "$b" "$t" "$g848" 100 group.protocol=consumer)"
+  seq 101 120 | awk '{ print "k" $1 ":v" $1 }' | kcat -P -b "$b" "${KCAT_OPTS[@]}" -t "$t" -K: -X acks=all
+  echo "20 more records"
+  broker_stop "$b" kill
+  echo "broker killed with SIGKILL, started again on the same log dir"
+  broker_start "$b" resume
+  local group
+  for group in "$g" "$g848"; do
+    echo "\$ kafka-consumer-groups --describe --offsets --group ${group/$RUN_ID/RUNID}"
+    kafka_java org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$b" \
+      --describe --offsets --group "$group" 2>/dev/null | awk 'NF { $1 = $1; print }' | LC_ALL=C sort
+  done
+  echo "classic group after the restart: $(grp consume-all "$b" "$t" "$g" 20)"
+  echo "consumer group after the restart: $(grp consume-all "$b" "$t" "$g848" 20 group.protocol=consumer)"
+  broker_stop "$b" term
+}
+
 scenario_dispatch "$@"
 
 # ------------------------------------------------------------------------------------------
@@ -308,6 +341,14 @@ if [[ ! -f "$TXN_CLASSES/.stamp" || "$(cat "$TXN_CLASSES/.stamp")" != "$txn_sum"
   javac -nowarn -d "$TXN_CLASSES" -cp "$JLIB/*" "$COMPAT_DIR"/transactions/src/*.java
   echo "$txn_sum" >"$TXN_CLASSES/.stamp"
 fi
+groups_sum="$(sha256sum "$COMPAT_DIR"/groups/src/*.java | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$GROUPS_CLASSES/.stamp" || "$(cat "$GROUPS_CLASSES/.stamp")" != "$groups_sum" ]]; then
+  log "compiling groups/src/*.java"
+  rm -rf "$GROUPS_CLASSES"
+  mkdir -p "$GROUPS_CLASSES"
+  javac -nowarn -d "$GROUPS_CLASSES" -cp "$JLIB/*" "$COMPAT_DIR"/groups/src/*.java
+  echo "$groups_sum" >"$GROUPS_CLASSES/.stamp"
+fi
 [[ "${COMPAT_SELF_CHECK:-0}" == 1 ]] || sluice_bin >/dev/null
 
 cleanup_dur() {
@@ -316,7 +357,7 @@ cleanup_dur() {
 }
 trap cleanup_dur EXIT
 
-ALL=(restart-clean kill9-after-ack kill9-idempotent kill9-transactions)
+ALL=(restart-clean kill9-after-ack kill9-idempotent kill9-transactions kill9-groups)
 selected=("$@")
 ((${#selected[@]})) || selected=("${ALL[@]}")
 for name in "${selected[@]}"; do
