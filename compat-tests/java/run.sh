@@ -163,6 +163,21 @@ sc_admin_client_verbose() {
   java_run Compat admin "$1" "c-$RUN_ID-admv-" --verbose
 }
 
+# Kafka's ClientCompatibilityTest (the system tests' client/broker compatibility probe) with
+# every feature it probes expected to work: offsetsForTimes, cluster id, no RecordTooLarge on
+# fetch (KIP-74), one node, createTopics, describeAcls (no authorizer: SECURITY_DISABLED counts
+# as supported, on both brokers), describeConfigs, the idempotent producer.
+sc_client_compatibility() {
+  local rc=0
+  java_run org.apache.kafka.tools.ClientCompatibilityTest --topic "$(topic compat)" \
+    --bootstrap-server "$1" --offsets-for-times-supported true --cluster-id-supported true \
+    --expect-record-too-large-exception false --num-cluster-nodes 1 \
+    --create-topics-supported true --describe-acls-supported true \
+    --describe-configs-supported true --idempotent-producer-supported true \
+    2>&1 | grep -E '^(SUCCESS|FAIL|java\.|Caused by|Exception)' || true
+  echo "done"
+}
+
 sc_auto_create_metadata() {
   java_run Compat autocreate "$1" "c-$RUN_ID-auto-"
 }
@@ -315,7 +330,8 @@ ensure_sut
 
 ALL=(broker-api-versions topic-create topic-list topic-describe topic-delete admin-client
   admin-client-verbose auto-create-metadata produce-none produce-gzip produce-snappy produce-lz4
-  produce-zstd console large-records offsets-for-times get-offsets get-offsets-max-timestamp)
+  produce-zstd console large-records offsets-for-times get-offsets get-offsets-max-timestamp
+  client-compatibility)
 INFORMATIONAL=" broker-api-versions admin-client-verbose "
 selected=("$@")
 ((${#selected[@]})) || selected=("${ALL[@]}")

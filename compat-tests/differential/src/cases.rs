@@ -12,10 +12,12 @@ use kafka_protocol::messages::add_partitions_to_txn_request::{
     AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
 };
 use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions as HbTopicPartitions;
+use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
@@ -57,6 +59,7 @@ use kafka_protocol::messages::{
     OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, ProducerId, ResponseKind,
     SyncGroupRequest, TopicName, TransactionalId,
 };
+use kafka_protocol::messages::{CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use sluice_protocol::batch::{encode_batch_with, KeyValue, RecordBatch};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -71,6 +74,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("transactional-ids", transactional_ids),
     ("transactions", transactions),
     ("transactions-v2", transactions_v2),
+    ("acls", acls),
     ("fetch", fetch),
     ("offsets", offsets),
     ("offsets-edge", offsets_edge),
@@ -1446,6 +1450,43 @@ fn transactions_v2(c: &mut Ctx) -> Result<()> {
         4,
         &end(e0 + 3, true),
     )?;
+    Ok(())
+}
+
+/// The ACL APIs on a broker without an authorizer (Kafka's default configuration).
+fn acls(c: &mut Ctx) -> Result<()> {
+    let describe = DescribeAclsRequest::default()
+        .with_resource_type_filter(1)
+        .with_pattern_type_filter(1)
+        .with_operation(1)
+        .with_permission_type(1);
+    c.show("describe acls (any)", ApiKey::DescribeAcls, 3, &describe)?;
+    let creation = AclCreation::default()
+        .with_resource_type(2)
+        .with_resource_name(s("t"))
+        .with_resource_pattern_type(3)
+        .with_principal(s("User:alice"))
+        .with_host(s("*"))
+        .with_operation(3)
+        .with_permission_type(3);
+    c.show(
+        "create two acls",
+        ApiKey::CreateAcls,
+        3,
+        &CreateAclsRequest::default().with_creations(vec![creation.clone(), creation]),
+    )?;
+    let filter = DeleteAclsFilter::default()
+        .with_resource_type_filter(1)
+        .with_pattern_type_filter(1)
+        .with_operation(1)
+        .with_permission_type(1);
+    c.show(
+        "delete acls (one filter)",
+        ApiKey::DeleteAcls,
+        3,
+        &DeleteAclsRequest::default().with_filters(vec![filter]),
+    )?;
+    c.show("describe acls (v1)", ApiKey::DescribeAcls, 1, &describe)?;
     Ok(())
 }
 
