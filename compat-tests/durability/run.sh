@@ -10,8 +10,9 @@
 #   bash durability/run.sh NAME...    only the named scenarios
 #
 # Environment: DUR_KAFKA_PORT (19192), DUR_SLUICE_PORT (25192), DUR_RECORDS (records of the
-# kill -9 produce stream, default 300000), COMPAT_SELF_CHECK=1 (the second side is another Kafka
-# instance "dur-self" on 29192).
+# kill -9 produce stream, default 300000), VERIFIABLE_RECORDS (VerifiableProducer records,
+# default 60000), COMPAT_SELF_CHECK=1 (the second side is another Kafka instance "dur-self" on
+# 29192).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export SUITE=durability
@@ -316,6 +317,54 @@ sc_kill9_groups() {
   broker_stop "$b" term
 }
 
+# sc_verifiable / sc_verifiable_kill9 ADDR: Kafka's VerifiableProducer (idempotent, acks=all,
+# VERIFIABLE_RECORDS values at 20000/s into 3 partitions) and then VerifiableConsumer (a group,
+# --verbose) reading the whole topic; verifiable_check.py compares the two runs' JSON events
+# (every acknowledged record consumed at its offset, no duplicates, per-partition order,
+# committed = last consumed + 1). The kill9 variant kills the broker with SIGKILL once 10% are
+# acknowledged and starts it again while the producer keeps retrying.
+sc_verifiable() { verifiable_run "$1" none; }
+sc_verifiable_kill9() { verifiable_run "$1" kill; }
+
+verifiable_run() {
+  local b=$1 how=$2 t g n=${VERIFIABLE_RECORDS:-60000} dir pid total
+  t="$(topic "verifiable-$how")"
+  g="g-$RUN_ID-verifiable-$how"
+  dir="$(mktemp -d)"
+  broker_start "$b" fresh
+  kafka_topics "$b" --create --topic "$t" --partitions 3 --replication-factor 1 >&2
+  printf 'enable.idempotence=true\nacks=all\ndelivery.timeout.ms=150000\n' >"$dir/producer.properties"
+  kafka_java org.apache.kafka.tools.VerifiableProducer --bootstrap-server "$b" --topic "$t" \
+    --max-messages "$n" --throughput 20000 --producer.config "$dir/producer.properties" \
+    >"$dir/producer.jsonl" 2>"$dir/producer.err" &
+  pid=$!
+  if [[ $how == kill ]]; then
+    local end=$((SECONDS + 120))
+    while ((SECONDS < end)) && kill -0 "$pid" 2>/dev/null; do
+      (($(grep -c producer_send_success "$dir/producer.jsonl" || true) >= n / 10)) && break
+      sleep 0.05 # poll interval while the producer streams
+    done
+    broker_stop "$b" kill
+    echo "broker killed with SIGKILL while VerifiableProducer was streaming, started again"
+    broker_start "$b" resume
+  fi
+  local prc=0
+  wait "$pid" || prc=$?
+  echo "VerifiableProducer exit $prc"
+  total=0
+  local e
+  for e in $(end_offsets "$b" "$t" 3); do total=$((total + ${e#*:})); done
+  timeout 180 "${JAVA_BIN:-java}" -Xmx256m -XX:+UseSerialGC \
+    -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$JLIB/*" \
+    org.apache.kafka.tools.VerifiableConsumer --bootstrap-server "$b" --topic "$t" \
+    --group-id "$g" --max-messages "$total" --verbose --reset-policy earliest \
+    >"$dir/consumer.jsonl" 2>"$dir/consumer.err" || true
+  echo "VerifiableConsumer read the topic"
+  python3 "$HERE/verifiable_check.py" "$dir/producer.jsonl" "$dir/consumer.jsonl"
+  rm -rf "$dir"
+  broker_stop "$b" term
+}
+
 scenario_dispatch "$@"
 
 # ------------------------------------------------------------------------------------------
@@ -357,7 +406,8 @@ cleanup_dur() {
 }
 trap cleanup_dur EXIT
 
-ALL=(restart-clean kill9-after-ack kill9-idempotent kill9-transactions kill9-groups)
+ALL=(restart-clean kill9-after-ack kill9-idempotent kill9-transactions kill9-groups verifiable
+  verifiable-kill9)
 selected=("$@")
 ((${#selected[@]})) || selected=("${ALL[@]}")
 for name in "${selected[@]}"; do

@@ -41,8 +41,33 @@ impl Client {
         self.send_raw(api, version, &buf)
     }
 
+    /// Sends a request of a version newer than the codec whose layout equals `codec_version`'s:
+    /// the body is encoded and the response decoded as `codec_version`.
+    pub fn send_as<B: Encodable>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        codec_version: i16,
+        body: &B,
+    ) -> Result<ResponseKind> {
+        let mut buf = BytesMut::new();
+        body.encode(&mut buf, codec_version)
+            .with_context(|| format!("encode {api:?} v{codec_version}"))?;
+        self.send_raw_as(api, version, codec_version, &buf)
+    }
+
     /// Sends an already encoded request body (for bodies the codec would refuse to build).
     pub fn send_raw(&mut self, api: ApiKey, version: i16, body: &[u8]) -> Result<ResponseKind> {
+        self.send_raw_as(api, version, version, body)
+    }
+
+    fn send_raw_as(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        decode_version: i16,
+        body: &[u8],
+    ) -> Result<ResponseKind> {
         self.correlation_id += 1;
         let header = RequestHeader::default()
             .with_request_api_key(api as i16)
@@ -83,7 +108,7 @@ impl Client {
                 self.correlation_id
             );
         }
-        let response = ResponseKind::decode(api, &mut data, version)
+        let response = ResponseKind::decode(api, &mut data, decode_version)
             .with_context(|| format!("decode {api:?} v{version} response"))?;
         if data.has_remaining() {
             bail!(

@@ -1,17 +1,19 @@
-//! ListOffsets (API key 2), v1-10 (kafka-protocol 0.18 models up to v10; Kafka 4.2 adds v11).
+//! ListOffsets (API key 2), v1-11 (kafka-protocol 0.18 models up to v10; v11 has v10's wire
+//! layout and is decoded and answered as v10, see `handlers::wire_version`).
 //!
 //! - v1: one offset per partition (timestamp + offset). v2: isolation_level, throttle_time_ms.
 //!   v4: current_leader_epoch, leader_epoch. v6: flexible. v7: MAX_TIMESTAMP (-3).
-//!   v8: EARLIEST_LOCAL_TIMESTAMP (-4). v9: EARLIEST_PENDING_UPLOAD_TIMESTAMP (-5).
-//!   v10: timeout_ms.
+//!   v8: EARLIEST_LOCAL_TIMESTAMP (-4). v9: LATEST_TIERED_TIMESTAMP (-5, KIP-1005).
+//!   v10: timeout_ms. v11: EARLIEST_PENDING_UPLOAD_TIMESTAMP (-6, KIP-1023).
 //! - -2 earliest: the log start offset. -1 latest: the high watermark (read_committed: the last
-//!   stable offset). -4: the log start offset (no tiered
-//!   storage). -5: -1 (nothing is ever pending upload). -3: the first record carrying the
+//!   stable offset). -4: the log start offset (no tiered storage). -5 and -6: -1 (nothing is
+//!   tiered, nothing is pending upload). -3: the first record carrying the
 //!   largest timestamp. t >= 0: the first record whose timestamp is >= t, found through the
 //!   time index and then inside the batch (decompressing it if needed); -1/-1 when no record
 //!   qualifies. Offsets and timestamps are never returned for data above the high watermark.
 //! - Errors: UNKNOWN_TOPIC_OR_PARTITION, FENCED/UNKNOWN_LEADER_EPOCH, INVALID_REQUEST for a
-//!   partition named twice.
+//!   partition named twice, UNSUPPORTED_VERSION for a special timestamp the request version
+//!   does not know (or an unknown negative one), as Kafka.
 
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
@@ -31,7 +33,8 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
-const EARLIEST_PENDING_UPLOAD: i64 = -5;
+const LATEST_TIERED: i64 = -5;
+const EARLIEST_PENDING_UPLOAD: i64 = -6;
 
 pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ListOffsetsRequest) -> Reply {
     let v = ctx.version;
@@ -54,6 +57,9 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ListOffsetsR
             } else {
                 match broker.log(t.name.as_str(), p.partition_index) {
                     None => Err(KafkaError::UnknownTopicOrPartition),
+                    Some(_) if !timestamp_allowed(p.timestamp, v) => {
+                        Err(KafkaError::UnsupportedVersion)
+                    }
                     Some(log) => lookup(
                         broker,
                         &log,
@@ -80,6 +86,20 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ListOffsetsR
     Reply::Response(ResponseKind::ListOffsets(resp))
 }
 
+/// Whether request version `v` may ask for `timestamp`: a special (negative) timestamp from the
+/// version that introduced it on; another negative one never. Kafka answers the others with
+/// UNSUPPORTED_VERSION for the partition (compat-tests/differential, offsets-edge).
+fn timestamp_allowed(timestamp: i64, v: i16) -> bool {
+    match timestamp {
+        LATEST | EARLIEST => true,
+        MAX_TIMESTAMP => v >= 7,
+        EARLIEST_LOCAL => v >= 8,
+        LATEST_TIERED => v >= 9,
+        EARLIEST_PENDING_UPLOAD => v >= 11,
+        t => t >= 0,
+    }
+}
+
 /// (timestamp, offset) for a ListOffsets target, or None for "no such offset" (-1/-1).
 fn lookup(
     broker: &Broker,
@@ -91,7 +111,7 @@ fn lookup(
         LATEST if read_committed => Ok(Some((-1, log.last_stable_offset()))),
         LATEST => Ok(Some((-1, log.high_watermark()))),
         EARLIEST | EARLIEST_LOCAL => Ok(Some((-1, log.log_start_offset()))),
-        EARLIEST_PENDING_UPLOAD => Ok(None),
+        LATEST_TIERED | EARLIEST_PENDING_UPLOAD => Ok(None),
         MAX_TIMESTAMP => {
             let max = log.max_timestamp();
             if max < 0 {

@@ -125,7 +125,7 @@ macro_rules! registry {
 registry! {
     Produce => produce, 3, 13;
     Fetch => fetch, 4, 18;
-    ListOffsets => list_offsets, 1, 10;
+    ListOffsets => list_offsets, 1, 11;
     InitProducerId => init_producer_id, 0, 5;
     AddPartitionsToTxn => add_partitions_to_txn, 0, 5;
     AddOffsetsToTxn => add_offsets_to_txn, 0, 4;
@@ -163,6 +163,17 @@ registry! {
     DescribeProducers => describe_producers, 0, 0;
     DescribeTransactions => describe_transactions, 0, 0;
     ListTransactions => list_transactions, 0, 2;
+}
+
+/// The version whose wire layout (request and response) a version newer than the codec crate's
+/// shares: such a request is decoded and its response encoded as that version, while the
+/// handler sees the real version (`RequestContext::version`) for its semantics.
+/// ListOffsets v11 (Kafka 4.2, KIP-1023) only allows timestamp -6.
+pub fn wire_version(api: ApiKey, version: i16) -> i16 {
+    match (api, version) {
+        (ApiKey::ListOffsets, 11) => 10,
+        _ => version,
+    }
 }
 
 /// The version range served for `api`.
@@ -239,7 +250,7 @@ pub async fn handle_frame(
         )?;
         return Ok(Outgoing::Buffer);
     }
-    let request = decode_body(api, version, body)?;
+    let request = decode_body(api, wire_version(api, version), body)?;
     let ctx = RequestContext {
         conn,
         header,
@@ -248,7 +259,7 @@ pub async fn handle_frame(
     };
     Ok(match dispatch(broker, &ctx, request).await {
         Reply::Response(resp) => {
-            encode_response(out, api, version, correlation_id, &resp)?;
+            encode_response(out, api, wire_version(api, version), correlation_id, &resp)?;
             Outgoing::Buffer
         }
         Reply::Frame(chunks) => Outgoing::Chunks(chunks),
