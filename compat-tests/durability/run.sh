@@ -333,9 +333,11 @@ verifiable_run() {
   dir="$(mktemp -d)"
   broker_start "$b" fresh
   kafka_topics "$b" --create --topic "$t" --partitions 3 --replication-factor 1 >&2
-  printf 'enable.idempotence=true\nacks=all\ndelivery.timeout.ms=150000\n' >"$dir/producer.properties"
+  # VerifiableProducer sets retries=0 unless told otherwise (idempotence needs retries).
+  printf 'enable.idempotence=true\nacks=all\nretries=2147483647\ndelivery.timeout.ms=150000\n' \
+    >"$dir/producer.properties"
   kafka_java org.apache.kafka.tools.VerifiableProducer --bootstrap-server "$b" --topic "$t" \
-    --max-messages "$n" --throughput 20000 --producer.config "$dir/producer.properties" \
+    --max-messages "$n" --throughput 20000 --command-config "$dir/producer.properties" \
     >"$dir/producer.jsonl" 2>"$dir/producer.err" &
   pid=$!
   if [[ $how == kill ]]; then
@@ -360,7 +362,7 @@ verifiable_run() {
     --group-id "$g" --max-messages "$total" --verbose --reset-policy earliest \
     >"$dir/consumer.jsonl" 2>"$dir/consumer.err" || true
   echo "VerifiableConsumer read the topic"
-  python3 "$HERE/verifiable_check.py" "$dir/producer.jsonl" "$dir/consumer.jsonl"
+  python3 "$HERE/verifiable_check.py" "$n" "$dir/producer.jsonl" "$dir/consumer.jsonl"
   rm -rf "$dir"
   broker_stop "$b" term
 }

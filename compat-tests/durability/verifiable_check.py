@@ -8,7 +8,7 @@ tools' JSON-lines output, and prints facts that hold for a correct broker:
 - per partition, consumed offsets and values only grow (order kept);
 - the group's last successful commit per partition is the last consumed offset + 1.
 
-Usage: verifiable_check.py PRODUCER_JSONL CONSUMER_JSONL
+Usage: verifiable_check.py SENT PRODUCER_JSONL CONSUMER_JSONL
 """
 import json
 import sys
@@ -26,7 +26,7 @@ def events(path):
                     pass
 
 
-def main(producer_path, consumer_path):
+def main(sent, producer_path, consumer_path):
     acked = {}
     errors = 0
     for e in events(producer_path):
@@ -54,7 +54,8 @@ def main(producer_path, consumer_path):
     missing = sum(1 for k, v in acked.items() if consumed.get(k) != v)
     dups = sum(n - 1 for n in values.values() if n > 1)
     commits_ok = all(committed.get(p) == o + 1 for p, (o, _) in last.items())
-    print(f"acknowledged records: {'some' if acked else 'none'}; send errors: {errors}")
+    print(f"every one of the {sent} records acknowledged: {'yes' if len(acked) == sent else 'NO'}; send errors: {errors}")
+    print(f"every acknowledged record consumed: {'yes' if acked and missing == 0 else 'NO'}")
     print(f"acknowledged records not consumed at their offset with their value: {missing}")
     print(f"values consumed more than once: {dups}")
     print(f"per-partition order kept: {'yes' if order_ok else 'NO'}")
@@ -64,4 +65,4 @@ def main(producer_path, consumer_path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(int(sys.argv[1]), sys.argv[2], sys.argv[3])
