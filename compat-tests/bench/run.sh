@@ -37,14 +37,7 @@ mkdir -p "$WORK"
 
 need_java
 maven_libs "$COMPAT_DIR/java" >/dev/null
-src_sum="$(sha256sum "$HERE"/src/*.java | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$CLASSES/.stamp" || "$(cat "$CLASSES/.stamp")" != "$src_sum" ]]; then
-  log "compiling bench/src/*.java"
-  rm -rf "$CLASSES"
-  mkdir -p "$CLASSES"
-  javac -nowarn -d "$CLASSES" -cp "$LIB/*" "$HERE"/src/*.java
-  echo "$src_sum" >"$CLASSES/.stamp"
-fi
+compile_java "$HERE/src" "$CLASSES" "$LIB"
 SLUICE="$(sluice_bin)"
 
 

@@ -376,30 +376,9 @@ need_java
 command -v kcat >/dev/null || apt_install kcat
 # The Java programs (DataPath) and jars of the java/ folder.
 maven_libs "$COMPAT_DIR/java" >/dev/null
-src_sum="$(sha256sum "$COMPAT_DIR"/java/src/*.java | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$JCLASSES/.stamp" || "$(cat "$JCLASSES/.stamp")" != "$src_sum" ]]; then
-  log "compiling java/src/*.java"
-  rm -rf "$JCLASSES"
-  mkdir -p "$JCLASSES"
-  javac -nowarn -d "$JCLASSES" -cp "$JLIB/*" "$COMPAT_DIR"/java/src/*.java
-  echo "$src_sum" >"$JCLASSES/.stamp"
-fi
-txn_sum="$(sha256sum "$COMPAT_DIR"/transactions/src/*.java | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$TXN_CLASSES/.stamp" || "$(cat "$TXN_CLASSES/.stamp")" != "$txn_sum" ]]; then
-  log "compiling transactions/src/*.java"
-  rm -rf "$TXN_CLASSES"
-  mkdir -p "$TXN_CLASSES"
-  javac -nowarn -d "$TXN_CLASSES" -cp "$JLIB/*" "$COMPAT_DIR"/transactions/src/*.java
-  echo "$txn_sum" >"$TXN_CLASSES/.stamp"
-fi
-groups_sum="$(sha256sum "$COMPAT_DIR"/groups/src/*.java | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$GROUPS_CLASSES/.stamp" || "$(cat "$GROUPS_CLASSES/.stamp")" != "$groups_sum" ]]; then
-  log "compiling groups/src/*.java"
-  rm -rf "$GROUPS_CLASSES"
-  mkdir -p "$GROUPS_CLASSES"
-  javac -nowarn -d "$GROUPS_CLASSES" -cp "$JLIB/*" "$COMPAT_DIR"/groups/src/*.java
-  echo "$groups_sum" >"$GROUPS_CLASSES/.stamp"
-fi
+compile_java "$COMPAT_DIR/java/src" "$JCLASSES" "$JLIB"
+compile_java "$COMPAT_DIR/transactions/src" "$TXN_CLASSES" "$JLIB"
+compile_java "$COMPAT_DIR/groups/src" "$GROUPS_CLASSES" "$JLIB"
 [[ "${COMPAT_SELF_CHECK:-0}" == 1 ]] || sluice_bin >/dev/null
 
 cleanup_dur() {

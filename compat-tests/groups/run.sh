@@ -483,14 +483,7 @@ maven_libs "$COMPAT_DIR/java" >/dev/null
 command -v kcat >/dev/null || apt_install kcat
 mkdir -p "$HERE/work"
 printf 'request.timeout.ms=10000\ndefault.api.timeout.ms=30000\n' >"$HERE/work/client.properties"
-src_sum="$(sha256sum "$HERE"/src/*.java | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$CLASSES/.stamp" || "$(cat "$CLASSES/.stamp")" != "$src_sum" ]]; then
-  log "compiling groups/src/*.java"
-  rm -rf "$CLASSES"
-  mkdir -p "$CLASSES"
-  javac -nowarn -d "$CLASSES" -cp "$JLIB/*" "$HERE"/src/*.java
-  echo "$src_sum" >"$CLASSES/.stamp"
-fi
+compile_java "$HERE/src" "$CLASSES" "$JLIB"
 
 # The system under test with group.initial.rebalance.delay.ms=0 (see the header).
 _PRIVATE_SLUICE_PID=""

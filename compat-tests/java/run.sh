@@ -315,14 +315,7 @@ command -v kcat >/dev/null || apt_install kcat
 maven_libs "$HERE" >/dev/null
 printf 'request.timeout.ms=10000\ndefault.api.timeout.ms=30000\n' >"$CLIENT_PROPS"
 # Compile our scenario program when its source changed.
-src_sum="$(sha256sum "$HERE"/src/*.java | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$CLASSES/.stamp" || "$(cat "$CLASSES/.stamp")" != "$src_sum" ]]; then
-  log "compiling src/*.java"
-  rm -rf "$CLASSES"
-  mkdir -p "$CLASSES"
-  javac -nowarn -d "$CLASSES" -cp "$LIB/*" "$HERE"/src/*.java
-  echo "$src_sum" >"$CLASSES/.stamp"
-fi
+compile_java "$HERE/src" "$CLASSES" "$LIB"
 
 trap cleanup_brokers EXIT
 ensure_kafka

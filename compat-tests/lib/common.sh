@@ -135,6 +135,20 @@ maven_libs() {
   echo "$lib"
 }
 
+# compile_java SRC_DIR CLASSES LIB: javac SRC_DIR/*.java into CLASSES against LIB/*, only when
+# the sources changed since the last compile (a checksum in CLASSES/.stamp).
+compile_java() {
+  local src=$1 classes=$2 lib=$3 sum
+  sum="$(sha256sum "$src"/*.java | sha256sum | cut -d' ' -f1)"
+  if [[ ! -f "$classes/.stamp" || "$(cat "$classes/.stamp")" != "$sum" ]]; then
+    log "compiling ${src#"$COMPAT_DIR/"}/*.java"
+    rm -rf "$classes"
+    mkdir -p "$classes"
+    javac -nowarn -d "$classes" -cp "$lib/*" "$src"/*.java
+    echo "$sum" >"$classes/.stamp"
+  fi
+}
+
 # kafka_java CLASS ARGS...: run a main class of the Kafka 4.3.1 clients/tools jars of the java/
 # folder (e.g. org.apache.kafka.tools.DumpLogSegments) for suites without jars of their own.
 kafka_java() {

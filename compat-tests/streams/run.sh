@@ -109,14 +109,7 @@ if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}"; exit 0; fi
 need_java
 maven_libs "$HERE" >/dev/null
 maven_libs "$COMPAT_DIR/java" >/dev/null
-src_sum="$(sha256sum "$HERE"/src/*.java | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$CLASSES/.stamp" || "$(cat "$CLASSES/.stamp")" != "$src_sum" ]]; then
-  log "compiling streams/src/*.java"
-  rm -rf "$CLASSES"
-  mkdir -p "$CLASSES"
-  javac -nowarn -d "$CLASSES" -cp "$SLIB/*" "$HERE"/src/*.java
-  echo "$src_sum" >"$CLASSES/.stamp"
-fi
+compile_java "$HERE/src" "$CLASSES" "$SLIB"
 
 trap cleanup_brokers EXIT
 ensure_kafka

@@ -135,14 +135,7 @@ need_java
 maven_libs "$COMPAT_DIR/java" >/dev/null
 command -v kcat >/dev/null || apt_install kcat
 mkdir -p "$HERE/work"
-src_sum="$(sha256sum "$HERE"/src/*.java | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$CLASSES/.stamp" || "$(cat "$CLASSES/.stamp")" != "$src_sum" ]]; then
-  log "compiling transactions/src/*.java"
-  rm -rf "$CLASSES"
-  mkdir -p "$CLASSES"
-  javac -nowarn -d "$CLASSES" -cp "$JLIB/*" "$HERE"/src/*.java
-  echo "$src_sum" >"$CLASSES/.stamp"
-fi
+compile_java "$HERE/src" "$CLASSES" "$JLIB"
 
 trap cleanup_brokers EXIT
 ensure_kafka
