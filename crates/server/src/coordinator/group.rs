@@ -597,17 +597,41 @@ impl GroupCoordinator {
         offsets: Vec<(String, i32, i64, i32, String)>,
     ) -> Vec<Option<KafkaError>> {
         let now = self.now();
+        let (results, accepted) =
+            self.write_offsets(group_id, offsets, Some((producer_id, producer_epoch)), now);
+        let mut groups = self.lock();
+        let group = groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(now));
+        let pending = group.pending_txn.entry(producer_id).or_default();
+        for (topic, partition, c) in accepted {
+            pending.insert((topic, partition), c);
+        }
+        results
+    }
+
+    /// Check offset metadata sizes, then write the accepted offsets of `group_id` as one batch
+    /// (transactional for `producer`). Returns the per-offset results and the offsets written
+    /// (none if the write failed: its error is in every accepted offset's result).
+    #[allow(clippy::type_complexity)]
+    fn write_offsets(
+        &self,
+        group_id: &str,
+        offsets: Vec<(String, i32, i64, i32, String)>,
+        producer: Option<(i64, i16)>,
+        now: i64,
+    ) -> (Vec<Option<KafkaError>>, Vec<(String, i32, CommittedOffset)>) {
         let mut results = Vec::with_capacity(offsets.len());
         let mut entries = Vec::new();
         let mut accepted = Vec::new();
-        for (topic, partition, offset, epoch, metadata) in offsets {
+        for (topic, partition, offset, leader_epoch, metadata) in offsets {
             if metadata.len() > self.config.max_metadata_bytes {
                 results.push(Some(KafkaError::OffsetMetadataTooLarge));
                 continue;
             }
-            let c = CommittedOffset {
+            let value = OffsetValue {
                 offset,
-                leader_epoch: epoch,
+                leader_epoch,
                 metadata,
                 commit_timestamp: now,
             };
@@ -618,34 +642,29 @@ impl GroupCoordinator {
                     partition,
                 }
                 .encode(),
-                Some(
-                    OffsetValue {
-                        offset,
-                        leader_epoch: epoch,
-                        metadata: c.metadata.clone(),
-                        commit_timestamp: now,
-                    }
-                    .encode(),
-                ),
+                Some(value.encode()),
             ));
-            accepted.push((results.len(), topic, partition, c));
+            accepted.push((
+                results.len(),
+                topic,
+                partition,
+                CommittedOffset {
+                    offset,
+                    leader_epoch,
+                    metadata: value.metadata,
+                    commit_timestamp: now,
+                },
+            ));
             results.push(None);
         }
-        if let Err(e) = self.append_as(group_id, &entries, Some((producer_id, producer_epoch))) {
+        if let Err(e) = self.append_as(group_id, &entries, producer) {
             for (i, ..) in &accepted {
                 results[*i] = Some(e);
             }
-            return results;
+            return (results, Vec::new());
         }
-        let mut groups = self.lock();
-        let group = groups
-            .entry(group_id.to_string())
-            .or_insert_with(|| Group::new(now));
-        let pending = group.pending_txn.entry(producer_id).or_default();
-        for (_, topic, partition, c) in accepted {
-            pending.insert((topic, partition), c);
-        }
-        results
+        let written = accepted.into_iter().map(|(_, t, p, c)| (t, p, c)).collect();
+        (results, written)
     }
 
     /// A transaction has written offsets for this partition of the group that are not
@@ -1525,51 +1544,10 @@ impl GroupCoordinator {
                 self.heartbeat_member(group_id, m);
             }
         }
-        let mut results = Vec::with_capacity(offsets.len());
-        let mut entries = Vec::new();
-        let mut accepted = Vec::new();
-        for (topic, partition, offset, epoch, metadata) in offsets {
-            if metadata.len() > self.config.max_metadata_bytes {
-                results.push(Some(KafkaError::OffsetMetadataTooLarge));
-                continue;
-            }
-            let value = OffsetValue {
-                offset,
-                leader_epoch: epoch,
-                metadata: metadata.clone(),
-                commit_timestamp: now,
-            };
-            entries.push((
-                Key::Offset {
-                    group: group_id.to_string(),
-                    topic: topic.clone(),
-                    partition,
-                }
-                .encode(),
-                Some(value.encode()),
-            ));
-            accepted.push((
-                results.len(),
-                topic,
-                partition,
-                CommittedOffset {
-                    offset,
-                    leader_epoch: epoch,
-                    metadata,
-                    commit_timestamp: now,
-                },
-            ));
-            results.push(None);
-        }
-        if let Err(e) = self.append(group_id, &entries) {
-            for (i, ..) in &accepted {
-                results[*i] = Some(e);
-            }
-            return results;
-        }
+        let (results, accepted) = self.write_offsets(group_id, offsets, None, now);
         let mut groups = self.lock();
         if let Some(group) = groups.get_mut(group_id) {
-            for (_, topic, partition, c) in accepted {
+            for (topic, partition, c) in accepted {
                 group.offsets.insert((topic, partition), c);
             }
         }
