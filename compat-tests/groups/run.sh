@@ -272,6 +272,52 @@ sc_member_lifecycle_range() { sc_member_lifecycle "$1" range; }
 sc_member_lifecycle_consumer() { sc_member_lifecycle "$1" consumer; }
 sc_member_lifecycle_cooperative() { sc_member_lifecycle "$1" cooperative; }
 
+# Online migration between the protocols (group.consumer.migration.policy, bidirectional by
+# default on both brokers): classic member A; KIP-848 member B joins the same group (the classic
+# group becomes a consumer group); classic member C joins the consumer group; B leaves, leaving
+# only classic members (the group becomes classic again). Every produced record is consumed.
+sc_protocol_migration() {
+  BROKER=$1
+  T="$(topic migration)"
+  G="$(group migration)"
+  MDIR="$(mktemp -d)"
+  trap cleanup_members EXIT
+  trap 'exit 143' TERM
+  start_cg
+  AWAIT_ANY_GEN=1
+  local classic=(partition.assignment.strategy=org.apache.kafka.clients.consumer.RangeAssignor
+    max.poll.records=50 heartbeat.interval.ms=500 session.timeout.ms=6000)
+  local kip848=(group.protocol=consumer max.poll.records=50)
+  echo "# topic with 6 partitions, 600 records"
+  gj create-topic "$BROKER" "$T" 6
+  gj produce "$BROKER" "$T" 6 600 p1
+  echo "# classic member A joins"
+  start_member A A "${classic[@]}"
+  await_stable 6 A
+  await_consumed 600
+  echo "# KIP-848 member B joins the classic group"
+  start_member B B "${kip848[@]}"
+  await_stable 6 A B
+  cg --list --type | only_this_run
+  echo "# classic member C joins the consumer group; 600 more records"
+  start_member C C "${classic[@]}"
+  await_stable 6 A B C
+  gj produce "$BROKER" "$T" 6 600 p2
+  await_consumed 1200
+  echo "# B leaves: only classic members remain"
+  stop_member B TERM
+  echo "B closed: $(count '^CLOSED' B)"
+  await_stable 6 A C
+  cg --list --type | only_this_run
+  gj produce "$BROKER" "$T" 6 600 p3
+  await_consumed 1800
+  stop_member A TERM
+  stop_member C TERM
+  for l in A B C; do
+    grep -E '^(COMMITFAIL|LOST)' "$MDIR/$l.log" | sed "s/^/  $l: /" >&2 || true
+  done
+}
+
 # A static member's id: Kafka makes it "<group.instance.id>-<uuid>" (a dynamic member's is
 # "<client.id>-<uuid>").
 sc_static_member_id() {
@@ -473,7 +519,8 @@ scenario_dispatch "$@"
 
 ALL=(member-lifecycle-range member-lifecycle-cooperative member-lifecycle-consumer static-member-id
   consumer-groups-tool consumer-groups-tool-848 kcat-balanced
-  kcat-balanced-cooperative consumer-protocol join-timing-range join-timing-cooperative kgo-ci)
+  kcat-balanced-cooperative consumer-protocol protocol-migration join-timing-range
+  join-timing-cooperative kgo-ci)
 EXTRA=(join-timing-range-hb3000 join-timing-cooperative-hb3000 kgo-nightly)
 INFORMATIONAL=""
 if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}" "${EXTRA[@]}"; exit 0; fi

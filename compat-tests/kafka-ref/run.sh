@@ -81,6 +81,9 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 group.initial.rebalance.delay.ms=0
+# Kafka 4.3 (KIP-1263) batches KIP-848 target assignment updates (1 s by default); the
+# differential transcripts need them at once, as Sluice computes them.
+group.consumer.assignment.interval.ms=0
 PROPS
   local cluster_id
   cluster_id="$(java "${java_opts[@]}" -Dcompat.log.level=WARN -cp "$lib/*" kafka.tools.StorageTool random-uuid | tail -1)"

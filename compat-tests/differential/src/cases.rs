@@ -564,6 +564,20 @@ fn take_records(response: &mut ResponseKind) -> Vec<String> {
     }
     if let ResponseKind::ConsumerGroupDescribe(r) = response {
         r.groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        // Members come from a hash map keyed by (random) member ids: sorted by what the
+        // cases make differ between members.
+        for g in &mut r.groups {
+            g.members.sort_by(|a, b| {
+                (a.member_type, &a.instance_id, &a.client_id).cmp(&(
+                    b.member_type,
+                    &b.instance_id,
+                    &b.client_id,
+                ))
+            });
+        }
+    }
+    if let ResponseKind::ListGroups(r) = response {
+        r.groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     }
     if let ResponseKind::DescribeTransactions(r) = response {
         for t in &mut r.transaction_states {
@@ -2445,15 +2459,196 @@ fn consumer_groups(c: &mut Ctx) -> Result<()> {
     Ok(())
 }
 
-/// A classic JoinGroup to a KIP-848 group with a member (Kafka's group.consumer.migration.policy).
+/// Online migration between the protocols (Kafka's group.consumer.migration.policy,
+/// bidirectional by default): a classic member joins a KIP-848 group with a member, syncs and
+/// heartbeats in it; the KIP-848 member leaves and the group becomes a classic group that
+/// rebalances. Then the other way: a KIP-848 member joins a classic group with a member.
 fn consumer_groups_migration(c: &mut Ctx) -> Result<()> {
     let t = c.name("mig-topic");
     c.create_topic(&t, 2, &[])?;
     let g = c.name("mig-group");
     c.wait_coordinator(&g)?;
-    let join = ConsumerGroupHeartbeatRequest::default()
-        .with_group_id(GroupId(s(&g)))
-        .with_member_id(s("m-mmmmmmmmmmmmmmmmmmmm"))
+    let kip848 = "m-mmmmmmmmmmmmmmmmmmmm";
+    let hb = |member: &str, epoch: i32, owned: Option<Vec<HbTopicPartitions>>| {
+        ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(s(&g)))
+            .with_member_id(s(member))
+            .with_member_epoch(epoch)
+            .with_rebalance_timeout_ms(if epoch == 0 { 30_000 } else { -1 })
+            .with_subscribed_topic_names((epoch == 0).then(|| vec![topic_name(&t)]))
+            .with_subscribed_topic_regex(None)
+            .with_server_assignor(None)
+            .with_topic_partitions(owned)
+    };
+    let joined = c.show(
+        "a KIP-848 member joins",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &hb(kip848, 0, Some(vec![])),
+    )?;
+    let (mut epoch, mut owned) = heartbeat_state(&joined);
+    let join = |group: &str, member: &str| {
+        JoinGroupRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_session_timeout_ms(30_000)
+            .with_rebalance_timeout_ms(30_000)
+            .with_member_id(s(member))
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![JoinGroupRequestProtocol::default()
+                .with_name(s("range"))
+                .with_metadata(subscription(&t))])
+    };
+    let classic = match c.show(
+        "classic JoinGroup to the consumer group",
+        ApiKey::JoinGroup,
+        9,
+        &join(&g, ""),
+    )? {
+        ResponseKind::JoinGroup(r) => r.member_id.to_string(),
+        _ => bail!("unexpected response to JoinGroup"),
+    };
+    let generation = match c.show(
+        "and again with its member id",
+        ApiKey::JoinGroup,
+        9,
+        &join(&g, &classic),
+    )? {
+        ResponseKind::JoinGroup(r) => r.generation_id,
+        _ => bail!("unexpected response to JoinGroup"),
+    };
+    let sync = |group: &str, member: &str, generation: i32| {
+        SyncGroupRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_generation_id(generation)
+            .with_member_id(s(member))
+            .with_protocol_type(Some(s("consumer")))
+            .with_protocol_name(Some(s("range")))
+    };
+    c.show(
+        "SyncGroup with a wrong generation",
+        ApiKey::SyncGroup,
+        5,
+        &sync(&g, &classic, generation + 7),
+    )?;
+    c.show(
+        "SyncGroup with another protocol name",
+        ApiKey::SyncGroup,
+        5,
+        &sync(&g, &classic, generation).with_protocol_name(Some(s("roundrobin"))),
+    )?;
+    c.show(
+        "SyncGroup",
+        ApiKey::SyncGroup,
+        5,
+        &sync(&g, &classic, generation),
+    )?;
+    // The KIP-848 member gives up a partition, then takes the new epoch.
+    for step in [
+        "the KIP-848 member heartbeats",
+        "and reports what it owns now",
+    ] {
+        let r = c.show(
+            step,
+            ApiKey::ConsumerGroupHeartbeat,
+            1,
+            &hb(kip848, epoch, Some(owned.clone())),
+        )?;
+        let (e, o) = heartbeat_state(&r);
+        epoch = e;
+        if let Some(o) = o_if_sent(&r, o) {
+            owned = o;
+        }
+    }
+    let beat = |group: &str, member: &str, generation: i32| {
+        HeartbeatRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_generation_id(generation)
+            .with_member_id(s(member))
+    };
+    c.show(
+        "classic Heartbeat with a wrong generation",
+        ApiKey::Heartbeat,
+        4,
+        &beat(&g, &classic, generation + 7),
+    )?;
+    c.show(
+        "classic Heartbeat",
+        ApiKey::Heartbeat,
+        4,
+        &beat(&g, &classic, generation),
+    )?;
+    c.show(
+        "ConsumerGroupDescribe (member types)",
+        ApiKey::ConsumerGroupDescribe,
+        1,
+        &ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s(&g))]),
+    )?;
+    c.show(
+        "LeaveGroup naming the KIP-848 member",
+        ApiKey::LeaveGroup,
+        5,
+        &LeaveGroupRequest::default()
+            .with_group_id(GroupId(s(&g)))
+            .with_members(vec![MemberIdentity::default().with_member_id(s(kip848))]),
+    )?;
+    c.show(
+        "the KIP-848 member leaves: the group becomes classic",
+        ApiKey::ConsumerGroupHeartbeat,
+        1,
+        &hb(kip848, -1, None),
+    )?;
+    c.show(
+        "classic Heartbeat",
+        ApiKey::Heartbeat,
+        4,
+        &beat(&g, &classic, generation),
+    )?;
+    c.show(
+        "DescribeGroups",
+        ApiKey::DescribeGroups,
+        5,
+        &DescribeGroupsRequest::default().with_groups(vec![GroupId(s(&g))]),
+    )?;
+    c.show(
+        "the classic member rejoins",
+        ApiKey::JoinGroup,
+        9,
+        &join(&g, &classic),
+    )?;
+
+    // Upgrade: a KIP-848 member joins a classic group with a member.
+    let g2 = c.name("mig-up-group");
+    c.wait_coordinator(&g2)?;
+    let first = match c.show(
+        "a classic member joins a new group",
+        ApiKey::JoinGroup,
+        9,
+        &join(&g2, ""),
+    )? {
+        ResponseKind::JoinGroup(r) => r.member_id.to_string(),
+        _ => bail!("unexpected response to JoinGroup"),
+    };
+    let generation = match c.show(
+        "and again with its member id (it leads)",
+        ApiKey::JoinGroup,
+        9,
+        &join(&g2, &first),
+    )? {
+        ResponseKind::JoinGroup(r) => r.generation_id,
+        _ => bail!("unexpected response to JoinGroup"),
+    };
+    c.show(
+        "the leader's SyncGroup gives it both partitions",
+        ApiKey::SyncGroup,
+        5,
+        &sync(&g2, &first, generation)
+            .with_assignments(vec![SyncGroupRequestAssignment::default()
+                .with_member_id(s(&first))
+                .with_assignment(assignment(&t, &[0, 1]))]),
+    )?;
+    let up = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s(&g2)))
+        .with_member_id(s("m-uuuuuuuuuuuuuuuuuuuu"))
         .with_member_epoch(0)
         .with_rebalance_timeout_ms(30_000)
         .with_subscribed_topic_names(Some(vec![topic_name(&t)]))
@@ -2461,26 +2656,71 @@ fn consumer_groups_migration(c: &mut Ctx) -> Result<()> {
         .with_server_assignor(None)
         .with_topic_partitions(Some(vec![]));
     c.show(
-        "a KIP-848 member joins",
+        "a KIP-848 member joins the classic group: it becomes a consumer group",
         ApiKey::ConsumerGroupHeartbeat,
         1,
-        &join,
+        &up,
     )?;
     c.show(
-        "classic JoinGroup to the consumer group",
+        "the classic member's Heartbeat",
+        ApiKey::Heartbeat,
+        4,
+        &beat(&g2, &first, generation),
+    )?;
+    let regen = match c.show(
+        "it rejoins (revoking everything, as an eager member)",
         ApiKey::JoinGroup,
         9,
-        &JoinGroupRequest::default()
-            .with_group_id(GroupId(s(&g)))
-            .with_session_timeout_ms(30_000)
-            .with_rebalance_timeout_ms(30_000)
-            .with_member_id(s(""))
-            .with_protocol_type(s("consumer"))
-            .with_protocols(vec![JoinGroupRequestProtocol::default()
-                .with_name(s("range"))
-                .with_metadata(subscription(&t))]),
+        &join(&g2, &first),
+    )? {
+        ResponseKind::JoinGroup(r) => r.generation_id,
+        _ => bail!("unexpected response to JoinGroup"),
+    };
+    c.show("and syncs", ApiKey::SyncGroup, 5, &sync(&g2, &first, regen))?;
+    c.show(
+        "ConsumerGroupDescribe",
+        ApiKey::ConsumerGroupDescribe,
+        1,
+        &ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s(&g2))]),
+    )?;
+    c.show(
+        "ListGroups",
+        ApiKey::ListGroups,
+        5,
+        &ListGroupsRequest::default().with_types_filter(vec![]),
     )?;
     Ok(())
+}
+
+/// The member epoch and the assignment (as owned partitions) a ConsumerGroupHeartbeat answered.
+fn heartbeat_state(r: &ResponseKind) -> (i32, Vec<HbTopicPartitions>) {
+    match r {
+        ResponseKind::ConsumerGroupHeartbeat(r) => (
+            r.member_epoch,
+            r.assignment
+                .as_ref()
+                .map(|a| {
+                    a.topic_partitions
+                        .iter()
+                        .map(|tp| {
+                            HbTopicPartitions::default()
+                                .with_topic_id(tp.topic_id)
+                                .with_partitions(tp.partitions.clone())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        _ => (-1, Vec::new()),
+    }
+}
+
+/// `owned` when the heartbeat response carried an assignment.
+fn o_if_sent(r: &ResponseKind, owned: Vec<HbTopicPartitions>) -> Option<Vec<HbTopicPartitions>> {
+    match r {
+        ResponseKind::ConsumerGroupHeartbeat(r) if r.assignment.is_some() => Some(owned),
+        _ => None,
+    }
 }
 
 /// An emptied KIP-848 group taken over by classic members, then described and listed.

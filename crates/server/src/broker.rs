@@ -865,6 +865,7 @@ pub fn log_config(
 fn consumer_group_config(
     config: &BrokerConfig,
 ) -> Result<crate::coordinator::consumer_group::ConsumerGroupConfig, StartError> {
+    use crate::coordinator::consumer_group::MigrationPolicy;
     let d = crate::coordinator::consumer_group::ConsumerGroupConfig::default();
     let num = |key: &str, default: i32| -> Result<i32, StartError> {
         match config.raw.get(key) {
@@ -906,6 +907,14 @@ fn consumer_group_config(
         .max(1),
         max_size: num("group.consumer.max.size", i32::MAX)?.max(1) as usize,
         assignors,
+        migration_policy: match config.raw.get("group.consumer.migration.policy") {
+            None => d.migration_policy,
+            Some(v) => MigrationPolicy::parse(v).ok_or_else(|| StartError::Config {
+                key: "group.consumer.migration.policy".into(),
+                message: format!("{v:?} is not one of disabled, upgrade, downgrade, bidirectional"),
+            })?,
+        },
+        classic_max_size: num("group.max.size", i32::MAX)?.max(1) as usize,
     })
 }
 

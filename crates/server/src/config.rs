@@ -315,6 +315,7 @@ const BROKER_KEYS: &[&str] = &[
     "group.consumer.heartbeat.interval.ms",
     "group.consumer.max.size",
     "group.consumer.assignors",
+    "group.consumer.migration.policy",
     "offsets.retention.check.interval.ms",
     // Accepted because docker-compose files and server.properties for KRaft carry them; a
     // single-node Sluice has no controller quorum, so they have no effect.

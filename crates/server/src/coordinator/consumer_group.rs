@@ -17,6 +17,18 @@
 //! - Static members (instance id): leaving with epoch -2 keeps their assignment for the session
 //!   timeout; a new member with the same instance id takes it over.
 //!
+//! - Classic members (Kafka's online migration, group.consumer.migration.policy, bidirectional
+//!   by default): a consumer using the classic protocol may join a group with members through
+//!   JoinGroup; its subscription (the first protocol's ConsumerProtocolSubscription) feeds the
+//!   same assignor, its JoinGroup is answered at once with its member epoch as the generation,
+//!   SyncGroup hands it its current assignment, and Heartbeat answers REBALANCE_IN_PROGRESS
+//!   when it must rejoin to move on (the partitions it reports owning in the rejoin complete
+//!   its revocations). A ConsumerGroupHeartbeat join to a classic group with members converts
+//!   that group into a consumer group (upgrade); when the last consumer-protocol member leaves
+//!   or is fenced and only classic members remain, the group becomes a classic group again and
+//!   rebalances (downgrade). Each conversion is one batch in `__consumer_offsets`: the old
+//!   group's tombstones and the new group's records.
+//!
 //! Committed offsets live in the [`GroupCoordinator`](super::group::GroupCoordinator) under the
 //! same group id (OffsetCommit checks the member epoch here first).
 //!
@@ -35,10 +47,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use uuid::Uuid;
 
+use super::consumer_protocol::{self as cp, TopicPartitions};
 use super::consumer_records::{
-    self as rec, ConsumerKey, CurrentAssignmentValue, MemberMetadataValue,
+    self as rec, ClassicMemberMetadata, ConsumerKey, CurrentAssignmentValue, MemberMetadataValue,
 };
-use super::group::GroupCoordinator;
+use super::group::{GroupCoordinator, JoinRequest, JoinResult, SyncResult};
 use sluice_protocol::error::KafkaError;
 
 /// topic id -> partitions.
@@ -60,6 +73,41 @@ pub struct ConsumerGroupConfig {
     pub max_size: usize,
     /// group.consumer.assignors: the first is the default.
     pub assignors: Vec<String>,
+    /// group.consumer.migration.policy: which online conversions between the classic and the
+    /// consumer protocol a non-empty group may make.
+    pub migration_policy: MigrationPolicy,
+    /// group.max.size: a downgraded group must fit a classic group.
+    pub classic_max_size: usize,
+}
+
+/// Kafka's ConsumerGroupMigrationPolicy (group.consumer.migration.policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationPolicy {
+    Disabled,
+    Upgrade,
+    Downgrade,
+    Bidirectional,
+}
+
+impl MigrationPolicy {
+    /// Parses Kafka's (case-insensitive) value.
+    pub fn parse(v: &str) -> Option<Self> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "disabled" => Some(Self::Disabled),
+            "upgrade" => Some(Self::Upgrade),
+            "downgrade" => Some(Self::Downgrade),
+            "bidirectional" => Some(Self::Bidirectional),
+            _ => None,
+        }
+    }
+    /// A classic group with members may become a consumer group.
+    pub fn upgrade(self) -> bool {
+        matches!(self, Self::Upgrade | Self::Bidirectional)
+    }
+    /// A consumer group left with only classic members may become a classic group.
+    pub fn downgrade(self) -> bool {
+        matches!(self, Self::Downgrade | Self::Bidirectional)
+    }
 }
 
 impl Default for ConsumerGroupConfig {
@@ -69,6 +117,8 @@ impl Default for ConsumerGroupConfig {
             heartbeat_interval_ms: 5_000,
             max_size: i32::MAX as usize,
             assignors: vec!["uniform".into(), "range".into()],
+            migration_policy: MigrationPolicy::Bidirectional,
+            classic_max_size: i32::MAX as usize,
         }
     }
 }
@@ -104,6 +154,12 @@ pub struct Member {
     revocation_seq: u64,
     /// The assignment last sent to the member (to send it again only when it changed).
     last_sent: Option<Assignment>,
+    /// Set for a member using the classic protocol (JoinGroup / SyncGroup / Heartbeat).
+    pub classic: Option<ClassicMemberMetadata>,
+    /// Bumped when a classic member's join or sync deadline is armed or met.
+    classic_seq: u64,
+    /// A rejoin deadline is armed (the member was told REBALANCE_IN_PROGRESS).
+    classic_deadline: bool,
 }
 
 impl Member {
@@ -127,7 +183,17 @@ impl Member {
             session_seq: 0,
             revocation_seq: 0,
             last_sent: None,
+            classic: None,
+            classic_seq: 0,
+            classic_deadline: false,
         }
+    }
+
+    /// The session timeout: a classic member's own, else the group's.
+    fn session_timeout_ms(&self, config: &ConsumerGroupConfig) -> i32 {
+        self.classic
+            .as_ref()
+            .map_or(config.session_timeout_ms, |c| c.session_timeout_ms)
     }
 }
 
@@ -262,6 +328,7 @@ fn persisted(g: &ConsumerGroup) -> Persisted {
                         subscribed_topic_regex: m.subscribed_topic_regex.clone(),
                         rebalance_timeout_ms: m.rebalance_timeout_ms,
                         server_assignor: m.server_assignor.clone(),
+                        classic: m.classic.clone(),
                     },
                 )
             })
@@ -453,9 +520,19 @@ impl ConsumerGroupCoordinator {
 
     /// Writes what changed in `group_id` since `before` (call with the append guard held).
     fn persist(&self, group_id: &str, before: Option<&Persisted>) -> Result<(), KafkaError> {
+        self.persist_with(group_id, before, Vec::new())
+    }
+
+    /// As [`persist`](Self::persist), after `first` in the same batch.
+    fn persist_with(
+        &self,
+        group_id: &str,
+        before: Option<&Persisted>,
+        mut first: Vec<Record>,
+    ) -> Result<(), KafkaError> {
         let after = self.snapshot(group_id);
-        let records = diff_records(group_id, before, after.as_ref());
-        self.classic.append(group_id, &records)
+        first.extend(diff_records(group_id, before, after.as_ref()));
+        self.classic.append(group_id, &first)
     }
 
     /// Rebuilds the consumer groups from `__consumer_offsets` (start-up); members get fresh
@@ -468,19 +545,26 @@ impl ConsumerGroupCoordinator {
                 n += 1;
             }
         });
-        let arm: Vec<(String, String, u64)> = self
+        let arm: Vec<(String, String, u64, i32)> = self
             .lock()
             .iter()
             .flat_map(|(g, group)| {
                 group
                     .members
                     .values()
-                    .map(|m| (g.clone(), m.member_id.clone(), m.session_seq))
+                    .map(|m| {
+                        (
+                            g.clone(),
+                            m.member_id.clone(),
+                            m.session_seq,
+                            m.session_timeout_ms(&self.config),
+                        )
+                    })
                     .collect::<Vec<_>>()
             })
             .collect();
-        for (g, m, seq) in arm {
-            self.arm_session(&g, &m, seq, self.config.session_timeout_ms);
+        for (g, m, seq, timeout) in arm {
+            self.arm_session(&g, &m, seq, timeout);
         }
         if n > 0 {
             tracing::info!(
@@ -537,6 +621,7 @@ impl ConsumerGroupCoordinator {
                         m.subscribed_topic_regex = mv.subscribed_topic_regex;
                         m.rebalance_timeout_ms = mv.rebalance_timeout_ms;
                         m.server_assignor = mv.server_assignor;
+                        m.classic = mv.classic;
                     }
                     Some(Err(_)) => {}
                     None => {
@@ -591,9 +676,47 @@ impl ConsumerGroupCoordinator {
         }
         let _writes = self.append_guard();
         let group_id = req.group_id.clone();
-        let before = self.snapshot(&group_id);
+        let mut before = self.snapshot(&group_id);
+        let mut first = Vec::new();
+        let mut classic_group_active = classic_group_active;
+        if before.is_none() && classic_group_active && req.member_epoch == 0 {
+            // A consumer-protocol member joins a classic group with members: Kafka's online
+            // upgrade (group.consumer.migration.policy upgrade or bidirectional).
+            match self.upgrade(&group_id, topics) {
+                Ok(()) => {
+                    first.push(super::group::group_tombstone(&group_id));
+                    classic_group_active = false;
+                    before = None;
+                }
+                Err(why) => {
+                    tracing::info!(group = %group_id, reason = why, "classic group not upgraded");
+                    return HeartbeatResponse::error(
+                        KafkaError::GroupIdNotFound,
+                        format!("Group {group_id} is not a consumer group."),
+                    );
+                }
+            }
+        }
+        let leaving = (req.member_epoch == -1).then(|| req.member_id.clone());
+        if let Some(leaving) = &leaving {
+            if self.downgrade_due(&group_id, leaving) {
+                return match self.convert_to_classic(&group_id, leaving, topics) {
+                    Ok(()) => HeartbeatResponse {
+                        error: None,
+                        member_id: leaving.clone(),
+                        member_epoch: -1,
+                        heartbeat_interval_ms: 0,
+                        assignment: None,
+                    },
+                    Err(e) => HeartbeatResponse::error(
+                        e,
+                        "The coordinator could not write the group's state.",
+                    ),
+                };
+            }
+        }
         let resp = self.apply_heartbeat(req, topics, classic_group_active);
-        if let Err(e) = self.persist(&group_id, before.as_ref()) {
+        if let Err(e) = self.persist_with(&group_id, before.as_ref(), first) {
             tracing::error!(group = %group_id, error = ?e, "writing consumer group records failed");
             return HeartbeatResponse::error(
                 KafkaError::CoordinatorNotAvailable,
@@ -750,7 +873,12 @@ impl ConsumerGroupCoordinator {
         // Reconcile this member only: another member's epoch moves when it heartbeats (it must
         // learn its new epoch from its own response, or its next heartbeat would be fenced);
         // partitions released by others are picked up then.
-        let full = req.owned.is_some() || req.member_epoch == 0;
+        // Kafka's "full request" (it then always sends the assignment): a join, or a heartbeat
+        // carrying the rebalance timeout, the subscription and the owned partitions.
+        let full = req.member_epoch == 0
+            || (req.rebalance_timeout_ms != -1
+                && (req.subscribed_topic_names.is_some() || req.subscribed_topic_regex.is_some())
+                && req.owned.is_some());
         self.reconcile(&req.group_id, group, &member_id, req.owned.as_ref());
         let interval = self.config.heartbeat_interval_ms;
         let Some(m) = group.members.get_mut(&member_id) else {
@@ -912,17 +1040,12 @@ impl ConsumerGroupCoordinator {
         bump: bool,
         member_joined_or_changed: bool,
     ) {
-        let mut subs: HashMap<String, Vec<String>> = HashMap::new();
-        let mut metadata = BTreeMap::new();
-        for (id, m) in &group.members {
-            let s = subscribed(m, topics, regexes);
-            for t in &s {
-                if let Some(info) = topics.iter().find(|x| &x.name == t) {
-                    metadata.insert(t.clone(), (info.id, info.partitions));
-                }
-            }
-            subs.insert(id.clone(), s);
-        }
+        let subs: HashMap<String, Vec<String>> = group
+            .members
+            .iter()
+            .map(|(id, m)| (id.clone(), subscribed(m, topics, regexes)))
+            .collect();
+        let metadata = subscription_metadata(group, topics, regexes);
         // As Kafka 4.3 counts (compat-tests/differential, consumer-groups): a heartbeat that
         // changes a member and the subscribed topics' metadata bumps the epoch twice (a first
         // join gives epoch 2); a leave bumps it once.
@@ -1006,7 +1129,10 @@ impl ConsumerGroupCoordinator {
         }
         if m.member_epoch != target_epoch || m.state == MemberState::UnreleasedPartitions {
             let revoke = difference(&m.assigned, &target);
-            if !revoke.is_empty() {
+            // A member that already reports not owning what it loses (a classic eager member
+            // rejoins owning nothing) skips the revocation step, as Kafka's
+            // CurrentAssignmentBuilder does; an unknown `owned` means it still owns them.
+            if !revoke.is_empty() && owned.is_none_or(|o| intersects(o, &revoke)) {
                 m.assigned = intersection(&m.assigned, &target);
                 m.pending_revocation = revoke;
                 m.state = MemberState::UnrevokedPartitions;
@@ -1014,6 +1140,7 @@ impl ConsumerGroupCoordinator {
                 let (seq, timeout) = (m.revocation_seq, m.rebalance_timeout_ms);
                 self.arm_revocation(group_id, member_id, seq, timeout);
             } else {
+                m.assigned = intersection(&m.assigned, &target);
                 let mut assigned = Assignment::new();
                 let mut unreleased = false;
                 for (topic, parts) in &target {
@@ -1076,6 +1203,23 @@ impl ConsumerGroupCoordinator {
         why: &str,
     ) {
         let _writes = self.append_guard();
+        let fenced = self
+            .lock()
+            .get(group_id)
+            .and_then(|g| g.members.get(member_id))
+            .is_some_and(&still);
+        if fenced && self.downgrade_due(group_id, member_id) {
+            tracing::info!(
+                group = group_id,
+                member = member_id,
+                reason = why,
+                "consumer-protocol member fenced; the rest use the classic protocol"
+            );
+            if let Err(e) = self.convert_to_classic(group_id, member_id, &[]) {
+                tracing::error!(group = group_id, error = ?e, "downgrading the group failed");
+            }
+            return;
+        }
         let before = self.snapshot(group_id);
         self.remove_if(group_id, member_id, still, why);
         if let Err(e) = self.persist(group_id, before.as_ref()) {
@@ -1110,6 +1254,571 @@ impl ConsumerGroupCoordinator {
         // here); members keep what they own until then.
     }
 
+    // ------------------------------------------------ classic members and protocol migration
+
+    /// Whether `leaving` (a consumer-protocol member) leaving or being fenced converts the group
+    /// to a classic group: everybody else uses the classic protocol, somebody is left, the
+    /// policy allows downgrades and the rest fit group.max.size (Kafka's
+    /// validateOnlineDowngradeWithFencedMember).
+    fn downgrade_due(&self, group_id: &str, leaving: &str) -> bool {
+        let groups = self.lock();
+        let Some(g) = groups.get(group_id) else {
+            return false;
+        };
+        g.members.get(leaving).is_some_and(|m| m.classic.is_none())
+            && g.members.len() > 1
+            && g.members
+                .values()
+                .all(|m| m.member_id == leaving || m.classic.is_some())
+            && self.config.migration_policy.downgrade()
+            && g.members.len() - 1 <= self.config.classic_max_size
+    }
+
+    /// Kafka's convertToClassicGroup: the group's remaining (classic) members become a classic
+    /// group at the group epoch, each with its target assignment in its protocol's version;
+    /// the consumer group's tombstones and the classic group's metadata are written in one
+    /// batch, and the classic group starts a rebalance. Call with the append guard held.
+    fn convert_to_classic(
+        &self,
+        group_id: &str,
+        leaving: &str,
+        topics: &[TopicInfo],
+    ) -> Result<(), KafkaError> {
+        let (before, converted) = {
+            let groups = self.lock();
+            let Some(g) = groups.get(group_id) else {
+                return Ok(());
+            };
+            let names = topic_names(g, topics);
+            let members = g
+                .members
+                .values()
+                .filter(|m| m.member_id != leaving)
+                .filter_map(|m| {
+                    let c = m.classic.as_ref()?;
+                    let target = g.target.get(&m.member_id).unwrap_or(&m.assigned);
+                    Some(super::group::ConvertedMember {
+                        member_id: m.member_id.clone(),
+                        instance_id: m.instance_id.clone(),
+                        client_id: m.client_id.clone(),
+                        client_host: m.client_host.clone(),
+                        session_timeout_ms: c.session_timeout_ms,
+                        rebalance_timeout_ms: m.rebalance_timeout_ms,
+                        protocols: c.supported_protocols.clone(),
+                        assignment: bytes::Bytes::new(),
+                        partitions: to_names(target, &names),
+                    })
+                })
+                .collect();
+            (
+                persisted(g),
+                super::group::ConvertedGroup {
+                    generation: g.group_epoch,
+                    protocol_name: None,
+                    members,
+                },
+            )
+        };
+        let tombstones = diff_records(group_id, Some(&before), None);
+        self.classic
+            .install_converted(group_id, converted, tombstones)?;
+        self.lock().remove(group_id);
+        tracing::info!(
+            group = group_id,
+            "converted consumer group to a classic group (group.consumer.migration.policy)"
+        );
+        Ok(())
+    }
+
+    /// Kafka's convertToConsumerGroup: takes a classic group's members (policy, protocol type
+    /// and size permitting) into a new consumer group at the classic generation, each member
+    /// Stable with its last classic assignment as both current and target assignment. Call
+    /// with the append guard held; the caller persists.
+    fn upgrade(self: &Arc<Self>, group_id: &str, topics: &[TopicInfo]) -> Result<(), &'static str> {
+        if !self.config.migration_policy.upgrade() {
+            return Err("group.consumer.migration.policy does not allow upgrades");
+        }
+        let converted = self
+            .classic
+            .take_for_upgrade(group_id, self.config.max_size)
+            .ok_or(
+                "not a non-empty classic group of the consumer protocol within the size limit",
+            )?;
+        let ids: HashMap<&str, Uuid> = topics.iter().map(|t| (t.name.as_str(), t.id)).collect();
+        let protocol = converted.protocol_name.clone().unwrap_or_default();
+        let mut g = ConsumerGroup {
+            group_epoch: converted.generation,
+            assignment_epoch: converted.generation,
+            ..Default::default()
+        };
+        for cm in converted.members {
+            let metadata = cm
+                .protocols
+                .iter()
+                .find(|(n, _)| *n == protocol)
+                .or(cm.protocols.first())
+                .map(|(_, m)| m.clone())
+                .unwrap_or_default();
+            let sub = cp::parse_subscription(&metadata).unwrap_or_default();
+            let assigned = to_ids(
+                &cp::parse_assignment(&cm.assignment).unwrap_or_default(),
+                &ids,
+            );
+            let mut m = Member::new(&cm.member_id);
+            m.instance_id = cm.instance_id;
+            m.rack_id = sub.rack_id;
+            m.client_id = cm.client_id;
+            m.client_host = cm.client_host;
+            m.rebalance_timeout_ms = cm.rebalance_timeout_ms;
+            m.subscribed_topic_names = sorted(sub.topics);
+            m.member_epoch = converted.generation;
+            m.previous_member_epoch = converted.generation;
+            m.assigned = assigned.clone();
+            m.classic = Some(ClassicMemberMetadata {
+                session_timeout_ms: cm.session_timeout_ms,
+                supported_protocols: cm.protocols,
+            });
+            m.session_seq += 1;
+            self.arm_session(group_id, &m.member_id, m.session_seq, cm.session_timeout_ms);
+            g.target.insert(m.member_id.clone(), assigned);
+            g.members.insert(m.member_id.clone(), m);
+        }
+        g.subscription_metadata = subscription_metadata(&g, topics, &mut RegexCache::default());
+        self.lock().insert(group_id.to_string(), g);
+        tracing::info!(
+            group = group_id,
+            "converted classic group to a consumer group (group.consumer.migration.policy)"
+        );
+        Ok(())
+    }
+
+    /// JoinGroup to a consumer group with members (Kafka's classicGroupJoinToConsumerGroup):
+    /// the member joins or rejoins as a classic member; its subscription (the first protocol's
+    /// metadata) drives the server-side assignor and the partitions it reports owning complete
+    /// revocations. Answered at once with its member epoch as the generation, no leader, and
+    /// its first protocol. None: not a consumer group with members (the classic path serves it).
+    pub fn classic_join(
+        self: &Arc<Self>,
+        req: &JoinRequest,
+        topics: &[TopicInfo],
+    ) -> Option<JoinResult> {
+        let _writes = self.append_guard();
+        let before = {
+            let groups = self.lock();
+            persisted(
+                groups
+                    .get(&req.group_id)
+                    .filter(|g| !g.members.is_empty())?,
+            )
+        };
+        let result = self.apply_classic_join(req, topics);
+        if result.error.is_none() {
+            if let Err(e) = self.persist(&req.group_id, Some(&before)) {
+                tracing::error!(group = %req.group_id, error = ?e, "writing consumer group records failed");
+                return Some(JoinResult::error(
+                    KafkaError::CoordinatorNotAvailable,
+                    &req.member_id,
+                ));
+            }
+        }
+        Some(result)
+    }
+
+    fn apply_classic_join(self: &Arc<Self>, req: &JoinRequest, topics: &[TopicInfo]) -> JoinResult {
+        let mut groups = self.lock();
+        let Some(group) = groups.get_mut(&req.group_id) else {
+            return JoinResult::error(KafkaError::CoordinatorNotAvailable, &req.member_id);
+        };
+        let unknown = req.member_id.is_empty();
+        let member_id = if unknown {
+            new_member_id()
+        } else {
+            req.member_id.clone()
+        };
+        let fail = |e: KafkaError| JoinResult::error(e, &member_id);
+        if !group.members.contains_key(&member_id) && group.members.len() >= self.config.max_size {
+            return fail(KafkaError::GroupMaxSizeReached);
+        }
+        let classic_members: Vec<&ClassicMemberMetadata> = group
+            .members
+            .values()
+            .filter_map(|m| m.classic.as_ref())
+            .collect();
+        let supported = req.protocol_type == "consumer"
+            && req.protocols.iter().any(|(name, _)| {
+                classic_members
+                    .iter()
+                    .all(|c| c.supported_protocols.iter().any(|(n, _)| n == name))
+            });
+        if !supported {
+            return fail(KafkaError::InconsistentGroupProtocol);
+        }
+        if req.require_known_member_id && unknown && req.group_instance_id.is_none() {
+            return JoinResult::error(KafkaError::MemberIdRequired, &member_id);
+        }
+        let Some(sub) = req
+            .protocols
+            .first()
+            .and_then(|(_, metadata)| cp::parse_subscription(metadata).ok())
+        else {
+            return fail(KafkaError::InconsistentGroupProtocol);
+        };
+        // The member: a static member (re)joining or replacing its previous incarnation, a
+        // known dynamic member, or a new one.
+        let mut bump = false;
+        let existing_static = req.group_instance_id.as_ref().and_then(|i| {
+            group
+                .members
+                .values()
+                .find(|m| m.instance_id.as_ref() == Some(i))
+                .map(|m| m.member_id.clone())
+        });
+        match (&req.group_instance_id, existing_static) {
+            (Some(_), Some(old)) if old != member_id => {
+                if !unknown {
+                    return fail(KafkaError::FencedInstanceId);
+                }
+                // A new incarnation of the static member takes over its assignment and epoch.
+                if let Some(mut m) = group.members.shift_remove(&old) {
+                    m.member_id = member_id.clone();
+                    m.static_left = false;
+                    m.last_sent = None;
+                    if let Some(t) = group.target.remove(&old) {
+                        group.target.insert(member_id.clone(), t);
+                    }
+                    group.members.insert(member_id.clone(), m);
+                }
+            }
+            (Some(_), Some(_)) => {}
+            (Some(_), None) if !unknown => return fail(KafkaError::UnknownMemberId),
+            _ => {
+                if let Some(m) = group.members.get(&member_id) {
+                    if m.classic.is_none() {
+                        return fail(KafkaError::UnknownMemberId);
+                    }
+                } else {
+                    let mut m = Member::new(&member_id);
+                    m.instance_id = req.group_instance_id.clone();
+                    group.members.insert(member_id.clone(), m);
+                    bump = true;
+                }
+            }
+        }
+        let Some(m) = group.members.get_mut(&member_id) else {
+            return fail(KafkaError::UnknownMemberId);
+        };
+        let names = sorted(sub.topics.clone());
+        if names != m.subscribed_topic_names {
+            m.subscribed_topic_names = names;
+            bump = true;
+        }
+        if sub.rack_id.is_some() {
+            m.rack_id = sub.rack_id.clone();
+        }
+        if req.rebalance_timeout_ms > 0 {
+            m.rebalance_timeout_ms = req.rebalance_timeout_ms;
+        }
+        m.client_id = req.client_id.clone();
+        m.client_host = req.client_host.clone();
+        m.classic = Some(ClassicMemberMetadata {
+            session_timeout_ms: req.session_timeout_ms,
+            supported_protocols: req.protocols.clone(),
+        });
+        m.session_seq += 1;
+        let (seq, timeout) = (m.session_seq, req.session_timeout_ms);
+        self.arm_session(&req.group_id, &member_id, seq, timeout);
+        let mut regexes = RegexCache::default();
+        self.refresh(group, topics, &mut regexes, bump, true);
+        let ids: HashMap<&str, Uuid> = topics.iter().map(|t| (t.name.as_str(), t.id)).collect();
+        let owned = to_ids(&sub.owned, &ids);
+        self.reconcile(&req.group_id, group, &member_id, Some(&owned));
+        let Some(m) = group.members.get_mut(&member_id) else {
+            return fail(KafkaError::UnknownMemberId);
+        };
+        // The member must sync within its rebalance timeout.
+        m.classic_seq += 1;
+        m.classic_deadline = false;
+        let (deadline_seq, rebalance_timeout) = (m.classic_seq, m.rebalance_timeout_ms);
+        let (generation, protocol) = (
+            m.member_epoch,
+            req.protocols.first().map(|(n, _)| n.clone()),
+        );
+        self.arm_classic_deadline(
+            &req.group_id,
+            &member_id,
+            deadline_seq,
+            rebalance_timeout,
+            "sync",
+        );
+        JoinResult {
+            error: None,
+            generation,
+            protocol_type: Some("consumer".into()),
+            protocol_name: protocol,
+            leader: String::new(),
+            member_id,
+            members: Vec::new(),
+        }
+    }
+
+    /// Checks a classic request's member against a consumer group: the instance id's member
+    /// (static) or the member id, which must use the classic protocol, at `generation`.
+    fn classic_member<'g>(
+        group: &'g mut ConsumerGroup,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> Result<&'g mut Member, KafkaError> {
+        let m = match instance_id {
+            Some(i) => {
+                let m = group
+                    .members
+                    .values_mut()
+                    .find(|m| m.instance_id.as_deref() == Some(i))
+                    .ok_or(KafkaError::UnknownMemberId)?;
+                if m.member_id != member_id {
+                    return Err(KafkaError::FencedInstanceId);
+                }
+                m
+            }
+            None => group
+                .members
+                .get_mut(member_id)
+                .ok_or(KafkaError::UnknownMemberId)?,
+        };
+        if m.classic.is_none() {
+            return Err(KafkaError::UnknownMemberId);
+        }
+        if m.member_epoch != generation {
+            return Err(KafkaError::IllegalGeneration);
+        }
+        Ok(m)
+    }
+
+    /// SyncGroup of a classic member of a consumer group (Kafka's
+    /// classicGroupSyncToConsumerGroup): answers the member's current assignment in its
+    /// protocol's version. None: not a consumer group.
+    #[allow(clippy::too_many_arguments)]
+    pub fn classic_sync(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        protocol_type: Option<&str>,
+        protocol_name: Option<&str>,
+        topics: &[TopicInfo],
+    ) -> Option<SyncResult> {
+        let mut groups = self.lock();
+        let group = groups.get_mut(group_id)?;
+        let group_epoch = group.group_epoch;
+        let names = topic_names(group, topics);
+        let fail = |e| {
+            Some(SyncResult {
+                error: Some(e),
+                ..Default::default()
+            })
+        };
+        let m = match Self::classic_member(group, member_id, instance_id, generation) {
+            Ok(m) => m,
+            Err(e) => return fail(e),
+        };
+        let first = m
+            .classic
+            .as_ref()
+            .and_then(|c| c.supported_protocols.first().cloned())
+            .unwrap_or_default();
+        if protocol_type.is_some_and(|t| t != "consumer")
+            || protocol_name.is_some_and(|n| n != first.0)
+        {
+            return fail(KafkaError::InconsistentGroupProtocol);
+        }
+        if group_epoch > m.member_epoch && m.state != MemberState::UnrevokedPartitions {
+            Self::arm_join_deadline(self, group_id, m);
+            return fail(KafkaError::RebalanceInProgress);
+        }
+        m.classic_seq += 1;
+        m.classic_deadline = false;
+        m.session_seq += 1;
+        let (seq, timeout) = (m.session_seq, m.session_timeout_ms(&self.config));
+        let assignment =
+            cp::encode_assignment(cp::version_of(&first.1), &to_names(&m.assigned, &names));
+        m.last_sent = Some(m.assigned.clone());
+        let member = m.member_id.clone();
+        drop(groups);
+        self.arm_session(group_id, &member, seq, timeout);
+        Some(SyncResult {
+            error: None,
+            protocol_type: protocol_type.map(str::to_string),
+            protocol_name: protocol_name.map(str::to_string),
+            assignment,
+        })
+    }
+
+    /// Heartbeat of a classic member of a consumer group (Kafka's
+    /// classicGroupHeartbeatToConsumerGroup): REBALANCE_IN_PROGRESS when the member must rejoin
+    /// — the group epoch moved, it has partitions to revoke, or partitions it waits for were
+    /// released. None: not a consumer group.
+    pub fn classic_heartbeat(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> Option<Option<KafkaError>> {
+        let mut groups = self.lock();
+        let group = groups.get_mut(group_id)?;
+        let group_epoch = group.group_epoch;
+        let waiting = group
+            .members
+            .get(member_id)
+            .is_some_and(|m| waiting_on_unreleased(group, m));
+        let m = match Self::classic_member(group, member_id, instance_id, generation) {
+            Ok(m) => m,
+            Err(e) => return Some(Some(e)),
+        };
+        m.session_seq += 1;
+        let (seq, timeout) = (m.session_seq, m.session_timeout_ms(&self.config));
+        let member = m.member_id.clone();
+        let rejoin = m.member_epoch < group_epoch
+            || m.state == MemberState::UnrevokedPartitions
+            || (m.state == MemberState::UnreleasedPartitions && !waiting);
+        if rejoin {
+            Self::arm_join_deadline(self, group_id, m);
+        }
+        drop(groups);
+        self.arm_session(group_id, &member, seq, timeout);
+        Some(rejoin.then_some(KafkaError::RebalanceInProgress))
+    }
+
+    /// LeaveGroup to a consumer group (Kafka's classicGroupLeaveToConsumerGroup): each named
+    /// member leaves (Kafka 4.3 removes consumer-protocol members this way too, which is how
+    /// an admin removes members); the group epoch moves once. When a consumer-protocol member
+    /// leaving leaves only classic members, the group becomes a classic group and the rest of
+    /// the request goes to it. None: not a consumer group.
+    pub fn classic_leave(
+        &self,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+        topics: &[TopicInfo],
+    ) -> Option<Vec<Option<KafkaError>>> {
+        let _writes = self.append_guard();
+        let before = self.snapshot(group_id)?;
+        let mut results: Vec<Option<KafkaError>> = Vec::with_capacity(members.len());
+        let mut removed = false;
+        for (i, (member_id, instance)) in members.iter().enumerate() {
+            let found = {
+                let groups = self.lock();
+                let Some(group) = groups.get(group_id) else {
+                    break;
+                };
+                match instance {
+                    Some(inst) => group
+                        .members
+                        .values()
+                        .find(|m| m.instance_id.as_ref() == Some(inst))
+                        .ok_or(KafkaError::UnknownMemberId)
+                        .and_then(|m| {
+                            if !member_id.is_empty() && *member_id != m.member_id {
+                                Err(KafkaError::FencedInstanceId)
+                            } else {
+                                Ok(m.member_id.clone())
+                            }
+                        }),
+                    None => group
+                        .members
+                        .get(member_id)
+                        .map(|m| m.member_id.clone())
+                        .ok_or(KafkaError::UnknownMemberId),
+                }
+            };
+            let id = match found {
+                Ok(id) => id,
+                Err(e) => {
+                    results.push(Some(e));
+                    continue;
+                }
+            };
+            if !removed && self.downgrade_due(group_id, &id) {
+                // Nothing written for this group yet: it converts, and the classic group
+                // answers for the members after this one.
+                return Some(match self.convert_to_classic(group_id, &id, topics) {
+                    Err(e) => vec![Some(e); members.len()],
+                    Ok(()) => {
+                        results.push(None);
+                        let rest = &members[i + 1..];
+                        if !rest.is_empty() {
+                            match self.classic.leave(group_id, rest) {
+                                Ok(r) => results.extend(r),
+                                Err(e) => results.extend(rest.iter().map(|_| Some(e))),
+                            }
+                        }
+                        results
+                    }
+                });
+            }
+            tracing::info!(group = group_id, member = %id, "member left the consumer group (LeaveGroup)");
+            let mut groups = self.lock();
+            if let Some(group) = groups.get_mut(group_id) {
+                group.members.shift_remove(&id);
+                group.target.remove(&id);
+                removed = true;
+            }
+            results.push(None);
+        }
+        if removed {
+            if let Some(group) = self.lock().get_mut(group_id) {
+                group.group_epoch += 1;
+            }
+        }
+        if let Err(e) = self.persist(group_id, Some(&before)) {
+            tracing::error!(group = group_id, error = ?e, "writing consumer group records failed");
+            return Some(vec![
+                Some(KafkaError::CoordinatorNotAvailable);
+                members.len()
+            ]);
+        }
+        Some(results)
+    }
+
+    /// Arms the rejoin deadline of a classic member told to rejoin, unless one is armed.
+    fn arm_join_deadline(this: &Arc<Self>, group_id: &str, m: &mut Member) {
+        if m.classic_deadline {
+            return;
+        }
+        m.classic_seq += 1;
+        m.classic_deadline = true;
+        this.arm_classic_deadline(
+            group_id,
+            &m.member_id,
+            m.classic_seq,
+            m.rebalance_timeout_ms,
+            "join",
+        );
+    }
+
+    /// Removes a classic member that has not joined or synced within `timeout_ms`.
+    fn arm_classic_deadline(
+        self: &Arc<Self>,
+        group: &str,
+        member: &str,
+        seq: u64,
+        timeout_ms: i32,
+        what: &'static str,
+    ) {
+        let this = self.clone();
+        let (group, member) = (group.to_string(), member.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(timeout_ms.max(0) as u64)).await;
+            let why = if what == "sync" {
+                "did not sync within the rebalance timeout"
+            } else {
+                "did not rejoin within the rebalance timeout"
+            };
+            this.expire(&group, &member, |m| m.classic_seq == seq, why);
+        });
+    }
+
     /// Validates an OffsetCommit / OffsetFetch member against a consumer group.
     /// Returns None when the group is not a consumer group.
     pub fn check_member(
@@ -1132,7 +1841,11 @@ impl ConsumerGroupCoordinator {
             return Some(Err(KafkaError::UnknownMemberId));
         };
         if epoch != m.member_epoch {
-            return Some(Err(KafkaError::StaleMemberEpoch));
+            return Some(Err(if m.classic.is_some() {
+                KafkaError::IllegalGeneration
+            } else {
+                KafkaError::StaleMemberEpoch
+            }));
         }
         Some(Ok(()))
     }
@@ -1211,6 +1924,73 @@ impl ConsumerGroupCoordinator {
         let g = groups.get(group_id)?;
         Some(g.subscription_metadata.keys().cloned().collect())
     }
+}
+
+/// The subscribed topics' ids and partition counts.
+fn subscription_metadata(
+    g: &ConsumerGroup,
+    topics: &[TopicInfo],
+    regexes: &mut RegexCache,
+) -> BTreeMap<String, (Uuid, i32)> {
+    let mut metadata = BTreeMap::new();
+    for m in g.members.values() {
+        for t in subscribed(m, topics, regexes) {
+            if let Some(info) = topics.iter().find(|x| x.name == t) {
+                metadata.insert(t, (info.id, info.partitions));
+            }
+        }
+    }
+    metadata
+}
+
+/// Sorted, without duplicates (how subscriptions are kept).
+fn sorted(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Topic id -> name for a group: its subscribed topics, then every topic given.
+fn topic_names(g: &ConsumerGroup, topics: &[TopicInfo]) -> HashMap<Uuid, String> {
+    let mut out: HashMap<Uuid, String> = topics.iter().map(|t| (t.id, t.name.clone())).collect();
+    for (name, (id, _)) in &g.subscription_metadata {
+        out.insert(*id, name.clone());
+    }
+    out
+}
+
+/// An assignment by topic name (topics unknown by now are left out), ordered by name.
+fn to_names(a: &Assignment, names: &HashMap<Uuid, String>) -> TopicPartitions {
+    let mut out: TopicPartitions = a
+        .iter()
+        .filter_map(|(id, ps)| Some((names.get(id)?.clone(), ps.iter().copied().collect())))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Partitions by topic name as an assignment by topic id (unknown topics left out).
+fn to_ids(tps: &TopicPartitions, ids: &HashMap<&str, Uuid>) -> Assignment {
+    let mut out = Assignment::new();
+    for (name, ps) in tps {
+        if let Some(id) = ids.get(name.as_str()) {
+            out.entry(*id).or_default().extend(ps.iter().copied());
+        }
+    }
+    out
+}
+
+/// A member in UNRELEASED_PARTITIONS still waits: some partition of its target is owned by
+/// another member.
+fn waiting_on_unreleased(g: &ConsumerGroup, m: &Member) -> bool {
+    g.target.get(&m.member_id).is_some_and(|target| {
+        target.iter().any(|(topic, parts)| {
+            parts.iter().any(|p| {
+                !m.assigned.get(topic).is_some_and(|x| x.contains(p))
+                    && g.owned_by_other(&m.member_id, topic, *p)
+            })
+        })
+    })
 }
 
 pub struct GroupSnapshot {
@@ -1624,6 +2404,237 @@ mod tests {
         let c2 = coordinator(d.path());
         c2.load();
         assert!(c2.describe("g").is_none());
+    }
+
+    /// A classic JoinGroup of a consumer-protocol consumer subscribed to `topics` (v0
+    /// subscription, owning nothing).
+    fn classic_req(member: &str, topics: &[&str]) -> JoinRequest {
+        use bytes::BufMut;
+        let mut meta = Vec::new();
+        meta.put_i16(0);
+        meta.put_i32(topics.len() as i32);
+        for t in topics {
+            meta.put_i16(t.len() as i16);
+            meta.put_slice(t.as_bytes());
+        }
+        meta.put_i32(-1);
+        JoinRequest {
+            group_id: "g".into(),
+            member_id: member.into(),
+            group_instance_id: None,
+            client_id: "classic".into(),
+            client_host: "/127.0.0.1".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 30_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), bytes::Bytes::from(meta))],
+            require_known_member_id: true,
+        }
+    }
+
+    fn partitions_of(assignment: &[u8]) -> usize {
+        cp::parse_assignment(assignment)
+            .unwrap()
+            .iter()
+            .map(|(_, p)| p.len())
+            .sum()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_classic_member_joins_syncs_and_heartbeats_inside_a_consumer_group() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path());
+        let topics = vec![topic("t", 4)];
+        let a = c.heartbeat(join_req("a", &["t"]), &topics, false);
+        let a_owned = a.assignment.clone().unwrap();
+        assert_eq!(count(&a_owned), 4);
+        // KIP-394 first, then the join answers at once with the member epoch.
+        let first = c.classic_join(&classic_req("", &["t"]), &topics).unwrap();
+        assert_eq!(first.error, Some(KafkaError::MemberIdRequired));
+        let j = c
+            .classic_join(&classic_req(&first.member_id, &["t"]), &topics)
+            .unwrap();
+        assert_eq!(j.error, None);
+        assert_eq!(j.protocol_name.as_deref(), Some("range"));
+        assert_eq!(j.leader, "");
+        let id = j.member_id.clone();
+        // Another protocol type is refused.
+        let mut other = classic_req(&id, &["t"]);
+        other.protocol_type = "connect".into();
+        assert_eq!(
+            c.classic_join(&other, &topics).unwrap().error,
+            Some(KafkaError::InconsistentGroupProtocol)
+        );
+        // a still owns everything: the classic member gets nothing yet.
+        let sync = |generation| {
+            c.classic_sync(
+                "g",
+                &id,
+                None,
+                generation,
+                Some("consumer"),
+                Some("range"),
+                &topics,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            sync(j.generation + 1).error,
+            Some(KafkaError::IllegalGeneration)
+        );
+        let s0 = sync(j.generation);
+        assert_eq!(s0.error, None);
+        assert_eq!(partitions_of(&s0.assignment), 0);
+        // a revokes half; the classic member is told to rejoin and then gets the rest.
+        let a2 = c.heartbeat(hb("a", a.member_epoch, &a_owned), &topics, false);
+        let kept = a2.assignment.unwrap();
+        assert_eq!(count(&kept), 2);
+        c.heartbeat(hb("a", a.member_epoch, &kept), &topics, false);
+        assert_eq!(
+            c.classic_heartbeat("g", &id, None, j.generation).unwrap(),
+            Some(KafkaError::RebalanceInProgress)
+        );
+        let j2 = c.classic_join(&classic_req(&id, &["t"]), &topics).unwrap();
+        let s1 = c
+            .classic_sync("g", &id, None, j2.generation, None, None, &topics)
+            .unwrap();
+        assert_eq!(partitions_of(&s1.assignment), 2);
+        assert_eq!(
+            c.classic_heartbeat("g", &id, None, j2.generation).unwrap(),
+            None
+        );
+        let g = c.describe("g").unwrap();
+        assert_eq!(g.state, "Stable");
+        let classic = g
+            .members
+            .iter()
+            .filter(|(m, _)| m.classic.is_some())
+            .count();
+        assert_eq!(classic, 1);
+        // OffsetCommit checks the generation of a classic member.
+        assert_eq!(
+            c.check_member("g", &id, j2.generation + 1),
+            Some(Err(KafkaError::IllegalGeneration))
+        );
+        // The classic member and its protocols survive a restart.
+        let c2 = coordinator(d.path());
+        c2.load();
+        let g2 = c2.describe("g").unwrap();
+        let m = g2.members.iter().find(|(m, _)| m.member_id == id).unwrap();
+        assert_eq!(m.0.classic.as_ref().unwrap().session_timeout_ms, 10_000);
+        assert_eq!(
+            m.0.classic.as_ref().unwrap().supported_protocols[0].0,
+            "range"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_last_consumer_protocol_member_leaving_makes_the_group_classic() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path());
+        let topics = vec![topic("t", 2)];
+        c.heartbeat(join_req("a", &["t"]), &topics, false);
+        let first = c.classic_join(&classic_req("", &["t"]), &topics).unwrap();
+        let j = c
+            .classic_join(&classic_req(&first.member_id, &["t"]), &topics)
+            .unwrap();
+        let left = c.heartbeat(hb("a", -1, &Assignment::new()), &topics, false);
+        assert_eq!(left.error, None);
+        assert_eq!(left.member_epoch, -1);
+        assert!(c.describe("g").is_none(), "no longer a consumer group");
+        let classic = c.classic.describe("g").unwrap();
+        assert_eq!(
+            classic.state,
+            super::super::group::GroupState::PreparingRebalance
+        );
+        assert_eq!(classic.members.len(), 1);
+        assert_eq!(classic.members[0].0, j.member_id);
+        // The classic coordinator now answers the member (its heartbeat says: rejoin).
+        assert_eq!(
+            c.classic_heartbeat("g", &j.member_id, None, j.generation),
+            None
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_consumer_protocol_member_joining_a_classic_group_upgrades_it() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path());
+        let topics = vec![topic("t", 2)];
+        let classic = c.classic.clone();
+        let first = match classic.join(classic_req("", &["t"])) {
+            super::super::group::Pending::Ready(r) => r,
+            super::super::group::Pending::Wait(rx) => rx.await.unwrap(),
+        };
+        let joined = match classic.join(classic_req(&first.member_id, &["t"])) {
+            super::super::group::Pending::Ready(r) => r,
+            super::super::group::Pending::Wait(rx) => rx.await.unwrap(),
+        };
+        assert_eq!(joined.error, None);
+        let id = joined.member_id.clone();
+        let everything = cp::encode_assignment(0, &vec![("t".to_string(), vec![0, 1])]);
+        let synced = match classic.sync(
+            "g",
+            &id,
+            joined.generation,
+            None,
+            None,
+            vec![(id.clone(), everything)],
+        ) {
+            super::super::group::Pending::Ready(r) => r,
+            super::super::group::Pending::Wait(rx) => rx.await.unwrap(),
+        };
+        assert_eq!(synced.error, None);
+        // The KIP-848 member joins: the group converts at the classic generation.
+        let b = c.heartbeat(join_req("b", &["t"]), &topics, true);
+        assert_eq!(b.error, None);
+        assert_eq!(b.member_epoch, joined.generation + 1);
+        assert_eq!(
+            count(b.assignment.as_ref().unwrap()),
+            0,
+            "the classic member owns both"
+        );
+        assert!(!classic.has_members("g"));
+        let g = c.describe("g").unwrap();
+        let m = g.members.iter().find(|(m, _)| m.member_id == id).unwrap();
+        assert_eq!(m.0.member_epoch, joined.generation);
+        assert_eq!(count(&m.0.assigned), 2);
+        // The classic member must rejoin; as an eager member it owns nothing when it does and
+        // takes the new epoch at once.
+        assert_eq!(
+            c.classic_heartbeat("g", &id, None, joined.generation)
+                .unwrap(),
+            Some(KafkaError::RebalanceInProgress)
+        );
+        let j = c.classic_join(&classic_req(&id, &["t"]), &topics).unwrap();
+        assert_eq!(j.generation, joined.generation + 1);
+        let s = c
+            .classic_sync("g", &id, None, j.generation, None, None, &topics)
+            .unwrap();
+        assert_eq!(partitions_of(&s.assignment), 1);
+        // Disabled migration: a classic group with members is not a consumer group.
+        let config = ConsumerGroupConfig {
+            migration_policy: MigrationPolicy::Disabled,
+            ..Default::default()
+        };
+        let strict = ConsumerGroupCoordinator::new(config, c.classic.clone());
+        let mut other = join_req("x", &["t"]);
+        other.group_id = "h".into();
+        let h = match classic.join(JoinRequest {
+            group_id: "h".into(),
+            ..classic_req("", &["t"])
+        }) {
+            super::super::group::Pending::Ready(r) => r,
+            super::super::group::Pending::Wait(rx) => rx.await.unwrap(),
+        };
+        let _ = classic.join(JoinRequest {
+            group_id: "h".into(),
+            ..classic_req(&h.member_id, &["t"])
+        });
+        assert_eq!(
+            strict.heartbeat(other, &topics, true).error.map(|e| e.0),
+            Some(KafkaError::GroupIdNotFound)
+        );
     }
 
     #[test]

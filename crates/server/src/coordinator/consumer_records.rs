@@ -1,20 +1,21 @@
 //! The KIP-848 consumer group records of `__consumer_offsets`, in Apache Kafka 4.3's schemas
 //! (group-coordinator's ConsumerGroup*Key/Value). Keys are non-flexible (version int16 = the
 //! record type, then plain strings); values are flexible (version int16 = 0, compact strings
-//! and arrays, tagged fields). Tagged fields Kafka added later (metadata_hash,
-//! assignment_timestamp, assignment_epochs, classic_member_metadata) are not written and are
-//! skipped when read.
+//! and arrays, tagged fields). The member metadata's tagged field 0 (classic_member_metadata:
+//! session timeout and supported protocols of a member using the classic protocol) is written
+//! and read; tagged fields Kafka added later (metadata_hash, assignment_timestamp,
+//! assignment_epochs) are not written and are skipped when read.
 //!
 //! | key type | key | value |
 //! |---|---|---|
 //! | 3 | ConsumerGroupMetadataKey (group) | epoch |
-//! | 5 | ConsumerGroupMemberMetadataKey (group, member) | instance_id, rack_id, client_id, client_host, subscribed_topic_names, subscribed_topic_regex, rebalance_timeout_ms, server_assignor |
+//! | 5 | ConsumerGroupMemberMetadataKey (group, member) | instance_id, rack_id, client_id, client_host, subscribed_topic_names, subscribed_topic_regex, rebalance_timeout_ms, server_assignor, classic_member_metadata (tag 0) |
 //! | 6 | ConsumerGroupTargetAssignmentMetadataKey (group) | assignment_epoch |
 //! | 7 | ConsumerGroupTargetAssignmentMemberKey (group, member) | topic_partitions |
 //! | 8 | ConsumerGroupCurrentMemberAssignmentKey (group, member) | member_epoch, previous_member_epoch, state, assigned_partitions, partitions_pending_revocation |
 
 use super::consumer_group::Assignment;
-use bytes::BufMut;
+use bytes::{BufMut, Bytes};
 use sluice_protocol::wire::{
     put_compact_nullable_string as put_compact_str, put_string as put_str, put_uvarint, WireError,
     WireReader,
@@ -53,6 +54,50 @@ pub struct MemberMetadataValue {
     pub subscribed_topic_regex: Option<String>,
     pub rebalance_timeout_ms: i32,
     pub server_assignor: Option<String>,
+    /// Tagged field 0: set when the member uses the classic protocol (JoinGroup/SyncGroup)
+    /// inside a consumer group.
+    pub classic: Option<ClassicMemberMetadata>,
+}
+
+/// ConsumerGroupMemberMetadataValue.ClassicMemberMetadata.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClassicMemberMetadata {
+    pub session_timeout_ms: i32,
+    /// (protocol name, metadata) in the member's order of preference.
+    pub supported_protocols: Vec<(String, Bytes)>,
+}
+
+impl ClassicMemberMetadata {
+    fn encode(&self, b: &mut Vec<u8>) {
+        b.put_i32(self.session_timeout_ms);
+        put_uvarint(b, self.supported_protocols.len() as u64 + 1);
+        for (name, metadata) in &self.supported_protocols {
+            put_compact_str(b, Some(name));
+            put_uvarint(b, metadata.len() as u64 + 1);
+            b.put_slice(metadata);
+            put_uvarint(b, 0);
+        }
+        put_uvarint(b, 0);
+    }
+
+    fn decode(buf: &[u8]) -> Result<Self, ConsumerRecordError> {
+        let mut r = Reader::new(buf);
+        let session_timeout_ms = r.i32()?;
+        let n = r.compact_len()?;
+        let mut supported_protocols = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = r.compact_str()?.unwrap_or_default();
+            let len = r.0.uvarint()?;
+            let len = usize::try_from(len.saturating_sub(1)).unwrap_or(usize::MAX);
+            let metadata = Bytes::copy_from_slice(r.0.take(len)?);
+            r.skip_tagged()?;
+            supported_protocols.push((name, metadata));
+        }
+        Ok(Self {
+            session_timeout_ms,
+            supported_protocols,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -185,7 +230,17 @@ impl MemberMetadataValue {
         put_compact_str(&mut b, self.subscribed_topic_regex.as_deref());
         b.put_i32(self.rebalance_timeout_ms);
         put_compact_str(&mut b, self.server_assignor.as_deref());
-        put_uvarint(&mut b, 0);
+        match &self.classic {
+            None => put_uvarint(&mut b, 0),
+            Some(c) => {
+                let mut field = Vec::new();
+                c.encode(&mut field);
+                put_uvarint(&mut b, 1);
+                put_uvarint(&mut b, 0); // tag 0
+                put_uvarint(&mut b, field.len() as u64);
+                b.put_slice(&field);
+            }
+        }
         b
     }
 
@@ -201,15 +256,26 @@ impl MemberMetadataValue {
         for _ in 0..n {
             subscribed_topic_names.push(r.compact_str()?.unwrap_or_default());
         }
+        let subscribed_topic_regex = r.compact_str()?;
+        let rebalance_timeout_ms = r.i32()?;
+        let server_assignor = r.compact_str()?;
+        let mut classic = None;
+        r.0.tagged_fields(|tag, data| {
+            if tag == 0 {
+                classic = Some(data);
+            }
+            Ok(())
+        })?;
         Ok(Self {
             instance_id,
             rack_id,
             client_id,
             client_host,
             subscribed_topic_names,
-            subscribed_topic_regex: r.compact_str()?,
-            rebalance_timeout_ms: r.i32()?,
-            server_assignor: r.compact_str()?,
+            subscribed_topic_regex,
+            rebalance_timeout_ms,
+            server_assignor,
+            classic: classic.map(ClassicMemberMetadata::decode).transpose()?,
         })
     }
 }
@@ -318,8 +384,23 @@ mod tests {
             subscribed_topic_regex: Some("x.*".into()),
             rebalance_timeout_ms: 300_000,
             server_assignor: None,
+            classic: None,
         };
         assert_eq!(MemberMetadataValue::decode(&meta.encode()).unwrap(), meta);
+        let classic = MemberMetadataValue {
+            classic: Some(ClassicMemberMetadata {
+                session_timeout_ms: 45_000,
+                supported_protocols: vec![
+                    ("range".into(), Bytes::from_static(b"\x00\x01meta")),
+                    ("cooperative-sticky".into(), Bytes::new()),
+                ],
+            }),
+            ..meta.clone()
+        };
+        assert_eq!(
+            MemberMetadataValue::decode(&classic.encode()).unwrap(),
+            classic
+        );
         assert_eq!(decode_target(&encode_target(&a)).unwrap(), a);
         assert_eq!(decode_epoch(&encode_epoch(9)).unwrap(), 9);
         let k = ConsumerKey::CurrentAssignment {

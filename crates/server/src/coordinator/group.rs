@@ -97,7 +97,7 @@ pub struct JoinResult {
 }
 
 impl JoinResult {
-    fn error(e: KafkaError, member_id: &str) -> Self {
+    pub fn error(e: KafkaError, member_id: &str) -> Self {
         Self {
             error: Some(e),
             generation: -1,
@@ -289,6 +289,43 @@ impl Group {
                 .collect(),
         }
     }
+}
+
+/// A group's members as they move between the classic and the consumer protocol.
+#[derive(Debug, Clone, Default)]
+pub struct ConvertedGroup {
+    pub generation: i32,
+    /// The protocol the classic group had chosen (upgrade) or should keep (downgrade).
+    pub protocol_name: Option<String>,
+    pub members: Vec<ConvertedMember>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConvertedMember {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub session_timeout_ms: i32,
+    pub rebalance_timeout_ms: i32,
+    /// (name, metadata) in the member's order of preference.
+    pub protocols: Vec<(String, Bytes)>,
+    /// Upgrade: the member's last ConsumerProtocolAssignment.
+    pub assignment: Bytes,
+    /// Downgrade: the partitions to hand the member (encoded in the version of the group's
+    /// protocol's metadata).
+    pub partitions: super::consumer_protocol::TopicPartitions,
+}
+
+/// The GroupMetadata tombstone of `group_id` (its offsets are separate records and stay).
+pub fn group_tombstone(group_id: &str) -> (Vec<u8>, Option<Vec<u8>>) {
+    (
+        Key::Group {
+            group: group_id.to_string(),
+        }
+        .encode(),
+        None,
+    )
 }
 
 /// A group as DescribeGroups shows it.
@@ -757,7 +794,19 @@ impl GroupCoordinator {
                 }
                 Some(Err(_)) => {}
                 None => {
-                    groups.remove(&group);
+                    // The group's metadata goes; its offsets are records of their own (a
+                    // protocol upgrade tombstones the classic group and keeps them).
+                    if let Some(g) = groups.get_mut(&group) {
+                        if g.offsets.is_empty() && g.pending_txn.is_empty() {
+                            groups.remove(&group);
+                        } else {
+                            let offsets = std::mem::take(&mut g.offsets);
+                            let pending_txn = std::mem::take(&mut g.pending_txn);
+                            *g = Group::new(now);
+                            g.offsets = offsets;
+                            g.pending_txn = pending_txn;
+                        }
+                    }
                 }
             },
         }
@@ -891,8 +940,14 @@ impl GroupCoordinator {
     }
 
     fn prepare_rebalance(self: &Arc<Self>, group_id: &str, group: &mut Group) {
-        // Members waiting for a sync in the old generation are told to rejoin.
+        // Members waiting for a sync in the old generation are told to rejoin; a rebalance
+        // interrupting CompletingRebalance drops the assignments not yet handed out (Kafka's
+        // resetAndPropagateAssignmentWithError).
+        let completing = group.state == GroupState::CompletingRebalance;
         for m in group.members.values_mut() {
+            if completing {
+                m.assignment = Bytes::new();
+            }
             if let Some(w) = m.sync_waiter.take() {
                 let _ = w.send(SyncResult {
                     error: Some(KafkaError::RebalanceInProgress),
@@ -1588,7 +1643,164 @@ impl GroupCoordinator {
         }
     }
 
-    /// (group id, protocol type, state) of every live group.
+    // ---------------------------------------------------------------- protocol migration
+
+    /// Upgrade (Kafka's convertToConsumerGroup): takes the members of a classic group that has
+    /// some, uses the consumer protocol and has at most `max_size` of them, and leaves the group
+    /// empty here (its committed offsets stay). Members waiting in a join or sync are told to
+    /// rejoin (REBALANCE_IN_PROGRESS). The caller writes the group's tombstone
+    /// ([`group_tombstone`]) with the consumer group's records. None: not such a group.
+    pub fn take_for_upgrade(&self, group_id: &str, max_size: usize) -> Option<ConvertedGroup> {
+        let now = self.now();
+        let mut groups = self.lock();
+        let group = groups.get_mut(group_id)?;
+        if group.members.is_empty()
+            || group.protocol_type.as_deref() != Some("consumer")
+            || group.members.len() > max_size
+        {
+            return None;
+        }
+        let protocol = group.protocol_name.clone();
+        // Kafka refuses the upgrade when a member's embedded protocol is malformed.
+        let parses = group.members.values().all(|m| {
+            let metadata = match &protocol {
+                Some(p) => m.metadata_for(p),
+                None => m
+                    .protocols
+                    .first()
+                    .map(|(_, b)| b.clone())
+                    .unwrap_or_default(),
+            };
+            super::consumer_protocol::parse_subscription(&metadata).is_ok()
+                && (m.assignment.is_empty()
+                    || super::consumer_protocol::parse_assignment(&m.assignment).is_ok())
+        });
+        if !parses {
+            return None;
+        }
+        let mut members = Vec::with_capacity(group.members.len());
+        for (_, m) in group.members.drain(..) {
+            if let Some(w) = m.join_waiter {
+                let _ = w.send(JoinResult::error(
+                    KafkaError::RebalanceInProgress,
+                    &m.member_id,
+                ));
+            }
+            if let Some(w) = m.sync_waiter {
+                let _ = w.send(SyncResult {
+                    error: Some(KafkaError::RebalanceInProgress),
+                    ..Default::default()
+                });
+            }
+            members.push(ConvertedMember {
+                member_id: m.member_id,
+                instance_id: m.group_instance_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+                session_timeout_ms: m.session_timeout_ms,
+                rebalance_timeout_ms: m.rebalance_timeout_ms,
+                protocols: m.protocols,
+                assignment: m.assignment,
+                partitions: Vec::new(),
+            });
+        }
+        let converted = ConvertedGroup {
+            generation: group.generation,
+            protocol_name: protocol,
+            members,
+        };
+        // What stays is the offsets' holder: a fresh, empty group (as Kafka, which removes the
+        // classic group and keeps the offsets).
+        let offsets = std::mem::take(&mut group.offsets);
+        let pending_txn = std::mem::take(&mut group.pending_txn);
+        let seq = group.rebalance_seq + 1;
+        *group = Group::new(now);
+        group.offsets = offsets;
+        group.pending_txn = pending_txn;
+        group.rebalance_seq = seq;
+        Some(converted)
+    }
+
+    /// Downgrade (Kafka's convertToClassicGroup): installs a classic group of `converted`'s
+    /// members (Stable, at its generation), writes `first` (the consumer group's tombstones)
+    /// and the group's metadata in one batch, then starts a rebalance so the members rejoin.
+    pub fn install_converted(
+        self: &Arc<Self>,
+        group_id: &str,
+        converted: ConvertedGroup,
+        first: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ) -> Result<(), KafkaError> {
+        let now = self.now();
+        let mut fresh = Group::new(now);
+        fresh.generation = converted.generation;
+        fresh.protocol_type = Some("consumer".into());
+        let mut partitions = HashMap::new();
+        for m in converted.members {
+            partitions.insert(m.member_id.clone(), m.partitions);
+            if let Some(i) = &m.instance_id {
+                fresh.static_members.insert(i.clone(), m.member_id.clone());
+            }
+            fresh.members.insert(
+                m.member_id.clone(),
+                Member {
+                    member_id: m.member_id,
+                    group_instance_id: m.instance_id,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                    session_timeout_ms: m.session_timeout_ms,
+                    rebalance_timeout_ms: m.rebalance_timeout_ms,
+                    protocols: m.protocols,
+                    assignment: m.assignment,
+                    join_waiter: None,
+                    sync_waiter: None,
+                    heartbeat_seq: 0,
+                },
+            );
+        }
+        fresh.protocol_name = converted
+            .protocol_name
+            .filter(|p| {
+                fresh
+                    .members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|(n, _)| n == p))
+            })
+            .or_else(|| fresh.select_protocol());
+        fresh.leader = fresh.members.keys().next().cloned();
+        fresh.state = GroupState::Stable;
+        let protocol = fresh.protocol_name.clone().unwrap_or_default();
+        for m in fresh.members.values_mut() {
+            let version = super::consumer_protocol::version_of(&m.metadata_for(&protocol));
+            let parts = partitions.remove(&m.member_id).unwrap_or_default();
+            m.assignment = super::consumer_protocol::encode_assignment(version, &parts);
+        }
+        let mut records = first;
+        records.push((
+            Key::Group {
+                group: group_id.to_string(),
+            }
+            .encode(),
+            Some(fresh.to_value(now).encode()),
+        ));
+        self.append(group_id, &records)?;
+        let mut groups = self.lock();
+        let group = groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(now));
+        fresh.offsets = std::mem::take(&mut group.offsets);
+        fresh.pending_txn = std::mem::take(&mut group.pending_txn);
+        fresh.rebalance_seq = group.rebalance_seq + 1;
+        *group = fresh;
+        let ids: Vec<String> = group.members.keys().cloned().collect();
+        for id in ids {
+            if let Some(m) = group.members.get_mut(&id) {
+                self.heartbeat_member(group_id, m);
+            }
+        }
+        self.prepare_rebalance(group_id, group);
+        Ok(())
+    }
+
     /// A classic group of that id has members (or members pending KIP-394 ids).
     pub fn has_members(&self, group_id: &str) -> bool {
         self.lock()
@@ -1596,6 +1808,7 @@ impl GroupCoordinator {
             .is_some_and(|g| !g.members.is_empty() || !g.pending.is_empty())
     }
 
+    /// (group id, protocol type, state) of every live group.
     pub fn list(&self) -> Vec<(String, String, GroupState)> {
         let mut v: Vec<_> = self
             .lock()
@@ -1644,11 +1857,8 @@ impl GroupCoordinator {
                         } else {
                             Bytes::new()
                         },
-                        if stable {
-                            m.assignment.clone()
-                        } else {
-                            Bytes::new()
-                        },
+                        // Kafka's describeNoMetadata keeps the assignment.
+                        m.assignment.clone(),
                     )
                 })
                 .collect(),

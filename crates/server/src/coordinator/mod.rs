@@ -5,6 +5,7 @@
 //! `__transaction_state`.
 
 pub mod consumer_group;
+pub mod consumer_protocol;
 pub mod consumer_records;
 pub mod group;
 pub mod records;

@@ -2,7 +2,7 @@
 //!
 //! - Per group: state (Empty, Assigning, Reconciling, Stable), group and assignment epochs,
 //!   assignor, and every member with its subscription, current and target assignment
-//!   (topic ids and names). v1: member_type (1 = consumer protocol; -1 unknown).
+//!   (topic ids and names). v1: member_type (1 = consumer protocol, 0 = a classic member inside the group).
 //! - A group that is not a consumer group (a classic group, or none): GROUP_ID_NOT_FOUND, as
 //!   Kafka answers (the AdminClient then falls back to DescribeGroups).
 //! - authorized_operations: the GROUP operations when asked (no authorizer), else i32::MIN.
@@ -94,7 +94,7 @@ pub async fn handle(
                             .with_assignment(wire(&m.assigned))
                             .with_target_assignment(wire(target));
                         if ctx.version >= 1 {
-                            w.member_type = 1;
+                            w.member_type = if m.classic.is_some() { 0 } else { 1 };
                         }
                         w
                     })

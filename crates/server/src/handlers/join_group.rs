@@ -8,8 +8,11 @@
 //! - The response waits until the rebalance completes (see coordinator::group).
 //! - Errors: INVALID_GROUP_ID, INVALID_SESSION_TIMEOUT (group.min/max.session.timeout.ms),
 //!   INCONSISTENT_GROUP_PROTOCOL, UNKNOWN_MEMBER_ID, GROUP_MAX_SIZE_REACHED,
-//!   FENCED_INSTANCE_ID, COORDINATOR_NOT_AVAILABLE. INCONSISTENT_GROUP_PROTOCOL as well for the
-//!   id of a KIP-848 consumer group with members (no protocol migration).
+//!   FENCED_INSTANCE_ID, COORDINATOR_NOT_AVAILABLE.
+//! - To a KIP-848 consumer group with members, the member joins as a classic member of it
+//!   (coordinator::consumer_group::classic_join: answered at once, generation = its member
+//!   epoch, no leader, the server-side assignor's partitions served by SyncGroup); an empty
+//!   KIP-848 group is converted to a classic group first.
 
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
@@ -53,23 +56,6 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: JoinGroupReq
             );
         }
     }
-    if broker
-        .consumer_groups
-        .describe(req.group_id.as_str())
-        .is_some_and(|g| !g.members.is_empty())
-    {
-        // A KIP-848 group with members: Sluice does not convert groups between protocols
-        // (Kafka's group.consumer.migration.policy), so a classic member cannot join it.
-        return respond(
-            v,
-            JoinResult {
-                error: Some(KafkaError::InconsistentGroupProtocol),
-                generation: -1,
-                member_id: req.member_id.to_string(),
-                ..Default::default()
-            },
-        );
-    }
     let jr = JoinRequest {
         group_id: req.group_id.to_string(),
         member_id: req.member_id.to_string(),
@@ -94,6 +80,14 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: JoinGroupReq
             .collect(),
         require_known_member_id: v >= 4,
     };
+    // A KIP-848 group with members: the member joins it as a classic member (Kafka's
+    // classicGroupJoinToConsumerGroup).
+    if let Some(r) = broker
+        .consumer_groups
+        .classic_join(&jr, &super::consumer_group_heartbeat::topic_infos(broker))
+    {
+        return respond(v, r);
+    }
     let member_id = jr.member_id.clone();
     let result = match broker.groups.join(jr) {
         Pending::Ready(r) => r,

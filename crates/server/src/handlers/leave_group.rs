@@ -4,6 +4,9 @@
 //!   per member (KIP-345). v4: flexible. v5: reason.
 //! - A member leaving starts a rebalance for the others. Unknown member: UNKNOWN_MEMBER_ID; an
 //!   instance id held by another member: FENCED_INSTANCE_ID.
+//! - To a KIP-848 group: the named members leave it, consumer-protocol members too as in
+//!   Kafka 4.3 (coordinator::consumer_group::classic_leave); when only classic members remain
+//!   the group becomes a classic group (group.consumer.migration.policy).
 
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
@@ -28,7 +31,15 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: LeaveGroupRe
         vec![(req.member_id.to_string(), None)]
     };
     let mut resp = LeaveGroupResponse::default();
-    match broker.groups.leave(req.group_id.as_str(), &members) {
+    let outcome = match broker.consumer_groups.classic_leave(
+        req.group_id.as_str(),
+        &members,
+        &super::consumer_group_heartbeat::topic_infos(broker),
+    ) {
+        Some(results) => Ok(results),
+        None => broker.groups.leave(req.group_id.as_str(), &members),
+    };
+    match outcome {
         Err(e) => resp.error_code = e.code(),
         Ok(results) => {
             if v >= 3 {

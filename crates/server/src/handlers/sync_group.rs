@@ -4,6 +4,8 @@
 //!   protocol_name in request and response (INCONSISTENT_GROUP_PROTOCOL on mismatch).
 //! - The leader's assignments are handed to each member byte for byte; followers wait for them.
 //!   The group (with assignments) is written to `__consumer_offsets` before anyone is answered.
+//! - A classic member of a KIP-848 group gets the partitions the server-side assignor gave it
+//!   (coordinator::consumer_group::classic_sync), in its protocol's version.
 //! - Errors: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS,
 //!   COORDINATOR_NOT_AVAILABLE.
 
@@ -18,20 +20,36 @@ use sluice_protocol::kafka_protocol::protocol::StrBytes;
 
 pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: SyncGroupRequest) -> Reply {
     let v = ctx.version;
+    let (ptype, pname) = if v >= 5 {
+        (
+            req.protocol_type.as_ref().map(|s| s.as_str()),
+            req.protocol_name.as_ref().map(|s| s.as_str()),
+        )
+    } else {
+        (None, None)
+    };
+    let instance = if v >= 3 {
+        req.group_instance_id.as_ref().map(|s| s.as_str())
+    } else {
+        None
+    };
+    if let Some(r) = broker.consumer_groups.classic_sync(
+        req.group_id.as_str(),
+        req.member_id.as_str(),
+        instance,
+        req.generation_id,
+        ptype,
+        pname,
+        &super::consumer_group_heartbeat::topic_infos(broker),
+    ) {
+        return respond(v, r);
+    }
     let pending = broker.groups.sync(
         req.group_id.as_str(),
         req.member_id.as_str(),
         req.generation_id,
-        if v >= 5 {
-            req.protocol_type.as_ref().map(|s| s.as_str())
-        } else {
-            None
-        },
-        if v >= 5 {
-            req.protocol_name.as_ref().map(|s| s.as_str())
-        } else {
-            None
-        },
+        ptype,
+        pname,
         req.assignments
             .iter()
             .map(|a| (a.member_id.to_string(), a.assignment.clone()))
@@ -44,6 +62,10 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: SyncGroupReq
             ..Default::default()
         }),
     };
+    respond(v, r)
+}
+
+fn respond(v: i16, r: SyncResult) -> Reply {
     let mut resp = SyncGroupResponse::default()
         .with_error_code(r.error.map(|e| e.code()).unwrap_or(0))
         .with_assignment(r.assignment);
