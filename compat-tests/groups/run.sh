@@ -509,8 +509,8 @@ sc_consumer_protocol() {
 
 # ------------------------------------------------------------------------------------------
 # Scenario 4: franz-go's own kgo integration tests that use consumer groups.
-KGO_CI_REGEX='^(TestGroupETL|TestGroupSimple|TestIssue523)$'
-KGO_NIGHTLY_REGEX='^(TestGroupETL|TestGroupSimple|TestIssue523|TestTxnEtl|Test848RegexBrokerResolves)$'
+KGO_CI_REGEX='^(TestGroupETL|TestGroupSimple|TestIssue523|Test848RegexBrokerResolves|TestUnknownGroupOffsetFetchPinned|TestIssue1034)$'
+KGO_NIGHTLY_REGEX='^(TestGroupETL|TestGroupSimple|TestIssue523|TestTxnEtl|Test848RegexBrokerResolves|TestUnknownGroupOffsetFetchPinned|TestIssue1034)$'
 
 scenario_dispatch "$@"
 

@@ -22,13 +22,15 @@ use sluice_protocol::kafka_protocol::messages::{
 };
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
 
-/// Every non-internal topic of the broker, as the assignor sees it.
+/// Every topic of the broker, as the assignor sees it. Internal topics included, as Kafka's
+/// metadata image: a subscription (by name or regex) to `__consumer_offsets` is assigned it
+/// (franz-go's Test848RegexBrokerResolves checks that on Kafka 4.3); clients that should not
+/// read internal topics leave them out of their subscriptions.
 pub fn topic_infos(broker: &Broker) -> Vec<TopicInfo> {
     broker
         .topics
         .snapshot()
         .iter()
-        .filter(|t| !t.is_internal())
         .map(|t| TopicInfo {
             name: t.name.clone(),
             id: t.id,
