@@ -9,7 +9,9 @@
 # acks=all, unthrottled) into each; then the records are read back by AssignConsumerPerf (ours:
 # assign()+seekToBeginning(), no consumer group) and by Kafka's ConsumerPerformance (which always
 # subscribes, i.e. needs consumer groups; "n/a" where the broker has none). Peak broker RSS is
-# the maximum of VmRSS polled every 200 ms during each run, and VmHWM at the end.
+# the maximum of VmRSS polled every 200 ms during each run, and VmHWM at the end. Broker CPU s
+# is the CPU time (user + system) the broker process used during each run: unlike throughput it
+# hardly depends on what else the machine runs.
 # Prints a table with the Sluice/Kafka ratio per row (also written to work/results-<date>.txt).
 # It reports numbers and never fails on them (exit status != 0 only if it could not run).
 #
@@ -122,6 +124,12 @@ stop_sampler() {
   SAMPLER_PID=""
 }
 
+# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks (/proc/PID/stat).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+TCK="$(getconf CLK_TCK)"
+# cpu_seconds T0 T1: the ticks between two cpu_ticks readings, in seconds.
+cpu_seconds() { awk -v a="$1" -v b="$2" -v t="$TCK" 'BEGIN { printf "%.2f", (b - a) / t }'; }
+
 declare -A R   # R[broker|row|metric] = value
 declare -A LOAD # load averages (1/5/15 min) when each broker's runs started and ended
 
@@ -132,11 +140,14 @@ produce_run() {
   local broker=$1 addr=$2 parts=$3 row="produce ${3}p" out rss="$WORK/rss.max"
   log "[$broker] $row: ProducerPerformance --num-records $RECORDS --record-size $SIZE acks=all"
   start_sampler "$BROKER_PID" "$rss"
+  local c0
+  c0="$(cpu_ticks "$BROKER_PID")"
   out="$WORK/out-$broker-produce-${parts}p.txt"
   timeout --foreground 1800 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*" \
     org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$addr" --topic "bench-${parts}p" \
     --num-records "$RECORDS" --record-size "$SIZE" --throughput -1 \
     --command-property acks=all >"$out" 2>"$out.err" || log "ProducerPerformance exit $?"
+  R["$broker|$row|broker CPU s"]="$(cpu_seconds "$c0" "$(cpu_ticks "$BROKER_PID")")"
   stop_sampler
   # Progress lines every 5 s, the summary last:
   # N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th.
@@ -157,9 +168,12 @@ consume_run() {
   local broker=$1 addr=$2 parts=$3 row="consume ${3}p (assign)" out rss="$WORK/rss.max"
   log "[$broker] $row: AssignConsumerPerf $RECORDS records"
   start_sampler "$BROKER_PID" "$rss"
+  local c0
+  c0="$(cpu_ticks "$BROKER_PID")"
   out="$WORK/out-$broker-consume-${parts}p.txt"
   timeout --foreground 1800 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" \
     -cp "$LIB/*:$CLASSES" AssignConsumerPerf "$addr" "bench-${parts}p" "$RECORDS" 600 >"$out" 2>"$out.err" || log "AssignConsumerPerf exit $?"
+  R["$broker|$row|broker CPU s"]="$(cpu_seconds "$c0" "$(cpu_ticks "$BROKER_PID")")"
   stop_sampler
   sed 's/^/    /' "$out" >&2
   if grep -q records_per_sec "$out"; then
@@ -174,9 +188,12 @@ consumer_perf_run() {
   local broker=$1 addr=$2 parts=$3 row="consume ${3}p (ConsumerPerformance)" out rc=0
   log "[$broker] $row: ConsumerPerformance --num-records $RECORDS (group protocol)"
   out="$WORK/out-$broker-consumerperf-${parts}p.txt"
+  local c0
+  c0="$(cpu_ticks "$BROKER_PID")"
   timeout --foreground 900 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*" \
     org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$addr" --topic "bench-${parts}p" \
     --num-records "$RECORDS" --timeout 30000 >"$out" 2>"$out.err" || rc=$?
+  R["$broker|$row|broker CPU s"]="$(cpu_seconds "$c0" "$(cpu_ticks "$BROKER_PID")")"
   sed 's/^/    /' "$out" >&2
   # header: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
   local line
@@ -227,13 +244,13 @@ table="$WORK/results-$(date +%Y%m%d-%H%M%S).txt"
   done
   printf '%-34s %-12s %14s %14s %12s\n' "run" "metric" "sluice" "kafka" "sluice/kafka"
   for row in "produce 1p" "produce 8p" "consume 1p (assign)" "consume 8p (assign)" "consume 8p (ConsumerPerformance)" "broker"; do
-    for metric in records/s MB/s "p50 ms" "p99 ms" "p99.9 ms" "peak RSS MB" "VmHWM MB"; do
+    for metric in records/s MB/s "p50 ms" "p99 ms" "p99.9 ms" "broker CPU s" "peak RSS MB" "VmHWM MB"; do
       s="${R[sluice|$row|$metric]:-}"
       k="${R[kafka|$row|$metric]:-}"
       [[ -z "$s" && -z "$k" ]] && continue
       printf '%-34s %-12s %14s %14s %12s\n' "$row" "$metric" "$(fmt "${s:--}")" "$(fmt "${k:--}")" "$(ratio "$s" "$k")"
     done
   done
-  echo "(ratio > 1: Sluice higher. For records/s and MB/s higher is better; for latency and RSS lower is better.)"
+  echo "(ratio > 1: Sluice higher. For records/s and MB/s higher is better; for latency, CPU and RSS lower is better.)"
 } | tee "$table"
 log "table written to ${table#"$COMPAT_DIR/"}"
