@@ -187,6 +187,26 @@ mod tests {
         assert!(parse_subscription(&neg).is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends as protocol metadata: an answer or an error, never a panic,
+        /// and nothing allocated beyond what the bytes can hold.
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = parse_subscription(&b);
+            let _ = parse_assignment(&b);
+            let _ = version_of(&b);
+        }
+
+        #[test]
+        fn encoded_assignments_parse_back(
+            parts in proptest::collection::vec(("[a-z]{1,12}", proptest::collection::vec(0i32..1000, 0..8)), 0..6),
+            version in -2i16..6,
+        ) {
+            let b = encode_assignment(version, &parts);
+            proptest::prop_assert_eq!(parse_assignment(&b).unwrap(), parts);
+        }
+    }
+
     #[test]
     fn assignments_round_trip() {
         let a: TopicPartitions = vec![("x".into(), vec![0, 3]), ("y".into(), vec![])];
