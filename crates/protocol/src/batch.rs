@@ -223,6 +223,23 @@ impl<'a> RecordBatch<'a> {
         Ok(batch)
     }
 
+    /// Parse and validate a batch read back from a log: length, magic, CRC, codec id, and a
+    /// record count of at most lastOffsetDelta + 1 (Kafka's `ensureValid`). The log cleaner
+    /// leaves batches with fewer records than offsets, or none, keeping their offsets.
+    pub fn parse_stored(buf: &'a [u8]) -> Result<Self, BatchError> {
+        let batch = Self::parse(buf)?;
+        batch.verify_crc()?;
+        batch.compression()?;
+        let (count, delta) = (batch.records_count(), batch.last_offset_delta());
+        if count < 0 || delta < 0 || i64::from(count) > i64::from(delta) + 1 {
+            return Err(BatchError::InvalidRecordCount {
+                count,
+                last_offset_delta: delta,
+            });
+        }
+        Ok(batch)
+    }
+
     /// The whole batch (log overhead included).
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes

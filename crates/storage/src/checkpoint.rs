@@ -1,5 +1,5 @@
 //! Kafka's offset checkpoint files (`recovery-point-offset-checkpoint`,
-//! `log-start-offset-checkpoint`): a version line (`0`), a count line, then one
+//! `log-start-offset-checkpoint`, `cleaner-offset-checkpoint`): a version line (`0`), a count line, then one
 //! `topic partition offset` line per partition. Written atomically: temp file, fsync, rename,
 //! fsync of the directory.
 
@@ -13,6 +13,8 @@ use crate::TopicPartition;
 
 pub const RECOVERY_POINT_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
 pub const LOG_START_OFFSET_CHECKPOINT_FILE: &str = "log-start-offset-checkpoint";
+/// The log cleaner's progress per compacted partition: below the offset, the log is clean.
+pub const CLEANER_OFFSET_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 const VERSION: i32 = 0;
 
 /// One checkpoint file in a log dir.

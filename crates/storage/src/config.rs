@@ -11,7 +11,7 @@ pub enum MessageTimestampType {
 }
 
 /// The subset of Kafka's topic configs that the storage layer acts on. Defaults are Kafka's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// segment.bytes: roll when the active segment would exceed this (default 1 GiB).
     pub segment_bytes: u32,
@@ -44,6 +44,21 @@ pub struct LogConfig {
     /// cleanup.policy contains `delete`: retention.ms / retention.bytes apply (a compact-only
     /// topic keeps its segments; only the log start offset removes them).
     pub cleanup_policy_delete: bool,
+    /// cleanup.policy contains `compact`: the log cleaner keeps the latest record per key
+    /// (default false).
+    pub cleanup_policy_compact: bool,
+    /// delete.retention.ms: how long a tombstone (and a transaction marker) stays after the
+    /// cleaner first saw it (its batch's delete horizon; default 1 day).
+    pub delete_retention_ms: i64,
+    /// min.cleanable.dirty.ratio: clean when dirty bytes / total bytes exceed this (default
+    /// 0.5).
+    pub min_cleanable_dirty_ratio: f64,
+    /// min.compaction.lag.ms: a segment whose largest timestamp is newer than this is not
+    /// cleaned yet (default 0).
+    pub min_compaction_lag_ms: i64,
+    /// max.compaction.lag.ms: a log whose oldest dirty segment's first batch is older than
+    /// this is cleaned whatever its dirty ratio (default: never).
+    pub max_compaction_lag_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -62,6 +77,11 @@ impl Default for LogConfig {
             retention_bytes: -1,
             file_delete_delay_ms: 60_000,
             cleanup_policy_delete: true,
+            cleanup_policy_compact: false,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }
@@ -114,6 +134,24 @@ impl LogConfig {
             return Err(StorageError::InvalidConfig(format!(
                 "file.delete.delay.ms {} must be >= 0",
                 self.file_delete_delay_ms
+            )));
+        }
+        if self.delete_retention_ms < 0 || self.min_compaction_lag_ms < 0 {
+            return Err(StorageError::InvalidConfig(format!(
+                "delete.retention.ms {} and min.compaction.lag.ms {} must be >= 0",
+                self.delete_retention_ms, self.min_compaction_lag_ms
+            )));
+        }
+        if self.max_compaction_lag_ms < 1 {
+            return Err(StorageError::InvalidConfig(format!(
+                "max.compaction.lag.ms {} must be >= 1",
+                self.max_compaction_lag_ms
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.min_cleanable_dirty_ratio) {
+            return Err(StorageError::InvalidConfig(format!(
+                "min.cleanable.dirty.ratio {} must be in [0, 1]",
+                self.min_cleanable_dirty_ratio
             )));
         }
         if self.max_message_bytes > i32::MAX as u32 {

@@ -151,6 +151,13 @@ impl IndexFile {
     fn flush(&self) -> Result<()> {
         self.file.sync_data().at(&self.path)
     }
+
+    /// Rename the file (the open handle stays valid).
+    fn rename(&mut self, to: PathBuf) -> Result<()> {
+        std::fs::rename(&self.path, &to).at(&self.path)?;
+        self.path = to.into();
+        Ok(())
+    }
 }
 
 /// Writer side of a segment's `.index`.
@@ -223,6 +230,10 @@ impl OffsetIndex {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+    /// Rename the file (the cleaner's `.cleaned` -> `.swap` -> final name steps).
+    pub(crate) fn rename(&mut self, to: PathBuf) -> Result<()> {
+        self.inner.rename(to)
     }
     pub fn entries(&self) -> u64 {
         self.inner.entries
@@ -427,6 +438,10 @@ impl TimeIndex {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+    /// Rename the file (the cleaner's `.cleaned` -> `.swap` -> final name steps).
+    pub(crate) fn rename(&mut self, to: PathBuf) -> Result<()> {
+        self.inner.rename(to)
     }
     pub fn entries(&self) -> u64 {
         self.inner.entries

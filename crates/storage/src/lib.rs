@@ -8,9 +8,13 @@
 //!   `.timeindex`, `.txnindex` files.
 //! - [`ProducerStateManager`]: idempotent producers' epochs and last batches per partition
 //!   (duplicate detection, sequence checks) and their `.snapshot` files.
+//! - [`LogCleaner`]: compaction of `cleanup.policy=compact` logs (latest record per key,
+//!   tombstones after delete.retention.ms, aborted transactions dropped), swapped in through
+//!   Kafka's `.cleaned` / `.swap` files; progress in `cleaner-offset-checkpoint`.
 //! - [`LogConfig`]: per-topic settings; [`Time`]: the injectable clock.
 
 pub mod checkpoint;
+pub mod cleaner;
 pub mod config;
 pub mod error;
 pub mod index;
@@ -21,6 +25,7 @@ pub mod segment;
 pub mod time;
 pub mod txn_index;
 
+pub use cleaner::{CleanStats, CleanerConfig, CleanerPassSummary, LogCleaner, OffsetMap};
 pub use config::{LogConfig, MessageTimestampType};
 pub use error::{Result, StorageError};
 pub use index::{OffsetIndex, OffsetPosition, TimeIndex, TimestampOffset};

@@ -12,6 +12,7 @@
 //!   `sync_to` is a group commit: one fsync at a time, covering the log end offset as of its
 //!   start; later callers whose offset it covers just wait for it.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -30,8 +31,9 @@ use crate::producer_state::{
     ProducerStateManager, UnstableTxn, DEFAULT_PRODUCER_ID_EXPIRATION_MS,
 };
 use crate::segment::{
-    self, BatchScanner, LogSegment, RollParams, RollReason, SegmentView, DELETED_FILE_SUFFIX,
-    INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX,
+    self, BatchScanner, LogSegment, RollParams, RollReason, SegmentView, CLEANED_FILE_SUFFIX,
+    DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, SWAP_FILE_SUFFIX,
+    TIME_INDEX_FILE_SUFFIX,
 };
 use crate::time::Time;
 use crate::txn_index::{AbortedTxn, TXN_INDEX_FILE_SUFFIX};
@@ -196,6 +198,14 @@ impl LogSnapshot {
     pub fn unstable_transactions(&self) -> &[UnstableTxn] {
         &self.unstable
     }
+    /// The closed segments, oldest first (what the cleaner may read).
+    pub(crate) fn inactive_segments(&self) -> &[SegmentView] {
+        &self.inactive
+    }
+    /// Base offset of the active segment.
+    pub fn active_segment_base_offset(&self) -> i64 {
+        self.active.base_offset
+    }
     fn segment(&self, i: usize) -> Option<&SegmentView> {
         match i.cmp(&self.inactive.len()) {
             std::cmp::Ordering::Less => self.inactive.get(i),
@@ -341,6 +351,7 @@ impl PartitionLog {
         config.validate()?;
         fs::create_dir_all(&dir).at(&dir)?;
         let now = time.milliseconds();
+        complete_interrupted_swaps(&dir)?;
         let bases = scan_dir(&dir)?;
         let mut segments = Vec::with_capacity(bases.len().max(1));
         let mut rebuild = Vec::with_capacity(bases.len());
@@ -1583,6 +1594,95 @@ impl PartitionLog {
         for seg in removed {
             files.extend(seg.rename_to_deleted()?);
         }
+        self.schedule_removal(files, config, now)
+    }
+
+    /// For the cleaner (Kafka's `lastRecordsOfActiveProducers`): per active producer, the last
+    /// offset of its last data batch (None if it has none, e.g. after an epoch bump by a
+    /// marker) and its epoch. The batches holding these are kept, emptied if need be, so the
+    /// producer's sequence and epoch survive cleaning.
+    pub(crate) fn last_records_of_active_producers(&self) -> HashMap<i64, (Option<i64>, i16)> {
+        let w = lock(&self.writer);
+        w.producers
+            .active_producers()
+            .into_iter()
+            .map(|e| {
+                let last = e.last_data_offset();
+                (
+                    e.producer_id,
+                    ((last >= 0).then_some(last), e.producer_epoch),
+                )
+            })
+            .collect()
+    }
+
+    /// Swap a cleaned segment in for `old`, consecutive closed segments read from an earlier
+    /// snapshot (Kafka's `replaceSegments`). Under the writer lock: check `old` are still the
+    /// log's segments (retention, DeleteRecords or truncation may have changed them since; then
+    /// the cleaned files are deleted and this returns false), rename the cleaned files
+    /// `.cleaned` -> `.swap`, put the segment in place of `old`, rename the old segments'
+    /// files to `.deleted` (removed after file.delete.delay.ms; readers keep their handles),
+    /// then `.swap` -> the final names. A crash at any point is finished or undone at the next
+    /// load (`complete_interrupted_swaps`).
+    pub(crate) fn replace_segments(
+        &self,
+        cleaned: LogSegment,
+        old: &[SegmentView],
+    ) -> Result<bool> {
+        let config = self.config();
+        let mut w = lock(&self.writer);
+        let n = w.segments.len();
+        let start = old
+            .first()
+            .and_then(|o| {
+                w.segments
+                    .iter()
+                    .position(|s| s.base_offset() == o.base_offset)
+            })
+            .filter(|&i| {
+                i + old.len() < n
+                    && old
+                        .iter()
+                        .zip(&w.segments[i..])
+                        .all(|(v, s)| s.is_viewed_by(v))
+            });
+        let Some(i) = start.filter(|_| self.check_writable(&w).is_ok()) else {
+            drop(w);
+            cleaned.delete()?;
+            return Ok(false);
+        };
+        let now = self.time.milliseconds();
+        let mut cleaned = cleaned;
+        let res = (|| -> Result<()> {
+            cleaned.change_file_suffixes(CLEANED_FILE_SUFFIX, SWAP_FILE_SUFFIX)?;
+            sync_dir(&self.dir)?;
+            let removed: Vec<LogSegment> = w
+                .segments
+                .splice(i..i + old.len(), std::iter::once(cleaned))
+                .collect();
+            let mut files = Vec::new();
+            for seg in removed {
+                files.extend(seg.rename_to_deleted()?);
+            }
+            w.segments[i].change_file_suffixes(SWAP_FILE_SUFFIX, "")?;
+            sync_dir(&self.dir)?;
+            self.schedule_removal(files, &config, now)
+        })();
+        if let Err(e) = res {
+            return self.fail(e);
+        }
+        let n = w.segments.len();
+        w.inactive_views = Arc::new(w.segments[..n - 1].iter().map(LogSegment::view).collect());
+        let p = self.publish(&mut w);
+        drop(w);
+        if p.moved() {
+            self.notify(p.hw);
+        }
+        Ok(true)
+    }
+
+    /// Remove `files` (renamed `.deleted`) after file.delete.delay.ms.
+    fn schedule_removal(&self, files: Vec<PathBuf>, config: &LogConfig, now: i64) -> Result<()> {
         let pending = PendingDeletion {
             due_ms: now.saturating_add(config.file_delete_delay_ms),
             files,
@@ -1705,7 +1805,11 @@ fn aborted_entry(c: &CompletedTxnWithLso) -> AbortedTxn {
 /// Kafka's `LocalLog.collectAbortedTransactions` on one snapshot: every segment from the one
 /// holding `start` (a transaction's entry sits with its marker, which may be far above its
 /// data) until an entry completes the search.
-fn collect_aborted(snap: &LogSnapshot, start: i64, upper: i64) -> Result<Vec<AbortedTxn>> {
+pub(crate) fn collect_aborted(
+    snap: &LogSnapshot,
+    start: i64,
+    upper: i64,
+) -> Result<Vec<AbortedTxn>> {
     let mut out = Vec::new();
     for seg in snap.segments_from(start) {
         if seg.txn_index.collect_aborted(start, upper, &mut out)? {
@@ -1823,6 +1927,107 @@ fn replay(
 struct PayloadStats {
     batches: usize,
     messages: i64,
+}
+
+/// Base offset of a segment file name (`.log`, `.index`, `.timeindex`, `.txnindex`).
+fn segment_file_offset(name: &str) -> Option<i64> {
+    [
+        LOG_FILE_SUFFIX,
+        INDEX_FILE_SUFFIX,
+        TIME_INDEX_FILE_SUFFIX,
+        TXN_INDEX_FILE_SUFFIX,
+    ]
+    .iter()
+    .find_map(|suffix| segment::offset_from_file_name(name, suffix))
+}
+
+/// Finish or undo a cleaner swap interrupted by a crash (Kafka's LogLoader
+/// `removeTempFilesAndCollectSwapFiles` and the passes after it):
+/// - `.cleaned` files are a cleaning that never started its swap: deleted. A `.swap` file
+///   whose base offset is at or above the lowest `.cleaned` one belongs to a swap whose
+///   renames were not all done: deleted too (the old segments are still complete).
+/// - Every other `.swap` segment was complete: the old segments it replaces (base offsets in
+///   [lowest swap base, highest swap next offset)) are deleted and the `.swap` files renamed
+///   to their final names.
+fn complete_interrupted_swaps(dir: &Path) -> Result<()> {
+    let mut min_cleaned = i64::MAX;
+    let mut swaps: Vec<(i64, PathBuf, String)> = Vec::new();
+    let mut changed = false;
+    for entry in fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if let Some(stem) = name.strip_suffix(CLEANED_FILE_SUFFIX) {
+            if let Some(base) = segment_file_offset(stem) {
+                min_cleaned = min_cleaned.min(base);
+            }
+            tracing::info!("deleting unfinished cleaner output {}", path.display());
+            fs::remove_file(&path).at(&path)?;
+            changed = true;
+        } else if let Some(stem) = name.strip_suffix(SWAP_FILE_SUFFIX) {
+            if let Some(base) = segment_file_offset(stem) {
+                swaps.push((base, path, stem.to_owned()));
+            }
+        }
+    }
+    let (valid, invalid): (Vec<_>, Vec<_>) = swaps
+        .into_iter()
+        .partition(|(base, _, _)| *base < min_cleaned);
+    for (_, path, _) in &invalid {
+        tracing::info!(
+            "deleting swap file of an unfinished swap {}",
+            path.display()
+        );
+        fs::remove_file(path).at(path)?;
+        changed = true;
+    }
+    let mut min_swap = i64::MAX;
+    let mut max_swap = i64::MIN;
+    for (base, path, stem) in &valid {
+        if segment::offset_from_file_name(stem, LOG_FILE_SUFFIX).is_none() {
+            continue;
+        }
+        let file = fs::File::open(path).at(path)?;
+        let len = file.metadata().at(path)?.len();
+        let mut scan = BatchScanner::new(&file, path, 0, len);
+        let mut next = *base;
+        while let Ok(Some((_, h))) = scan.next_header() {
+            next = h.next_offset();
+        }
+        min_swap = min_swap.min(*base);
+        max_swap = max_swap.max(next);
+    }
+    if min_swap < max_swap {
+        for entry in fs::read_dir(dir).at(dir)? {
+            let entry = entry.at(dir)?;
+            let path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if let Some(base) = segment_file_offset(&name) {
+                if (min_swap..max_swap).contains(&base) {
+                    tracing::info!(
+                        "deleting {} replaced by a cleaned segment before a crash",
+                        path.display()
+                    );
+                    fs::remove_file(&path).at(&path)?;
+                    changed = true;
+                }
+            }
+        }
+    }
+    for (_, path, stem) in &valid {
+        let target = dir.join(stem);
+        tracing::info!("finishing the swap of {}", target.display());
+        fs::rename(path, &target).at(path)?;
+        changed = true;
+    }
+    if changed {
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// List the segment base offsets in a partition directory, deleting leftovers Kafka would

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::checkpoint::{
-    sync_dir, OffsetCheckpointFile, LOG_START_OFFSET_CHECKPOINT_FILE,
-    RECOVERY_POINT_CHECKPOINT_FILE,
+    sync_dir, OffsetCheckpointFile, CLEANER_OFFSET_CHECKPOINT_FILE,
+    LOG_START_OFFSET_CHECKPOINT_FILE, RECOVERY_POINT_CHECKPOINT_FILE,
 };
 use crate::config::LogConfig;
 use crate::error::{IoContext, Result, StorageError};
@@ -69,6 +69,9 @@ pub struct LogManager {
     delete_counter: AtomicU64,
     /// Serializes checkpoint writers (they share the files' `.tmp` names).
     checkpoint_lock: Mutex<()>,
+    /// `cleaner-offset-checkpoint` of every log dir: where each compacted log's dirty
+    /// section starts.
+    cleaner_checkpoints: Mutex<HashMap<TopicPartition, i64>>,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -114,8 +117,12 @@ impl LogManager {
         }
         let listener: ListenerSlot = Arc::new(RwLock::new(None));
         let mut logs = HashMap::new();
+        let mut cleaner_checkpoints = HashMap::new();
         for dir in &log_dirs {
             fs::create_dir_all(dir).at(dir)?;
+            cleaner_checkpoints.extend(
+                OffsetCheckpointFile::new(dir.join(CLEANER_OFFSET_CHECKPOINT_FILE)).read()?,
+            );
             let marker = dir.join(CLEAN_SHUTDOWN_FILE);
             let clean = marker.exists();
             let rps = OffsetCheckpointFile::new(dir.join(RECOVERY_POINT_CHECKPOINT_FILE)).read()?;
@@ -187,7 +194,44 @@ impl LogManager {
             producer_id_expiration_ms: expiration,
             delete_counter: AtomicU64::new(0),
             checkpoint_lock: Mutex::new(()),
+            cleaner_checkpoints: Mutex::new(cleaner_checkpoints),
         })
+    }
+
+    /// The clock the logs use (milliseconds).
+    pub fn now_ms(&self) -> i64 {
+        self.time.milliseconds()
+    }
+
+    /// The log cleaner's checkpoint of a partition (`cleaner-offset-checkpoint`).
+    pub fn cleaner_checkpoint(&self, tp: &TopicPartition) -> Option<i64> {
+        lock(&self.cleaner_checkpoints).get(tp).copied()
+    }
+
+    /// Record that `log` is clean below `offset` and rewrite its log dir's
+    /// `cleaner-offset-checkpoint` (entries of logs no longer here are dropped).
+    pub fn update_cleaner_checkpoint(&self, log: &PartitionLog, offset: i64) -> Result<()> {
+        let _g = lock(&self.checkpoint_lock);
+        let tp = log.topic_partition().clone();
+        let Some(dir) = log.dir().parent().map(Path::to_path_buf) else {
+            return Ok(());
+        };
+        if self.get_log(&tp).is_none() {
+            return Ok(());
+        }
+        let mut cps = lock(&self.cleaner_checkpoints);
+        cps.insert(tp, offset);
+        let logs = self.all_logs();
+        let mut entries: Vec<(TopicPartition, i64)> = logs
+            .iter()
+            .filter(|l| l.dir().parent() == Some(dir.as_path()))
+            .filter_map(|l| {
+                let tp = l.topic_partition();
+                cps.get(tp).map(|&o| (tp.clone(), o))
+            })
+            .collect();
+        entries.sort();
+        OffsetCheckpointFile::new(dir.join(CLEANER_OFFSET_CHECKPOINT_FILE)).write(&entries)
     }
 
     pub fn log_dirs(&self) -> &[PathBuf] {
@@ -286,6 +330,7 @@ impl LogManager {
             .unwrap_or_else(|e| e.into_inner())
             .remove(tp)
             .ok_or_else(|| StorageError::UnknownTopicPartition(tp.clone()))?;
+        lock(&self.cleaner_checkpoints).remove(tp);
         let dir = log.dir().to_path_buf();
         let parent = dir.parent().map(Path::to_path_buf).unwrap_or_default();
         let n = self.delete_counter.fetch_add(1, Ordering::SeqCst);

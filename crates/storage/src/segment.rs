@@ -25,6 +25,18 @@ pub const TIME_INDEX_FILE_SUFFIX: &str = ".timeindex";
 /// Kafka's suffix for segment files scheduled for deletion.
 pub const DELETED_FILE_SUFFIX: &str = ".deleted";
 
+/// Suffix of a segment the cleaner is writing (Kafka's CleanedFileSuffix).
+pub const CLEANED_FILE_SUFFIX: &str = ".cleaned";
+/// Suffix of a cleaned segment being swapped in (Kafka's SwapFileSuffix).
+pub const SWAP_FILE_SUFFIX: &str = ".swap";
+
+/// `path` with `suffix` appended to its file name.
+pub fn add_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
 /// The 20-digit zero-padded file name prefix Kafka uses for a segment's base offset.
 pub fn filename_prefix(offset: i64) -> String {
     format!("{offset:020}")
@@ -241,7 +253,28 @@ impl LogSegment {
         max_index_size: u32,
         now: i64,
     ) -> Result<Self> {
-        let log_path = log_file(dir, base_offset);
+        Self::create_with_suffix(
+            dir,
+            base_offset,
+            "",
+            index_interval_bytes,
+            max_index_size,
+            now,
+        )
+    }
+
+    /// [`create`](Self::create) with `suffix` after every file name (the cleaner writes
+    /// `<base>.log.cleaned` etc.; see [`change_file_suffixes`](Self::change_file_suffixes)).
+    pub fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        suffix: &str,
+        index_interval_bytes: u32,
+        max_index_size: u32,
+        now: i64,
+    ) -> Result<Self> {
+        let with = |p: PathBuf| add_suffix(&p, suffix);
+        let log_path = with(log_file(dir, base_offset));
         let log = OpenOptions::new()
             .read(true)
             .write(true)
@@ -263,16 +296,19 @@ impl LogSegment {
             log: Arc::new(log),
             size: 0,
             offset_index: OffsetIndex::create(
-                index_file(dir, base_offset),
+                with(index_file(dir, base_offset)),
                 base_offset,
                 max_index_size,
             )?,
             time_index: TimeIndex::create(
-                time_index_file(dir, base_offset),
+                with(time_index_file(dir, base_offset)),
                 base_offset,
                 max_index_size,
             )?,
-            txn_index: TransactionIndex::create(txn_index_file(dir, base_offset), base_offset)?,
+            txn_index: TransactionIndex::create(
+                with(txn_index_file(dir, base_offset)),
+                base_offset,
+            )?,
             index_interval_bytes: u64::from(index_interval_bytes),
             bytes_since_last_index_entry: 0,
             max_timestamp_so_far: TimestampOffset {
@@ -438,6 +474,12 @@ impl LogSegment {
         }
     }
 
+    /// Whether `view` was taken of this segment (the same open `.log` file and size): the
+    /// cleaner checks the segments it read are still in the log before swapping.
+    pub(crate) fn is_viewed_by(&self, view: &SegmentView) -> bool {
+        Arc::ptr_eq(&self.log, &view.log) && self.size == view.size
+    }
+
     pub fn can_convert_to_relative_offset(&self, offset: i64) -> bool {
         self.offset_index.can_append_offset(offset)
     }
@@ -573,7 +615,7 @@ impl LogSegment {
                 break;
             }
             let bytes = reader.slice(pos, size as usize)?;
-            let b = match RecordBatch::parse_validated(bytes) {
+            let b = match RecordBatch::parse_stored(bytes) {
                 Ok(b) => b,
                 Err(e) => {
                     invalid = Some(e.to_string());
@@ -723,6 +765,29 @@ impl LogSegment {
             }
         }
         Ok(renamed)
+    }
+
+    /// Rename every file of the segment from `<name><old>` to `<name><new>` (Kafka's
+    /// `changeFileSuffixes`), the `.log` last; open handles (and readers' views) stay valid.
+    pub fn change_file_suffixes(&mut self, old: &str, new: &str) -> Result<()> {
+        let rename = |p: &Path| -> Result<PathBuf> {
+            let name = p.to_string_lossy();
+            let stem = name.strip_suffix(old).ok_or_else(|| StorageError::Io {
+                path: p.to_path_buf(),
+                source: std::io::Error::other(format!("file name does not end with {old:?}")),
+            })?;
+            Ok(PathBuf::from(format!("{stem}{new}")))
+        };
+        let to = rename(self.offset_index.path())?;
+        self.offset_index.rename(to)?;
+        let to = rename(self.time_index.path())?;
+        self.time_index.rename(to)?;
+        let to = rename(self.txn_index.path())?;
+        self.txn_index.rename(to)?;
+        let to = rename(&self.log_path)?;
+        fs::rename(&self.log_path, &to).at(&self.log_path)?;
+        self.log_path = to.into();
+        Ok(())
     }
 
     /// Delete the segment's files.

@@ -163,6 +163,12 @@ impl TransactionIndex {
     pub fn path(&self) -> &Path {
         &self.path
     }
+    /// Rename the file (the cleaner's `.cleaned` -> `.swap` -> final name steps).
+    pub(crate) fn rename(&mut self, to: PathBuf) -> Result<()> {
+        std::fs::rename(&self.path, &to).at(&self.path)?;
+        self.path = to.into();
+        Ok(())
+    }
     pub fn entries(&self) -> u64 {
         self.entries
     }
