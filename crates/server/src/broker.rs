@@ -13,8 +13,8 @@ use crate::topic_policy::{TopicPolicies, TopicPolicy};
 use crate::topics::{self, RegistryError, TopicMeta, TopicRegistry};
 use sluice_protocol::error::KafkaError;
 use sluice_storage::{
-    LogConfig, LogManager, MessageTimestampType, PartitionLog, ProducerStateConfig, StorageError,
-    SystemTime, Time, TopicPartition,
+    CleanerConfig, CleanerPassSummary, LogCleaner, LogConfig, LogManager, MessageTimestampType,
+    PartitionLog, ProducerStateConfig, StorageError, SystemTime, Time, TopicPartition,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -96,6 +96,8 @@ pub struct Broker {
     pub dynamic: DynamicConfigs,
     /// Largest decompressed records section accepted in a produced batch.
     pub max_decompressed_batch_bytes: usize,
+    /// The log cleaner (None when log.cleaner.enable is false).
+    pub cleaner: Option<LogCleaner>,
     pub started: Instant,
 }
 
@@ -183,6 +185,7 @@ impl Broker {
             .get("sluice.max.decompressed.batch.bytes")
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES);
+        let cleaner = cleaner_config(&config, max_decompressed_batch_bytes)?.map(LogCleaner::new);
         let broker = Self {
             config,
             cluster_id,
@@ -199,6 +202,7 @@ impl Broker {
             txn,
             dynamic,
             max_decompressed_batch_bytes,
+            cleaner,
             started: Instant::now(),
         };
         broker.reconcile_logs()?;
@@ -325,6 +329,16 @@ impl Broker {
             Ok(_) => Ok(()),
             Err(e) if e.code == KafkaError::TopicAlreadyExists => Ok(()),
             Err(e) => Err(e),
+        }
+    }
+
+    /// One pass of the log cleaner over the compacted logs (the maintenance loop runs it every
+    /// log.cleaner.backoff.ms; tests call it directly). Blocks on file I/O. Does nothing when
+    /// log.cleaner.enable is false.
+    pub fn clean_logs(&self) -> CleanerPassSummary {
+        match &self.cleaner {
+            Some(c) => c.clean_once(&self.logs),
+            None => CleanerPassSummary::default(),
         }
     }
 
@@ -856,9 +870,60 @@ pub fn log_config(
         retention_bytes: get(config, overrides, "retention.bytes")?,
         file_delete_delay_ms: get(config, overrides, "file.delete.delay.ms")?,
         cleanup_policy_delete: cleanup_policy.split(',').any(|p| p.trim() == "delete"),
+        cleanup_policy_compact: cleanup_policy.split(',').any(|p| p.trim() == "compact"),
+        delete_retention_ms: get(config, overrides, "delete.retention.ms")?,
+        min_cleanable_dirty_ratio: get(config, overrides, "min.cleanable.dirty.ratio")?,
+        min_compaction_lag_ms: get(config, overrides, "min.compaction.lag.ms")?,
+        max_compaction_lag_ms: get(config, overrides, "max.compaction.lag.ms")?,
     };
     cfg.validate().map_err(|e| ("log config", e.to_string()))?;
     Ok(cfg)
+}
+
+/// The log cleaner's settings (log.cleaner.enable, log.cleaner.dedupe.buffer.size,
+/// log.cleaner.io.buffer.load.factor); None when the cleaner is disabled.
+fn cleaner_config(
+    config: &BrokerConfig,
+    max_decompressed_batch_bytes: usize,
+) -> Result<Option<CleanerConfig>, StartError> {
+    fn parse<T: std::str::FromStr>(
+        config: &BrokerConfig,
+        key: &str,
+        default: T,
+    ) -> Result<T, StartError> {
+        match config.raw.get(key) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| StartError::Config {
+                key: key.to_string(),
+                message: format!("{v:?} is not a valid value"),
+            }),
+        }
+    }
+    if !parse(config, "log.cleaner.enable", true)? {
+        return Ok(None);
+    }
+    let d = CleanerConfig::default();
+    let dedupe_buffer_size: usize = parse(
+        config,
+        "log.cleaner.dedupe.buffer.size",
+        d.dedupe_buffer_size,
+    )?;
+    let load_factor: f64 = parse(
+        config,
+        "log.cleaner.io.buffer.load.factor",
+        d.dedupe_buffer_load_factor,
+    )?;
+    if !(load_factor > 0.0 && load_factor <= 1.0) {
+        return Err(StartError::Config {
+            key: "log.cleaner.io.buffer.load.factor".into(),
+            message: format!("{load_factor} must be in (0, 1]"),
+        });
+    }
+    Ok(Some(CleanerConfig {
+        dedupe_buffer_size,
+        dedupe_buffer_load_factor: load_factor,
+        max_decompressed_batch_bytes,
+    }))
 }
 
 /// The KIP-848 coordinator's settings from Kafka's group.consumer.* broker configs.

@@ -335,6 +335,12 @@ const BROKER_KEYS: &[&str] = &[
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
     "log.retention.check.interval.ms",
+    "log.cleaner.enable",
+    "log.cleaner.backoff.ms",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.io.buffer.load.factor",
+    // One cleaner thread whatever this says (the dedupe buffer is the whole budget).
+    "log.cleaner.threads",
 ];
 
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {

@@ -2277,6 +2277,118 @@ mod tests {
         GroupCoordinator::new(config, logs, clock)
     }
 
+    /// `__consumer_offsets` as a compacted topic (as it is created), and a coordinator on it.
+    fn compacted_coordinator(
+        dir: &std::path::Path,
+        clock: Arc<MockTime>,
+    ) -> (Arc<LogManager>, Arc<GroupCoordinator>) {
+        let config = LogConfig {
+            cleanup_policy_compact: true,
+            cleanup_policy_delete: false,
+            delete_retention_ms: 0,
+            min_cleanable_dirty_ratio: 0.01,
+            ..LogConfig::default()
+        };
+        let logs =
+            Arc::new(LogManager::open(vec![dir.to_path_buf()], config, clock.clone()).unwrap());
+        for p in 0..4 {
+            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
+                .unwrap();
+        }
+        let config = GroupConfig {
+            initial_rebalance_delay_ms: 0,
+            offsets_partitions: 4,
+            ..GroupConfig::default()
+        };
+        (logs.clone(), GroupCoordinator::new(config, logs, clock))
+    }
+
+    /// The replay at start-up rebuilds the same groups from a cleaned `__consumer_offsets`:
+    /// superseded commits and deleted groups' tombstones gone, transactional offsets with
+    /// their markers (committed kept, aborted dropped).
+    #[tokio::test(start_paused = true)]
+    async fn replay_of_a_cleaned_offsets_log_rebuilds_the_same_state() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let (logs, c) = compacted_coordinator(d.path(), clock.clone());
+        for o in 1..=5 {
+            assert_eq!(
+                c.commit_offsets("g", "", -1, None, vec![offset_entry("t", 0, o)]),
+                vec![None]
+            );
+        }
+        assert_eq!(
+            c.commit_offsets("h", "", -1, None, vec![offset_entry("t", 0, 3)]),
+            vec![None]
+        );
+        assert_eq!(c.delete_group("h"), None);
+        let part = c.partition_for("g");
+        let log = logs
+            .get_log(&TopicPartition::new(OFFSETS_TOPIC, part))
+            .unwrap();
+        let txn = |pid: i64, offset: (i32, i64), commit: bool| {
+            let r = c.txn_commit_offsets(
+                "g",
+                pid,
+                0,
+                "",
+                -1,
+                None,
+                vec![offset_entry("t", offset.0, offset.1)],
+            );
+            assert_eq!(r, vec![None]);
+            log.append_control_marker(
+                &sluice_storage::TxnMarker {
+                    producer_id: pid,
+                    producer_epoch: 0,
+                    coordinator_epoch: 0,
+                    commit,
+                    transaction_version: 0,
+                },
+                0,
+            )
+            .unwrap();
+            c.complete_txn(part, pid, commit);
+        };
+        txn(42, (1, 10), true);
+        txn(43, (2, 20), false);
+        txn(44, (3, 30), true);
+        // A plain commit supersedes the first transaction's offset.
+        assert_eq!(
+            c.commit_offsets("g", "", -1, None, vec![offset_entry("t", 1, 11)]),
+            vec![None]
+        );
+        let cleaner = sluice_storage::LogCleaner::new(sluice_storage::CleanerConfig::default());
+        let mut removed = 0;
+        for round in 0..3 {
+            assert_eq!(
+                c.commit_offsets("g", "", -1, None, vec![offset_entry("t", 0, 6 + round)]),
+                vec![None]
+            );
+            for l in logs.all_logs() {
+                l.roll_now().unwrap();
+            }
+            removed += cleaner
+                .clean_once(&logs)
+                .cleaned
+                .iter()
+                .map(|(_, s)| s.records_removed)
+                .sum::<u64>();
+        }
+        assert!(removed >= 8, "cleaning removed {removed} records");
+        let before = c.fetch_offsets("g", None);
+        let offsets: Vec<(i32, i64)> = before
+            .iter()
+            .map(|(_, p, o)| (*p, o.as_ref().unwrap().offset))
+            .collect();
+        assert_eq!(offsets, [(0, 8), (1, 11), (3, 30)]);
+        let (_, c2) = compacted_coordinator(d.path(), clock.clone());
+        c2.load();
+        assert_eq!(c2.fetch_offsets("g", None), before);
+        assert!(c2.describe("h").is_none());
+        assert!(c2.fetch_offsets("h", None).is_empty());
+    }
+
     fn offset_entry(topic: &str, p: i32, offset: i64) -> (String, i32, i64, i32, String) {
         (topic.to_string(), p, offset, -1, String::new())
     }
