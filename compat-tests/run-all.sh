@@ -6,7 +6,7 @@
 #   4. cargo build --release -p sluice
 #   5. starts the reference Apache Kafka 4.3.1 once (kafka-ref/) and Sluice once, then runs every
 #      compatibility folder's run.sh against both (java/, kcat/, franz-go/, groups/,
-#      transactions/, streams/, connect/, differential/, durability/ — which
+#      transactions/, streams/, connect/, compaction/, differential/, durability/ — which
 #      starts brokers of its own on other ports), prints one summary
 #      table (scenario, Sluice, Kafka, result) and exits non-zero if any check failed.
 #
@@ -27,7 +27,7 @@ export COMPAT_RESULTS="$HERE/work/results.tsv"
 source "$HERE/lib/common.sh"
 
 skip_cargo=0
-folders=(java kcat franz-go groups transactions streams connect differential durability)
+folders=(java kcat franz-go groups transactions streams connect compaction differential durability)
 while (($#)); do
   case "$1" in
     --skip-cargo) skip_cargo=1 ;;

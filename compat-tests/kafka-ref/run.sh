@@ -8,6 +8,9 @@
 #   KAFKA_PORT             PLAINTEXT listener port   (default 19092)
 #   KAFKA_CONTROLLER_PORT  CONTROLLER listener port  (default 19093)
 #   KAFKA_HEAP             JVM heap (default 1g)
+#   KAFKA_EXTRA_PROPS      more broker properties, "key=value key=value ..." appended to the
+#                          generated server.properties (lib/common.sh passes
+#                          COMPAT_BROKER_PROPS, which start_sluice gives Sluice as overrides)
 #
 # `start` installs the broker jars on first use (pom.xml -> mvn dependency:copy-dependencies into
 # work/lib, cached), formats fresh KRaft storage (StorageTool random-uuid + format --standalone),
@@ -85,6 +88,10 @@ group.initial.rebalance.delay.ms=0
 # differential transcripts need them at once, as Sluice computes them.
 group.consumer.assignment.interval.ms=0
 PROPS
+  local kv
+  for kv in ${KAFKA_EXTRA_PROPS:-}; do
+    echo "$kv" >>"$STATE/server.properties"
+  done
   local cluster_id
   cluster_id="$(java "${java_opts[@]}" -Dcompat.log.level=WARN -cp "$lib/*" kafka.tools.StorageTool random-uuid | tail -1)"
   log "kafka[$INSTANCE] formatting storage (cluster id $cluster_id)"

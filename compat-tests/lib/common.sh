@@ -18,6 +18,9 @@
 #   COMPAT_RESULTS  results file shared by several run.sh (run-all.sh sets it).
 #   SLUICE_BIN      use this sluice binary instead of <repo>/target/release/sluice.
 #   COMPAT_TIMEOUT  per-scenario, per-broker time limit in seconds (default 180).
+#   COMPAT_BROKER_PROPS  broker settings both brokers are started with when the harness starts
+#                   them ("key=value ..."; default log.cleaner.backoff.ms=1000 so that
+#                   compaction/ sees the log cleaner within seconds, not Kafka's 15 s).
 
 set -euo pipefail
 
@@ -38,6 +41,8 @@ else
 fi
 export KAFKA_ADDR SLUICE_ADDR SUT_NAME
 COMPAT_TIMEOUT="${COMPAT_TIMEOUT:-180}"
+COMPAT_BROKER_PROPS="${COMPAT_BROKER_PROPS:-log.cleaner.backoff.ms=1000}"
+export COMPAT_BROKER_PROPS
 
 # A run id makes topic names unique per run, so scenarios work against brokers that are already
 # running and hold topics of earlier runs. Transcripts replace it with RUNID before comparing.
@@ -215,6 +220,7 @@ ensure_kafka() {
   else
     KAFKA_INSTANCE=ref KAFKA_PORT="$(port_of "$KAFKA_ADDR")" \
       KAFKA_CONTROLLER_PORT="$(($(port_of "$KAFKA_ADDR") + 1))" \
+      KAFKA_EXTRA_PROPS="$COMPAT_BROKER_PROPS" \
       bash "$COMPAT_DIR/kafka-ref/run.sh" start
     _STARTED_KAFKA+=(ref)
   fi
@@ -232,6 +238,7 @@ ensure_sut() {
   fi
   if [[ "${COMPAT_SELF_CHECK:-0}" == "1" ]]; then
     KAFKA_INSTANCE=self KAFKA_PORT="$port" KAFKA_CONTROLLER_PORT="$((port + 1))" \
+      KAFKA_EXTRA_PROPS="$COMPAT_BROKER_PROPS" \
       bash "$COMPAT_DIR/kafka-ref/run.sh" start
     _STARTED_KAFKA+=(self)
   else
@@ -260,6 +267,8 @@ start_sluice() {
   mkdir -p "$logdir"
   datadir="$(mktemp -d "${TMPDIR:-/tmp}/sluice-compat.XXXXXX")"
   log "starting sluice on $SLUICE_ADDR (data $datadir, log $logdir/sluice.log)"
+  local extra=() kv
+  for kv in $COMPAT_BROKER_PROPS; do extra+=(--override "$kv"); done
   "$bin" --override "listeners=PLAINTEXT://$host:$port" \
     --override "advertised.listeners=PLAINTEXT://$host:$port" \
     --override "log.dirs=$datadir" \
@@ -267,6 +276,7 @@ start_sluice() {
     --override auto.create.topics.enable=true \
     --override num.partitions=1 \
     --override group.initial.rebalance.delay.ms=0 \
+    "${extra[@]}" \
     >"$logdir/sluice.log" 2>&1 &
   _STARTED_SLUICE_PID=$!
   _SLUICE_DATADIR="$datadir"

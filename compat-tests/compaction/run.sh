@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Log compaction (cleanup.policy=compact): keyed records and tombstones produced with kcat to a
+# compacted topic whose segments roll every 100 ms, read back until the broker's log cleaner has
+# left only the latest record per key, against the reference Kafka and Sluice, compared.
+# See README.md (scenarios) and FINDINGS.md (what differs).
+#
+#   bash compaction/run.sh              every scenario (about a minute)
+#   bash compaction/run.sh NAME...      only these scenarios
+#   bash compaction/run.sh --list       list the scenarios
+#
+# Both brokers must run the cleaner often: lib/common.sh starts them with
+# log.cleaner.backoff.ms=1000 (COMPAT_BROKER_PROPS). Against brokers started otherwise the
+# waits below run into their deadline.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export SUITE=compaction
+source "$HERE/../lib/common.sh"
+
+# How long a scenario waits for the cleaner (seconds).
+CLEAN_DEADLINE="${CLEAN_DEADLINE:-60}"
+
+topic() { echo "compact-$RUN_ID-$1"; }
+
+# create BROKER TOPIC DELETE_RETENTION_MS: a compacted topic whose active segment rolls on the
+# first append 100 ms after its first batch, cleaned as soon as anything is dirty.
+create() {
+  kafka_topics "$1" --create --topic "$2" --partitions 1 --replication-factor 1 \
+    --config cleanup.policy=compact --config segment.ms=100 \
+    --config min.cleanable.dirty.ratio=0.01 --config delete.retention.ms="$3" >&2
+}
+
+# produce BROKER TOPIC [CODEC]: lines "key:value" from stdin; "key:" is a tombstone (kcat -Z:
+# empty value sent as null).
+produce() { kcat -b "$1" -P -t "$2" -K: -Z -z "${3:-none}" -X socket.timeout.ms=10000; }
+
+# consume BROKER TOPIC: "offset key=value" of every record from the beginning (NULL: tombstone).
+consume() {
+  kcat -b "$1" -C -t "$2" -o beginning -e -q -Z -f '%o %k=%s\n' -X socket.timeout.ms=10000
+}
+
+# produce_history BROKER TOPIC: k0..k19 = v1 (gzip); then k0..k4 deleted (tombstones) and
+# k5..k19 = v2 (zstd); then k5..k9 = v3 (lz4). Three produce calls, each in a segment of its own
+# (segment.ms=100); the cleaner rewrites the zstd batch with its codec.
+produce_history() {
+  local i
+  for i in $(seq 0 19); do echo "k$i:v1"; done | produce "$1" "$2" gzip
+  sleep 0.3
+  { for i in $(seq 0 4); do echo "k$i:"; done
+    for i in $(seq 5 19); do echo "k$i:v2"; done; } | produce "$1" "$2" zstd
+  sleep 0.3
+  for i in $(seq 5 9); do echo "k$i:v3"; done | produce "$1" "$2" lz4
+}
+
+# wait_clean BROKER TOPIC DONE_CMD: append a "tick" record (it rolls the segment before it, so
+# everything produced so far becomes cleanable) and read the topic back, every 0.5 s, until
+# DONE_CMD (given the k-records on stdin) succeeds or CLEAN_DEADLINE passes. Prints the
+# k-records read last (offset order) and whether the wait succeeded.
+wait_clean() {
+  local broker=$1 t=$2 done_cmd=$3 n=0 start=$SECONDS out krecs
+  while :; do
+    n=$((n + 1))
+    echo "tick:$n" | produce "$broker" "$t"
+    out="$(consume "$broker" "$t")"
+    krecs="$(grep -E '^[0-9]+ k[0-9]+=' <<<"$out" || true)"
+    log "  $broker $t: poll $n after $((SECONDS - start))s: $(grep -c . <<<"$out") records, $(grep -c . <<<"$krecs") keyed k*"
+    if "$done_cmd" <<<"$krecs"; then
+      echo "cleaned: yes"
+      break
+    fi
+    if ((SECONDS - start >= CLEAN_DEADLINE)); then
+      echo "cleaned: NO (deadline ${CLEAN_DEADLINE}s)"
+      break
+    fi
+    sleep 0.5
+  done
+  echo "$krecs"
+}
+
+# Each key once and no tombstone left.
+only_latest_no_tombstones() {
+  local recs
+  recs="$(cat)"
+  [[ -z "$(awk '{ split($2, kv, "="); print kv[1] }' <<<"$recs" | sort | uniq -d)" ]] &&
+    ! grep -q '=NULL$' <<<"$recs"
+}
+
+# Each key once (tombstones may stay).
+only_latest() {
+  local recs
+  recs="$(cat)"
+  [[ -z "$(awk '{ split($2, kv, "="); print kv[1] }' <<<"$recs" | sort | uniq -d)" ]]
+}
+
+# The log start offset (earliest offset) of partition 0, from Kafka's GetOffsetShell.
+earliest() {
+  echo "earliest offset: $(kafka_java org.apache.kafka.tools.GetOffsetShell \
+    --bootstrap-server "$1" --topic "$2" --time -2 2>/dev/null | sed -E 's/^.*:0://')"
+}
+
+# dump BROKER TOPIC: Apache Kafka's DumpLogSegments --deep-iteration --print-data-log over the
+# partition's .log files on the broker's disk (it re-checks every batch: CRC, sizes, records):
+# how many batches are not valid, the codecs, and the keyed k* records it finds.
+dump() {
+  local b=$1 t=$2 dir out rc=0 try
+  dir="$(broker_log_dir "$b")/$t-0"
+  for try in 1 2; do
+    # Let a cleaning round started by the last tick finish (the cleaner runs every second).
+    sleep 3
+    rc=0
+    out="$(kafka_java org.apache.kafka.tools.DumpLogSegments --deep-iteration --print-data-log \
+      --files "$(ls "$dir"/*.log | paste -sd,)" 2>&1)" || rc=$?
+    ((rc == 0)) && break
+  done
+  echo "\$ DumpLogSegments --deep-iteration --print-data-log (rc=$rc)"
+  echo "  batches with isvalid: false: $(grep -c 'isvalid: false' <<<"$out" || true)"
+  echo "  codecs: $(grep -oE 'compresscodec: [a-z0-9]+' <<<"$out" | sort -u | cut -d' ' -f2 | paste -sd' ')"
+  grep -E '^\| offset: ' <<<"$out" | sed -nE 's/^\| offset: ([0-9]+) .* key: (k[0-9]+) payload: ?(.*)$/  \1 \2=\3/p'
+}
+
+# ------------------------------------------------------------------------------------------
+# Scenarios. Each gets the broker address as $1.
+
+# delete.retention.ms=1000: the cleaner keeps the latest value per key and, once their delete
+# horizon has passed, removes the tombstones too; offsets never change and the log start
+# offset stays 0.
+sc_latest_per_key() {
+  local b=$1 t
+  t="$(topic latest)"
+  create "$b" "$t" 1000
+  produce_history "$b" "$t"
+  wait_clean "$b" "$t" only_latest_no_tombstones
+  earliest "$b" "$t"
+  dump "$b" "$t"
+}
+
+# delete.retention.ms of a day: superseded values go, the tombstones of k0..k4 stay.
+sc_tombstones_retained() {
+  local b=$1 t
+  t="$(topic tombstones)"
+  create "$b" "$t" 86400000
+  produce_history "$b" "$t"
+  wait_clean "$b" "$t" only_latest
+}
+
+# A record without a key is refused on a compacted topic (INVALID_RECORD).
+sc_null_key_refused() {
+  local b=$1 t out rc=0
+  t="$(topic nokey)"
+  create "$b" "$t" 1000
+  out="$(echo "nokey" | produce "$b" "$t" 2>&1)" || rc=$?
+  echo "kcat rc=$rc: ${out#% }"
+  echo "k:with-key" | produce "$b" "$t"
+  consume "$b" "$t"
+}
+
+scenario_dispatch "$@"
+
+# ------------------------------------------------------------------------------------------
+# Main
+
+ALL=(latest-per-key tombstones-retained null-key-refused)
+if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}"; exit 0; fi
+
+need_java
+maven_libs "$COMPAT_DIR/java" >/dev/null
+command -v kcat >/dev/null || apt_install kcat
+mkdir -p "$HERE/work"
+
+trap cleanup_brokers EXIT
+ensure_kafka
+ensure_sut
+
+selected=("$@")
+((${#selected[@]})) || selected=("${ALL[@]}")
+for name in "${selected[@]}"; do
+  func="sc_${name//-/_}"
+  declare -F "$func" >/dev/null || die "unknown scenario $name (known: ${ALL[*]})"
+  run_scenario "$name" "$func"
+done
+
+if [[ -z "${COMPAT_NO_SUMMARY:-}" ]]; then
+  print_summary
+fi
