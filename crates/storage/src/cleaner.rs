@@ -17,8 +17,9 @@
 //!    cleaner keeps it). Records of aborted transactions go; transaction markers go once no
 //!    record of their transaction is left and their own delete horizon has passed. A batch
 //!    that empties is dropped, unless it holds the last data of an active producer (or its
-//!    last marker): then an empty batch with the same offsets, producer fields and sequence
-//!    stays, for producer state. Rewritten batches keep their base and last offsets and their
+//!    last marker), or ends just below the first uncleanable offset: then an empty batch with
+//!    the same offsets, producer fields and sequence stays (producer state; the log's last
+//!    offset before the uncleanable part). Rewritten batches keep their base and last offsets and their
 //!    codec; untouched batches are copied byte for byte. Offsets never change.
 //! 4. **Swap** each cleaned group in ([`PartitionLog`]'s `replace_segments`): written as
 //!    `.cleaned` files, flushed, then under the partition's lock (held only for the swap)
@@ -96,12 +97,13 @@ pub struct OffsetMap {
 impl OffsetMap {
     /// A map using at most `memory` bytes, full at `load_factor` of its slots.
     pub fn new(memory: usize, load_factor: f64) -> Self {
-        let max_slots = (memory / OFFSET_MAP_SLOT_BYTES).max(1);
+        let max_slots = (memory / OFFSET_MAP_SLOT_BYTES).max(2);
         let max_entries = ((max_slots as f64) * load_factor.clamp(0.0, 1.0)) as usize;
         Self {
             slots: vec![(0, 0, 0); max_slots.min(1024)],
             max_slots,
-            max_entries: max_entries.clamp(1, max_slots),
+            // One slot always stays empty, so a probe for an absent key ends.
+            max_entries: max_entries.clamp(1, max_slots - 1),
             size: 0,
             latest_offset: -1,
         }
@@ -364,9 +366,7 @@ pub fn log_to_clean(log: &PartitionLog, checkpoint: Option<i64>, now: i64) -> Re
         .iter()
         .enumerate()
         .find(|&(i, s)| s.base_offset <= uncleanable && next_base(&snap, i) > uncleanable)
-        .map_or(active_base.min(uncleanable.max(first_dirty)), |(_, s)| {
-            s.base_offset
-        });
+        .map_or(active_base, |(_, s)| s.base_offset);
     let mut need_compaction_now = false;
     if config.max_compaction_lag_ms < i64::MAX {
         let until = now.saturating_sub(config.max_compaction_lag_ms.max(0));
@@ -494,6 +494,9 @@ fn build_offset_map(
         for_each_batch(seg, |pos, bytes| {
             let b = RecordBatch::parse(bytes).map_err(|e| corrupt(seg, pos, e))?;
             stats.bytes_read += bytes.len() as u64;
+            if b.last_offset() < start {
+                return Ok(true);
+            }
             if b.is_control() {
                 let marker = records::parse_end_txn_marker(&b).ok().flatten();
                 txns.on_control_batch(&b, marker);
@@ -511,11 +514,13 @@ fn build_offset_map(
                     }
                 }
             }
-            if b.last_offset() >= start {
-                map.update_latest_offset(b.last_offset());
-            }
+            map.update_latest_offset(b.last_offset());
             Ok(true)
         })?;
+        if !full {
+            // Mapped whole: the map covers the segment's offset range, gaps included.
+            map.update_latest_offset(next_base(snap, i).min(end) - 1);
+        }
     }
     Ok(full)
 }
@@ -534,6 +539,9 @@ struct Filter<'a> {
     delete_retention_ms: i64,
     last_records: HashMap<i64, (Option<i64>, i16)>,
     txns: &'a mut TxnMetadata,
+    /// The round's first uncleanable offset: the batch ending just below it stays (emptied if
+    /// need be), so the log keeps its last offset before the uncleanable part.
+    round_upper: i64,
     limit: usize,
     scratch: Vec<u8>,
 }
@@ -568,7 +576,7 @@ impl Filter<'_> {
                     Some(offset) => b.last_offset() == *offset,
                     None => b.is_control() && b.producer_epoch() == *epoch,
                 });
-        let retention = if last_of_producer {
+        let retention = if last_of_producer || b.next_offset() == self.round_upper {
             BatchRetention::RetainEmpty
         } else if discard_records {
             BatchRetention::Delete
@@ -844,6 +852,11 @@ pub fn clean_log(
     );
     let mut txns = TxnMetadata::default();
     for group in groups {
+        // Kafka keeps the last replaced segment's modification time on the cleaned one.
+        let mtime = group
+            .last()
+            .and_then(|&i| segs[i].log.metadata().ok())
+            .and_then(|m| m.modified().ok());
         let views: Vec<SegmentView> = group.iter().map(|&i| segs[i].clone()).collect();
         let base = views[0].base_offset;
         remove_stale_cleaned(log.dir(), base)?;
@@ -862,6 +875,7 @@ pub fn clean_log(
                 delete_retention_ms: log_config.delete_retention_ms,
                 last_records: log.last_records_of_active_producers(),
                 txns: &mut txns,
+                round_upper: upper,
                 limit: config.max_decompressed_batch_bytes,
                 scratch: Vec::new(),
             };
@@ -897,7 +911,11 @@ pub fn clean_log(
             cleaned.append(&out)?;
             stats.bytes_written += out.len() as u64;
             cleaned.on_become_inactive()?;
-            cleaned.flush()
+            cleaned.flush()?;
+            if let Some(t) = mtime {
+                cleaned.set_last_modified(t)?;
+            }
+            Ok(())
         })();
         if let Err(e) = res {
             let _ = cleaned.delete();
@@ -951,6 +969,7 @@ impl LogCleaner {
     pub fn clean_once(&self, manager: &LogManager) -> CleanerPassSummary {
         let mut map = crate::log::lock(&self.map);
         let mut summary = CleanerPassSummary::default();
+        // Logs cleaned in this pass; one whose offset map filled may go again (it progressed).
         let mut done: HashSet<TopicPartition> = HashSet::new();
         loop {
             let now = manager.now_ms();
@@ -984,9 +1003,11 @@ impl LogCleaner {
                 break;
             };
             let tp = log.topic_partition().clone();
-            done.insert(tp.clone());
             match clean_log(&log, &to_clean, &mut map, &self.config, now) {
                 Ok(Some(stats)) => {
+                    if !stats.map_full {
+                        done.insert(tp.clone());
+                    }
                     tracing::info!(
                         "cleaned {tp}: {} segment(s), {} of {} records removed, {} -> {} bytes, \
                          checkpoint {}{}",
@@ -1007,10 +1028,16 @@ impl LogCleaner {
                     }
                     summary.cleaned.push((tp, stats));
                 }
-                Ok(None) => {}
-                Err(StorageError::LogClosed { .. }) => {}
+                Ok(None) => {
+                    done.insert(tp);
+                }
+                // Deleted (or closed) meanwhile: nothing to mark.
+                Err(_) if !manager.get_log(&tp).is_some_and(|l| Arc::ptr_eq(&l, &log)) => {
+                    done.insert(tp);
+                }
                 Err(e) => {
                     tracing::error!("cleaning {tp} failed, marking it uncleanable: {e}");
+                    done.insert(tp.clone());
                     crate::log::lock(&self.uncleanable).insert(tp);
                 }
             }
@@ -1574,14 +1601,18 @@ mod tests {
         }
         log.roll_now().unwrap();
         // 10 slots, 9 keys: the map fills inside the fourth batch.
-        let cleaner = LogCleaner::new(CleanerConfig {
+        let config = CleanerConfig {
             dedupe_buffer_size: OFFSET_MAP_SLOT_BYTES * 10,
             ..CleanerConfig::default()
-        });
-        let s = clean(&f, &cleaner).expect("partial round");
+        };
+        let mut map = OffsetMap::new(config.dedupe_buffer_size, config.dedupe_buffer_load_factor);
+        let t = log_to_clean(log, None, T0).unwrap();
+        assert_eq!(t.first_uncleanable_offset, 36);
+        let s = clean_log(log, &t, &mut map, &config, T0)
+            .unwrap()
+            .expect("partial round");
         assert!(s.map_full);
         assert_eq!(s.end_offset, 9, "three whole batches mapped");
-        assert_eq!(f.manager.cleaner_checkpoint(&tp()), Some(9));
         // Nothing lost: every key still has its latest value.
         let latest = |recs: &[Rec]| {
             let mut m = HashMap::new();
@@ -1597,10 +1628,20 @@ mod tests {
             "keys k0-k8 of round 0 are their latest so far"
         );
         assert!(latest(&recs).values().all(|v| v == "r2"));
-        // Further passes finish the job.
-        for _ in 0..6 {
-            clean(&f, &cleaner);
-        }
+        // A pass of the cleaner goes on from its checkpoint while the map keeps filling.
+        f.manager
+            .update_cleaner_checkpoint(log, s.end_offset)
+            .unwrap();
+        let cleaner = LogCleaner::new(config);
+        let pass = cleaner.clean_once(&f.manager);
+        let rounds: Vec<(i64, bool)> = pass
+            .cleaned
+            .iter()
+            .map(|(_, s)| (s.end_offset, s.map_full))
+            .collect();
+        assert_eq!(rounds.last(), Some(&(36, false)), "{rounds:?}");
+        assert!(rounds.len() >= 3, "{rounds:?}");
+        assert_eq!(f.manager.cleaner_checkpoint(&tp()), Some(36));
         let recs = read_records(log);
         assert_eq!(recs.len(), 12, "{:?}", kv(&recs));
         assert!(latest(&recs).values().all(|v| v == "r2"));
@@ -1612,11 +1653,20 @@ mod tests {
         let log = &f.log;
         put(log, &[(None, Some("nokey")), (Some("k"), Some("1"))], T0);
         put(log, &[(Some("k"), Some("2"))], T0);
+        put(log, &[(None, Some("last"))], T0);
         log.roll_now().unwrap();
         let cleaner = LogCleaner::new(CleanerConfig::default());
         clean(&f, &cleaner).expect("cleaned");
         // Kafka's cleaner drops them (they cannot be compacted).
         assert_eq!(kv(&read_records(log)), ["2:k=2"]);
+        // The round's last batch stays, emptied, so the log keeps its last offset before the
+        // uncleanable part (Kafka's rule).
+        let info = log.read(3, 1 << 20, true, None).unwrap().into_bytes();
+        let b = RecordBatch::parse_stored(&info).unwrap();
+        assert_eq!(
+            (b.base_offset(), b.last_offset(), b.records_count()),
+            (3, 3, 0)
+        );
     }
 
     #[test]

@@ -474,6 +474,11 @@ impl LogSegment {
         }
     }
 
+    /// Set the `.log` file's modification time (the cleaner keeps the replaced segments').
+    pub(crate) fn set_last_modified(&self, t: std::time::SystemTime) -> Result<()> {
+        self.log.set_modified(t).at(&self.log_path)
+    }
+
     /// Whether `view` was taken of this segment (the same open `.log` file and size): the
     /// cleaner checks the segments it read are still in the log before swapping.
     pub(crate) fn is_viewed_by(&self, view: &SegmentView) -> bool {
