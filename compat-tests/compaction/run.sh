@@ -117,6 +117,39 @@ dump() {
   grep -E '^\| offset: ' <<<"$out" | sed -nE 's/^\| offset: ([0-9]+) .* key: (k[0-9]+) payload: ?(.*)$/  \1 \2=\3/p'
 }
 
+# The transactions/ folder's Txn program (Kafka 4.3.1 clients), compiled into our work dir.
+JLIB="$COMPAT_DIR/java/work/lib"
+TXN_CLASSES="$HERE/work/txn-classes"
+tx() {
+  java -Xmx192m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Duser.timezone=UTC \
+    -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" \
+    -cp "$JLIB/*:$TXN_CLASSES" Txn "$@"
+}
+
+# markers BROKER TOPIC PARTITION: DumpLogSegments of the partition: its non-tick records and
+# transaction markers in offset order ("offset key=value" / "offset MARKER"), empty batches
+# counted.
+partition_dump() {
+  local b=$1 t=$2 p=$3 dir
+  dir="$(broker_log_dir "$b")/$t-$p"
+  kafka_java org.apache.kafka.tools.DumpLogSegments --deep-iteration --print-data-log \
+    --files "$(ls "$dir"/*.log | paste -sd,)" 2>&1
+}
+summarize_dump() {
+  local p=$1
+  awk -v p="$p" '
+    /^baseOffset: / { for (i = 1; i <= NF; i++) if ($i == "count:") c = $(i + 1); if (c == 0) empty++ }
+    /^\| offset: / {
+      off = $3
+      if (match($0, /endTxnMarker: [A-Z]+/)) { print "  p" p " " off " " substr($0, RSTART + 14, RLENGTH - 14); next }
+      if (match($0, /key: [^ ]+ payload: [^ ]*/)) {
+        split(substr($0, RSTART, RLENGTH), kv, " ")
+        if (kv[2] != "tick") print "  p" p " " off " " kv[2] "=" kv[4]
+      }
+    }
+    END { print "  p" p " empty batches: " empty + 0 }'
+}
+
 # ------------------------------------------------------------------------------------------
 # Scenarios. Each gets the broker address as $1.
 
@@ -153,18 +186,60 @@ sc_null_key_refused() {
   consume "$b" "$t"
 }
 
+# A Java transactional producer (Txn pattern: a0..a5 committed, b0..b5 aborted, c0..c5
+# committed with offsets, over partitions 0 and 1) into a compacted topic with
+# delete.retention.ms=1000: the cleaner drops the aborted records (read_uncommitted no longer
+# sees b*), then removes the ABORT markers once no record of their transaction is left and their
+# delete horizon has passed; COMMIT markers stay while their transaction's records do.
+sc_transactions() {
+  local b=$1 t n=0 start=$SECONDS out p dumps aborts
+  t="$(topic txn)"
+  kafka_topics "$b" --create --topic "$t" --partitions 2 --replication-factor 1 \
+    --config cleanup.policy=compact --config segment.ms=100 \
+    --config min.cleanable.dirty.ratio=0.01 --config delete.retention.ms=1000 >&2
+  tx pattern "$b" "$t" "txn-$RUN_ID-compact" | grep -v '^offset'
+  # Ticks roll both partitions; wait until the aborted records are gone and so are the ABORT
+  # markers (DumpLogSegments, every few polls: it starts a JVM).
+  while :; do
+    n=$((n + 1))
+    for p in 0 1; do echo "tick:$n" | kcat -b "$b" -P -t "$t" -p "$p" -K: -X socket.timeout.ms=10000; done
+    out="$(kcat -b "$b" -C -t "$t" -o beginning -e -q -X isolation.level=read_uncommitted \
+      -f '%p %k=%s\n' -X socket.timeout.ms=10000 | grep -v ' tick=' | LC_ALL=C sort)"
+    aborts=unknown
+    if ! grep -q ' b[0-9]=' <<<"$out" && ((n % 3 == 0)); then
+      dumps="$(for p in 0 1; do partition_dump "$b" "$t" "$p" | summarize_dump "$p"; done)"
+      aborts="$(grep -c ' ABORT$' <<<"$dumps" || true)"
+    fi
+    log "  $b $t: poll $n after $((SECONDS - start))s: $(grep -c . <<<"$out") records read_uncommitted, ABORT markers left: $aborts"
+    if [[ "$aborts" == 0 ]]; then
+      echo "cleaned: yes"
+      break
+    fi
+    if ((SECONDS - start >= CLEAN_DEADLINE)); then
+      echo "cleaned: NO (deadline ${CLEAN_DEADLINE}s)"
+      break
+    fi
+    sleep 0.5
+  done
+  echo "read_uncommitted (partition key=value, sorted, ticks left out):"
+  echo "$out"
+  echo "DumpLogSegments (ticks left out):"
+  echo "${dumps:-}"
+}
+
 scenario_dispatch "$@"
 
 # ------------------------------------------------------------------------------------------
 # Main
 
-ALL=(latest-per-key tombstones-retained null-key-refused)
+ALL=(latest-per-key tombstones-retained null-key-refused transactions)
 if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}"; exit 0; fi
 
 need_java
 maven_libs "$COMPAT_DIR/java" >/dev/null
 command -v kcat >/dev/null || apt_install kcat
 mkdir -p "$HERE/work"
+compile_java "$COMPAT_DIR/transactions/src" "$TXN_CLASSES" "$JLIB"
 
 trap cleanup_brokers EXIT
 ensure_kafka
