@@ -1268,6 +1268,48 @@ mod tests {
     }
 
     #[test]
+    fn compact_and_delete_logs_get_both_retention_and_cleaning() {
+        let f = fixture(LogConfig {
+            cleanup_policy_delete: true,
+            retention_ms: HOUR,
+            ..compact_config()
+        });
+        let log = &f.log;
+        // Old data (two hours ago), then new data with duplicate keys.
+        for i in 0..6 {
+            put(
+                log,
+                &[(Some(&format!("old{}", i % 2)), Some("v"))],
+                T0 - 2 * HOUR,
+            );
+        }
+        log.roll_now().unwrap();
+        let new_from = log.log_end_offset();
+        for i in 0..6 {
+            put(
+                log,
+                &[(Some(&format!("k{}", i % 2)), Some(&i.to_string()))],
+                T0,
+            );
+        }
+        log.roll_now().unwrap();
+        let cleaner = LogCleaner::new(CleanerConfig::default());
+        clean(&f, &cleaner).expect("cleaned");
+        assert_eq!(
+            kv(&read_records(log)),
+            ["4:old0=v", "5:old1=v", "10:k0=4", "11:k1=5"]
+        );
+        assert_eq!(f.manager.cleaner_checkpoint(&tp()), Some(12));
+        // Retention removes the old segment(s); the log start moves past the checkpoint's
+        // segments, and the next round starts from the log start.
+        assert!(log.delete_old_segments().unwrap() > 0);
+        assert!(log.log_start_offset() >= new_from);
+        assert_eq!(kv(&read_records(log)), ["10:k0=4", "11:k1=5"]);
+        let t = log_to_clean(log, Some(0), T0).unwrap();
+        assert_eq!(t.first_dirty_offset, log.log_start_offset());
+    }
+
+    #[test]
     fn the_active_segment_is_never_cleaned() {
         let f = fixture(compact_config());
         for _ in 0..3 {
@@ -1837,11 +1879,22 @@ mod tests {
             );
         }
         log.roll_now().unwrap();
-        // A reader holding the pre-clean snapshot's files keeps reading them.
-        let old = log.read(0, 1 << 20, true, None).unwrap();
+        // A read in progress holds the pre-clean snapshot: its segment views keep their open
+        // files, which the swap renames and (file.delete.delay.ms = 0) unlinks at once.
+        let snap = log.snapshot();
         let cleaner = LogCleaner::new(CleanerConfig::default());
         clean(&f, &cleaner).expect("cleaned");
-        assert!(!old.is_empty());
+        assert!(files(log.dir()).iter().all(|n| !n.ends_with(".deleted")));
+        let mut old_records = 0;
+        for seg in snap.inactive_segments() {
+            for_each_batch(seg, |_, bytes| {
+                let b = RecordBatch::parse_stored(bytes).expect("old batch still readable");
+                old_records += b.records_count();
+                Ok(true)
+            })
+            .unwrap();
+        }
+        assert_eq!(old_records, 40);
         let recs = read_records(log);
         assert_eq!(recs.len(), 7);
         // Fetch from every offset: the batch holding (or following) it comes back whole.

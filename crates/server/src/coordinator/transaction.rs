@@ -888,9 +888,12 @@ mod tests {
     }
 
     fn open(dir: &std::path::Path, clock: Arc<MockTime>) -> Fixture {
-        let logs = Arc::new(
-            LogManager::open(vec![dir.to_path_buf()], LogConfig::default(), clock.clone()).unwrap(),
-        );
+        open_with(dir, clock, LogConfig::default())
+    }
+
+    fn open_with(dir: &std::path::Path, clock: Arc<MockTime>, config: LogConfig) -> Fixture {
+        let logs =
+            Arc::new(LogManager::open(vec![dir.to_path_buf()], config, clock.clone()).unwrap());
         for p in 0..TXN_PARTS {
             logs.get_or_create_log(&TopicPartition::new(TRANSACTION_STATE_TOPIC, p), None)
                 .unwrap();
@@ -1187,6 +1190,73 @@ mod tests {
         // A new id continues after the persisted producer id block.
         let (other, _) = f.txn.init_producer_id("b", 10_000, None).unwrap();
         assert!(other > pid);
+    }
+
+    /// `__transaction_state` and `__consumer_offsets` compacted as they are created, cleaned
+    /// (superseded states, expired ids' tombstones, committed and aborted transactional
+    /// offsets with their markers): the replay at start-up rebuilds the same state.
+    #[test]
+    fn state_is_replayed_the_same_from_cleaned_internal_topics() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000));
+        let compact = LogConfig {
+            cleanup_policy_compact: true,
+            cleanup_policy_delete: false,
+            delete_retention_ms: 0,
+            min_cleanable_dirty_ratio: 0.01,
+            ..LogConfig::default()
+        };
+        let f = open_with(d.path(), clock.clone(), compact.clone());
+        // "b" expires: its state records are followed by a tombstone.
+        f.txn.init_producer_id("b", 5_000, None).unwrap();
+        clock.sleep(3_600_001);
+        f.txn.check_timeouts();
+        let (pid, epoch) = f.txn.init_producer_id("a", 10_000, None).unwrap();
+        let op = f.groups.partition_for("g");
+        let cleaner = sluice_storage::LogCleaner::new(sluice_storage::CleanerConfig::default());
+        let mut removed = 0;
+        for round in 0..4i64 {
+            f.txn
+                .add_partitions(
+                    "a",
+                    pid,
+                    epoch,
+                    &[("t".to_string(), 0), (OFFSETS_TOPIC.to_string(), op)],
+                    0,
+                )
+                .unwrap();
+            produce(&f, 0, pid, epoch, round as i32);
+            let offsets = vec![("t".to_string(), 0, 10 + round, -1, String::new())];
+            f.groups
+                .txn_commit_offsets("g", pid, epoch, "", -1, None, offsets);
+            // Odd rounds abort.
+            f.txn.end_txn("a", pid, epoch, round % 2 == 0, 0).unwrap();
+            for l in f.logs.all_logs() {
+                l.roll_now().unwrap();
+            }
+            removed += cleaner
+                .clean_once(&f.logs)
+                .cleaned
+                .iter()
+                .map(|(_, s)| s.records_removed)
+                .sum::<u64>();
+        }
+        assert!(removed > 0);
+        let a = f.txn.describe("a").unwrap();
+        assert!(f.txn.describe("b").is_none());
+        let offsets = f.groups.fetch_offsets("g", None);
+        assert_eq!(offsets[0].2.as_ref().map(|c| c.offset), Some(12));
+        f.logs.shutdown().unwrap();
+        drop(f);
+        let f = open_with(d.path(), clock, compact);
+        let again = f.txn.describe("a").unwrap();
+        assert_eq!(
+            (again.state, again.producer_id, again.producer_epoch),
+            (a.state, a.producer_id, a.producer_epoch)
+        );
+        assert!(f.txn.describe("b").is_none());
+        assert_eq!(f.groups.fetch_offsets("g", None), offsets);
+        assert!(!f.groups.has_pending_txn_offset("g", "t", 0));
     }
 
     #[test]
