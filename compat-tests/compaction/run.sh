@@ -51,6 +51,9 @@ produce_history() {
   for i in $(seq 5 9); do echo "k$i:v3"; done | produce "$1" "$2" lz4
 }
 
+# Keys the waits and dumps look at (the scenario's own records, not the ticks).
+KEYS_RE='k[0-9]+'
+
 # wait_clean BROKER TOPIC DONE_CMD: append a "tick" record (it rolls the segment before it, so
 # everything produced so far becomes cleanable) and read the topic back, every 0.5 s, until
 # DONE_CMD (given the k-records on stdin) succeeds or CLEAN_DEADLINE passes. Prints the
@@ -61,8 +64,8 @@ wait_clean() {
     n=$((n + 1))
     echo "tick:$n" | produce "$broker" "$t"
     out="$(consume "$broker" "$t")"
-    krecs="$(grep -E '^[0-9]+ k[0-9]+=' <<<"$out" || true)"
-    log "  $broker $t: poll $n after $((SECONDS - start))s: $(grep -c . <<<"$out") records, $(grep -c . <<<"$krecs") keyed k*"
+    krecs="$(grep -E "^[0-9]+ $KEYS_RE=" <<<"$out" || true)"
+    log "  $broker $t: poll $n after $((SECONDS - start))s: $(grep -c . <<<"$out") records, $(grep -c . <<<"$krecs") with keys $KEYS_RE"
     if "$done_cmd" <<<"$krecs"; then
       echo "cleaned: yes"
       break
@@ -114,7 +117,7 @@ dump() {
   echo "\$ DumpLogSegments --deep-iteration --print-data-log (rc=$rc)"
   echo "  batches with isvalid: false: $(grep -c 'isvalid: false' <<<"$out" || true)"
   echo "  codecs: $(grep -oE 'compresscodec: [a-z0-9]+' <<<"$out" | sort -u | cut -d' ' -f2 | paste -sd' ')"
-  grep -E '^\| offset: ' <<<"$out" | sed -nE 's/^\| offset: ([0-9]+) .* key: (k[0-9]+) payload: ?(.*)$/  \1 \2=\3/p'
+  grep -E '^\| offset: ' <<<"$out" | sed -nE "s/^\\| offset: ([0-9]+) .* key: ($KEYS_RE) payload: ?(.*)\$/  \\1 \\2=\\3/p"
 }
 
 # The transactions/ folder's Txn program (Kafka 4.3.1 clients), compiled into our work dir.
@@ -175,6 +178,27 @@ sc_tombstones_retained() {
   wait_clean "$b" "$t" only_latest
 }
 
+# A batch of each codec (gzip, snappy, lz4, zstd; compressible values) whose even keys are
+# then overwritten: the cleaner rewrites every one of them with half its records, recompressed
+# with its codec. kcat (librdkafka) reads them back, and DumpLogSegments decompresses them with
+# Kafka's own codecs.
+sc_codecs() {
+  local b=$1 t z i pad
+  t="$(topic codecs)"
+  KEYS_RE='[a-z0-9]+-[0-9]'
+  pad="$(printf 'x%.0s' $(seq 1 100))"
+  create "$b" "$t" 86400000
+  for z in gzip snappy lz4 zstd; do
+    for i in $(seq 0 9); do echo "$z-$i:$z-$i-$pad"; done | produce "$b" "$t" "$z"
+    sleep 0.3
+  done
+  for z in gzip snappy lz4 zstd; do
+    for i in 0 2 4 6 8; do echo "$z-$i:new"; done
+  done | produce "$b" "$t"
+  wait_clean "$b" "$t" only_latest | sed -E "s/-$pad/-PAD/"
+  dump "$b" "$t" | sed -E "s/-$pad/-PAD/"
+}
+
 # A record without a key is refused on a compacted topic (INVALID_RECORD).
 sc_null_key_refused() {
   local b=$1 t out rc=0
@@ -232,7 +256,7 @@ scenario_dispatch "$@"
 # ------------------------------------------------------------------------------------------
 # Main
 
-ALL=(latest-per-key tombstones-retained null-key-refused transactions)
+ALL=(latest-per-key tombstones-retained codecs null-key-refused transactions)
 if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}"; exit 0; fi
 
 need_java
