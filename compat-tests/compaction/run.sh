@@ -29,9 +29,13 @@ create() {
     --config min.cleanable.dirty.ratio=0.01 --config delete.retention.ms="$3" >&2
 }
 
-# produce BROKER TOPIC [CODEC]: lines "key:value" from stdin; "key:" is a tombstone (kcat -Z:
+# produce BROKER TOPIC [CODEC [KCAT OPTIONS...]]: lines "key:value" from stdin; "key:" is a tombstone (kcat -Z:
 # empty value sent as null).
-produce() { kcat -b "$1" -P -t "$2" -K: -Z -z "${3:-none}" -X socket.timeout.ms=10000; }
+produce() {
+  local b=$1 t=$2 z=${3:-none}
+  shift 3 2>/dev/null || shift $#
+  kcat -b "$b" -P -t "$t" -K: -Z -z "$z" -X socket.timeout.ms=10000 "$@"
+}
 
 # consume BROKER TOPIC: "offset key=value" of every record from the beginning (NULL: tombstone).
 consume() {
@@ -199,6 +203,30 @@ sc_codecs() {
   dump "$b" "$t" | sed -E "s/-$pad/-PAD/"
 }
 
+# Two idempotent producers (kcat -X enable.idempotence=true) write k0..k4 one after the other:
+# the first one's batch loses all its records, but the batch stays, empty, with its offsets and
+# sequences, because it holds the last sequence of a producer still active (Kafka's rule for
+# producer state). Prints the batches of producers (producer ids masked) DumpLogSegments finds.
+sc_idempotent() {
+  local b=$1 t i dir
+  t="$(topic idem)"
+  create "$b" "$t" 1000
+  for i in $(seq 0 4); do echo "k$i:first"; done | produce "$b" "$t" none -X enable.idempotence=true
+  sleep 0.3
+  for i in $(seq 0 4); do echo "k$i:second"; done | produce "$b" "$t" none -X enable.idempotence=true
+  wait_clean "$b" "$t" only_latest
+  sleep 3
+  dir="$(broker_log_dir "$b")/$t-0"
+  echo "batches with a producer id (DumpLogSegments):"
+  kafka_java org.apache.kafka.tools.DumpLogSegments --deep-iteration \
+    --files "$(ls "$dir"/*.log | paste -sd,)" 2>&1 |
+    awk '/^baseOffset: / {
+      for (i = 1; i < NF; i++) v[$i] = $(i + 1)
+      if (v["producerId:"] != "-1")
+        print "  offsets " v["baseOffset:"] "-" v["lastOffset:"] " count " v["count:"] " sequences " v["baseSequence:"] "-" v["lastSequence:"] " isvalid " v["isvalid:"]
+    }'
+}
+
 # A record without a key is refused on a compacted topic (INVALID_RECORD).
 sc_null_key_refused() {
   local b=$1 t out rc=0
@@ -256,7 +284,7 @@ scenario_dispatch "$@"
 # ------------------------------------------------------------------------------------------
 # Main
 
-ALL=(latest-per-key tombstones-retained codecs null-key-refused transactions)
+ALL=(latest-per-key tombstones-retained codecs idempotent null-key-refused transactions)
 if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}"; exit 0; fi
 
 need_java
