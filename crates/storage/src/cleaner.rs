@@ -295,6 +295,9 @@ pub struct CleanStats {
     /// Whether the offset map filled before the dirty section's end.
     pub map_full: bool,
     pub segments_cleaned: usize,
+    /// Bytes of the dirty section read to build the offset map.
+    pub map_bytes_read: u64,
+    /// Bytes of the cleaned segments read, and written to the new ones.
     pub bytes_read: u64,
     pub bytes_written: u64,
     pub records_read: u64,
@@ -493,7 +496,7 @@ fn build_offset_map(
         }
         for_each_batch(seg, |pos, bytes| {
             let b = RecordBatch::parse(bytes).map_err(|e| corrupt(seg, pos, e))?;
-            stats.bytes_read += bytes.len() as u64;
+            stats.map_bytes_read += bytes.len() as u64;
             if b.last_offset() < start {
                 return Ok(true);
             }

@@ -148,6 +148,14 @@ impl LogConfig {
                 self.max_compaction_lag_ms
             )));
         }
+        if self.min_compaction_lag_ms > self.max_compaction_lag_ms {
+            // Kafka's text (InvalidConfigurationException).
+            return Err(StorageError::InvalidConfig(format!(
+                "conflict topic config setting min.compaction.lag.ms ({}) > \
+                 max.compaction.lag.ms ({})",
+                self.min_compaction_lag_ms, self.max_compaction_lag_ms
+            )));
+        }
         if !(0.0..=1.0).contains(&self.min_cleanable_dirty_ratio) {
             return Err(StorageError::InvalidConfig(format!(
                 "min.cleanable.dirty.ratio {} must be in [0, 1]",
@@ -162,5 +170,32 @@ impl LogConfig {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compaction_settings_are_checked_as_kafka_does() {
+        assert!(LogConfig::default().validate().is_ok());
+        let conflict = LogConfig {
+            min_compaction_lag_ms: 10,
+            max_compaction_lag_ms: 5,
+            ..LogConfig::default()
+        };
+        let e = conflict.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("conflict topic config setting min.compaction.lag.ms (10) > max.compaction.lag.ms (5)"),
+            "{e}"
+        );
+        for ratio in [-0.1, 1.1] {
+            let bad = LogConfig {
+                min_cleanable_dirty_ratio: ratio,
+                ..LogConfig::default()
+            };
+            assert!(bad.validate().is_err());
+        }
     }
 }
