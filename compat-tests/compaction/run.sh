@@ -98,10 +98,10 @@ only_latest() {
   [[ -z "$(awk '{ split($2, kv, "="); print kv[1] }' <<<"$recs" | sort | uniq -d)" ]]
 }
 
-# The log start offset (earliest offset) of partition 0, from Kafka's GetOffsetShell.
+# The log start offset (earliest offset) of partition 0: ListOffsets with timestamp -2
+# (EARLIEST) through kcat -Q.
 earliest() {
-  echo "earliest offset: $(kafka_java org.apache.kafka.tools.GetOffsetShell \
-    --bootstrap-server "$1" --topic "$2" --time -2 2>/dev/null | sed -E 's/^.*:0://')"
+  echo "earliest offset: $(kcat -b "$1" -Q -t "$2:0:-2" | sed -E 's/^.* offset //')"
 }
 
 # dump BROKER TOPIC: Apache Kafka's DumpLogSegments --deep-iteration --print-data-log over the
@@ -112,7 +112,7 @@ dump() {
   dir="$(broker_log_dir "$b")/$t-0"
   for try in 1 2; do
     # Let a cleaning round started by the last tick finish (the cleaner runs every second).
-    sleep 3
+    sleep 2
     rc=0
     out="$(kafka_java org.apache.kafka.tools.DumpLogSegments --deep-iteration --print-data-log \
       --files "$(ls "$dir"/*.log | paste -sd,)" 2>&1)" || rc=$?
@@ -215,7 +215,7 @@ sc_idempotent() {
   sleep 0.3
   for i in $(seq 0 4); do echo "k$i:second"; done | produce "$b" "$t" none -X enable.idempotence=true
   wait_clean "$b" "$t" only_latest
-  sleep 3
+  sleep 2
   dir="$(broker_log_dir "$b")/$t-0"
   echo "batches with a producer id (DumpLogSegments):"
   kafka_java org.apache.kafka.tools.DumpLogSegments --deep-iteration \
