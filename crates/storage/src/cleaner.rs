@@ -1460,11 +1460,19 @@ mod tests {
             }
             l.roll_now().unwrap();
         }
+        // c-0: its first segment is clean already (checkpoint), so half its bytes are dirty;
+        // c-1 is all dirty, so it goes first.
+        for _ in 0..3 {
+            put(&f.log, &[(Some("k"), Some("v"))], T0);
+        }
+        f.log.roll_now().unwrap();
+        f.manager.update_cleaner_checkpoint(&f.log, 3).unwrap();
+        let ratio = log_to_clean(&f.log, Some(3), T0).unwrap().cleanable_ratio();
+        assert!((ratio - 0.5).abs() < 1e-9, "{ratio}");
         let cleaner = LogCleaner::new(CleanerConfig::default());
         let s = cleaner.clean_once(&f.manager);
-        let mut cleaned: Vec<String> = s.cleaned.iter().map(|(t, _)| t.to_string()).collect();
-        cleaned.sort();
-        assert_eq!(cleaned, ["c-0", "c-1"]);
+        let cleaned: Vec<String> = s.cleaned.iter().map(|(t, _)| t.to_string()).collect();
+        assert_eq!(cleaned, ["c-1", "c-0"]);
         assert_eq!(read_records(&plain).len(), 3);
     }
 
