@@ -145,18 +145,6 @@ PROPS
   rm -rf "$dir"
 }
 
-# internal_topics PREFIX: Connect's internal topics (partitions, cleanup.policy), prefix masked.
-internal_topics() {
-  kafka_topics "$BROKER" --describe 2>/dev/null | awk -v p="$1" '$1 == "Topic:" && index($2, p) == 1 && /PartitionCount:/ {
-      cfg = ""
-      for (i = 1; i <= NF; i++) if ($i ~ /^Configs:/) cfg = $(i + 1)
-      n = 0
-      for (i = 1; i <= NF; i++) if ($i == "PartitionCount:") n = $(i + 1)
-      sub(p, "PREFIX", $2)
-      print "  " $2 " partitions " n " " (cfg ~ /cleanup.policy=compact/ ? "compacted" : "not compacted")
-    }' | LC_ALL=C sort
-}
-
 # start_distributed DIR LOG: a distributed worker on $PORT; its pid in WPID (no subshell, so
 # that the scenario can wait for it).
 start_distributed() {
@@ -203,7 +191,7 @@ PROPS
   echo "connectors: $(rest /connectors | jq -c 'sort')"
   echo "sink lines: $(await_lines "$dir/output.txt" 2000 120)"
   echo "internal topics:"
-  internal_topics "$prefix"
+  internal_topics "$BROKER" "$prefix"
   stop_worker "$WPID"
   seq -f "added while the worker was down %g" 1 500 >>"$dir/input.txt"
   echo "# worker restarted"

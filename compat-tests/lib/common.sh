@@ -171,6 +171,20 @@ kafka_topics() {
   kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" "$@"
 }
 
+# internal_topics BROKER PREFIX: an application's topics whose names start with PREFIX (Kafka
+# Streams' or Connect's internal topics), one line each with the partition count and whether
+# cleanup.policy is compact; the prefix masked as PREFIX, sorted.
+internal_topics() {
+  kafka_topics "$1" --describe 2>/dev/null | awk -v p="$2" '$1 == "Topic:" && index($2, p) == 1 && /PartitionCount:/ {
+      cfg = ""
+      for (i = 1; i <= NF; i++) if ($i ~ /^Configs:/) cfg = $(i + 1)
+      n = 0
+      for (i = 1; i <= NF; i++) if ($i == "PartitionCount:") n = $(i + 1)
+      sub(p, "PREFIX", $2)
+      print "  " $2 " partitions " n " " (cfg ~ /cleanup.policy=compact/ ? "compacted" : "not compacted")
+    }' | LC_ALL=C sort
+}
+
 # broker_pid ADDR: pid of the process listening on ADDR's port (needs ss from iproute2).
 broker_pid() {
   command -v ss >/dev/null || apt_install iproute2

@@ -20,19 +20,6 @@ sc() { "${JAVA[@]}" -cp "$SLIB/*:$CLASSES" StreamsCheck "$@"; }
 
 topic() { echo "c-$RUN_ID-$1"; }
 
-# internal_topics BROKER APP_ID: the application's internal topics with their partition counts
-# and cleanup policy, the application id masked.
-internal_topics() {
-  kafka_topics "$1" --describe 2>/dev/null | awk -v app="$2" '$1 == "Topic:" && index($2, app) == 1 && /PartitionCount:/ {
-      cfg = ""
-      for (i = 1; i <= NF; i++) if ($i ~ /^Configs:/) cfg = $(i + 1)
-      n = 0
-      for (i = 1; i <= NF; i++) if ($i == "PartitionCount:") n = $(i + 1)
-      sub(app, "APP", $2)
-      print "  " $2 " partitions " n " " (cfg ~ /cleanup.policy=compact/ ? "compacted" : "")
-    }' | LC_ALL=C sort
-}
-
 # WordCountDemo reads streams-plaintext-input and writes streams-wordcount-output (fixed names):
 # they are deleted first if a previous run left them.
 sc_wordcount_eos() {
