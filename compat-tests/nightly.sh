@@ -8,11 +8,11 @@
 #      DumpLogSegments check with 1M records (KCAT_RECORDS), the kill -9 durability scenario with
 #      a 2M-record idempotent stream (DUR_RECORDS), the Java codec round trips with 50k records
 #   3. groups/: join timings at heartbeat 3000 ms, franz-go's group tests with 500k records;
-#      transactions/: franz-go's TestTxnEtl with 500k records
+#      transactions/: franz-go's TestTxnEtl with 500k records, and again with KGO_TEST_UNSAFE
 #   4. franz-go's own pkg/kgo integration test suite, all of it (franz-go/run.sh
-#      --kgo-suite-only), against the reference Kafka and against Sluice: groups, transactions
-#      and share groups included, so failures against Sluice are expected where those are missing
-#      (share groups).
+#      --kgo-suite-only) with KGO_TEST_RECORDS=500000, against the reference Kafka and against
+#      Sluice: groups, transactions and share groups included (share-group tests skip themselves
+#      against Sluice, which does not advertise share groups).
 # The benchmark (bench/run.sh) is separate: it must run on an otherwise idle machine.
 #
 # Arguments are passed to the kgo suite as its `go test -run` regex (default: all tests).
@@ -34,10 +34,10 @@ echo "== nightly: consumer groups, long variants"
 bash "$HERE/groups/run.sh" join-timing-range-hb3000 join-timing-cooperative-hb3000 kgo-nightly || rc=$?
 echo
 echo "== nightly: transactions, long variants"
-bash "$HERE/transactions/run.sh" kgo-txn-nightly || rc=$?
+bash "$HERE/transactions/run.sh" kgo-txn-nightly kgo-txn-unsafe || rc=$?
 echo
 echo "== nightly: franz-go kgo integration suite"
-bash "$HERE/franz-go/run.sh" --kgo-suite-only "${1:-.}" || rc=$?
+KGO_TEST_RECORDS="${KGO_TEST_RECORDS:-500000}" bash "$HERE/franz-go/run.sh" --kgo-suite-only "${1:-.}" || rc=$?
 source "$HERE/lib/common.sh"
 print_summary "$COMPAT_RESULTS" || rc=1
 exit "$rc"

@@ -128,7 +128,7 @@ scenario_dispatch "$@"
 # Main
 
 ALL=(read-committed fencing copier-random-aborts transactions-tool kgo-txn)
-EXTRA=(kgo-txn-nightly)
+EXTRA=(kgo-txn-nightly kgo-txn-unsafe)
 if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}" "${EXTRA[@]}"; exit 0; fi
 
 need_java
@@ -147,6 +147,9 @@ for name in "${selected[@]}"; do
   case "$name" in
     kgo-txn) kgo_suite kgo-txn '^TestTxnEtl$' 200000; continue ;;
     kgo-txn-nightly) kgo_suite kgo-txn-nightly '^TestTxnEtl$' 500000; continue ;;
+    # KGO_TEST_UNSAFE: every other transaction boundary uses EndBeginTxnUnsafe (the next
+    # transaction's records may go out before the previous EndTxn is answered).
+    kgo-txn-unsafe) KGO_TEST_UNSAFE=1 kgo_suite kgo-txn-unsafe '^TestTxnEtl$' 500000; continue ;;
   esac
   func="sc_${name//-/_}"
   declare -F "$func" >/dev/null || die "unknown scenario $name (known: ${ALL[*]} ${EXTRA[*]})"
