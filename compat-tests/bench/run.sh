@@ -208,23 +208,41 @@ consumer_perf_run() {
   fi
 }
 
+addr_of() { if [[ $1 == sluice ]]; then echo "$SLUICE_B"; else echo "$KAFKA_B"; fi; }
+
+# Both brokers run at once and each row is measured on one right after the other (the order
+# alternating from row to row), so that both see the same machine load: on a shared machine a
+# broker measured minutes after the other can meet a different load, which moved ratios by
+# 30-50 % between runs before.
+declare -A PID_OF
+LOAD[start]="$(cut -d' ' -f1-3 /proc/loadavg)"
 for broker in "${BROKERS[@]}"; do
-  if [[ $broker == sluice ]]; then addr=$SLUICE_B; else addr=$KAFKA_B; fi
-  log "=== $broker ($addr): $RECORDS records of $SIZE bytes per run"
-  LOAD["$broker start"]="$(cut -d' ' -f1-3 /proc/loadavg)"
   start_broker "$broker"
+  PID_OF[$broker]=$BROKER_PID
   for parts in 1 8; do
-    kafka_topics "$addr" --create --topic "bench-${parts}p" --partitions "$parts" --replication-factor 1 >&2
+    kafka_topics "$(addr_of "$broker")" --create --topic "bench-${parts}p" --partitions "$parts" --replication-factor 1 >&2
   done
-  produce_run "$broker" "$addr" 1
-  produce_run "$broker" "$addr" 8
-  consume_run "$broker" "$addr" 1
-  consume_run "$broker" "$addr" 8
-  consumer_perf_run "$broker" "$addr" 8
-  R["$broker|broker|VmHWM MB"]="$(($(awk '/^VmHWM:/ {print $2}' "/proc/$BROKER_PID/status") / 1024))"
-  LOAD["$broker end"]="$(cut -d' ' -f1-3 /proc/loadavg)"
+done
+log "=== $RECORDS records of $SIZE bytes per run; brokers: ${BROKERS[*]}"
+row=0
+for run in "produce_run 1" "produce_run 8" "consume_run 1" "consume_run 8" "consumer_perf_run 8"; do
+  read -r fn parts <<<"$run"
+  order=("${BROKERS[@]}")
+  if ((row % 2 == 1)); then
+    order=()
+    for ((i = ${#BROKERS[@]} - 1; i >= 0; i--)); do order+=("${BROKERS[$i]}"); done
+  fi
+  for broker in "${order[@]}"; do
+    BROKER_PID=${PID_OF[$broker]}
+    "$fn" "$broker" "$(addr_of "$broker")" "$parts"
+  done
+  row=$((row + 1))
+done
+for broker in "${BROKERS[@]}"; do
+  R["$broker|broker|VmHWM MB"]="$(($(awk '/^VmHWM:/ {print $2}' "/proc/${PID_OF[$broker]}/status") / 1024))"
   stop_broker "$broker"
 done
+LOAD[end]="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ------------------------------------------------------------------------------------------
 # Table
@@ -239,9 +257,7 @@ ratio() {
 table="$WORK/results-$(date +%Y%m%d-%H%M%S).txt"
 {
   echo "records per run: $RECORDS x $SIZE B; $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
-  for broker in "${BROKERS[@]}"; do
-    echo "load average during $broker: ${LOAD["$broker start"]:-?} at start, ${LOAD["$broker end"]:-?} at end"
-  done
+  echo "load average: ${LOAD[start]:-?} at start, ${LOAD[end]:-?} at end (both brokers up, rows interleaved)"
   printf '%-34s %-12s %14s %14s %12s\n' "run" "metric" "sluice" "kafka" "sluice/kafka"
   for row in "produce 1p" "produce 8p" "consume 1p (assign)" "consume 8p (assign)" "consume 8p (ConsumerPerformance)" "broker"; do
     for metric in records/s MB/s "p50 ms" "p99 ms" "p99.9 ms" "broker CPU s" "peak RSS MB" "VmHWM MB"; do
