@@ -8,9 +8,9 @@
 #   KAFKA_PORT             PLAINTEXT listener port   (default 19092)
 #   KAFKA_CONTROLLER_PORT  CONTROLLER listener port  (default 19093)
 #   KAFKA_HEAP             JVM heap (default 1g)
-#   KAFKA_RETENTION_CHECK_MS  log.retention.check.interval.ms (default 1000 instead of Kafka's
-#                          300000, so admin/'s retention scenario sees segments deleted quickly;
-#                          start_sluice in lib/common.sh passes the same value to Sluice)
+#   KAFKA_RETENTION_CHECK_MS  log.retention.check.interval.ms (unset: Kafka's 300000). Only
+#                          admin/'s own retention brokers set it: on the shared brokers a short
+#                          interval would delete the 2023-stamped records other suites read back.
 #
 # `start` installs the broker jars on first use (pom.xml -> mvn dependency:copy-dependencies into
 # work/lib, cached), formats fresh KRaft storage (StorageTool random-uuid + format --standalone),
@@ -84,8 +84,10 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 group.initial.rebalance.delay.ms=0
-log.retention.check.interval.ms=${KAFKA_RETENTION_CHECK_MS:-1000}
 PROPS
+  if [[ -n "${KAFKA_RETENTION_CHECK_MS:-}" ]]; then
+    echo "log.retention.check.interval.ms=$KAFKA_RETENTION_CHECK_MS" >>"$STATE/server.properties"
+  fi
   local cluster_id
   cluster_id="$(java "${java_opts[@]}" -Dcompat.log.level=WARN -cp "$lib/*" kafka.tools.StorageTool random-uuid | tail -1)"
   log "kafka[$INSTANCE] formatting storage (cluster id $cluster_id)"

@@ -267,7 +267,6 @@ start_sluice() {
     --override auto.create.topics.enable=true \
     --override num.partitions=1 \
     --override group.initial.rebalance.delay.ms=0 \
-    --override "log.retention.check.interval.ms=${KAFKA_RETENTION_CHECK_MS:-1000}" \
     >"$logdir/sluice.log" 2>&1 &
   _STARTED_SLUICE_PID=$!
   _SLUICE_DATADIR="$datadir"
