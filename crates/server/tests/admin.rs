@@ -1044,3 +1044,68 @@ async fn elections_and_reassignments_on_one_node() {
     };
     assert_eq!((r.error_code, r.topics.len()), (0, 0));
 }
+
+/// The broker keys whose description Kafka 4.3 gives differently from a topic default's:
+/// other units are read-only INTs, node.id has no default, a static node.id makes broker.id
+/// static, log.flush.interval.ms has no default (compat-tests/admin FINDINGS F2, F3).
+#[tokio::test]
+async fn broker_config_descriptions_as_kafka() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[("node.id", "1")]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    let req = DescribeConfigsRequest::default()
+        .with_include_synonyms(true)
+        .with_resources(vec![DescribeConfigsResource::default()
+            .with_resource_type(BROKER)
+            .with_resource_name(s("1"))
+            .with_configuration_keys(Some(
+                [
+                    "log.retention.hours",
+                    "node.id",
+                    "broker.id",
+                    "log.flush.interval.ms",
+                ]
+                .iter()
+                .map(|k| s(k))
+                .collect(),
+            ))]);
+    let ResponseKind::DescribeConfigs(r) = c
+        .call(
+            ApiKey::DescribeConfigs,
+            4,
+            RequestKind::DescribeConfigs(req),
+        )
+        .await
+    else {
+        panic!("not a DescribeConfigs response")
+    };
+    let get = |k: &str| {
+        r.results[0]
+            .configs
+            .iter()
+            .find(|e| e.name.as_str() == k)
+            .unwrap_or_else(|| panic!("{k} missing"))
+    };
+    let hours = get("log.retention.hours");
+    assert!(hours.read_only);
+    assert_eq!(hours.config_type, 3, "INT");
+    let sources = |k: &str| -> Vec<(String, i8)> {
+        get(k)
+            .synonyms
+            .iter()
+            .map(|s| {
+                (
+                    s.value.as_ref().map_or("null".into(), |v| v.to_string()),
+                    s.source,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(sources("node.id"), vec![("1".into(), 4)]);
+    assert_eq!(
+        sources("broker.id"),
+        vec![("1".into(), 4), ("-1".into(), 5)]
+    );
+    let flush = get("log.flush.interval.ms");
+    assert_eq!((flush.value.as_ref(), flush.synonyms.len()), (None, 0));
+}
