@@ -6,8 +6,9 @@
 #   4. cargo build --release -p sluice
 #   5. starts the reference Apache Kafka 4.3.1 once (kafka-ref/) and Sluice once, then runs every
 #      compatibility folder's run.sh against both (java/, kcat/, franz-go/, groups/,
-#      transactions/, streams/, connect/, compaction/, differential/, durability/ — which
-#      starts brokers of its own on other ports), prints one summary
+#      transactions/, streams/, connect/, compaction/, admin/, differential/, durability/ —
+#      admin/'s retention scenario and durability/ start brokers of their own on other ports),
+#      prints one summary
 #      table (scenario, Sluice, Kafka, result) and exits non-zero if any check failed.
 #
 # Installs what it needs on a fresh Debian machine (kcat and jq from Debian; Kafka jars through
@@ -27,7 +28,7 @@ export COMPAT_RESULTS="$HERE/work/results.tsv"
 source "$HERE/lib/common.sh"
 
 skip_cargo=0
-folders=(java kcat franz-go groups transactions streams connect compaction differential durability)
+folders=(java kcat franz-go groups transactions streams connect compaction admin differential durability)
 while (($#)); do
   case "$1" in
     --skip-cargo) skip_cargo=1 ;;

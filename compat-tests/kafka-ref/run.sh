@@ -11,6 +11,9 @@
 #   KAFKA_EXTRA_PROPS      more broker properties, "key=value key=value ..." appended to the
 #                          generated server.properties (lib/common.sh passes
 #                          COMPAT_BROKER_PROPS, which start_sluice gives Sluice as overrides)
+#   KAFKA_RETENTION_CHECK_MS  log.retention.check.interval.ms (unset: Kafka's 300000). Only
+#                          admin/'s own retention brokers set it: on the shared brokers a short
+#                          interval would delete the 2023-stamped records other suites read back.
 #
 # `start` installs the broker jars on first use (pom.xml -> mvn dependency:copy-dependencies into
 # work/lib, cached), formats fresh KRaft storage (StorageTool random-uuid + format --standalone),
@@ -92,6 +95,9 @@ PROPS
   for kv in ${KAFKA_EXTRA_PROPS:-}; do
     echo "$kv" >>"$STATE/server.properties"
   done
+  if [[ -n "${KAFKA_RETENTION_CHECK_MS:-}" ]]; then
+    echo "log.retention.check.interval.ms=$KAFKA_RETENTION_CHECK_MS" >>"$STATE/server.properties"
+  fi
   local cluster_id
   cluster_id="$(java "${java_opts[@]}" -Dcompat.log.level=WARN -cp "$lib/*" kafka.tools.StorageTool random-uuid | tail -1)"
   log "kafka[$INSTANCE] formatting storage (cluster id $cluster_id)"

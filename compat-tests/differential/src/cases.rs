@@ -59,6 +59,10 @@ use kafka_protocol::messages::{
     OffsetDeleteRequest, OffsetFetchRequest, ProduceRequest, ProducerId, ResponseKind,
     SyncGroupRequest, TopicName, TransactionalId,
 };
+use kafka_protocol::messages::{
+    AlterPartitionReassignmentsRequest, ElectLeadersRequest, ListPartitionReassignmentsRequest,
+    OffsetForLeaderEpochRequest,
+};
 use kafka_protocol::messages::{CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use sluice_protocol::batch::{encode_batch_with, KeyValue, RecordBatch};
@@ -81,6 +85,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("groups", groups),
     ("configs", configs),
     ("cluster", cluster),
+    ("leadership", leadership),
     ("consumer-groups", consumer_groups),
     ("consumer-groups-migration", consumer_groups_migration),
     ("consumer-group-to-classic", consumer_group_to_classic),
@@ -2788,6 +2793,287 @@ fn consumer_group_to_classic(c: &mut Ctx) -> Result<()> {
         ApiKey::ConsumerGroupDescribe,
         1,
         &ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s(&g))]),
+    )?;
+    Ok(())
+}
+
+/// OffsetForLeaderEpoch, ElectLeaders and the partition reassignment APIs on a single node
+/// (issue 6): the leader epoch of a new topic, end offsets per epoch, current-epoch checks,
+/// elections that are not needed, reassignments to the only broker and to a missing one.
+fn leadership(c: &mut Ctx) -> Result<()> {
+    use kafka_protocol::messages::alter_partition_reassignments_request::{
+        ReassignablePartition, ReassignableTopic,
+    };
+    use kafka_protocol::messages::elect_leaders_request::TopicPartitions as ElectTopic;
+    use kafka_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
+    use kafka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    let t = c.name("lead");
+    let missing = c.name("missing");
+    c.create_topic(&t, 2, &[])?;
+    c.produce("two records", &t, 0, -1, plain(&[("a", "1"), ("b", "2")]))?;
+    c.produce("one record", &t, 0, -1, plain(&[("c", "3")]))?;
+    let md = MetadataRequest::default().with_topics(Some(vec![
+        MetadataRequestTopic::default().with_name(Some(topic_name(&t)))
+    ]));
+    c.show("metadata (leader epoch)", ApiKey::Metadata, 12, &md)?;
+    let ofle = |replica: i32, topic: &str, parts: &[(i32, i32, i32)]| {
+        OffsetForLeaderEpochRequest::default()
+            .with_replica_id(BrokerId(replica))
+            .with_topics(vec![OffsetForLeaderTopic::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(
+                    parts
+                        .iter()
+                        .map(|(p, current, epoch)| {
+                            OffsetForLeaderPartition::default()
+                                .with_partition(*p)
+                                .with_current_leader_epoch(*current)
+                                .with_leader_epoch(*epoch)
+                        })
+                        .collect(),
+                )])
+    };
+    // (title, replica_id, [(partition, current_leader_epoch, leader_epoch)])
+    type Case<'a> = (&'a str, i32, &'a [(i32, i32, i32)]);
+    let cases: &[Case] = &[
+        (
+            "epoch 0 of p0 and p1, no current epoch",
+            -1,
+            &[(0, -1, 0), (1, -1, 0)],
+        ),
+        ("current epoch 0", -1, &[(0, 0, 0)]),
+        ("current epoch 1 (newer)", -1, &[(0, 1, 0)]),
+        ("current epoch -5", -1, &[(0, -5, 0)]),
+        ("epoch 3 (newer than any)", -1, &[(0, -1, 3)]),
+        ("epoch -1", -1, &[(0, -1, -1)]),
+        ("unknown partition", -1, &[(7, -1, 0)]),
+        ("as follower replica 1", 1, &[(0, 0, 0)]),
+        ("as debug replica -2", -2, &[(0, -1, 0)]),
+    ];
+    for (title, replica, parts) in cases {
+        for v in [2, 4] {
+            c.show(
+                &format!("offset for leader epoch: {title}"),
+                ApiKey::OffsetForLeaderEpoch,
+                v,
+                &ofle(*replica, &t, parts),
+            )?;
+        }
+    }
+    for current in [-5, 1] {
+        let lo = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(topic_name(&t))
+                .with_partitions(vec![ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_current_leader_epoch(current)
+                    .with_timestamp(-1)])]);
+        c.show(
+            &format!("list offsets with current leader epoch {current}"),
+            ApiKey::ListOffsets,
+            8,
+            &lo,
+        )?;
+        let f = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(0)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_session_id(0)
+            .with_session_epoch(-1)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(topic_name(&t))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_current_leader_epoch(current)
+                    .with_fetch_offset(0)
+                    .with_partition_max_bytes(1 << 20)])]);
+        c.show(
+            &format!("fetch with current leader epoch {current}"),
+            ApiKey::Fetch,
+            12,
+            &f,
+        )?;
+    }
+    c.show(
+        "offset for leader epoch: unknown topic",
+        ApiKey::OffsetForLeaderEpoch,
+        3,
+        &ofle(-1, &missing, &[(0, -1, 0)]),
+    )?;
+    let dr = DeleteRecordsRequest::default()
+        .with_timeout_ms(30_000)
+        .with_topics(vec![DeleteRecordsTopic::default()
+            .with_name(topic_name(&t))
+            .with_partitions(vec![DeleteRecordsPartition::default()
+                .with_partition_index(0)
+                .with_offset(2)])]);
+    c.show("delete records before 2", ApiKey::DeleteRecords, 2, &dr)?;
+    c.show(
+        "offset for leader epoch after delete records",
+        ApiKey::OffsetForLeaderEpoch,
+        4,
+        &ofle(-1, &t, &[(0, -1, 0)]),
+    )?;
+
+    let elect = |kind: i8, parts: Option<Vec<(&str, Vec<i32>)>>| {
+        ElectLeadersRequest::default()
+            .with_election_type(kind)
+            .with_timeout_ms(30_000)
+            .with_topic_partitions(parts.map(|ps| {
+                ps.into_iter()
+                    .map(|(n, p)| {
+                        ElectTopic::default()
+                            .with_topic(topic_name(n))
+                            .with_partitions(p)
+                    })
+                    .collect()
+            }))
+    };
+    let some = || {
+        Some(vec![
+            (t.as_str(), vec![0, 1, 9]),
+            (missing.as_str(), vec![0]),
+        ])
+    };
+    c.show(
+        "elect preferred leaders",
+        ApiKey::ElectLeaders,
+        0,
+        &elect(0, some()),
+    )?;
+    c.show(
+        "elect preferred leaders",
+        ApiKey::ElectLeaders,
+        2,
+        &elect(0, some()),
+    )?;
+    c.show(
+        "elect unclean leaders",
+        ApiKey::ElectLeaders,
+        1,
+        &elect(1, some()),
+    )?;
+    c.show(
+        "elect unclean leaders",
+        ApiKey::ElectLeaders,
+        2,
+        &elect(1, some()),
+    )?;
+    c.show(
+        "elect leaders of no partition",
+        ApiKey::ElectLeaders,
+        2,
+        &elect(0, Some(vec![])),
+    )?;
+    c.show(
+        "elect election type 7",
+        ApiKey::ElectLeaders,
+        2,
+        &elect(7, Some(vec![(t.as_str(), vec![0])])),
+    )?;
+
+    let list = |topics: Option<Vec<(&str, Vec<i32>)>>| {
+        ListPartitionReassignmentsRequest::default()
+            .with_timeout_ms(30_000)
+            .with_topics(topics.map(|ts| {
+                ts.into_iter()
+                    .map(|(n, p)| {
+                        ListPartitionReassignmentsTopics::default()
+                            .with_name(topic_name(n))
+                            .with_partition_indexes(p)
+                    })
+                    .collect()
+            }))
+    };
+    c.show(
+        "list reassignments of some partitions",
+        ApiKey::ListPartitionReassignments,
+        0,
+        &list(Some(vec![
+            (t.as_str(), vec![0, 9]),
+            (missing.as_str(), vec![0]),
+        ])),
+    )?;
+    let alter = |allow: bool, parts: Vec<(&str, i32, Option<Vec<i32>>)>| {
+        let mut topics: Vec<ReassignableTopic> = Vec::new();
+        for (n, p, r) in parts {
+            let part = ReassignablePartition::default()
+                .with_partition_index(p)
+                .with_replicas(r.map(|ids| ids.into_iter().map(BrokerId).collect()));
+            match topics.iter_mut().find(|x| x.name.as_str() == n) {
+                Some(x) => x.partitions.push(part),
+                None => topics.push(
+                    ReassignableTopic::default()
+                        .with_name(topic_name(n))
+                        .with_partitions(vec![part]),
+                ),
+            }
+        }
+        AlterPartitionReassignmentsRequest::default()
+            .with_timeout_ms(30_000)
+            .with_allow_replication_factor_change(allow)
+            .with_topics(topics)
+    };
+    let t2 = t.as_str();
+    let m2 = missing.as_str();
+    for v in [0, 1] {
+        c.show(
+            "reassign to the only broker, to a missing broker, to nobody, cancel",
+            ApiKey::AlterPartitionReassignments,
+            v,
+            &alter(
+                true,
+                vec![
+                    (t2, 0, Some(vec![1])),
+                    (t2, 1, Some(vec![2])),
+                    (t2, 9, Some(vec![1])),
+                    (m2, 0, Some(vec![1])),
+                ],
+            ),
+        )?;
+        c.show(
+            "reassign: cancel (none in progress), empty, duplicate replicas",
+            ApiKey::AlterPartitionReassignments,
+            v,
+            &alter(true, vec![(t2, 0, None), (t2, 1, Some(vec![]))]),
+        )?;
+        c.show(
+            "reassign: duplicate replicas, negative id",
+            ApiKey::AlterPartitionReassignments,
+            v,
+            &alter(
+                true,
+                vec![(t2, 0, Some(vec![1, 1])), (t2, 1, Some(vec![-1]))],
+            ),
+        )?;
+    }
+    c.show(
+        "reassign to two replicas without allowing a replication factor change",
+        ApiKey::AlterPartitionReassignments,
+        1,
+        &alter(false, vec![(t2, 0, Some(vec![1, 2]))]),
+    )?;
+    c.show(
+        "reassign to the only broker without allowing a replication factor change",
+        ApiKey::AlterPartitionReassignments,
+        1,
+        &alter(false, vec![(t2, 0, Some(vec![1]))]),
+    )?;
+    c.show(
+        "list reassignments of some partitions",
+        ApiKey::ListPartitionReassignments,
+        0,
+        &list(Some(vec![(t.as_str(), vec![0, 1])])),
+    )?;
+    c.show(
+        "metadata after elections and reassignments",
+        ApiKey::Metadata,
+        12,
+        &md,
     )?;
     Ok(())
 }

@@ -72,7 +72,10 @@ impl Normalizer {
         match name {
             "throttle_time_ms" | "cluster_id" | "host" | "port" | "log_dir" | "total_bytes"
             | "usable_bytes" => Some("_".into()),
-            "error_message" | "batch_index_error_message" if value != "None" => {
+            // DIFF_KEEP_MESSAGES=1 shows the texts (to look at what Kafka says).
+            "error_message" | "batch_index_error_message"
+                if value != "None" && std::env::var_os("DIFF_KEEP_MESSAGES").is_none() =>
+            {
                 Some("Some(<message>)".into())
             }
             "topic_id" if !value.contains("00000000-0000-0000-0000-000000000000") => {

@@ -888,7 +888,8 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = {
         ),
         bdef(
             "node.id",
-            Some("-1"),
+            // Kafka's node.id has no default (DescribeConfigs lists no DEFAULT_CONFIG synonym).
+            None,
             Int,
             "The node ID associated with the roles this process is playing.",
         ),

@@ -72,9 +72,11 @@ struct FileFormat {
     state: DynamicState,
 }
 
-/// Whether `key` may be changed dynamically (a broker-level topic default).
+/// Whether `key` may be changed dynamically: a broker-level topic default under its primary
+/// name (Kafka's DynamicLogConfig takes `log.retention.ms`, not `log.retention.hours` or
+/// `log.roll.hours`).
 pub fn is_dynamic(key: &str) -> bool {
-    topic_config::for_broker_key(key).is_some()
+    topic_config::for_broker_key(key).is_some_and(|(_, syn)| syn.factor == 1)
 }
 
 /// Check a new set of dynamic configs: every key dynamic (else Kafka's "Cannot update these
@@ -208,6 +210,15 @@ mod tests {
         assert_eq!(
             set(Scope::ThisBroker, "log.dirs", "/x").unwrap_err(),
             "Cannot update these configs dynamically: [log.dirs]"
+        );
+        // Other units are static in Kafka (not in DynamicLogConfig's set).
+        assert_eq!(
+            set(Scope::ThisBroker, "log.retention.hours", "5").unwrap_err(),
+            "Cannot update these configs dynamically: [log.retention.hours]"
+        );
+        assert_eq!(
+            set(Scope::ClusterDefault, "log.roll.hours", "5").unwrap_err(),
+            "Cannot update these configs dynamically: [log.roll.hours]"
         );
         assert_eq!(
             set(Scope::ThisBroker, "log.retention.ms", "abc").unwrap_err(),

@@ -844,3 +844,268 @@ async fn retention_ms_set_live_deletes_rolled_segments() {
     assert_eq!(offsets(&mut c, "ret", 0).await, Ok((16, 17)));
     server.shutdown().await;
 }
+
+async fn offset_for_epoch(
+    c: &mut Client,
+    topic: &str,
+    partition: i32,
+    current: i32,
+    epoch: i32,
+) -> (i16, i32, i64) {
+    use kafka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    let req = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![OffsetForLeaderTopic::default()
+            .with_topic(name(topic))
+            .with_partitions(vec![OffsetForLeaderPartition::default()
+                .with_partition(partition)
+                .with_current_leader_epoch(current)
+                .with_leader_epoch(epoch)])]);
+    let ResponseKind::OffsetForLeaderEpoch(r) = c
+        .call(
+            ApiKey::OffsetForLeaderEpoch,
+            4,
+            RequestKind::OffsetForLeaderEpoch(req),
+        )
+        .await
+    else {
+        panic!("not an OffsetForLeaderEpoch response")
+    };
+    let p = &r.topics[0].partitions[0];
+    (p.error_code, p.leader_epoch, p.end_offset)
+}
+
+#[tokio::test]
+async fn offset_for_leader_epoch_from_the_epoch_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(&mut c, "e", 2, &[]).await;
+    // A new, empty partition already leads with epoch 0 from offset 0.
+    assert_eq!(offset_for_epoch(&mut c, "e", 1, -1, 0).await, (0, 0, 0));
+    produce(&mut c, "e", 0, &[b"a", b"b", b"c"], now_ms()).await;
+    assert_eq!(offset_for_epoch(&mut c, "e", 0, -1, 0).await, (0, 0, 3));
+    assert_eq!(offset_for_epoch(&mut c, "e", 0, 0, 0).await, (0, 0, 3));
+    assert_eq!(offset_for_epoch(&mut c, "e", 0, -1, 5).await, (0, -1, -1));
+    assert_eq!(offset_for_epoch(&mut c, "e", 0, -1, -1).await, (0, -1, -1));
+    let fenced = KafkaError::FencedLeaderEpoch.code();
+    let unknown = KafkaError::UnknownLeaderEpoch.code();
+    assert_eq!(
+        offset_for_epoch(&mut c, "e", 0, -3, 0).await,
+        (fenced, -1, -1)
+    );
+    assert_eq!(
+        offset_for_epoch(&mut c, "e", 0, 1, 0).await,
+        (unknown, -1, -1)
+    );
+    let missing = KafkaError::UnknownTopicOrPartition.code();
+    assert_eq!(
+        offset_for_epoch(&mut c, "e", 7, 1, 0).await,
+        (missing, -1, -1)
+    );
+    assert_eq!(
+        offset_for_epoch(&mut c, "x", 0, -1, 0).await,
+        (missing, -1, -1)
+    );
+    // The cache is Kafka's leader-epoch-checkpoint file in the partition's directory.
+    let text = std::fs::read_to_string(dir.path().join("e-0/leader-epoch-checkpoint")).unwrap();
+    assert_eq!(text, "0\n1\n0 0\n");
+}
+
+#[tokio::test]
+async fn elections_and_reassignments_on_one_node() {
+    use kafka_protocol::messages::alter_partition_reassignments_request::{
+        ReassignablePartition, ReassignableTopic,
+    };
+    use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(&mut c, "r", 2, &[]).await;
+
+    let elect = |kind: i8, parts: Option<Vec<TopicPartitions>>| {
+        RequestKind::ElectLeaders(
+            ElectLeadersRequest::default()
+                .with_election_type(kind)
+                .with_topic_partitions(parts),
+        )
+    };
+    let parts = vec![
+        TopicPartitions::default()
+            .with_topic(name("r"))
+            .with_partitions(vec![0, 5]),
+        TopicPartitions::default()
+            .with_topic(name("nope"))
+            .with_partitions(vec![0]),
+    ];
+    let ResponseKind::ElectLeaders(r) = c
+        .call(ApiKey::ElectLeaders, 2, elect(0, Some(parts.clone())))
+        .await
+    else {
+        panic!("not an ElectLeaders response")
+    };
+    assert_eq!(r.error_code, 0);
+    let got: Vec<(i32, i16, Option<String>)> = r
+        .replica_election_results
+        .iter()
+        .flat_map(|t| &t.partition_result)
+        .map(|p| {
+            (
+                p.partition_id,
+                p.error_code,
+                p.error_message.as_ref().map(|m| m.to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                0,
+                KafkaError::ElectionNotNeeded.code(),
+                Some("Leader election not needed for topic partition.".into())
+            ),
+            (
+                5,
+                KafkaError::UnknownTopicOrPartition.code(),
+                Some("No such partition as r-5".into())
+            ),
+            (
+                0,
+                KafkaError::UnknownTopicOrPartition.code(),
+                Some("No such topic as nope".into())
+            ),
+        ]
+    );
+    let ResponseKind::ElectLeaders(r) = c.call(ApiKey::ElectLeaders, 2, elect(0, None)).await
+    else {
+        panic!("not an ElectLeaders response")
+    };
+    assert_eq!((r.error_code, r.replica_election_results.len()), (0, 0));
+    let ResponseKind::ElectLeaders(r) =
+        c.call(ApiKey::ElectLeaders, 1, elect(3, Some(parts))).await
+    else {
+        panic!("not an ElectLeaders response")
+    };
+    assert_eq!(r.error_code, KafkaError::InvalidRequest.code());
+
+    let target = |p: i32, replicas: Option<Vec<i32>>| {
+        ReassignablePartition::default()
+            .with_partition_index(p)
+            .with_replicas(replicas.map(|v| v.into_iter().map(BrokerId).collect()))
+    };
+    let req = AlterPartitionReassignmentsRequest::default()
+        .with_allow_replication_factor_change(false)
+        .with_topics(vec![ReassignableTopic::default()
+            .with_name(name("r"))
+            .with_partitions(vec![
+                target(0, Some(vec![1])),
+                target(1, Some(vec![2])),
+                target(0, None),
+                target(9, Some(vec![1])),
+            ])]);
+    let ResponseKind::AlterPartitionReassignments(r) = c
+        .call(
+            ApiKey::AlterPartitionReassignments,
+            1,
+            RequestKind::AlterPartitionReassignments(req),
+        )
+        .await
+    else {
+        panic!("not an AlterPartitionReassignments response")
+    };
+    assert!(!r.allow_replication_factor_change);
+    assert_eq!((r.error_code, r.error_message.as_ref()), (0, None));
+    let codes: Vec<i16> = r.responses[0]
+        .partitions
+        .iter()
+        .map(|p| p.error_code)
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            0,
+            KafkaError::InvalidReplicaAssignment.code(),
+            KafkaError::NoReassignmentInProgress.code(),
+            KafkaError::UnknownTopicOrPartition.code()
+        ]
+    );
+    let ResponseKind::ListPartitionReassignments(r) = c
+        .call(
+            ApiKey::ListPartitionReassignments,
+            0,
+            RequestKind::ListPartitionReassignments(ListPartitionReassignmentsRequest::default()),
+        )
+        .await
+    else {
+        panic!("not a ListPartitionReassignments response")
+    };
+    assert_eq!((r.error_code, r.topics.len()), (0, 0));
+}
+
+/// The broker keys whose description Kafka 4.3 gives differently from a topic default's:
+/// other units are read-only INTs, node.id has no default, a static node.id makes broker.id
+/// static, log.flush.interval.ms has no default (compat-tests/admin FINDINGS F2, F3).
+#[tokio::test]
+async fn broker_config_descriptions_as_kafka() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[("node.id", "1")]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    let req = DescribeConfigsRequest::default()
+        .with_include_synonyms(true)
+        .with_resources(vec![DescribeConfigsResource::default()
+            .with_resource_type(BROKER)
+            .with_resource_name(s("1"))
+            .with_configuration_keys(Some(
+                [
+                    "log.retention.hours",
+                    "node.id",
+                    "broker.id",
+                    "log.flush.interval.ms",
+                ]
+                .iter()
+                .map(|k| s(k))
+                .collect(),
+            ))]);
+    let ResponseKind::DescribeConfigs(r) = c
+        .call(
+            ApiKey::DescribeConfigs,
+            4,
+            RequestKind::DescribeConfigs(req),
+        )
+        .await
+    else {
+        panic!("not a DescribeConfigs response")
+    };
+    let get = |k: &str| {
+        r.results[0]
+            .configs
+            .iter()
+            .find(|e| e.name.as_str() == k)
+            .unwrap_or_else(|| panic!("{k} missing"))
+    };
+    let hours = get("log.retention.hours");
+    assert!(hours.read_only);
+    assert_eq!(hours.config_type, 3, "INT");
+    let sources = |k: &str| -> Vec<(String, i8)> {
+        get(k)
+            .synonyms
+            .iter()
+            .map(|s| {
+                (
+                    s.value.as_ref().map_or("null".into(), |v| v.to_string()),
+                    s.source,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(sources("node.id"), vec![("1".into(), 4)]);
+    assert_eq!(
+        sources("broker.id"),
+        vec![("1".into(), 4), ("-1".into(), 5)]
+    );
+    let flush = get("log.flush.interval.ms");
+    assert_eq!((flush.value.as_ref(), flush.synonyms.len()), (None, 0));
+}

@@ -18,6 +18,7 @@ pub mod cleaner;
 pub mod config;
 pub mod error;
 pub mod index;
+pub mod leader_epoch;
 pub mod log;
 pub mod manager;
 pub mod producer_state;
@@ -33,7 +34,7 @@ pub use log::{
     FetchDataInfo, HighWatermarkListener, LoadParams, LogAppendInfo, LogSnapshot, PartitionLog,
     TimestampAndOffset, TxnMarker,
 };
-pub use manager::{LogManager, ProducerStateConfig, CLEAN_SHUTDOWN_FILE};
+pub use manager::{LogManager, ProducerStateConfig, CLEAN_SHUTDOWN_FILE, LEADER_EPOCH};
 pub use producer_state::{
     BatchMetadata, CompletedTxn, ProducerStateEntry, ProducerStateManager, UnstableTxn,
 };

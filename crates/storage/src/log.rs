@@ -26,6 +26,7 @@ use crate::checkpoint::sync_dir;
 use crate::config::{LogConfig, MessageTimestampType};
 use crate::error::{IoContext, Result, StorageError};
 use crate::index::NO_TIMESTAMP;
+use crate::leader_epoch::LeaderEpochFileCache;
 use crate::producer_state::{
     last_stable_offset, AppendCheck, CompletedTxnWithLso, ProducerBatch, ProducerStateEntry,
     ProducerStateManager, UnstableTxn, DEFAULT_PRODUCER_ID_EXPIRATION_MS,
@@ -304,6 +305,9 @@ pub struct PartitionLog {
     listener: ListenerSlot,
     producer_id_expiration_ms: ExpirationSlot,
     pending_deletions: Mutex<Vec<PendingDeletion>>,
+    /// The `leader-epoch-checkpoint` (Kafka's LeaderEpochFileCache). Lock order: `writer`
+    /// first when both are held.
+    leader_epochs: Mutex<LeaderEpochFileCache>,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -436,6 +440,10 @@ impl PartitionLog {
             sync_dir(&dir)?;
         }
         producers.take_snapshot(false)?;
+        // Kafka's LogLoader: epochs past the recovered end or wholly below the start go.
+        let mut leader_epochs = LeaderEpochFileCache::load(&dir)?;
+        leader_epochs.truncate_from_end(log_end_offset)?;
+        leader_epochs.truncate_from_start(log_start_offset)?;
         let inactive_views: Arc<Vec<SegmentView>> =
             Arc::new(segments[..last].iter().map(LogSegment::view).collect());
         let unstable = Arc::new(producers.unstable_transactions());
@@ -474,6 +482,7 @@ impl PartitionLog {
             listener,
             producer_id_expiration_ms,
             pending_deletions: Mutex::new(Vec::new()),
+            leader_epochs: Mutex::new(leader_epochs),
         })
     }
 
@@ -764,6 +773,10 @@ impl PartitionLog {
             return self.fail(e);
         }
         w.log_end_offset = next;
+        // Every batch of one append carries the same partitionLeaderEpoch.
+        if let Err(e) = lock(&self.leader_epochs).assign(leader_epoch, first_offset) {
+            return self.fail(e);
+        }
         let completed = match producer_updates {
             Some(u) => w.producers.commit(u, next),
             None => {
@@ -1288,8 +1301,6 @@ impl PartitionLog {
         Ok((out, target))
     }
 
-    /// The first batch at or after the log start offset, below the high watermark, whose max
-    /// timestamp is >= `timestamp` (ListOffsets by timestamp). None if there is none.
     /// The largest batch max timestamp of the readable log (from the segments' time tracking),
     /// or `NO_TIMESTAMP` (-1) when the log holds no batch.
     pub fn max_timestamp(&self) -> i64 {
@@ -1300,13 +1311,74 @@ impl PartitionLog {
             .unwrap_or(NO_TIMESTAMP)
     }
 
+    /// The whole batch that holds the largest timestamp of the local log (ListOffsets
+    /// MAX_TIMESTAMP), as Kafka's `fetchOffsetByTimestamp`: the first segment with the largest
+    /// max timestamp, every local segment counting — also records below the log start offset
+    /// that a segment still holds after DeleteRecords — and in it the first batch carrying
+    /// that timestamp. None when no batch has a timestamp or the batch is not below the high
+    /// watermark.
+    pub fn max_timestamp_batch(&self) -> Result<Option<Bytes>> {
+        let snap = self.snapshot();
+        let mut best: Option<&SegmentView> = None;
+        for seg in (0..snap.num_segments()).filter_map(|i| snap.segment(i)) {
+            if seg.max_timestamp > best.map_or(NO_TIMESTAMP, |b| b.max_timestamp) {
+                best = Some(seg);
+            }
+        }
+        let Some(seg) = best else { return Ok(None) };
+        let Some((pos, h)) = seg.find_offset_by_timestamp(seg.max_timestamp, seg.base_offset)?
+        else {
+            return Ok(None);
+        };
+        if h.last_offset() >= snap.high_watermark {
+            return Ok(None);
+        }
+        Ok(Some(seg.read_at(pos, h.size)?.freeze()))
+    }
+
+    /// The (epoch, end offset) of `leader_epoch` for OffsetForLeaderEpoch (Kafka's
+    /// `endOffsetForEpoch`): the log end offset for the latest epoch, else the start of the
+    /// next epoch; (-1, -1) when unknown.
+    pub fn end_offset_for_epoch(&self, leader_epoch: i32) -> (i32, i64) {
+        let leo = self.log_end_offset();
+        lock(&self.leader_epochs).end_offset_for(leader_epoch, leo)
+    }
+
+    /// The leader epoch cache's entries (epoch, start offset), oldest first.
+    pub fn leader_epoch_entries(&self) -> Vec<(i32, i64)> {
+        lock(&self.leader_epochs)
+            .entries()
+            .iter()
+            .map(|e| (e.epoch, e.start_offset))
+            .collect()
+    }
+
+    /// The epoch the record at `offset` was written in, if the cache knows it.
+    pub fn epoch_for_offset(&self, offset: i64) -> Option<i32> {
+        lock(&self.leader_epochs).epoch_for_offset(offset)
+    }
+
+    /// Becoming leader with `leader_epoch` (Kafka's `maybeAssignEpochStartOffset`): the epoch
+    /// starts at the log end offset unless the cache already has it.
+    pub fn maybe_assign_epoch_start_offset(&self, leader_epoch: i32) -> Result<()> {
+        let w = lock(&self.writer);
+        self.check_writable(&w)?;
+        let leo = w.log_end_offset;
+        if let Err(e) = lock(&self.leader_epochs).assign(leader_epoch, leo) {
+            return self.fail(e);
+        }
+        Ok(())
+    }
+
+    /// The first batch at or after the log start offset, below the high watermark, whose max
+    /// timestamp is >= `timestamp` (ListOffsets by timestamp). None if there is none.
     pub fn fetch_offset_by_timestamp(&self, timestamp: i64) -> Result<Option<TimestampAndOffset>> {
         let snap = self.snapshot();
         for seg in snap.segments_from(snap.log_start_offset) {
             if seg.max_timestamp < timestamp {
                 continue;
             }
-            if let Some(h) = seg.find_offset_by_timestamp(timestamp, snap.log_start_offset)? {
+            if let Some((_, h)) = seg.find_offset_by_timestamp(timestamp, snap.log_start_offset)? {
                 if h.last_offset() >= snap.high_watermark {
                     return Ok(None);
                 }
@@ -1377,6 +1449,7 @@ impl PartitionLog {
             // Kafka's truncateAndReload + rebuildProducerState: snapshots above the new end go,
             // the state is rebuilt from the newest remaining one.
             let expiration = self.producer_id_expiration_ms.load(Ordering::Relaxed);
+            lock(&self.leader_epochs).truncate_from_end(w.log_end_offset)?;
             let WriterState {
                 segments,
                 producers,
@@ -1412,6 +1485,7 @@ impl PartitionLog {
                 now,
             )?);
             w.producers.truncate_fully_and_start_at(offset)?;
+            lock(&self.leader_epochs).clear_and_flush()?;
             sync_dir(&self.dir)?;
             Ok(())
         })();
@@ -1470,6 +1544,9 @@ impl PartitionLog {
             .count();
         let now = self.time.milliseconds();
         if let Err(e) = self.remove_segments_async(&mut w, count, &config, now) {
+            return self.fail(e);
+        }
+        if let Err(e) = lock(&self.leader_epochs).truncate_from_start(new_start) {
             return self.fail(e);
         }
         self.publish(&mut w);
@@ -1557,6 +1634,9 @@ impl PartitionLog {
         }
         let first_base = w.segments.first().map_or(leo, LogSegment::base_offset);
         w.log_start_offset = w.log_start_offset.max(first_base);
+        if let Err(e) = lock(&self.leader_epochs).truncate_from_start(w.log_start_offset) {
+            return self.fail(e);
+        }
         // Nothing below the first segment is left to recover.
         self.recovery_point.fetch_max(first_base, Ordering::SeqCst);
         let p = self.publish(w);

@@ -25,6 +25,10 @@ use crate::TopicPartition;
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// Suffix of a partition directory being deleted.
 pub const DELETE_DIR_SUFFIX: &str = "-delete";
+/// The leader epoch of every partition: one node that is always the leader (what Metadata
+/// reports; Kafka 4.3's single node answers 0 for a new topic too). A log that is loaded or
+/// created becomes leader with it (Kafka's `maybeAssignEpochStartOffset` in `makeLeader`).
+pub const LEADER_EPOCH: i32 = 0;
 const FUTURE_DIR_SUFFIX: &str = "-future";
 const STRAY_DIR_SUFFIX: &str = "-stray";
 
@@ -174,6 +178,7 @@ impl LogManager {
                     listener.clone(),
                     expiration.clone(),
                 )?;
+                log.maybe_assign_epoch_start_offset(LEADER_EPOCH)?;
                 logs.insert(tp, Arc::new(log));
             }
         }
@@ -297,6 +302,7 @@ impl LogManager {
             self.listener.clone(),
             self.producer_id_expiration_ms.clone(),
         )?);
+        log.maybe_assign_epoch_start_offset(LEADER_EPOCH)?;
         sync_dir(&dir)?;
         self.logs
             .write()

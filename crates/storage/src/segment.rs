@@ -202,12 +202,13 @@ impl SegmentView {
         Ok(buf)
     }
 
-    /// The first batch (at or after `min_offset`) whose max timestamp is >= `timestamp`.
+    /// The first batch (at or after `min_offset`) whose max timestamp is >= `timestamp`, with
+    /// its position in the `.log` file.
     pub(crate) fn find_offset_by_timestamp(
         &self,
         timestamp: i64,
         min_offset: i64,
-    ) -> Result<Option<BatchHeader>> {
+    ) -> Result<Option<(u64, BatchHeader)>> {
         let ts_entry = self.time_index.lookup(timestamp)?;
         let from = ts_entry.offset.max(min_offset);
         let start = self.offset_index.lookup(from)?;
@@ -217,9 +218,9 @@ impl SegmentView {
             u64::from(start.position),
             self.size,
         );
-        while let Some((_, h)) = scan.next_header()? {
+        while let Some((pos, h)) = scan.next_header()? {
             if h.last_offset() >= min_offset && h.max_timestamp >= timestamp {
-                return Ok(Some(h));
+                return Ok(Some((pos, h)));
             }
         }
         Ok(None)

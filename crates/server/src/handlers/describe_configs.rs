@@ -142,6 +142,9 @@ fn topic_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError,
         .collect())
 }
 
+/// Broker names of topic defaults whose broker config Kafka defines without a default.
+const BROKER_KEYS_WITHOUT_DEFAULT: &[&str] = &["log.flush.interval.ms"];
+
 fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError, String)> {
     let node = broker.node_id().to_string();
     let dynamic = broker.dynamic.snapshot();
@@ -175,7 +178,11 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
     let mut entries: Vec<Entry> = BROKER_CONFIGS
         .iter()
         .map(|d| {
-            let set = raw.get(d.name).map(str::to_string);
+            let mut set = raw.get(d.name).map(str::to_string);
+            if d.name == "broker.id" && set.is_none() && raw.get("node.id").is_some() {
+                // Kafka copies a static node.id into broker.id: a static value too.
+                set = Some(node.clone());
+            }
             let value = match d.name {
                 "node.id" | "broker.id" => Some(node.clone()),
                 _ => set.clone().or(d.default.map(str::to_string)),
@@ -212,7 +219,10 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
             let set = layers.all(syn.name);
             // Only the most specific synonym carries the default (log.retention.hours = 168,
             // not log.retention.ms).
-            let is_default_holder = i + 1 == def.synonyms.len();
+            // log.flush.interval.ms has no default in Kafka (null, no synonym: the flush
+            // scheduler's interval applies); flush.ms still defaults to Long.MAX_VALUE.
+            let is_default_holder =
+                i + 1 == def.synonyms.len() && !BROKER_KEYS_WITHOUT_DEFAULT.contains(&syn.name);
             let default = is_default_holder.then(|| {
                 if syn.factor == 1 {
                     def.default.to_string()
@@ -256,12 +266,19 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
                     synonyms.push((last.name.to_string(), d, DEFAULT_CONFIG));
                 }
             }
+            // Keys in other units (log.retention.hours, log.roll.hours) are INTs that Kafka
+            // cannot change dynamically: read-only.
+            let other_unit = syn.factor != 1;
             entries.push(Entry {
                 name: syn.name.to_string(),
                 value,
                 source,
-                read_only: false,
-                kind: def.kind,
+                read_only: other_unit,
+                kind: if other_unit {
+                    ConfigType::Int
+                } else {
+                    def.kind
+                },
                 doc: def.doc,
                 synonyms,
             });

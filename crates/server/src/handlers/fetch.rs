@@ -308,8 +308,9 @@ fn read_one(
         return PartitionResult::error(KafkaError::UnknownTopicOrPartition);
     };
     let requested_epoch = plan.epochs.get(sp).copied().unwrap_or(-1);
-    // -1: not checked. Older than ours: fenced; newer: unknown. (Ours is always 0, so only
-    // the second can happen.)
+    // Negative: not checked (Kafka's FetchRequest reads any negative epoch as none, unlike
+    // ListOffsets and OffsetForLeaderEpoch; differential `leadership`). Older than ours:
+    // fenced; newer: unknown. (Ours is always 0, so only the second can happen.)
     if requested_epoch > LEADER_EPOCH {
         return PartitionResult::error(KafkaError::UnknownLeaderEpoch);
     }

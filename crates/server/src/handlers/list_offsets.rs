@@ -8,7 +8,8 @@
 //! - -2 earliest: the log start offset. -1 latest: the high watermark (read_committed: the last
 //!   stable offset). -4: the log start offset (no tiered storage). -5 and -6: -1 (nothing is
 //!   tiered, nothing is pending upload). -3: the first record carrying the
-//!   largest timestamp. t >= 0: the first record whose timestamp is >= t, found through the
+//!   largest timestamp of the local log — as Kafka, from every segment, also records below the
+//!   log start offset that a segment still holds after DeleteRecords. t >= 0: the first record whose timestamp is >= t, found through the
 //!   time index and then inside the batch (decompressing it if needed); -1/-1 when no record
 //!   qualifies. Offsets and timestamps are never returned for data above the high watermark.
 //! - Errors: UNKNOWN_TOPIC_OR_PARTITION, FENCED/UNKNOWN_LEADER_EPOCH, INVALID_REQUEST for a
@@ -52,8 +53,15 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ListOffsetsR
             }
             let result = if !seen.insert((t.name.to_string(), p.partition_index)) {
                 Err(KafkaError::InvalidRequest)
-            } else if v >= 4 && p.current_leader_epoch > 0 {
-                Err(KafkaError::UnknownLeaderEpoch)
+            } else if let Some(e) = (v >= 4)
+                .then(|| {
+                    super::offset_for_leader_epoch::check_current_leader_epoch(
+                        p.current_leader_epoch,
+                    )
+                })
+                .flatten()
+            {
+                Err(e)
             } else {
                 match broker.log(t.name.as_str(), p.partition_index) {
                     None => Err(KafkaError::UnknownTopicOrPartition),
@@ -113,11 +121,23 @@ fn lookup(
         EARLIEST | EARLIEST_LOCAL => Ok(Some((-1, log.log_start_offset()))),
         LATEST_TIERED | EARLIEST_PENDING_UPLOAD => Ok(None),
         MAX_TIMESTAMP => {
-            let max = log.max_timestamp();
-            if max < 0 {
+            // As Kafka: the batch from every local segment, also below the log start offset.
+            let Some(data) = log.max_timestamp_batch().map_err(|e| {
+                tracing::error!(error = %e, "max timestamp lookup failed");
+                KafkaError::KafkaStorageError
+            })?
+            else {
                 return Ok(None);
-            }
-            record_at_or_after(broker, log, max)
+            };
+            let Ok(batch) = RecordBatch::parse(&data) else {
+                return Ok(None);
+            };
+            Ok(first_record_at_or_after(
+                broker,
+                &batch,
+                batch.max_timestamp(),
+                i64::MIN,
+            ))
         }
         t if t >= 0 => record_at_or_after(broker, log, t),
         _ => Err(KafkaError::InvalidRequest),

@@ -19,6 +19,7 @@ use thiserror::Error;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
+pub mod alter_partition_reassignments;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -37,6 +38,7 @@ pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
+pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
@@ -47,11 +49,13 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 mod txn_common;
@@ -163,6 +167,10 @@ registry! {
     DescribeProducers => describe_producers, 0, 0;
     DescribeTransactions => describe_transactions, 0, 0;
     ListTransactions => list_transactions, 0, 2;
+    OffsetForLeaderEpoch => offset_for_leader_epoch, 2, 4;
+    ElectLeaders => elect_leaders, 0, 2;
+    AlterPartitionReassignments => alter_partition_reassignments, 0, 1;
+    ListPartitionReassignments => list_partition_reassignments, 0, 0;
 }
 
 /// The version whose wire layout (request and response) a version newer than the codec crate's
