@@ -16,7 +16,9 @@ use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+};
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
@@ -742,6 +744,38 @@ fn topics(c: &mut Ctx) -> Result<()> {
         ]);
     c.show(
         "create topics, validate_only",
+        ApiKey::CreateTopics,
+        7,
+        &req,
+    )?;
+
+    // Manual assignments: any order (Kafka takes them as a map), each partition once, 0..n-1.
+    let manual = |name: String, indexes: &[i32]| {
+        CreatableTopic::default()
+            .with_name(topic_name(&name))
+            .with_num_partitions(-1)
+            .with_replication_factor(-1)
+            .with_assignments(
+                indexes
+                    .iter()
+                    .map(|i| {
+                        CreatableReplicaAssignment::default()
+                            .with_partition_index(*i)
+                            .with_broker_ids(vec![BrokerId(1)])
+                    })
+                    .collect(),
+            )
+    };
+    let req = CreateTopicsRequest::default()
+        .with_timeout_ms(30_000)
+        .with_validate_only(true)
+        .with_topics(vec![
+            manual(c.name("manual-out-of-order"), &[2, 0, 1]),
+            manual(c.name("manual-duplicate"), &[0, 1, 1]),
+            manual(c.name("manual-gap"), &[0, 2]),
+        ]);
+    c.show(
+        "manual assignments out of order, duplicated, with a gap (validate_only)",
         ApiKey::CreateTopics,
         7,
         &req,

@@ -406,11 +406,16 @@ impl Broker {
                 ));
             }
             let mut rf = None;
-            for (i, (index, replicas)) in t.assignments.iter().enumerate() {
-                if *index != i as i32 {
+            // As Kafka's ReplicationControlManager: assignments in any order, each partition
+            // once, together 0..n-1.
+            let mut indexes = std::collections::HashSet::new();
+            for (index, replicas) in &t.assignments {
+                if !indexes.insert(*index) {
                     return Err(ApiError::new(
                         KafkaError::InvalidReplicaAssignment,
-                        format!("Partitions should be sequentially numbered, but partition {index} was found at position {i}."),
+                        format!(
+                            "Found multiple manual partition assignments for partition {index}"
+                        ),
                     ));
                 }
                 if replicas.is_empty() {
@@ -435,6 +440,12 @@ impl Broker {
                     ));
                 }
                 rf.get_or_insert(replicas.len());
+            }
+            if (0..t.assignments.len() as i32).any(|i| !indexes.contains(&i)) {
+                return Err(ApiError::new(
+                    KafkaError::InvalidReplicaAssignment,
+                    "partitions should be a consecutive 0-based integer sequence",
+                ));
             }
             (t.assignments.len() as i32, rf.unwrap_or(1) as i16)
         };

@@ -1251,14 +1251,9 @@ impl GroupCoordinator {
             req.member_id.clone()
         };
 
-        let known = group.members.contains_key(&member_id);
-        let was_pending = group.pending.remove(&member_id).is_some();
-        if !known && !was_pending && !req.member_id.is_empty() {
-            return Pending::Ready(JoinResult::error(
-                KafkaError::UnknownMemberId,
-                &req.member_id,
-            ));
-        }
+        // Kafka's validateExistingMember: a static member's instance is checked first — held
+        // by another member id: FENCED_INSTANCE_ID (a replaced incarnation rejoining with its
+        // old id must stop, not start over as a new member).
         if let Some(instance) = &req.group_instance_id {
             if let Some(existing) = group.static_members.get(instance) {
                 if *existing != member_id {
@@ -1268,6 +1263,14 @@ impl GroupCoordinator {
                     ));
                 }
             }
+        }
+        let known = group.members.contains_key(&member_id);
+        let was_pending = group.pending.remove(&member_id).is_some();
+        if !known && !was_pending && !req.member_id.is_empty() {
+            return Pending::Ready(JoinResult::error(
+                KafkaError::UnknownMemberId,
+                &req.member_id,
+            ));
         }
         if !known && group.members.len() >= self.config.max_size {
             return Pending::Ready(JoinResult::error(
@@ -2542,6 +2545,13 @@ mod tests {
         );
         assert_eq!(
             c.heartbeat("g", &m1.member_id, 1, Some("instance-1")),
+            Some(KafkaError::FencedInstanceId)
+        );
+        // The replaced incarnation rejoining with its old id is fenced too (not told it is
+        // unknown, which would make it join afresh and take the instance back: Sarama's
+        // TestFuncConsumerGroupStaticMembership_Fenced).
+        assert_eq!(
+            join(&c, req(&m1.member_id, Some("instance-1"))).await.error,
             Some(KafkaError::FencedInstanceId)
         );
     }
