@@ -337,9 +337,36 @@ impl Broker {
     /// log.cleaner.enable is false.
     pub fn clean_logs(&self) -> CleanerPassSummary {
         match &self.cleaner {
-            Some(c) => c.clean_once(&self.logs),
+            Some(c) => {
+                // The dedupe settings are dynamic (Kafka reconfigures its cleaner live).
+                let dynamic = self.dynamic.snapshot();
+                let current = c.config();
+                let get = |key: &str| {
+                    crate::dynamic_config::effective(&dynamic, &self.config.raw, key).map(str::trim)
+                };
+                let size = get("log.cleaner.dedupe.buffer.size")
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(current.dedupe_buffer_size);
+                let factor = get("log.cleaner.io.buffer.load.factor")
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|f| *f > 0.0 && *f <= 1.0)
+                    .unwrap_or(current.dedupe_buffer_load_factor);
+                c.reconfigure(size, factor);
+                c.clean_once(&self.logs)
+            }
             None => CleanerPassSummary::default(),
         }
+    }
+
+    /// log.cleaner.backoff.ms as it applies now (dynamic, as in Kafka); Kafka's 15 s default.
+    pub fn cleaner_backoff(&self) -> std::time::Duration {
+        let dynamic = self.dynamic.snapshot();
+        let ms =
+            crate::dynamic_config::effective(&dynamic, &self.config.raw, "log.cleaner.backoff.ms")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(15_000)
+                .max(1);
+        std::time::Duration::from_millis(ms)
     }
 
     /// Milliseconds since the epoch, from the broker's clock.

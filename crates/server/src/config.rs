@@ -339,8 +339,11 @@ const BROKER_KEYS: &[&str] = &[
     "log.cleaner.backoff.ms",
     "log.cleaner.dedupe.buffer.size",
     "log.cleaner.io.buffer.load.factor",
-    // One cleaner thread whatever this says (the dedupe buffer is the whole budget).
+    // One cleaner thread whatever this says (the dedupe buffer is the whole budget); no I/O
+    // throttle, no separate I/O buffers: accepted and described as Kafka's, without effect.
     "log.cleaner.threads",
+    "log.cleaner.io.buffer.size",
+    "log.cleaner.io.max.bytes.per.second",
 ];
 
 fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
@@ -822,7 +825,8 @@ const fn bdef(
 }
 
 /// The broker-only configs Sluice reads (topic-config synonyms come from
-/// [`crate::topic_config`]). All are static: changing them needs a restart.
+/// [`crate::topic_config`]). Static (changing them needs a restart) except the log cleaner's,
+/// which are dynamic as in Kafka ([`crate::dynamic_config::RECONFIGURABLE`]).
 pub const BROKER_CONFIGS: &[BrokerConfigDef] = {
     use crate::topic_config::ConfigType::*;
     &[
@@ -873,6 +877,48 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = {
             Some("PLAINTEXT://:9092"),
             String,
             "Listener List - comma-separated list of URIs and listener names.",
+        ),
+        bdef(
+            "log.cleaner.backoff.ms",
+            Some("15000"),
+            Long,
+            "The amount of time to sleep when there are no logs to clean.",
+        ),
+        bdef(
+            "log.cleaner.dedupe.buffer.size",
+            Some("134217728"),
+            Long,
+            "The total memory used for log deduplication across all cleaner threads.",
+        ),
+        bdef(
+            "log.cleaner.enable",
+            Some("true"),
+            Boolean,
+            "Enable the log cleaner process to run on the server.",
+        ),
+        bdef(
+            "log.cleaner.io.buffer.load.factor",
+            Some("0.9"),
+            Double,
+            "Log cleaner dedupe buffer load factor: how full the dedupe buffer may become.",
+        ),
+        bdef(
+            "log.cleaner.io.buffer.size",
+            Some("524288"),
+            Int,
+            "The total memory used for log cleaner I/O buffers across all cleaner threads.",
+        ),
+        bdef(
+            "log.cleaner.io.max.bytes.per.second",
+            Some("1.7976931348623157E308"),
+            Double,
+            "The log cleaner will be throttled so that the sum of its read and write i/o will be less than this value on average.",
+        ),
+        bdef(
+            "log.cleaner.threads",
+            Some("1"),
+            Int,
+            "The number of background threads to use for log cleaning.",
         ),
         bdef(
             "log.dirs",

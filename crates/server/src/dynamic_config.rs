@@ -72,11 +72,63 @@ struct FileFormat {
     state: DynamicState,
 }
 
+/// Broker-only configs Kafka reconfigures while running (its LogCleaner's reconfigurable
+/// configs). log.cleaner.backoff.ms and the dedupe buffer settings take effect at the next
+/// cleaner pass; log.cleaner.threads and the I/O settings are kept and described, without effect
+/// (one cleaner thread, no throttle).
+pub const RECONFIGURABLE: &[&str] = &[
+    "log.cleaner.backoff.ms",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.io.buffer.load.factor",
+    "log.cleaner.io.buffer.size",
+    "log.cleaner.io.max.bytes.per.second",
+    "log.cleaner.threads",
+];
+
 /// Whether `key` may be changed dynamically: a broker-level topic default under its primary
 /// name (Kafka's DynamicLogConfig takes `log.retention.ms`, not `log.retention.hours` or
-/// `log.roll.hours`).
+/// `log.roll.hours`), or one of the [`RECONFIGURABLE`] broker configs.
 pub fn is_dynamic(key: &str) -> bool {
-    topic_config::for_broker_key(key).is_some_and(|(_, syn)| syn.factor == 1)
+    RECONFIGURABLE.contains(&key)
+        || topic_config::for_broker_key(key).is_some_and(|(_, syn)| syn.factor == 1)
+}
+
+/// A [`RECONFIGURABLE`] value checked against its type (and range) as Kafka checks it.
+fn validate_reconfigurable(key: &str, value: &str) -> Result<(), String> {
+    let v = value.trim();
+    let bad = |kind: &str| format!("Invalid value {value} for configuration {key}: {kind}");
+    match key {
+        "log.cleaner.backoff.ms" | "log.cleaner.dedupe.buffer.size" => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(()),
+            Ok(_) => Err(bad("Value must be at least 0")),
+            Err(_) => Err(bad("Not a number of type LONG")),
+        },
+        "log.cleaner.io.buffer.size" | "log.cleaner.threads" => match v.parse::<i32>() {
+            Ok(n) if n >= 0 => Ok(()),
+            Ok(_) => Err(bad("Value must be at least 0")),
+            Err(_) => Err(bad("Not a number of type INT")),
+        },
+        "log.cleaner.io.buffer.load.factor" => match v.parse::<f64>() {
+            Ok(f) if f > 0.0 && f <= 1.0 => Ok(()),
+            Ok(_) => Err(bad("Value must be above 0 and at most 1")),
+            Err(_) => Err(bad("Not a number of type DOUBLE")),
+        },
+        _ => v
+            .parse::<f64>()
+            .map(|_| ())
+            .map_err(|_| bad("Not a number of type DOUBLE")),
+    }
+}
+
+/// The value of a broker-only config as this broker applies it: its own dynamic value, the
+/// cluster-wide dynamic default, the static config, in that order.
+pub fn effective<'a>(state: &'a DynamicState, raw: &'a RawConfig, key: &str) -> Option<&'a str> {
+    state
+        .broker
+        .get(key)
+        .or_else(|| state.cluster_default.get(key))
+        .map(String::as_str)
+        .or_else(|| raw.get(key))
 }
 
 /// Check a new set of dynamic configs: every key dynamic (else Kafka's "Cannot update these
@@ -94,7 +146,11 @@ pub fn validate(configs: &BTreeMap<String, String>) -> Result<(), String> {
         ));
     }
     for (k, v) in configs {
-        topic_config::validate_broker_value(k, v)?;
+        if RECONFIGURABLE.contains(&k.as_str()) {
+            validate_reconfigurable(k, v)?;
+        } else {
+            topic_config::validate_broker_value(k, v)?;
+        }
     }
     Ok(())
 }

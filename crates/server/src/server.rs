@@ -39,8 +39,6 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 /// producer.id.expiration.check.interval.ms, 10 minutes).
 const PRODUCER_EXPIRATION_INTERVAL: Duration = Duration::from_secs(600);
 
-/// Kafka's default log.cleaner.backoff.ms: the cleaner looks for dirty logs this often.
-const DEFAULT_CLEANER_BACKOFF_MS: u64 = 15_000;
 /// Kafka's default log.retention.check.interval.ms (5 minutes).
 const DEFAULT_RETENTION_CHECK_MS: u64 = 300_000;
 
@@ -59,15 +57,8 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
         .unwrap_or(DEFAULT_RETENTION_CHECK_MS);
     let mut retention = tokio::time::interval(Duration::from_millis(retention_ms));
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let cleaner_backoff_ms = broker
-        .config
-        .raw
-        .get("log.cleaner.backoff.ms")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|ms| *ms >= 1)
-        .unwrap_or(DEFAULT_CLEANER_BACKOFF_MS);
-    let mut cleaner = tokio::time::interval(Duration::from_millis(cleaner_backoff_ms));
-    cleaner.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // log.cleaner.backoff.ms is dynamic: read again after every pass.
+    let mut cleaner_due = tokio::time::Instant::now() + broker.cleaner_backoff();
     let mut flush = tokio::time::interval(FLUSH_CHECK_INTERVAL);
     let mut checkpoint = tokio::time::interval(CHECKPOINT_INTERVAL);
     let mut expire = tokio::time::interval(PRODUCER_EXPIRATION_INTERVAL);
@@ -104,9 +95,10 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
                     }
                 }).await;
             }
-            _ = cleaner.tick(), if broker.cleaner.is_some() => {
+            _ = tokio::time::sleep_until(cleaner_due), if broker.cleaner.is_some() => {
                 let b = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || b.clean_logs()).await;
+                cleaner_due = tokio::time::Instant::now() + broker.cleaner_backoff();
             }
             _ = expire.tick() => {
                 let b = broker.clone();

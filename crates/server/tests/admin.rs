@@ -1109,3 +1109,59 @@ async fn broker_config_descriptions_as_kafka() {
     let flush = get("log.flush.interval.ms");
     assert_eq!((flush.value.as_ref(), flush.synonyms.len()), (None, 0));
 }
+
+/// The log cleaner's configs are dynamic broker configs, as Kafka's (Sarama's
+/// TestFuncAdminIncrementalAlterConfigs reads log.cleaner.backoff.ms and sets it to value + 1).
+#[tokio::test]
+async fn cleaner_configs_are_dynamic() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[("node.id", "1")]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    let key = "log.cleaner.backoff.ms";
+    assert_eq!(
+        describe(&mut c, BROKER, "1", key).await,
+        Some((Some("15000".into()), 5)),
+        "Kafka's default, DEFAULT_CONFIG"
+    );
+    let (code, msg) = incremental(&mut c, BROKER, "1", &[(key, 0, Some("-5"))], false).await;
+    assert_eq!(code, KafkaError::InvalidRequest.code(), "{msg:?}");
+    let (code, _) = incremental(&mut c, BROKER, "", &[(key, 0, Some("15500"))], false).await;
+    assert_eq!(code, 0);
+    let (code, _) = incremental(&mut c, BROKER, "1", &[(key, 0, Some("15001"))], false).await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        describe(&mut c, BROKER, "1", key).await,
+        Some((Some("15001".into()), 2)),
+        "DYNAMIC_BROKER_CONFIG over the cluster default"
+    );
+    assert_eq!(
+        describe(&mut c, BROKER, "", key).await,
+        Some((Some("15500".into()), 3))
+    );
+    assert_eq!(
+        server.broker.cleaner_backoff(),
+        std::time::Duration::from_millis(15001),
+        "applied at the next pass"
+    );
+    let (code, _) = incremental(
+        &mut c,
+        BROKER,
+        "1",
+        &[("log.cleaner.dedupe.buffer.size", 0, Some("1048576"))],
+        false,
+    )
+    .await;
+    assert_eq!(code, 0);
+    server.broker.clean_logs();
+    assert_eq!(
+        server
+            .broker
+            .cleaner
+            .as_ref()
+            .unwrap()
+            .config()
+            .dedupe_buffer_size,
+        1048576
+    );
+    server.shutdown().await;
+}

@@ -946,7 +946,8 @@ pub struct CleanerPassSummary {
 /// The cleaner: one offset map (log.cleaner.threads = 1), used by one pass at a time.
 #[derive(Debug)]
 pub struct LogCleaner {
-    config: CleanerConfig,
+    /// Reconfigurable while running, as Kafka's cleaner (log.cleaner.* are dynamic configs).
+    config: std::sync::Mutex<CleanerConfig>,
     map: std::sync::Mutex<OffsetMap>,
     /// Logs that failed to clean (Kafka's uncleanable partitions), skipped from then on.
     uncleanable: std::sync::Mutex<HashSet<TopicPartition>>,
@@ -956,14 +957,31 @@ impl LogCleaner {
     pub fn new(config: CleanerConfig) -> Self {
         let map = OffsetMap::new(config.dedupe_buffer_size, config.dedupe_buffer_load_factor);
         Self {
-            config,
+            config: std::sync::Mutex::new(config),
             map: std::sync::Mutex::new(map),
             uncleanable: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
-    pub fn config(&self) -> &CleanerConfig {
-        &self.config
+    pub fn config(&self) -> CleanerConfig {
+        crate::log::lock(&self.config).clone()
+    }
+
+    /// New dedupe settings (log.cleaner.dedupe.buffer.size, log.cleaner.io.buffer.load.factor
+    /// changed dynamically): the offset map is rebuilt with them, at the latest when the pass
+    /// running now ends. Nothing happens when they are unchanged.
+    pub fn reconfigure(&self, dedupe_buffer_size: usize, dedupe_buffer_load_factor: f64) {
+        let mut config = crate::log::lock(&self.config);
+        if config.dedupe_buffer_size == dedupe_buffer_size
+            && config.dedupe_buffer_load_factor == dedupe_buffer_load_factor
+        {
+            return;
+        }
+        config.dedupe_buffer_size = dedupe_buffer_size;
+        config.dedupe_buffer_load_factor = dedupe_buffer_load_factor;
+        let fresh = OffsetMap::new(dedupe_buffer_size, dedupe_buffer_load_factor);
+        drop(config);
+        *crate::log::lock(&self.map) = fresh;
     }
 
     /// One pass (what Kafka's cleaner thread does until it backs off): repeatedly take the
@@ -1006,7 +1024,8 @@ impl LogCleaner {
                 break;
             };
             let tp = log.topic_partition().clone();
-            match clean_log(&log, &to_clean, &mut map, &self.config, now) {
+            let config = self.config();
+            match clean_log(&log, &to_clean, &mut map, &config, now) {
                 Ok(Some(stats)) => {
                     if !stats.map_full {
                         done.insert(tp.clone());

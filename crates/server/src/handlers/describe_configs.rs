@@ -18,6 +18,7 @@
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
 use crate::config::BROKER_CONFIGS;
+use crate::dynamic_config;
 use crate::topic_config::{self, ConfigType, TOPIC_CONFIGS};
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::describe_configs_response::{
@@ -32,6 +33,7 @@ pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 /// DescribeConfigs' source code for a broker config set statically.
 const STATIC_BROKER_CONFIG: i8 = 4;
+const DYNAMIC_BROKER_CONFIG: i8 = 2;
 const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
 const DEFAULT_CONFIG: i8 = 5;
 
@@ -154,14 +156,20 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
             .cluster_default
             .iter()
             .filter_map(|(k, v)| {
-                let (def, _) = topic_config::for_broker_key(k)?;
+                let (kind, doc) = match topic_config::for_broker_key(k) {
+                    Some((def, _)) => (def.kind, def.doc),
+                    None => {
+                        let d = BROKER_CONFIGS.iter().find(|d| d.name == k)?;
+                        (d.kind, d.doc)
+                    }
+                };
                 Some(Entry {
                     name: k.clone(),
                     value: Some(v.clone()),
                     source: DYNAMIC_DEFAULT_BROKER_CONFIG,
                     read_only: false,
-                    kind: def.kind,
-                    doc: def.doc,
+                    kind,
+                    doc,
                     synonyms: vec![(k.clone(), v.clone(), DYNAMIC_DEFAULT_BROKER_CONFIG)],
                 })
             })
@@ -183,16 +191,41 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
                 // Kafka copies a static node.id into broker.id: a static value too.
                 set = Some(node.clone());
             }
+            // The log cleaner's configs are dynamic (this broker's value, then the cluster
+            // default, over the static one), as Kafka's.
+            let dynamic_layers: Vec<(String, i8)> = if dynamic_config::is_dynamic(d.name) {
+                [
+                    (dynamic.broker.get(d.name), DYNAMIC_BROKER_CONFIG),
+                    (
+                        dynamic.cluster_default.get(d.name),
+                        DYNAMIC_DEFAULT_BROKER_CONFIG,
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(v, src)| v.map(|v| (v.clone(), src)))
+                .collect()
+            } else {
+                Vec::new()
+            };
             let value = match d.name {
                 "node.id" | "broker.id" => Some(node.clone()),
-                _ => set.clone().or(d.default.map(str::to_string)),
+                _ => dynamic_layers
+                    .first()
+                    .map(|(v, _)| v.clone())
+                    .or(set.clone())
+                    .or(d.default.map(str::to_string)),
             };
-            let source = if set.is_some() {
+            let source = if let Some((_, src)) = dynamic_layers.first() {
+                *src
+            } else if set.is_some() {
                 STATIC_BROKER_CONFIG
             } else {
                 DEFAULT_CONFIG
             };
-            let mut synonyms = Vec::new();
+            let mut synonyms: Vec<(String, String, i8)> = dynamic_layers
+                .iter()
+                .map(|(v, src)| (d.name.to_string(), v.clone(), *src))
+                .collect();
             if let Some(v) = &set {
                 synonyms.push((d.name.to_string(), v.clone(), STATIC_BROKER_CONFIG));
             }
@@ -203,7 +236,7 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
                 name: d.name.to_string(),
                 value,
                 source,
-                read_only: true,
+                read_only: !dynamic_config::is_dynamic(d.name),
                 kind: d.kind,
                 doc: d.doc,
                 synonyms,
