@@ -180,6 +180,57 @@ pub fn compress_into(
     Ok(())
 }
 
+/// Why a batch could not be rewritten with another codec.
+#[derive(Debug, Error)]
+pub enum RecompressError {
+    #[error(transparent)]
+    Decompress(#[from] DecompressError),
+    #[error("{codec:?} compression failed: {source}")]
+    Compress {
+        codec: Compression,
+        source: std::io::Error,
+    },
+    #[error("batch: {0}")]
+    Batch(#[from] crate::batch::BatchError),
+}
+
+/// The batch rewritten with `target` as its codec (a topic's compression.type other than
+/// `producer`, as Kafka's LogValidator does): the same header fields and records, the records
+/// section decompressed (at most `limit` bytes) and compressed again with `target` at `level`
+/// (None: the codec's default), the attributes' codec bits and the CRC updated.
+pub fn recompress_batch(
+    batch: &crate::batch::RecordBatch<'_>,
+    target: Compression,
+    level: Option<i32>,
+    limit: usize,
+) -> Result<Vec<u8>, RecompressError> {
+    use crate::batch::{ATTRIBUTES_OFFSET, CRC_OFFSET, HEADER_SIZE, LENGTH_OFFSET, LOG_OVERHEAD};
+    let source = batch.compression()?;
+    let mut plain = Vec::new();
+    let records: &[u8] = if source == Compression::None {
+        batch.records()
+    } else {
+        decompress_into(source, batch.records(), limit, &mut plain)?;
+        &plain
+    };
+    let bytes = batch.as_bytes();
+    let mut out = Vec::with_capacity(HEADER_SIZE + records.len());
+    out.extend_from_slice(&bytes[..HEADER_SIZE]);
+    compress_into(target, level, records, &mut out).map_err(|source| {
+        RecompressError::Compress {
+            codec: target,
+            source,
+        }
+    })?;
+    let length = (out.len() - LOG_OVERHEAD) as i32;
+    out[LENGTH_OFFSET..LENGTH_OFFSET + 4].copy_from_slice(&length.to_be_bytes());
+    let attributes = (batch.attributes() & !0x07) | target.id();
+    out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    let crc = crc32c::crc32c(&out[ATTRIBUTES_OFFSET..]);
+    out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +296,61 @@ mod tests {
                 "{codec:?}"
             );
         }
+    }
+
+    #[test]
+    fn batches_are_rewritten_with_another_codec() {
+        use crate::batch::{encode_batch_with, RecordBatch};
+        let kv: Vec<crate::batch::KeyValue<'_>> = (0..20)
+            .map(|i| {
+                (
+                    Some(&b"key"[..]),
+                    Some(if i % 2 == 0 {
+                        &b"even value"[..]
+                    } else {
+                        &b"odd"[..]
+                    }),
+                )
+            })
+            .collect();
+        let plain = encode_batch_with(&kv, 1_700_000_000_000, 0, 7, 1, 0);
+        let original = RecordBatch::parse(&plain).unwrap();
+        let mut previous = plain.clone();
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+            Compression::None,
+        ] {
+            let from = RecordBatch::parse(&previous).unwrap();
+            let out = recompress_batch(&from, codec, None, 1 << 20).unwrap();
+            let b = RecordBatch::parse(&out).unwrap();
+            b.verify_crc().unwrap();
+            assert_eq!(b.compression().unwrap(), codec);
+            assert_eq!(b.size(), out.len());
+            assert_eq!(
+                (
+                    b.records_count(),
+                    b.last_offset_delta(),
+                    b.producer_id(),
+                    b.base_sequence()
+                ),
+                (original.records_count(), original.last_offset_delta(), 7, 0)
+            );
+            assert_eq!(b.max_timestamp(), original.max_timestamp());
+            let mut records = Vec::new();
+            if codec == Compression::None {
+                records.extend_from_slice(b.records());
+            } else {
+                decompress_into(codec, b.records(), 1 << 20, &mut records).unwrap();
+            }
+            assert_eq!(records, original.records(), "{codec:?}");
+            previous = out;
+        }
+        // The decompression cap holds.
+        let gz = recompress_batch(&original, Compression::Gzip, None, 1 << 20).unwrap();
+        let gz = RecordBatch::parse(&gz).unwrap();
+        assert!(recompress_batch(&gz, Compression::Lz4, None, 10).is_err());
     }
 }

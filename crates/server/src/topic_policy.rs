@@ -2,6 +2,7 @@
 //! configs (so no string parsing per request) and refreshed when a topic is created or loaded.
 
 use crate::topic_config::{self, BrokerLayers};
+use sluice_protocol::batch::Compression;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -14,6 +15,9 @@ pub struct TopicPolicy {
     /// cleanup.policy contains compact: records need keys.
     pub compacted: bool,
     pub max_message_bytes: i32,
+    /// compression.type other than `producer`: the codec (and its level from
+    /// compression.{gzip,zstd}.level) every batch is stored with, as Kafka recompresses.
+    pub compression: Option<(Compression, Option<i32>)>,
 }
 
 impl TopicPolicy {
@@ -32,6 +36,17 @@ impl TopicPolicy {
                 .split(',')
                 .any(|p| p.trim() == "compact"),
             max_message_bytes: num("max.message.bytes", 1_048_588) as i32,
+            compression: {
+                let level = |name: &str| get(name).trim().parse::<i32>().ok().filter(|l| *l != -1);
+                match get("compression.type").as_str() {
+                    "uncompressed" => Some((Compression::None, None)),
+                    "gzip" => Some((Compression::Gzip, level("compression.gzip.level"))),
+                    "snappy" => Some((Compression::Snappy, None)),
+                    "lz4" => Some((Compression::Lz4, None)),
+                    "zstd" => Some((Compression::Zstd, level("compression.zstd.level"))),
+                    _ => None,
+                }
+            },
         }
     }
 }

@@ -620,3 +620,50 @@ async fn idempotent_producer_duplicates_and_sequence_errors() {
     assert!(ip2.producer_id.0 > pid);
     server.shutdown().await;
 }
+
+/// compression.type other than `producer`: every batch is stored with that codec (Kafka's
+/// LogValidator recompresses), records unchanged; `producer` keeps the producer's codec.
+#[tokio::test]
+async fn topic_compression_type_recompresses_on_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(&mut c, "gz", 1, &[("compression.type", "gzip")]).await;
+    create(&mut c, "plain", 1, &[("compression.type", "uncompressed")]).await;
+    create(&mut c, "keep", 1, &[]).await;
+    let now = now_ms();
+    let values: Vec<&[u8]> = vec![b"alpha", b"beta", b"gamma"];
+    for (topic, sent) in [
+        ("gz", batch_at(now, &values)),
+        ("gz", compressed(Compression::Lz4, now, &values)),
+        ("plain", compressed(Compression::Zstd, now, &values)),
+        ("keep", compressed(Compression::Snappy, now, &values)),
+    ] {
+        let r = produce(&mut c, vec![(topic, 0, sent)]).await;
+        let pr = &r.responses[0].partition_responses[0];
+        assert_eq!(pr.error_code, 0, "{topic}: {:?}", pr.error_message);
+    }
+    let want = |topic: &str| match topic {
+        "gz" => Compression::Gzip,
+        "plain" => Compression::None,
+        _ => Compression::Snappy,
+    };
+    for topic in ["gz", "plain", "keep"] {
+        let r = fetch(&mut c, fetch_req(&[(topic, 0, 0)], 0, 1, 1 << 20)).await;
+        let records = r.responses[0].partitions[0].records.clone().unwrap();
+        let mut n = 0;
+        for b in batch::batches(&records) {
+            let b = b.expect("valid batch");
+            b.verify_crc().expect("crc");
+            assert_eq!(b.compression().unwrap(), want(topic), "{topic}");
+            assert_eq!(b.records_count(), 3);
+            let mut scratch = Vec::new();
+            let summary =
+                sluice_protocol::records::validate_records(&b, &mut scratch, 1 << 20).unwrap();
+            assert_eq!(summary.count, 3);
+            n += 1;
+        }
+        assert!(n >= 1, "{topic}");
+    }
+    server.shutdown().await;
+}

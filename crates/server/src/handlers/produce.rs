@@ -14,7 +14,9 @@
 //!   against message.timestamp.before/after.max.ms (INVALID_TIMESTAMP, with record_errors),
 //!   keys on compacted topics (INVALID_RECORD). A failing partition does not fail the others.
 //! - Offsets are assigned by rewriting baseOffset in place; LogAppendTime topics get the broker
-//!   time and a recomputed CRC.
+//!   time and a recomputed CRC. A topic whose compression.type is a codec (not `producer`)
+//!   stores every batch with that codec: a batch with another one is decompressed and
+//!   compressed again (compression.gzip/zstd.level), as Kafka does.
 //! - Idempotent producers (Kafka's ProducerStateManager, in storage): a retried duplicate of one
 //!   of a producer's last 5 batches is not appended again and is acknowledged with its original
 //!   base offset; sequence gaps give OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch
@@ -28,6 +30,7 @@ use super::{Reply, RequestContext};
 use crate::broker::Broker;
 use crate::topic_policy::TopicPolicy;
 use sluice_protocol::batch::{BatchError, RecordBatch};
+use sluice_protocol::compression;
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -244,8 +247,21 @@ fn append(
     )?;
     validate(broker, &policy, topic, partition, &records, now).map_err(with_start)?;
     // The one copy of the record bytes on the produce path: into a buffer the log may rewrite
-    // (baseOffset, partitionLeaderEpoch, LogAppendTime) before writing it.
-    let mut buf = records.to_vec();
+    // (baseOffset, partitionLeaderEpoch, LogAppendTime) before writing it — or, for a topic
+    // whose compression.type names a codec the batch does not have, the batch rewritten with
+    // that codec (Kafka's LogValidator recompresses too).
+    let mut buf = match (policy.compression, RecordBatch::parse(&records)) {
+        (Some((codec, level)), Ok(batch)) if batch.compression().ok() != Some(codec) => {
+            compression::recompress_batch(&batch, codec, level, broker.max_decompressed_batch_bytes)
+                .map_err(|e| {
+                    with_start(Failure::new(
+                        KafkaError::CorruptMessage,
+                        format!("Recompressing the batch for {topic}-{partition} as {codec:?} failed: {e}"),
+                    ))
+                })?
+        }
+        _ => records.to_vec(),
+    };
     let info = log
         .append_as_leader(&mut buf, 0)
         .map_err(|e| with_start(storage_failure(topic, partition, e)))?;
