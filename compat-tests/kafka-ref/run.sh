@@ -8,6 +8,9 @@
 #   KAFKA_PORT             PLAINTEXT listener port   (default 19092)
 #   KAFKA_CONTROLLER_PORT  CONTROLLER listener port  (default 19093)
 #   KAFKA_HEAP             JVM heap (default 1g)
+#   KAFKA_ADVERTISED       host:port of the advertised PLAINTEXT listener (default the listener,
+#                          127.0.0.1:KAFKA_PORT; kafka-go/ uses localhost:9092 as its tests expect,
+#                          sarama/ the toxiproxy in front of the broker)
 #   KAFKA_EXTRA_PROPS      more broker properties, "key=value key=value ..." appended to the
 #                          generated server.properties (lib/common.sh passes
 #                          COMPAT_BROKER_PROPS, which start_sluice gives Sluice as overrides)
@@ -75,7 +78,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=$HOST:$CPORT
 listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CPORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+advertised.listeners=PLAINTEXT://${KAFKA_ADVERTISED:-$HOST:$PORT}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
