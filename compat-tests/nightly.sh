@@ -9,7 +9,9 @@
 #      a 2M-record idempotent stream (DUR_RECORDS), the Java codec round trips with 50k records
 #   3. groups/: join timings at heartbeat 3000 ms, franz-go's group tests with 500k records;
 #      transactions/: franz-go's TestTxnEtl with 500k records, and again with KGO_TEST_UNSAFE
-#   4. franz-go's own pkg/kgo integration test suite, all of it (franz-go/run.sh
+#   4. Sarama's functional tests, all of them (sarama/run.sh functional-all), and every test of
+#      kafka-go's root package (kafka-go/run.sh all), against both brokers
+#   5. franz-go's own pkg/kgo integration test suite, all of it (franz-go/run.sh
 #      --kgo-suite-only) with KGO_TEST_RECORDS=500000, against the reference Kafka and against
 #      Sluice: groups, transactions and share groups included (share-group tests skip themselves
 #      against Sluice, which does not advertise share groups).
@@ -35,6 +37,10 @@ bash "$HERE/groups/run.sh" join-timing-range-hb3000 join-timing-cooperative-hb30
 echo
 echo "== nightly: transactions, long variants"
 bash "$HERE/transactions/run.sh" kgo-txn-nightly kgo-txn-unsafe || rc=$?
+echo
+echo "== nightly: Sarama functional tests and kafka-go package tests, all of them"
+bash "$HERE/sarama/run.sh" functional-all || rc=$?
+bash "$HERE/kafka-go/run.sh" all || rc=$?
 echo
 echo "== nightly: franz-go kgo integration suite"
 KGO_TEST_RECORDS="${KGO_TEST_RECORDS:-500000}" bash "$HERE/franz-go/run.sh" --kgo-suite-only "${1:-.}" || rc=$?

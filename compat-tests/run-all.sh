@@ -5,14 +5,16 @@
 #   3. cargo test --workspace
 #   4. cargo build --release -p sluice
 #   5. starts the reference Apache Kafka 4.3.1 once (kafka-ref/) and Sluice once, then runs every
-#      compatibility folder's run.sh against both (java/, kcat/, franz-go/, groups/,
-#      transactions/, streams/, connect/, compaction/, admin/, differential/, durability/ —
-#      admin/'s retention scenario and durability/ start brokers of their own on other ports),
+#      compatibility folder's run.sh against both (java/, kcat/, franz-go/, sarama/, kafka-go/,
+#      groups/, transactions/, streams/, connect/, compaction/, admin/, differential/,
+#      durability/ — admin/'s retention scenario, sarama/'s functional tests, kafka-go/ and
+#      durability/ start brokers of their own on other ports),
 #      prints one summary
 #      table (scenario, Sluice, Kafka, result) and exits non-zero if any check failed.
 #
 # Installs what it needs on a fresh Debian machine (kcat and jq from Debian; Kafka jars through
-# Maven; franz-go through the Go module proxy); Java 17, Maven, Go and Rust are expected.
+# Maven; franz-go, Sarama, kafka-go and toxiproxy through the Go module proxy); Java 17, Maven,
+# Go and Rust are expected.
 #
 # Options / environment:
 #   --skip-cargo          skip steps 1-4 (the release binary must exist or is built on demand)
@@ -28,12 +30,12 @@ export COMPAT_RESULTS="$HERE/work/results.tsv"
 source "$HERE/lib/common.sh"
 
 skip_cargo=0
-folders=(java kcat franz-go groups transactions streams connect compaction admin differential durability)
+folders=(java kcat franz-go sarama kafka-go groups transactions streams connect compaction admin differential durability)
 while (($#)); do
   case "$1" in
     --skip-cargo) skip_cargo=1 ;;
     --only) read -r -a folders <<<"$2"; shift ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) die "unknown argument $1" ;;
   esac
   shift
