@@ -145,7 +145,7 @@ selected=("$@")
 ((${#selected[@]})) || selected=("${ALL[@]}")
 for name in "${selected[@]}"; do
   case "$name" in
-    kgo-txn) kgo_suite kgo-txn '^TestTxnEtl$' 200000; continue ;;
+    kgo-txn) kgo_suite kgo-txn '^TestTxnEtl$' 100000; continue ;;
     kgo-txn-nightly) kgo_suite kgo-txn-nightly '^TestTxnEtl$' 500000; continue ;;
     # KGO_TEST_UNSAFE: every other transaction boundary uses EndBeginTxnUnsafe (the next
     # transaction's records may go out before the previous EndTxn is answered).

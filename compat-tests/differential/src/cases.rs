@@ -211,6 +211,28 @@ impl Ctx {
         Ok(response)
     }
 
+    /// ListGroups v5 showing only the groups whose ids start with `prefix` (the brokers hold
+    /// other cases' and suites' groups), sorted (Kafka lists them in hash order).
+    fn show_run_groups(
+        &mut self,
+        title: &str,
+        prefix: &str,
+        req: &ListGroupsRequest,
+    ) -> Result<()> {
+        let mut r = self.client.send(ApiKey::ListGroups, 5, req)?;
+        if let ResponseKind::ListGroups(l) = &mut r {
+            l.groups.retain(|g| g.group_id.0.starts_with(prefix));
+            l.groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        }
+        self.step += 1;
+        println!(
+            "### {} {title} (ListGroups v5, this run's groups only)",
+            self.step
+        );
+        print!("{}", self.norm.dump(&r));
+        Ok(())
+    }
+
     fn create_topic(
         &mut self,
         name: &str,
@@ -2290,19 +2312,7 @@ fn cluster(c: &mut Ctx) -> Result<()> {
         let req = ListGroupsRequest::default()
             .with_states_filter(states.iter().map(|x| s(x)).collect())
             .with_types_filter(types.iter().map(|x| s(x)).collect());
-        let mut r = c.client.send(ApiKey::ListGroups, 5, &req)?;
-        if let ResponseKind::ListGroups(l) = &mut r {
-            // Kafka lists groups in its own (hash) order: sorted here.
-            l.groups
-                .retain(|g| g.group_id.0.starts_with(prefix.as_str()));
-            l.groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
-        }
-        c.step += 1;
-        println!(
-            "### {} {title} (ListGroups v5, this run's groups only)",
-            c.step
-        );
-        print!("{}", c.norm.dump(&r));
+        c.show_run_groups(title, &prefix, &req)?;
     }
     Ok(())
 }
@@ -2722,12 +2732,8 @@ fn consumer_groups_migration(c: &mut Ctx) -> Result<()> {
         1,
         &ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s(&g2))]),
     )?;
-    c.show(
-        "ListGroups",
-        ApiKey::ListGroups,
-        5,
-        &ListGroupsRequest::default().with_types_filter(vec![]),
-    )?;
+    let mine = c.name("mig-");
+    c.show_run_groups("ListGroups", &mine, &ListGroupsRequest::default())?;
     Ok(())
 }
 
