@@ -47,14 +47,6 @@ async fn healthy(addr: std::net::SocketAddr, name: &str) {
         )
         .with_name(Some(TopicName(StrBytes::from_string(name.to_string()))))]))
         .with_allow_auto_topic_creation(true);
-    // The first request creates the topic (answered UNKNOWN_TOPIC_OR_PARTITION, as Kafka);
-    // the second sees it.
-    let ResponseKind::Metadata(_) = c
-        .call(ApiKey::Metadata, 12, RequestKind::Metadata(req.clone()))
-        .await
-    else {
-        panic!("not a metadata response")
-    };
     let ResponseKind::Metadata(m) = c
         .call(ApiKey::Metadata, 12, RequestKind::Metadata(req))
         .await

@@ -7,10 +7,9 @@
 //!   v9: flexible. v10: + topic_id (request and response). v11: cluster authorized operations
 //!   removed. v13: + top-level error_code.
 //! - Brokers: this node, at the advertised endpoint of the listener the request arrived on.
-//! - Unknown topic: auto-created when auto.create.topics.enable and the request allows it; the
-//!   creating request is answered UNKNOWN_TOPIC_OR_PARTITION with no partitions, as Kafka 4.3
-//!   (KRaft) answers while its controller creates the topic, and later requests see it.
-//!   Otherwise UNKNOWN_TOPIC_OR_PARTITION. Illegal names: INVALID_TOPIC_EXCEPTION. Unknown topic
+//! - Unknown topic: auto-created when auto.create.topics.enable and the request allows it
+//!   (answered with the new topic at once, where Kafka may first answer LEADER_NOT_AVAILABLE),
+//!   otherwise UNKNOWN_TOPIC_OR_PARTITION. Illegal names: INVALID_TOPIC_EXCEPTION. Unknown topic
 //!   ids: UNKNOWN_TOPIC_ID.
 //! - Without an authorizer, Kafka reports every operation a resource type supports as
 //!   authorized; so do we.
@@ -107,11 +106,12 @@ fn by_name(
         KafkaError::InvalidTopicException
     } else if allow_auto && !topics::is_internal(name) {
         match broker.auto_create_topic(name) {
-            // As Kafka 4.3 (KRaft): the request that creates a topic is answered
-            // UNKNOWN_TOPIC_OR_PARTITION with no partitions; the next one sees the topic.
-            // Clients retry (kcat/FINDINGS K1; kafka-go's TestConn relies on it after a
-            // deletion).
-            Ok(()) => KafkaError::UnknownTopicOrPartition,
+            Ok(()) => {
+                if let Some(t) = broker.topics.snapshot().get(name) {
+                    return topic_entry(t, v, node, topic_ops);
+                }
+                KafkaError::LeaderNotAvailable
+            }
             Err(e) => {
                 tracing::info!(topic = name, error = %e.message, "auto-creation failed");
                 e.code
