@@ -30,11 +30,12 @@ echo
 echo "== nightly: heavier data-path variants"
 KCAT_RECORDS=1000000 bash "$HERE/kcat/run.sh" roundtrip-zstd roundtrip-none dump-log || rc=$?
 DUR_RECORDS=2000000 bash "$HERE/durability/run.sh" kill9-idempotent || rc=$?
+bash "$HERE/durability/run.sh" kill9-after-ack verifiable || rc=$?
 JAVA_RECORDS=50000 bash "$HERE/java/run.sh" produce-none produce-gzip produce-snappy produce-lz4 produce-zstd || rc=$?
 echo
 echo "== nightly: consumer groups, long variants"
-bash "$HERE/groups/run.sh" join-timing-range join-timing-cooperative join-timing-range-hb3000 \
-  join-timing-cooperative-hb3000 kgo-nightly || rc=$?
+bash "$HERE/groups/run.sh" member-lifecycle-cooperative kcat-balanced-cooperative join-timing-range \
+  join-timing-cooperative join-timing-range-hb3000 join-timing-cooperative-hb3000 kgo-nightly || rc=$?
 echo
 echo "== nightly: admin tools beyond the CI tier"
 bash "$HERE/admin/run.sh" configs-broker-other configs-broker-all-keys leader-election reassign || rc=$?

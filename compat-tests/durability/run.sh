@@ -387,8 +387,10 @@ cleanup_dur() {
 }
 trap cleanup_dur EXIT
 
-ALL=(restart-clean kill9-after-ack kill9-idempotent kill9-transactions kill9-groups verifiable
-  verifiable-kill9)
+# The CI tier; nightly.sh adds kill9-after-ack (kill9-idempotent kills after acks too) and
+# verifiable without a kill.
+ALL=(restart-clean kill9-idempotent kill9-transactions kill9-groups verifiable-kill9)
+EXTRA=(kill9-after-ack verifiable)
 selected=("$@")
 ((${#selected[@]})) || selected=("${ALL[@]}")
 for name in "${selected[@]}"; do

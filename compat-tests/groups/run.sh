@@ -517,11 +517,12 @@ scenario_dispatch "$@"
 # ------------------------------------------------------------------------------------------
 # Main
 
-ALL=(member-lifecycle-range member-lifecycle-cooperative member-lifecycle-consumer static-member-id
-  consumer-groups-tool consumer-groups-tool-848 kcat-balanced
-  kcat-balanced-cooperative consumer-protocol protocol-migration kgo-ci)
-# nightly.sh: the join timings (reports, never compared) and the long kgo run.
-EXTRA=(join-timing-range join-timing-cooperative join-timing-range-hb3000
+ALL=(member-lifecycle-range member-lifecycle-consumer static-member-id consumer-groups-tool
+  consumer-groups-tool-848 kcat-balanced consumer-protocol protocol-migration kgo-ci)
+# nightly.sh: the cooperative variants (kgo-ci runs cooperative balancers in CI), the join
+# timings (reports, never compared) and the long kgo run.
+EXTRA=(member-lifecycle-cooperative kcat-balanced-cooperative join-timing-range
+  join-timing-cooperative join-timing-range-hb3000
   join-timing-cooperative-hb3000 kgo-nightly)
 INFORMATIONAL=""
 if [[ "${1:-}" == --list ]]; then printf '%s\n' "${ALL[@]}" "${EXTRA[@]}"; exit 0; fi
