@@ -34,82 +34,100 @@ impl OffsetCheckpointFile {
 
     /// Write all entries, replacing the file atomically.
     pub fn write(&self, entries: &[(TopicPartition, i64)]) -> Result<()> {
-        let mut text = format!("{VERSION}\n{}\n", entries.len());
-        for (tp, offset) in entries {
-            text.push_str(&format!("{} {} {}\n", tp.topic, tp.partition, offset));
-        }
-        let tmp = self.path.with_extension("tmp");
-        {
-            let mut f = fs::File::create(&tmp).at(&tmp)?;
-            f.write_all(text.as_bytes()).at(&tmp)?;
-            f.sync_all().at(&tmp)?;
-        }
-        fs::rename(&tmp, &self.path).at(&self.path)?;
-        if let Some(dir) = self.path.parent() {
-            sync_dir(dir)?;
-        }
-        Ok(())
+        let lines: Vec<String> = entries
+            .iter()
+            .map(|(tp, offset)| format!("{} {} {}", tp.topic, tp.partition, offset))
+            .collect();
+        write_checkpoint(&self.path, &lines)
     }
 
     /// Read the file; a missing file reads as empty (as in Kafka).
     pub fn read(&self) -> Result<HashMap<TopicPartition, i64>> {
-        let text = match fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
-            Err(e) => {
-                return Err(StorageError::Io {
-                    path: self.path.clone(),
-                    source: e,
-                })
-            }
-        };
-        let bad = |line: usize, reason: String| StorageError::CorruptCheckpoint {
-            path: self.path.clone(),
-            line,
-            reason,
-        };
-        let mut lines = text.lines();
-        let version: i32 = lines
-            .next()
-            .ok_or_else(|| bad(1, "missing version line".into()))?
-            .trim()
-            .parse()
-            .map_err(|e| bad(1, format!("version: {e}")))?;
-        if version != VERSION {
-            return Err(bad(1, format!("unsupported version {version}")));
-        }
-        let count: usize = lines
-            .next()
-            .ok_or_else(|| bad(2, "missing count line".into()))?
-            .trim()
-            .parse()
-            .map_err(|e| bad(2, format!("count: {e}")))?;
-        let mut out = HashMap::with_capacity(count.min(1 << 16));
-        for i in 0..count {
-            let n = i + 3;
-            let line = lines
-                .next()
-                .ok_or_else(|| bad(n, format!("expected {count} entries, found {i}")))?;
+        let entries = read_checkpoint(&self.path, |line| {
             let mut parts = line.split(' ');
             let (Some(topic), Some(partition), Some(offset), None) =
                 (parts.next(), parts.next(), parts.next(), parts.next())
             else {
-                return Err(bad(
-                    n,
-                    format!("expected `topic partition offset`, got {line:?}"),
-                ));
+                return Err(format!("expected `topic partition offset`, got {line:?}"));
             };
-            let partition: i32 = partition
-                .parse()
-                .map_err(|e| bad(n, format!("partition: {e}")))?;
-            let offset: i64 = offset.parse().map_err(|e| bad(n, format!("offset: {e}")))?;
-            out.insert(TopicPartition::new(topic, partition), offset);
-        }
-        if let Some(extra) = lines.find(|l| !l.trim().is_empty()) {
-            return Err(bad(count + 3, format!("unexpected line {extra:?}")));
-        }
-        Ok(out)
+            let partition: i32 = partition.parse().map_err(|e| format!("partition: {e}"))?;
+            let offset: i64 = offset.parse().map_err(|e| format!("offset: {e}"))?;
+            Ok((TopicPartition::new(topic, partition), offset))
+        })?;
+        Ok(entries.into_iter().collect())
     }
+}
+
+/// Write Kafka's checkpoint format — a version line (`0`), a count line, one line per entry —
+/// atomically: temp file, fsync, rename, fsync of the directory.
+pub(crate) fn write_checkpoint(path: &Path, entries: &[String]) -> Result<()> {
+    let mut text = format!("{VERSION}\n{}\n", entries.len());
+    for line in entries {
+        text.push_str(line);
+        text.push('\n');
+    }
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = fs::File::create(&tmp).at(&tmp)?;
+        f.write_all(text.as_bytes()).at(&tmp)?;
+        f.sync_all().at(&tmp)?;
+    }
+    fs::rename(&tmp, path).at(path)?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Read Kafka's checkpoint format; a missing file reads as empty. `parse` turns one entry line
+/// into an entry, or says what is wrong with it (reported with the file and line number).
+pub(crate) fn read_checkpoint<T>(
+    path: &Path,
+    mut parse: impl FnMut(&str) -> std::result::Result<T, String>,
+) -> Result<Vec<T>> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(StorageError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        }
+    };
+    let bad = |line: usize, reason: String| StorageError::CorruptCheckpoint {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let mut lines = text.lines();
+    let version: i32 = lines
+        .next()
+        .ok_or_else(|| bad(1, "missing version line".into()))?
+        .trim()
+        .parse()
+        .map_err(|e| bad(1, format!("version: {e}")))?;
+    if version != VERSION {
+        return Err(bad(1, format!("unsupported version {version}")));
+    }
+    let count: usize = lines
+        .next()
+        .ok_or_else(|| bad(2, "missing count line".into()))?
+        .trim()
+        .parse()
+        .map_err(|e| bad(2, format!("count: {e}")))?;
+    let mut out = Vec::with_capacity(count.min(1 << 16));
+    for i in 0..count {
+        let n = i + 3;
+        let line = lines
+            .next()
+            .ok_or_else(|| bad(n, format!("expected {count} entries, found {i}")))?;
+        out.push(parse(line).map_err(|reason| bad(n, reason))?);
+    }
+    if let Some(extra) = lines.find(|l| !l.trim().is_empty()) {
+        return Err(bad(count + 3, format!("unexpected line {extra:?}")));
+    }
+    Ok(out)
 }
 
 /// fsync a directory so that entries created, renamed or removed in it are durable.

@@ -19,15 +19,12 @@
 //!   epoch itself when it is older than every known one); `(-1, -1)` for epoch -1 or an epoch
 //!   newer than every known one.
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::sync_dir;
-use crate::error::{IoContext, Result, StorageError};
+use crate::checkpoint::{read_checkpoint, write_checkpoint};
+use crate::error::Result;
 
 pub const LEADER_EPOCH_CHECKPOINT_FILE: &str = "leader-epoch-checkpoint";
-const VERSION: i32 = 0;
 /// Kafka's UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET.
 pub const UNDEFINED_EPOCH: i32 = -1;
 pub const UNDEFINED_EPOCH_OFFSET: i64 = -1;
@@ -163,90 +160,43 @@ impl LeaderEpochFileCache {
     }
 
     fn write(&self) -> Result<()> {
-        let mut text = format!("{VERSION}\n{}\n", self.entries.len());
-        for e in &self.entries {
-            text.push_str(&format!("{} {}\n", e.epoch, e.start_offset));
-        }
-        let tmp = self.path.with_extension("tmp");
-        {
-            let mut f = fs::File::create(&tmp).at(&tmp)?;
-            f.write_all(text.as_bytes()).at(&tmp)?;
-            f.sync_all().at(&tmp)?;
-        }
-        fs::rename(&tmp, &self.path).at(&self.path)?;
-        if let Some(dir) = self.path.parent() {
-            sync_dir(dir)?;
-        }
-        Ok(())
+        let lines: Vec<String> = self
+            .entries
+            .iter()
+            .map(|e| format!("{} {}", e.epoch, e.start_offset))
+            .collect();
+        write_checkpoint(&self.path, &lines)
     }
 }
 
 fn read_file(path: &Path) -> Result<Vec<EpochEntry>> {
-    let text = match fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(StorageError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })
-        }
-    };
-    let bad = |line: usize, reason: String| StorageError::CorruptCheckpoint {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    };
-    let mut lines = text.lines();
-    let version: i32 = lines
-        .next()
-        .ok_or_else(|| bad(1, "missing version line".into()))?
-        .trim()
-        .parse()
-        .map_err(|e| bad(1, format!("version: {e}")))?;
-    if version != VERSION {
-        return Err(bad(1, format!("unsupported version {version}")));
-    }
-    let count: usize = lines
-        .next()
-        .ok_or_else(|| bad(2, "missing count line".into()))?
-        .trim()
-        .parse()
-        .map_err(|e| bad(2, format!("count: {e}")))?;
-    let mut out: Vec<EpochEntry> = Vec::with_capacity(count.min(1 << 10));
-    for i in 0..count {
-        let n = i + 3;
-        let line = lines
-            .next()
-            .ok_or_else(|| bad(n, format!("expected {count} entries, found {i}")))?;
+    let mut prev: Option<EpochEntry> = None;
+    read_checkpoint(path, |line| {
         let mut parts = line.split(' ');
         let (Some(epoch), Some(offset), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad(
-                n,
-                format!("expected `epoch startOffset`, got {line:?}"),
-            ));
+            return Err(format!("expected `epoch startOffset`, got {line:?}"));
         };
-        let epoch: i32 = epoch.parse().map_err(|e| bad(n, format!("epoch: {e}")))?;
-        let start_offset: i64 = offset.parse().map_err(|e| bad(n, format!("offset: {e}")))?;
-        if let Some(prev) = out.last() {
-            if epoch <= prev.epoch || start_offset < prev.start_offset {
-                return Err(bad(n, format!("entry {line:?} is not after {prev:?}")));
+        let epoch: i32 = epoch.parse().map_err(|e| format!("epoch: {e}"))?;
+        let start_offset: i64 = offset.parse().map_err(|e| format!("offset: {e}"))?;
+        if let Some(p) = &prev {
+            if epoch <= p.epoch || start_offset < p.start_offset {
+                return Err(format!("entry {line:?} is not after {p:?}"));
             }
         }
-        out.push(EpochEntry {
+        let entry = EpochEntry {
             epoch,
             start_offset,
-        });
-    }
-    if let Some(extra) = lines.find(|l| !l.trim().is_empty()) {
-        return Err(bad(count + 3, format!("unexpected line {extra:?}")));
-    }
-    Ok(out)
+        };
+        prev = Some(entry);
+        Ok(entry)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StorageError;
+    use std::fs;
 
     fn cache() -> (tempfile::TempDir, LeaderEpochFileCache) {
         let dir = tempfile::tempdir().unwrap();
