@@ -1402,6 +1402,14 @@ impl ConsumerGroupCoordinator {
         req: &JoinRequest,
         topics: &[TopicInfo],
     ) -> Option<JoinResult> {
+        // Classic groups (the common case) do not wait for the append lock.
+        if self
+            .lock()
+            .get(&req.group_id)
+            .is_none_or(|g| g.members.is_empty())
+        {
+            return None;
+        }
         let _writes = self.append_guard();
         let before = {
             let groups = self.lock();
@@ -1702,6 +1710,10 @@ impl ConsumerGroupCoordinator {
         members: &[(String, Option<String>)],
         topics: &[TopicInfo],
     ) -> Option<Vec<Option<KafkaError>>> {
+        // Classic groups (the common case) do not wait for the append lock.
+        if !self.contains(group_id) {
+            return None;
+        }
         let _writes = self.append_guard();
         let before = self.snapshot(group_id)?;
         let mut results: Vec<Option<KafkaError>> = Vec::with_capacity(members.len());
