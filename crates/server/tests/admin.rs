@@ -9,7 +9,6 @@ use common::{Client, DEADLINE};
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
@@ -55,33 +54,7 @@ where
     }
 }
 
-async fn create(c: &mut Client, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
-    let t = CreatableTopic::default()
-        .with_name(name(topic))
-        .with_num_partitions(partitions)
-        .with_replication_factor(1)
-        .with_configs(
-            configs
-                .iter()
-                .map(|(k, v)| {
-                    CreatableTopicConfig::default()
-                        .with_name(s(k))
-                        .with_value(Some(s(v)))
-                })
-                .collect(),
-        );
-    let ResponseKind::CreateTopics(r) = c
-        .call(
-            ApiKey::CreateTopics,
-            7,
-            RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![t])),
-        )
-        .await
-    else {
-        panic!("not a CreateTopics response")
-    };
-    assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0].error_message);
-}
+use common::create_topic as create;
 
 async fn produce(c: &mut Client, topic: &str, partition: i32, values: &[&[u8]], ts: i64) {
     let batch = build_batch_with(0, ts, values, 0, -1, -1, -1);

@@ -6,7 +6,6 @@ mod common;
 
 use bytes::Bytes;
 use common::Client;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
@@ -29,31 +28,7 @@ fn now_ms() -> i64 {
 }
 
 async fn create(c: &mut Client, configs: &[(&str, &str)]) {
-    let t = CreatableTopic::default()
-        .with_name(name(TOPIC))
-        .with_num_partitions(1)
-        .with_replication_factor(1)
-        .with_configs(
-            configs
-                .iter()
-                .map(|(k, v)| {
-                    CreatableTopicConfig::default()
-                        .with_name(StrBytes::from_string(k.to_string()))
-                        .with_value(Some(StrBytes::from_string(v.to_string())))
-                })
-                .collect(),
-        );
-    let ResponseKind::CreateTopics(r) = c
-        .call(
-            ApiKey::CreateTopics,
-            7,
-            RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![t])),
-        )
-        .await
-    else {
-        panic!()
-    };
-    assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0].error_message);
+    common::create_topic(c, TOPIC, 1, configs).await;
 }
 
 /// Produce one batch of (key, value) records stamped `ts`; returns the error code.

@@ -4,7 +4,6 @@ mod common;
 
 use bytes::Bytes;
 use common::Client;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -48,33 +47,7 @@ fn compressed(codec: Compression, ts: i64, values: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-async fn create(c: &mut Client, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
-    let t = CreatableTopic::default()
-        .with_name(name(topic))
-        .with_num_partitions(partitions)
-        .with_replication_factor(1)
-        .with_configs(
-            configs
-                .iter()
-                .map(|(k, v)| {
-                    CreatableTopicConfig::default()
-                        .with_name(StrBytes::from_string(k.to_string()))
-                        .with_value(Some(StrBytes::from_string(v.to_string())))
-                })
-                .collect(),
-        );
-    let ResponseKind::CreateTopics(r) = c
-        .call(
-            ApiKey::CreateTopics,
-            7,
-            RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![t])),
-        )
-        .await
-    else {
-        panic!()
-    };
-    assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0].error_message);
-}
+use common::create_topic as create;
 
 fn produce_req(acks: i16, parts: Vec<(&str, i32, Vec<u8>)>) -> RequestKind {
     let mut topics: Vec<TopicProduceData> = Vec::new();

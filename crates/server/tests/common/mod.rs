@@ -124,3 +124,34 @@ impl Client {
         )
     }
 }
+
+/// CreateTopics v7 of one topic (replication factor 1) with `configs`; asserts it was created.
+pub async fn create_topic(c: &mut Client, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
+    use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+    use kafka_protocol::messages::{CreateTopicsRequest, TopicName};
+    let t = CreatableTopic::default()
+        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+        .with_num_partitions(partitions)
+        .with_replication_factor(1)
+        .with_configs(
+            configs
+                .iter()
+                .map(|(k, v)| {
+                    CreatableTopicConfig::default()
+                        .with_name(StrBytes::from_string(k.to_string()))
+                        .with_value(Some(StrBytes::from_string(v.to_string())))
+                })
+                .collect(),
+        );
+    let ResponseKind::CreateTopics(r) = c
+        .call(
+            ApiKey::CreateTopics,
+            7,
+            RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![t])),
+        )
+        .await
+    else {
+        panic!("not a CreateTopics response")
+    };
+    assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0].error_message);
+}
