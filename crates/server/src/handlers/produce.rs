@@ -192,9 +192,21 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
     }
 
     // fsync-before-ack: wait for the group commit covering each append (even with acks=0 the
-    // high watermark only moves once synced).
-    for (ti, pi, log, last_offset) in to_sync {
-        let synced = tokio::task::spawn_blocking(move || log.sync_to(last_offset)).await;
+    // high watermark only moves once synced). The partitions' fsyncs run at once, not one
+    // after the other: a request to 8 partitions waited for 8 fsyncs in a row (0.35x of the
+    // page-cache throughput at 8 partitions; compat-tests/bench).
+    let syncs: Vec<_> = to_sync
+        .into_iter()
+        .map(|(ti, pi, log, last_offset)| {
+            (
+                ti,
+                pi,
+                tokio::task::spawn_blocking(move || log.sync_to(last_offset)),
+            )
+        })
+        .collect();
+    for (ti, pi, sync) in syncs {
+        let synced = sync.await;
         let failed = match synced {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),
