@@ -115,9 +115,12 @@ delete_topic() {
   dir="$(data_dir "$broker")"
   kafka_topics "$(addr_of "$broker")" --delete --topic "$topic" >&2 || log "[$broker] deleting $topic failed"
   end=$((SECONDS + 120))
+  local listed left
   while ((SECONDS < end)); do
-    if ! kafka_topics "$(addr_of "$broker")" --list 2>/dev/null | grep -qxF "$topic" &&
-      ! find "$dir" -maxdepth 1 -regextype posix-extended -regex ".*/${topic//./\\.}-[0-9]+([.].*)?" | grep -q .; then
+    # (no `| grep -q` here: under pipefail the writer's SIGPIPE would read as "not found")
+    listed="$(kafka_topics "$(addr_of "$broker")" --list 2>/dev/null || true)"
+    left="$(find "$dir" -maxdepth 1 -regextype posix-extended -regex ".*/${topic//./\\.}-[0-9]+([.].*)?" -print -quit)"
+    if ! grep -qxF "$topic" <<<"$listed" && [[ -z $left ]]; then
       log "[$broker] topic $topic deleted; $(du -sh "$dir" 2>/dev/null | cut -f1) left in the data dir"
       return 0
     fi

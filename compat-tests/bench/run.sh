@@ -196,7 +196,7 @@ physical_limits() {
     spid=$!
     # Wait for the listener without connecting to it (iperf3 would take a probe for a client).
     local end=$((SECONDS + 10))
-    until ss -ltnH "sport = :$port" | grep -q . || ((SECONDS > end)); do sleep 0.1; done
+    until [[ -n "$(ss -ltnH "sport = :$port")" ]] || ((SECONDS > end)); do sleep 0.1; done
     iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_SECONDS" -J >"$WORK/iperf3.json" 2>&1 ||
       log "iperf3 client failed: $(jq -r '.error // empty' "$WORK/iperf3.json" 2>/dev/null || true)"
     kill "$spid" 2>/dev/null || true
