@@ -1,154 +1,64 @@
 #!/usr/bin/env bash
 # Throughput/latency benchmark: Sluice (release build) against the reference Apache Kafka 4.3.1
-# (JVM, -Xmx1g), one after the other on this machine, each broker alone while it is measured.
+# (JVM, -Xmx1g), both running side by side on this machine; every row is measured on one broker
+# right after the other (order alternating from row to row) so that both meet the same load.
 #
-#   bash compat-tests/bench/run.sh                  2M records per run (the reference setting)
+#   bash compat-tests/bench/run.sh                        5M records per run (issue 7's workload)
 #   BENCH_RECORDS=200000 bash compat-tests/bench/run.sh   a quick run
 #
-# Per broker: topics with 1 and with 8 partitions; Kafka's ProducerPerformance (1 KiB records,
-# acks=all, unthrottled) into each; then the records are read back by AssignConsumerPerf (ours:
-# assign()+seekToBeginning(), no consumer group) and by Kafka's ConsumerPerformance (which always
-# subscribes, i.e. needs consumer groups; "n/a" where the broker has none). Peak broker RSS is
-# the maximum of VmRSS polled every 200 ms during each run, and VmHWM at the end. Broker CPU s
-# is the CPU time (user + system) the broker process used during each run: unlike throughput it
-# hardly depends on what else the machine runs.
+# Rows (README.md has the details): ProducerPerformance (1 KiB, acks=all) unthrottled into 1 and
+# 8 partitions, read back by AssignConsumerPerf (assign(), no group), ConsumerPerformance
+# (subscribe(), group) and gobench consume (franz-go, ConsumePartitions); ProducerPerformance at
+# a fixed 20000 records/s (latency percentiles); EndToEndLatency (1 partition); ProducerPerformance
+# into a flush.messages=1 topic (fsync before ack); startup time to the first ApiVersions answer;
+# after the brokers stopped, loopback TCP (iperf3) and sequential disk write (fio) bandwidth.
+# Per row also the broker's CPU seconds (user + system, /proc/PID/stat) and peak RSS (VmRSS
+# polled every 200 ms). Each topic is deleted once its rows are done (bounded disk use).
 # Prints a table with the Sluice/Kafka ratio per row (also written to work/results-<date>.txt).
 # It reports numbers and never fails on them (exit status != 0 only if it could not run).
 #
-# Environment: BENCH_RECORDS (default 2000000), BENCH_RECORD_SIZE (1024), BENCH_SLUICE_PORT
-# (25392), BENCH_KAFKA_PORT (19392, controller +1), BENCH_ONLY ("sluice kafka"), SLUICE_BIN.
+# Environment: BENCH_RECORDS (default 5000000), BENCH_RECORD_SIZE (1024), BENCH_LATENCY_RECORDS
+# (600000), BENCH_LATENCY_RATE (20000), BENCH_E2E_RECORDS (20000), BENCH_FSYNC_RECORDS
+# (BENCH_RECORDS), BENCH_STARTUP_RUNS (3), BENCH_IPERF_SECONDS (10), BENCH_FIO_SIZE (2G),
+# BENCH_SLUICE_PORT (25392; +2 for the startup row), BENCH_KAFKA_PORT (19392, controller +1;
+# +2/+3 for the startup row, +4 for iperf3), BENCH_ONLY ("sluice kafka"), SLUICE_BIN.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export SUITE=bench
 export COMPAT_RESULTS=/dev/null
 source "$HERE/../lib/common.sh"
 
-RECORDS="${BENCH_RECORDS:-2000000}"
+source "$HERE/lib.sh"
+
+RECORDS="${BENCH_RECORDS:-5000000}"
 SIZE="${BENCH_RECORD_SIZE:-1024}"
-SLUICE_B="127.0.0.1:${BENCH_SLUICE_PORT:-25392}"
-KAFKA_PORT="${BENCH_KAFKA_PORT:-19392}"
-KAFKA_B="127.0.0.1:$KAFKA_PORT"
-read -r -a BROKERS <<<"${BENCH_ONLY:-sluice kafka}"
-WORK="$HERE/work"
-LIB="$COMPAT_DIR/java/work/lib"
-CLASSES="$WORK/classes"
-mkdir -p "$WORK"
+LAT_RECORDS="${BENCH_LATENCY_RECORDS:-600000}"
+LAT_RATE="${BENCH_LATENCY_RATE:-20000}"
+E2E_RECORDS="${BENCH_E2E_RECORDS:-20000}"
+FSYNC_RECORDS="${BENCH_FSYNC_RECORDS:-$RECORDS}"
+STARTUP_RUNS="${BENCH_STARTUP_RUNS:-3}"
+IPERF_SECONDS="${BENCH_IPERF_SECONDS:-10}"
+FIO_SIZE="${BENCH_FIO_SIZE:-2G}"
+
+bench_setup
+trap bench_cleanup EXIT
+declare -A LOAD # load averages (1/5/15 min) at the start and the end
 
 # ------------------------------------------------------------------------------------------
-# Setup
+# Runs (each is called as FN BROKER ADDR ARGS... by `measure`, with BROKER_PID set)
 
-need_java
-maven_libs "$COMPAT_DIR/java" >/dev/null
-compile_java "$HERE/src" "$CLASSES" "$LIB"
-SLUICE="$(sluice_bin)"
+JAVA_TOOL=(java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*:$CLASSES")
 
-
-# ------------------------------------------------------------------------------------------
-# Brokers (our own instances on their own ports; data removed afterwards)
-
-BROKER_PID=""
-SLUICE_PID=""
-KAFKA_STARTED=0
-start_broker() {
-  case "$1" in
-    sluice)
-      port_open 127.0.0.1 "$(port_of "$SLUICE_B")" && die "port of $SLUICE_B is in use"
-      rm -rf "$WORK/sluice-data"
-      mkdir -p "$WORK/sluice-data"
-      "$SLUICE" --override "listeners=PLAINTEXT://$SLUICE_B" --override "advertised.listeners=PLAINTEXT://$SLUICE_B" \
-        --override "log.dirs=$WORK/sluice-data" --override node.id=1 --override num.partitions=1 \
-        --override group.initial.rebalance.delay.ms=0 >"$WORK/sluice.log" 2>&1 </dev/null &
-      SLUICE_PID=$!
-      BROKER_PID=$SLUICE_PID
-      wait_for_port 127.0.0.1 "$(port_of "$SLUICE_B")" 60 "$SLUICE_PID" || die "sluice did not start"
-      ;;
-    kafka)
-      KAFKA_INSTANCE=bench KAFKA_PORT="$KAFKA_PORT" KAFKA_CONTROLLER_PORT="$((KAFKA_PORT + 1))" KAFKA_HEAP=1g \
-        bash "$COMPAT_DIR/kafka-ref/run.sh" start
-      KAFKA_STARTED=1
-      BROKER_PID="$(cat "$COMPAT_DIR/kafka-ref/work/bench/kafka.pid")"
-      ;;
-  esac
-  log "$1 up (pid $BROKER_PID)"
-}
-
-stop_broker() {
-  case "$1" in
-    sluice)
-      if [[ -n "$SLUICE_PID" ]] && kill -0 "$SLUICE_PID" 2>/dev/null; then
-        kill -TERM "$SLUICE_PID" 2>/dev/null || true
-        local end=$((SECONDS + 30))
-        while kill -0 "$SLUICE_PID" 2>/dev/null && ((SECONDS < end)); do sleep 0.1; done
-        kill -KILL "$SLUICE_PID" 2>/dev/null || true
-        wait "$SLUICE_PID" 2>/dev/null || true
-      fi
-      SLUICE_PID=""
-      rm -rf "$WORK/sluice-data"
-      ;;
-    kafka)
-      if ((KAFKA_STARTED)); then
-        KAFKA_INSTANCE=bench bash "$COMPAT_DIR/kafka-ref/run.sh" stop || true
-        KAFKA_STARTED=0
-        rm -rf "$COMPAT_DIR/kafka-ref/work/bench/data"
-      fi
-      ;;
-  esac
-}
-
-SAMPLER_PID=""
-cleanup() {
-  [[ -n "$SAMPLER_PID" ]] && kill "$SAMPLER_PID" 2>/dev/null || true
-  stop_broker sluice
-  stop_broker kafka
-}
-trap cleanup EXIT
-
-# rss_sampler PID FILE: poll VmRSS (kB) of PID every 200 ms, keep the maximum in FILE.
-start_sampler() {
-  local pid=$1 file=$2
-  echo 0 >"$file"
-  (
-    max=0
-    while kill -0 "$pid" 2>/dev/null; do
-      v=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-      v=${v:-0}
-      if ((v > max)); then max=$v; echo "$max" >"$file"; fi
-      sleep 0.2 # sampling interval
-    done
-  ) &
-  SAMPLER_PID=$!
-}
-stop_sampler() {
-  [[ -n "$SAMPLER_PID" ]] && kill "$SAMPLER_PID" 2>/dev/null || true
-  wait "$SAMPLER_PID" 2>/dev/null || true
-  SAMPLER_PID=""
-}
-
-# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks (/proc/PID/stat).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-TCK="$(getconf CLK_TCK)"
-# cpu_seconds T0 T1: the ticks between two cpu_ticks readings, in seconds.
-cpu_seconds() { awk -v a="$1" -v b="$2" -v t="$TCK" 'BEGIN { printf "%.2f", (b - a) / t }'; }
-
-declare -A R   # R[broker|row|metric] = value
-declare -A LOAD # load averages (1/5/15 min) when each broker's runs started and ended
-
-# ------------------------------------------------------------------------------------------
-# Runs
-
+# produce_run BROKER ADDR ROW TOPIC RECORDS THROUGHPUT: Kafka's ProducerPerformance, acks=all.
 produce_run() {
-  local broker=$1 addr=$2 parts=$3 row="produce ${3}p" out rss="$WORK/rss.max"
-  log "[$broker] $row: ProducerPerformance --num-records $RECORDS --record-size $SIZE acks=all"
-  start_sampler "$BROKER_PID" "$rss"
-  local c0
-  c0="$(cpu_ticks "$BROKER_PID")"
-  out="$WORK/out-$broker-produce-${parts}p.txt"
-  timeout --foreground 1800 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*" \
-    org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$addr" --topic "bench-${parts}p" \
-    --num-records "$RECORDS" --record-size "$SIZE" --throughput -1 \
+  local broker=$1 addr=$2 row=$3 topic=$4 n=$5 rate=$6 out
+  log "[$broker] $row: ProducerPerformance --num-records $n --record-size $SIZE --throughput $rate acks=all ($topic)"
+  out="$WORK/out-$broker-$topic-produce.txt"
+  run_begin
+  timeout --foreground 1800 "${JAVA_TOOL[@]}" org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$addr" --topic "$topic" \
+    --num-records "$n" --record-size "$SIZE" --throughput "$rate" \
     --command-property acks=all >"$out" 2>"$out.err" || log "ProducerPerformance exit $?"
-  R["$broker|$row|broker CPU s"]="$(cpu_seconds "$c0" "$(cpu_ticks "$BROKER_PID")")"
-  stop_sampler
+  run_end "$broker" "$row"
   # Progress lines every 5 s, the summary last:
   # N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th.
   sed 's/^/    /' "$out" >&2
@@ -161,39 +71,31 @@ produce_run() {
     R["$broker|$row|p99 ms"]="$(sed -E 's/.* ([0-9.]+) ms 99th.*/\1/' <<<"$last")"
     R["$broker|$row|p99.9 ms"]="$(sed -E 's/.* ([0-9.]+) ms 99\.9th.*/\1/' <<<"$last")"
   fi
-  R["$broker|$row|peak RSS MB"]="$(($(cat "$rss") / 1024))"
 }
 
+# consume_run BROKER ADDR ROW TOPIC: AssignConsumerPerf (assign() + seekToBeginning, no group).
 consume_run() {
-  local broker=$1 addr=$2 parts=$3 row="consume ${3}p (assign)" out rss="$WORK/rss.max"
-  log "[$broker] $row: AssignConsumerPerf $RECORDS records"
-  start_sampler "$BROKER_PID" "$rss"
-  local c0
-  c0="$(cpu_ticks "$BROKER_PID")"
-  out="$WORK/out-$broker-consume-${parts}p.txt"
-  timeout --foreground 1800 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" \
-    -cp "$LIB/*:$CLASSES" AssignConsumerPerf "$addr" "bench-${parts}p" "$RECORDS" 600 >"$out" 2>"$out.err" || log "AssignConsumerPerf exit $?"
-  R["$broker|$row|broker CPU s"]="$(cpu_seconds "$c0" "$(cpu_ticks "$BROKER_PID")")"
-  stop_sampler
+  local broker=$1 addr=$2 row=$3 topic=$4 out
+  log "[$broker] $row: AssignConsumerPerf $RECORDS records ($topic)"
+  out="$WORK/out-$broker-$topic-assign.txt"
+  run_begin
+  timeout --foreground 1800 "${JAVA_TOOL[@]}" AssignConsumerPerf "$addr" "$topic" "$RECORDS" 600 >"$out" 2>"$out.err" || log "AssignConsumerPerf exit $?"
+  run_end "$broker" "$row"
   sed 's/^/    /' "$out" >&2
-  if grep -q records_per_sec "$out"; then
-    R["$broker|$row|records/s"]="$(grep -oE 'records_per_sec=[0-9.]+' "$out" | cut -d= -f2)"
-    R["$broker|$row|MB/s"]="$(grep -oE 'mb_per_sec=[0-9.]+' "$out" | cut -d= -f2)"
-  fi
-  R["$broker|$row|peak RSS MB"]="$(($(cat "$rss") / 1024))"
+  R["$broker|$row|records/s"]="$(kv "$out" records_per_sec)"
+  R["$broker|$row|MB/s"]="$(kv "$out" mb_per_sec)"
 }
 
-# Kafka's ConsumerPerformance (subscribe(): needs the group coordinator).
+# consumer_perf_run BROKER ADDR ROW TOPIC: Kafka's ConsumerPerformance (subscribe(): needs the
+# group coordinator).
 consumer_perf_run() {
-  local broker=$1 addr=$2 parts=$3 row="consume ${3}p (ConsumerPerformance)" out rc=0
-  log "[$broker] $row: ConsumerPerformance --num-records $RECORDS (group protocol)"
-  out="$WORK/out-$broker-consumerperf-${parts}p.txt"
-  local c0
-  c0="$(cpu_ticks "$BROKER_PID")"
-  timeout --foreground 900 java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*" \
-    org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$addr" --topic "bench-${parts}p" \
+  local broker=$1 addr=$2 row=$3 topic=$4 out rc=0
+  log "[$broker] $row: ConsumerPerformance --num-records $RECORDS (group protocol, $topic)"
+  out="$WORK/out-$broker-$topic-consumerperf.txt"
+  run_begin
+  timeout --foreground 900 "${JAVA_TOOL[@]}" org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$addr" --topic "$topic" \
     --num-records "$RECORDS" --timeout 30000 >"$out" 2>"$out.err" || rc=$?
-  R["$broker|$row|broker CPU s"]="$(cpu_seconds "$c0" "$(cpu_ticks "$BROKER_PID")")"
+  run_end "$broker" "$row"
   sed 's/^/    /' "$out" >&2
   # header: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
   local line
@@ -208,65 +110,215 @@ consumer_perf_run() {
   fi
 }
 
-addr_of() { if [[ $1 == sluice ]]; then echo "$SLUICE_B"; else echo "$KAFKA_B"; fi; }
+# e2e_run BROKER ADDR ROW TOPIC: Kafka's EndToEndLatency (one record at a time: send, acks=all,
+# wait until a consumer has it; 1 partition).
+e2e_run() {
+  local broker=$1 addr=$2 row=$3 topic=$4 out
+  log "[$broker] $row: EndToEndLatency --num-records $E2E_RECORDS --record-size $SIZE --producer-acks all ($topic)"
+  out="$WORK/out-$broker-$topic-e2e.txt"
+  run_begin
+  timeout --foreground 1800 "${JAVA_TOOL[@]}" org.apache.kafka.tools.EndToEndLatency --bootstrap-server "$addr" --topic "$topic" \
+    --num-records "$E2E_RECORDS" --producer-acks all --record-size "$SIZE" >"$out" 2>"$out.err" || log "EndToEndLatency exit $?"
+  run_end "$broker" "$row"
+  # Avg latency: 1.2345 ms / Percentiles: 50th = 1, 99th = 3, 99.9th = 7 (whole ms)
+  grep -E '^(Avg latency|Percentiles)' "$out" | sed 's/^/    /' >&2 || true
+  R["$broker|$row|avg ms"]="$(sed -nE 's/^Avg latency: ([0-9.]+) ms.*/\1/p' "$out")"
+  R["$broker|$row|p50 ms"]="$(sed -nE 's/^Percentiles: 50th = ([0-9]+).*/\1/p' "$out")"
+  R["$broker|$row|p99 ms"]="$(sed -nE 's/^Percentiles:.* 99th = ([0-9]+).*/\1/p' "$out")"
+  R["$broker|$row|p99.9 ms"]="$(sed -nE 's/^Percentiles:.* 99\.9th = ([0-9]+).*/\1/p' "$out")"
+}
 
-# Both brokers run at once and each row is measured on one right after the other (the order
-# alternating from row to row), so that both see the same machine load: on a shared machine a
-# broker measured minutes after the other can meet a different load, which moved ratios by
-# 30-50 % between runs before.
-declare -A PID_OF
-LOAD[start]="$(cut -d' ' -f1-3 /proc/loadavg)"
-for broker in "${BROKERS[@]}"; do
-  start_broker "$broker"
-  PID_OF[$broker]=$BROKER_PID
-  for parts in 1 8; do
-    kafka_topics "$(addr_of "$broker")" --create --topic "bench-${parts}p" --partitions "$parts" --replication-factor 1 >&2
-  done
-done
-log "=== $RECORDS records of $SIZE bytes per run; brokers: ${BROKERS[*]}"
-row=0
-for run in "produce_run 1" "produce_run 8" "consume_run 1" "consume_run 8" "consumer_perf_run 8"; do
-  read -r fn parts <<<"$run"
-  order=("${BROKERS[@]}")
-  if ((row % 2 == 1)); then
-    order=()
-    for ((i = ${#BROKERS[@]} - 1; i >= 0; i--)); do order+=("${BROKERS[$i]}"); done
+# Startup: a second instance of each broker on its own ports (BENCH_*_PORT + 2), fresh data.
+STARTUP_SLUICE_B="127.0.0.1:$(($(port_of "$SLUICE_B") + 2))"
+STARTUP_KAFKA_PORT=$((KAFKA_PORT + 2))
+KAFKA_STARTUP_CMD=""
+# prepare_kafka_startup: start and stop kafka-ref/run.sh's instance bench-startup once to get
+# its java command line (/proc/PID/cmdline) and server.properties; each measured start then
+# runs that command on freshly formatted storage (StorageTool format, not timed).
+prepare_kafka_startup() {
+  local state="$COMPAT_DIR/kafka-ref/work/bench-startup" pid args=() a
+  KAFKA_INSTANCE=bench-startup KAFKA_PORT="$STARTUP_KAFKA_PORT" KAFKA_CONTROLLER_PORT="$((STARTUP_KAFKA_PORT + 1))" \
+    KAFKA_HEAP=1g bash "$COMPAT_DIR/kafka-ref/run.sh" start
+  pid="$(cat "$state/kafka.pid")"
+  mapfile -d '' -t args <"/proc/$pid/cmdline"
+  KAFKA_STARTUP_CMD="exec"
+  for a in "${args[@]}"; do KAFKA_STARTUP_CMD+=" $(printf '%q' "$a")"; done
+  KAFKA_CLUSTER_ID="$(sed -nE 's/^cluster.id=//p' "$state/data/meta.properties")"
+  KAFKA_INSTANCE=bench-startup bash "$COMPAT_DIR/kafka-ref/run.sh" stop
+}
+
+# startup_run BROKER ADDR ROW REP: gobench startup (exec to the first ApiVersions response).
+startup_run() {
+  local broker=$1 row=$3 rep=$4 out cmd addr
+  out="$WORK/out-$broker-startup-$rep.txt"
+  if [[ $broker == sluice ]]; then
+    rm -rf "$WORK/sluice-startup"
+    addr=$STARTUP_SLUICE_B
+    cmd="exec $(printf '%q' "$SLUICE") --override listeners=PLAINTEXT://$addr --override advertised.listeners=PLAINTEXT://$addr"
+    cmd+=" --override log.dirs=$(printf '%q' "$WORK/sluice-startup") --override node.id=1"
+  else
+    local state="$COMPAT_DIR/kafka-ref/work/bench-startup"
+    [[ -n "$KAFKA_STARTUP_CMD" ]] || prepare_kafka_startup
+    rm -rf "$state/data"
+    mkdir -p "$state/data"
+    java -cp "$COMPAT_DIR/kafka-ref/work/lib/*" -Dlog4j2.configurationFile="$COMPAT_DIR/kafka-ref/log4j2.properties" -Dcompat.log.level=WARN \
+      kafka.tools.StorageTool format --standalone -t "$KAFKA_CLUSTER_ID" -c "$state/server.properties" >"$out.format" 2>&1 ||
+      log "[kafka] StorageTool format failed: $(tail -1 "$out.format")"
+    addr="127.0.0.1:$STARTUP_KAFKA_PORT"
+    cmd=$KAFKA_STARTUP_CMD
   fi
-  for broker in "${order[@]}"; do
-    BROKER_PID=${PID_OF[$broker]}
-    "$fn" "$broker" "$(addr_of "$broker")" "$parts"
+  log "[$broker] $row #$rep: gobench startup -addr $addr"
+  timeout --foreground 300 "$GOBENCH" startup -cmd "$cmd" -addr "$addr" -log "$out.log" >"$out" 2>"$out.err" ||
+    log "gobench startup exit $?: $(tail -1 "$out.err")"
+  cat "$out" >&2
+  local ms
+  ms="$(kv "$out" startup_ms)"
+  [[ -n "$ms" ]] && STARTUP_MS[$broker]+=" $ms"
+  rm -rf "$WORK/sluice-startup"
+}
+declare -A STARTUP_MS
+# median "N N N": the median of the numbers (lower middle for an even count).
+median() { tr ' ' '\n' <<<"$1" | { grep . || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }'; }
+
+# ------------------------------------------------------------------------------------------
+# Physical limits of this machine (brokers stopped): loopback TCP and sequential disk writes.
+
+declare -A LIMIT # LIMIT[name] = MB/s (MiB/s, as the Kafka tools' "MB")
+physical_limits() {
+  command -v iperf3 >/dev/null || apt_install iperf3
+  command -v fio >/dev/null || apt_install fio
+  command -v jq >/dev/null || apt_install jq
+  local port=$((KAFKA_PORT + 4)) spid bps
+  port_open 127.0.0.1 "$port" && { log "iperf3: port $port in use, skipped"; port=""; }
+  if [[ -n $port ]]; then
+    log "iperf3 loopback TCP, ${IPERF_SECONDS}s (port $port)"
+    iperf3 -s -p "$port" >"$WORK/iperf3-server.txt" 2>&1 &
+    spid=$!
+    # Wait for the listener without connecting to it (iperf3 would take a probe for a client).
+    local end=$((SECONDS + 10))
+    until [[ -n "$(ss -ltnH "sport = :$port")" ]] || ((SECONDS > end)); do sleep 0.1; done
+    iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_SECONDS" -J >"$WORK/iperf3.json" 2>&1 ||
+      log "iperf3 client failed: $(jq -r '.error // empty' "$WORK/iperf3.json" 2>/dev/null || true)"
+    kill "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+    bps="$(jq -r '.end.sum_received.bits_per_second // empty' "$WORK/iperf3.json" 2>/dev/null || true)"
+    [[ -n $bps ]] && LIMIT[loopback]="$(awk -v b="$bps" 'BEGIN { printf "%.1f", b / 8 / 1048576 }')"
+  fi
+  local direct
+  for direct in 0 1; do
+    log "fio sequential write --direct=$direct --bs=1M --size=$FIO_SIZE in ${WORK#"$COMPAT_DIR/"}"
+    rm -rf "$WORK/fio"
+    mkdir -p "$WORK/fio"
+    if fio --name=seqwrite --directory="$WORK/fio" --rw=write --bs=1M --size="$FIO_SIZE" --ioengine=psync \
+      --end_fsync=1 --direct="$direct" --output-format=json >"$WORK/fio-direct$direct.json" 2>"$WORK/fio-direct$direct.err"; then
+      LIMIT[disk$direct]="$(jq -r '.jobs[0].write.bw_bytes / 1048576 | . * 10 | round / 10' "$WORK/fio-direct$direct.json" 2>/dev/null || true)"
+    else
+      log "fio --direct=$direct failed: $(tail -1 "$WORK/fio-direct$direct.err")"
+    fi
+    rm -rf "$WORK/fio"
   done
-  row=$((row + 1))
+}
+
+# ------------------------------------------------------------------------------------------
+# The sequence. Topics are created before and deleted after the rows that use them, so that
+# both brokers together hold at most about 2 x RECORDS x SIZE bytes (one topic each).
+
+LOAD[start]="$(cut -d' ' -f1-3 /proc/loadavg)"
+log "disk space free for ${WORK#"$COMPAT_DIR/"}: $(df -h --output=avail "$WORK" | tail -1 | tr -d ' ')"
+each_broker start_broker
+log "=== $RECORDS records of $SIZE bytes per run; brokers: ${BROKERS[*]}"
+
+each_broker create_topic bench-1p 1
+measure produce_run "produce 1p" bench-1p "$RECORDS" -1
+measure consume_run "consume 1p (assign)" bench-1p
+each_broker delete_topic bench-1p
+
+each_broker create_topic bench-8p 8
+measure produce_run "produce 8p" bench-8p "$RECORDS" -1
+measure consume_run "consume 8p (assign)" bench-8p
+measure consumer_perf_run "consume 8p (ConsumerPerformance)" bench-8p
+measure gobench_consume_run "consume 8p (franz-go)" bench-8p "$RECORDS" 1
+each_broker delete_topic bench-8p
+
+each_broker create_topic bench-lat-8p 8
+measure produce_run "produce 8p @${LAT_RATE}/s" bench-lat-8p "$LAT_RECORDS" "$LAT_RATE"
+each_broker delete_topic bench-lat-8p
+
+each_broker create_topic bench-e2e-1p 1
+measure e2e_run "end-to-end latency" bench-e2e-1p
+each_broker delete_topic bench-e2e-1p
+
+each_broker create_topic bench-fsync-8p 8 --config flush.messages=1
+measure produce_run "produce 8p fsync" bench-fsync-8p "$FSYNC_RECORDS" -1
+each_broker delete_topic bench-fsync-8p
+
+for ((rep = 1; rep <= STARTUP_RUNS; rep++)); do
+  measure startup_run "startup ms" "$rep"
 done
+rm -rf "$COMPAT_DIR/kafka-ref/work/bench-startup"
+for broker in "${BROKERS[@]}"; do
+  R["$broker|startup ms|median ms"]="$(median "${STARTUP_MS[$broker]:-}")"
+done
+
 for broker in "${BROKERS[@]}"; do
   R["$broker|broker|VmHWM MB"]="$(($(awk '/^VmHWM:/ {print $2}' "/proc/${PID_OF[$broker]}/status") / 1024))"
   stop_broker "$broker"
 done
 LOAD[end]="$(cut -d' ' -f1-3 /proc/loadavg)"
+physical_limits
 
 # ------------------------------------------------------------------------------------------
 # Table
 
-# fmt N: whole numbers above 100, two decimals below; anything else as is.
-fmt() {
-  awk -v a="$1" 'BEGIN { if (a ~ /^[0-9]+$/) print a; else if (a ~ /^[0-9.]+$/) { if (a + 0 >= 100) printf "%.0f", a; else printf "%.2f", a } else print a }'
+ROWS=("produce 1p" "consume 1p (assign)" "produce 8p" "consume 8p (assign)" "consume 8p (ConsumerPerformance)"
+  "consume 8p (franz-go)" "produce 8p @${LAT_RATE}/s" "end-to-end latency" "produce 8p fsync" "startup ms" "broker")
+METRICS=(records/s MB/s "avg ms" "p50 ms" "p99 ms" "p99.9 ms" "median ms" "broker CPU s" "peak RSS MB" "VmHWM MB")
+# best BROKER KIND: the highest MB/s of the broker's rows whose name starts with KIND (produce
+# rows at a fixed rate excluded).
+best() {
+  local row v best=""
+  for row in "${ROWS[@]}"; do
+    [[ $row == "$2"* && $row != *@* ]] || continue
+    v="${R[$1|$row|MB/s]:-}"
+    [[ $v =~ ^[0-9.]+$ ]] || continue
+    if [[ -z $best ]] || awk -v a="$v" -v b="${best##* }" 'BEGIN { exit !(a > b) }'; then best="$row $v"; fi
+  done
+  echo "$best"
 }
-ratio() {
-  awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2f", a / b; else print "-" }'
+# of_limit BROKER KIND LIMIT NAME: one line "BROKER's best KIND row = X MB/s = F of NAME".
+of_limit() {
+  local b l
+  b="$(best "$1" "$2")"
+  l="${LIMIT[$3]:-}"
+  [[ -n $b && -n $l ]] || return 0
+  printf '  %-6s %-34s %8s MB/s = %s of %s\n' "$1" "${b% *}" "$(fmt "${b##* }")" "$(ratio "${b##* }" "$l")" "$4"
 }
 table="$WORK/results-$(date +%Y%m%d-%H%M%S).txt"
 {
-  echo "records per run: $RECORDS x $SIZE B; $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
+  echo "records per run: $RECORDS x $SIZE B (fixed-rate row: $LAT_RECORDS at $LAT_RATE/s; end-to-end: $E2E_RECORDS; fsync: $FSYNC_RECORDS);" \
+    "$(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
   echo "load average: ${LOAD[start]:-?} at start, ${LOAD[end]:-?} at end (both brokers up, rows interleaved)"
   printf '%-34s %-12s %14s %14s %12s\n' "run" "metric" "sluice" "kafka" "sluice/kafka"
-  for row in "produce 1p" "produce 8p" "consume 1p (assign)" "consume 8p (assign)" "consume 8p (ConsumerPerformance)" "broker"; do
-    for metric in records/s MB/s "p50 ms" "p99 ms" "p99.9 ms" "broker CPU s" "peak RSS MB" "VmHWM MB"; do
+  for row in "${ROWS[@]}"; do
+    for metric in "${METRICS[@]}"; do
       s="${R[sluice|$row|$metric]:-}"
       k="${R[kafka|$row|$metric]:-}"
       [[ -z "$s" && -z "$k" ]] && continue
       printf '%-34s %-12s %14s %14s %12s\n' "$row" "$metric" "$(fmt "${s:--}")" "$(fmt "${k:--}")" "$(ratio "$s" "$k")"
     done
   done
-  echo "(ratio > 1: Sluice higher. For records/s and MB/s higher is better; for latency, CPU and RSS lower is better.)"
+  echo "(ratio > 1: Sluice higher. For records/s and MB/s higher is better; for latency, startup, CPU and RSS lower is better.)"
+  echo "startup ms, each run: sluice${STARTUP_MS[sluice]:- -}; kafka${STARTUP_MS[kafka]:- -} (Kafka: its java command on freshly formatted storage)"
+  for broker in "${BROKERS[@]}"; do
+    echo "$broker produce 8p fsync / produce 8p (page cache), records/s: $(ratio "${R[$broker|produce 8p fsync|records/s]:-}" "${R[$broker|produce 8p|records/s]:-}")"
+  done
+  echo "physical limits (MB = MiB): loopback TCP (iperf3, ${IPERF_SECONDS}s) ${LIMIT[loopback]:-n/a} MB/s;" \
+    "sequential write ($FIO_SIZE, 1 MiB blocks, fio) ${LIMIT[disk0]:-n/a} MB/s buffered + end fsync, ${LIMIT[disk1]:-n/a} MB/s O_DIRECT"
+  for broker in "${BROKERS[@]}"; do
+    of_limit "$broker" produce disk0 "disk write bandwidth (buffered)"
+    of_limit "$broker" produce disk1 "disk write bandwidth (O_DIRECT)"
+    of_limit "$broker" produce loopback "loopback TCP bandwidth"
+    of_limit "$broker" consume loopback "loopback TCP bandwidth"
+  done
 } | tee "$table"
 log "table written to ${table#"$COMPAT_DIR/"}"
