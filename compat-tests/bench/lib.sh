@@ -166,8 +166,11 @@ start_sampler() {
   (
     max=0
     while kill -0 "$pid" 2>/dev/null; do
-      v=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-      v=${v:-0}
+      # Bash builtins only (no awk process per sample): the machine has 2 cores.
+      v=0
+      while read -r k val _; do
+        if [[ $k == VmRSS: ]]; then v=$val; break; fi
+      done <"/proc/$pid/status" 2>/dev/null || true
       if ((v > max)); then max=$v; echo "$max" >"$file"; fi
       sleep 0.2 # sampling interval
     done
@@ -186,14 +189,28 @@ TCK="$(getconf CLK_TCK)"
 # cpu_seconds T0 T1: the ticks between two cpu_ticks readings, in seconds.
 cpu_seconds() { awk -v a="$1" -v b="$2" -v t="$TCK" 'BEGIN { printf "%.2f", (b - a) / t }'; }
 
-# run_begin BROKER ROW / run_end BROKER ROW: broker CPU s and peak RSS MB of what ran between.
+# children_cpu FILE: user + system CPU seconds of this shell's waited-for children so far, from
+# bash's `times` (its second line: "XmY.YYYs XmY.YYYs") written to FILE. `times` must run in
+# this shell itself: in a pipeline or $(...) it would report a subshell's children.
+children_cpu() {
+  awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.3f", t }' "$1"
+}
+
+# run_begin BROKER ROW / run_end BROKER ROW: broker CPU s, client CPU s and peak RSS MB of what
+# ran between. Client CPU s is the CPU time of the benchmark tool (JVM or gobench: the processes
+# this shell waited for in between; the sampler is reaped after): on 2 cores, client + broker CPU per
+# second of wall time cannot exceed 2, so it shows how much of a row's throughput the client
+# itself bounds.
 _C0=0
 run_begin() {
   start_sampler "$BROKER_PID" "$WORK/rss.max"
   _C0="$(cpu_ticks "$BROKER_PID")"
+  times >"$WORK/times.begin"
 }
 run_end() {
   R["$1|$2|broker CPU s"]="$(cpu_seconds "$_C0" "$(cpu_ticks "$BROKER_PID")")"
+  times >"$WORK/times.end"
+  R["$1|$2|client CPU s"]="$(awk -v a="$(children_cpu "$WORK/times.begin")" -v b="$(children_cpu "$WORK/times.end")" 'BEGIN { printf "%.2f", b - a }')"
   stop_sampler
   R["$1|$2|peak RSS MB"]="$(($(cat "$WORK/rss.max") / 1024))"
 }

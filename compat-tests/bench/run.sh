@@ -272,7 +272,7 @@ physical_limits
 
 ROWS=("produce 1p" "consume 1p (assign)" "produce 8p" "consume 8p (assign)" "consume 8p (ConsumerPerformance)"
   "consume 8p (franz-go)" "produce 8p @${LAT_RATE}/s" "end-to-end latency" "produce 8p fsync" "startup ms" "broker")
-METRICS=(records/s MB/s "avg ms" "p50 ms" "p99 ms" "p99.9 ms" "median ms" "broker CPU s" "peak RSS MB" "VmHWM MB")
+METRICS=(records/s MB/s "avg ms" "p50 ms" "p99 ms" "p99.9 ms" "median ms" "broker CPU s" "client CPU s" "peak RSS MB" "VmHWM MB")
 # best BROKER KIND: the highest MB/s of the broker's rows whose name starts with KIND (produce
 # rows at a fixed rate excluded).
 best() {

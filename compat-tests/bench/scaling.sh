@@ -106,7 +106,7 @@ table="$WORK/scaling-$(date +%Y%m%d-%H%M%S).txt"
   echo "load average: $LOAD_START at start, $LOAD_END at end (both brokers up, rows interleaved)"
   printf '%-28s %-13s %11s %8s %11s %8s %12s\n' "run" "metric" "sluice" "growth" "kafka" "growth" "sluice/kafka"
   for row in "${ROWS[@]}"; do
-    for metric in records/s MB/s "p99 ms" "broker CPU s" "peak RSS MB" "VmHWM MB"; do
+    for metric in records/s MB/s "p99 ms" "broker CPU s" "client CPU s" "peak RSS MB" "VmHWM MB"; do
       s="${R[sluice|$row|$metric]:-}"
       k="${R[kafka|$row|$metric]:-}"
       [[ -z "$s" && -z "$k" ]] && continue
