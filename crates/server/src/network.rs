@@ -2,9 +2,12 @@
 //!
 //! Each connection has a reader task and a processor: the reader splits the byte stream into
 //! frames (size-capped before anything is allocated for a body) and queues them; the processor
-//! serves them one at a time and writes each response before taking the next, so responses leave
-//! strictly in request order, as Kafka clients (which pipeline up to 5 requests) require. The
-//! reader keeps reading while a request is being served, up to [`MAX_QUEUED_REQUESTS`].
+//! serves them one at a time, and responses leave strictly in request order, as Kafka clients
+//! (which pipeline up to 5 requests) require. The reader keeps reading while a request is being
+//! served, up to [`MAX_QUEUED_REQUESTS`]. A reply that waits for something outside the request
+//! (a Produce's fsync in fsync-before-ack mode: `handlers::Reply::Deferred`) does not hold up
+//! the next requests: up to [`MAX_PENDING_REPLIES`] wait in order while the processor serves
+//! the next frames, so the fsync of one produce covers the appends of those behind it.
 //!
 //! A frame that cannot be decoded closes that connection only.
 
@@ -13,6 +16,7 @@ use crate::config::Listener;
 use crate::handlers::{self, RequestContext};
 use bytes::BytesMut;
 use sluice_protocol::frame;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,6 +27,8 @@ use tokio::sync::{mpsc, watch, Notify};
 
 /// Frames read ahead of the one being served, per connection.
 pub const MAX_QUEUED_REQUESTS: usize = 8;
+/// Replies waiting to be written behind a deferred one, per connection.
+pub const MAX_PENDING_REPLIES: usize = 8;
 /// Read buffers grow by at most this much at a time while a large frame arrives, so that an
 /// announced size alone reserves no memory.
 const READ_CHUNK: usize = 256 * 1024;
@@ -199,24 +205,59 @@ async fn serve_connection(
 
     let ctx = handlers::ConnectionContext { peer, listener };
     let mut out = BytesMut::with_capacity(16 * 1024);
-    while let Some(frame) = rx.recv().await {
-        out.clear();
-        match handlers::handle_frame(&broker, &ctx, frame.freeze(), &mut out).await {
-            Ok(outgoing) => {
-                let written = match outgoing {
-                    handlers::Outgoing::Nothing => Ok(()),
-                    handlers::Outgoing::Buffer => wr.write_all(&out).await,
-                    handlers::Outgoing::Chunks(chunks) => write_chunks(&mut wr, chunks).await,
-                };
-                if let Err(e) = written {
-                    tracing::debug!(%peer, error = %e, "write failed");
-                    break;
+    // Replies not yet written, in request order, when a deferred one is at the front.
+    let mut pending: VecDeque<Pending> = VecDeque::new();
+    let mut reading = true;
+    loop {
+        if !reading && pending.is_empty() {
+            break;
+        }
+        let step = tokio::select! {
+            biased;
+            done = next_pending(&mut pending), if !pending.is_empty() => Step::Done(done),
+            frame = rx.recv(), if reading && pending.len() < MAX_PENDING_REPLIES => {
+                match frame {
+                    Some(f) => Step::Frame(f),
+                    None => Step::EndOfRequests,
                 }
             }
-            Err(e) => {
+        };
+        let written = match step {
+            Step::EndOfRequests => {
+                reading = false;
+                Ok(())
+            }
+            Step::Done(Ok(chunks)) => write_chunks(&mut wr, chunks).await,
+            Step::Done(Err(e)) => {
                 tracing::info!(%peer, error = %e, "closing connection");
                 break;
             }
+            Step::Frame(frame) => {
+                out.clear();
+                match handlers::handle_frame(&broker, &ctx, frame.freeze(), &mut out).await {
+                    Ok(handlers::Outgoing::Deferred(d)) => {
+                        pending.push_back(Box::pin(finish_deferred(d)));
+                        Ok(())
+                    }
+                    Ok(outgoing) if !pending.is_empty() => {
+                        // Behind a deferred reply: queue it (its bytes leave `out`).
+                        let chunks = owned_chunks(outgoing, &mut out);
+                        pending.push_back(Box::pin(std::future::ready(Ok(chunks))));
+                        Ok(())
+                    }
+                    Ok(handlers::Outgoing::Nothing) => Ok(()),
+                    Ok(handlers::Outgoing::Buffer) => wr.write_all(&out).await,
+                    Ok(handlers::Outgoing::Chunks(chunks)) => write_chunks(&mut wr, chunks).await,
+                    Err(e) => {
+                        tracing::info!(%peer, error = %e, "closing connection");
+                        break;
+                    }
+                }
+            }
+        };
+        if let Err(e) = written {
+            tracing::debug!(%peer, error = %e, "write failed");
+            break;
         }
         // Do not keep a huge response buffer around for an idle connection.
         if out.capacity() > 4 * 1024 * 1024 {
@@ -226,6 +267,50 @@ async fn serve_connection(
     reader.abort();
     let _ = wr.shutdown().await;
     tracing::debug!(%peer, "connection closed");
+}
+
+/// A reply waiting its turn: its frame as chunks once ready (empty for no response).
+type Pending = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<bytes::Bytes>, handlers::CloseReason>> + Send>,
+>;
+
+enum Step {
+    Frame(BytesMut),
+    Done(Result<Vec<bytes::Bytes>, handlers::CloseReason>),
+    EndOfRequests,
+}
+
+/// Wait for the reply at the front of `pending` and take it off.
+async fn next_pending(
+    pending: &mut VecDeque<Pending>,
+) -> Result<Vec<bytes::Bytes>, handlers::CloseReason> {
+    let Some(front) = pending.front_mut() else {
+        return std::future::pending().await;
+    };
+    let done = front.await;
+    pending.pop_front();
+    done
+}
+
+async fn finish_deferred(
+    mut d: handlers::Deferred,
+) -> Result<Vec<bytes::Bytes>, handlers::CloseReason> {
+    let mut out = BytesMut::new();
+    loop {
+        match d.finish(&mut out).await? {
+            handlers::Outgoing::Deferred(next) => d = next,
+            outgoing => return Ok(owned_chunks(outgoing, &mut out)),
+        }
+    }
+}
+
+/// A reply's frame as owned chunks (an encoded one is split off `out`).
+fn owned_chunks(outgoing: handlers::Outgoing, out: &mut BytesMut) -> Vec<bytes::Bytes> {
+    match outgoing {
+        handlers::Outgoing::Nothing | handlers::Outgoing::Deferred(_) => Vec::new(),
+        handlers::Outgoing::Buffer => vec![out.split().freeze()],
+        handlers::Outgoing::Chunks(chunks) => chunks,
+    }
 }
 
 /// Write `chunks` in order with vectored writes (no copying into one buffer).

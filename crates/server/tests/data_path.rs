@@ -640,3 +640,71 @@ async fn topic_compression_type_recompresses_on_append() {
     }
     server.shutdown().await;
 }
+
+/// fsync-before-ack (flush.messages=1): produces pipelined on one connection — acks=all and
+/// acks=0 to two partitions, with a Metadata request in between — are answered in request
+/// order with consecutive offsets (the deferred replies wait for their group commit while the
+/// connection serves the next requests), and a fetch then reads every record.
+#[tokio::test]
+async fn fsync_mode_pipelined_produces_answer_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[]).await;
+    let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
+    create(&mut c, "fs", 2, &[("flush.messages", "1")]).await;
+    let now = now_ms();
+    let mut sent = Vec::new(); // (correlation id, api, version) of requests expecting a reply
+    let mut wire = Vec::new();
+    for i in 0..12u8 {
+        let acks = if i % 4 == 3 { 0 } else { -1 };
+        let req = produce_req(
+            acks,
+            vec![
+                ("fs", 0, batch_at(now, &[&[i], &[i]])),
+                ("fs", 1, batch_at(now, &[&[i]])),
+            ],
+        );
+        let (corr, bytes) = c.encode(ApiKey::Produce, 11, &req);
+        wire.extend_from_slice(&bytes);
+        if acks != 0 {
+            sent.push((corr, ApiKey::Produce, 11));
+        }
+        if i == 5 {
+            let (corr, bytes) = c.encode(
+                ApiKey::Metadata,
+                12,
+                &RequestKind::Metadata(MetadataRequest::default().with_topics(None)),
+            );
+            wire.extend_from_slice(&bytes);
+            sent.push((corr, ApiKey::Metadata, 12));
+        }
+    }
+    c.send_raw(&wire).await;
+    let mut next_base = [0i64, 0i64];
+    for (i, (corr, api, version)) in sent.iter().enumerate() {
+        let frame = c.read_frame().await.expect("a response");
+        let (got, resp) = Client::decode(*api, *version, frame);
+        assert_eq!(got, *corr, "response {i} out of order");
+        if let ResponseKind::Produce(r) = resp {
+            for pr in &r.responses[0].partition_responses {
+                assert_eq!(pr.error_code, 0);
+                let p = pr.index as usize;
+                // Offsets are consecutive per partition, acks=0 requests included.
+                assert!(pr.base_offset >= next_base[p], "{pr:?}");
+                next_base[p] = pr.base_offset + if p == 0 { 2 } else { 1 };
+            }
+        }
+    }
+    let r = fetch(
+        &mut c,
+        fetch_req(&[("fs", 0, 0), ("fs", 1, 0)], 0, 1, 1 << 20),
+    )
+    .await;
+    for (p, per_batch) in [(0usize, 2), (1, 1)] {
+        let part = &r.responses[0].partitions[p];
+        assert_eq!(part.high_watermark, 12 * per_batch as i64, "partition {p}");
+        let batches = batches_of(part.records.as_ref().unwrap());
+        let records: i32 = batches.iter().map(|b| b.1).sum();
+        assert_eq!(records, 12 * per_batch);
+    }
+    server.shutdown().await;
+}

@@ -87,7 +87,14 @@ pub enum Reply {
     Frame(Vec<Bytes>),
     /// No response at all (Produce with acks=0).
     None,
+    /// The reply once a future completes (Produce in fsync-before-ack mode: the group-commit
+    /// fsync). The connection goes on serving its next requests meanwhile and sends the
+    /// responses in request order, so pipelined produces share one fsync.
+    Deferred(DeferredReply),
 }
+
+/// A reply that completes later; it owns everything it needs.
+pub type DeferredReply = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>;
 
 /// Why a connection is closed instead of answered.
 #[derive(Debug, Error)]
@@ -200,6 +207,49 @@ pub enum Outgoing {
     Buffer,
     /// The response frame as chunks.
     Chunks(Vec<Bytes>),
+    /// A reply still to come ([`Reply::Deferred`]); [`Deferred::finish`] encodes it.
+    Deferred(Deferred),
+}
+
+/// A deferred reply with what encoding it needs.
+pub struct Deferred {
+    reply: DeferredReply,
+    api: ApiKey,
+    wire_version: i16,
+    correlation_id: i32,
+}
+
+impl Deferred {
+    /// Wait for the reply and encode it into `out` (or pass its chunks on). Never
+    /// [`Outgoing::Deferred`] again.
+    pub async fn finish(self, out: &mut BytesMut) -> Result<Outgoing, CloseReason> {
+        let reply = self.reply.await;
+        encode_reply(out, self.api, self.wire_version, self.correlation_id, reply)
+    }
+}
+
+fn encode_reply(
+    out: &mut BytesMut,
+    api: ApiKey,
+    wire_version: i16,
+    correlation_id: i32,
+    reply: Reply,
+) -> Result<Outgoing, CloseReason> {
+    Ok(match reply {
+        Reply::Response(resp) => {
+            encode_response(out, api, wire_version, correlation_id, &resp)?;
+            Outgoing::Buffer
+        }
+        Reply::Frame(chunks) => Outgoing::Chunks(chunks),
+        Reply::None => Outgoing::Nothing,
+        // A deferred reply resolving to another deferred one: wait for that too.
+        Reply::Deferred(reply) => Outgoing::Deferred(Deferred {
+            reply,
+            api,
+            wire_version,
+            correlation_id,
+        }),
+    })
 }
 
 /// Serve one frame: decode, dispatch, and encode the response (into `out`, or as chunks).
@@ -265,12 +315,6 @@ pub async fn handle_frame(
         api,
         version,
     };
-    Ok(match dispatch(broker, &ctx, request).await {
-        Reply::Response(resp) => {
-            encode_response(out, api, wire_version(api, version), correlation_id, &resp)?;
-            Outgoing::Buffer
-        }
-        Reply::Frame(chunks) => Outgoing::Chunks(chunks),
-        Reply::None => Outgoing::Nothing,
-    })
+    let reply = dispatch(broker, &ctx, request).await;
+    encode_reply(out, api, wire_version(api, version), correlation_id, reply)
 }
