@@ -233,15 +233,17 @@ gobench_consume_run() {
   R["$broker|$row|MB/s"]="$(kv "$out" mb_per_sec)"
 }
 
-# gobench_produce_run BROKER ADDR ROW TOPIC RECORDS CLIENTS SIZE: franz-go producers (idempotent,
-# acks=all, uncompressed), records round-robin over the partitions; per-record ack latency.
+# gobench_produce_run BROKER ADDR ROW TOPIC RECORDS CLIENTS SIZE [FLAGS...]: franz-go producers (idempotent,
+# acks=all, uncompressed), records round-robin over the partitions; per-record ack latency. FLAGS:
+# more gobench produce flags (-rate R: paced; -warmup N: latencies without the first N; -linger D).
 gobench_produce_run() {
   local broker=$1 addr=$2 row=$3 topic=$4 n=$5 clients=$6 size=$7 out
-  log "[$broker] $row: gobench produce -records $n -size $size -clients $clients ($topic)"
+  shift 7 # the rest: more gobench produce flags (-rate, -warmup, -linger)
+  log "[$broker] $row: gobench produce -records $n -size $size -clients $clients $* ($topic)"
   out="$WORK/out-$broker-$topic-gobench-produce-$clients.txt"
   run_begin
   timeout --foreground 1800 "$GOBENCH" produce -brokers "$addr" -topic "$topic" -records "$n" -size "$size" \
-    -clients "$clients" >"$out" 2>"$out.err" || log "gobench produce exit $?: $(tail -1 "$out.err")"
+    -clients "$clients" "$@" >"$out" 2>"$out.err" || log "gobench produce exit $?: $(tail -1 "$out.err")"
   run_end "$broker" "$row"
   sed 's/^/    /' "$out" >&2
   R["$broker|$row|records/s"]="$(kv "$out" records_per_sec)"

@@ -49,17 +49,21 @@ declare -A LOAD # load averages (1/5/15 min) at the start and the end
 
 JAVA_TOOL=(java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*:$CLASSES")
 
-# produce_run BROKER ADDR ROW TOPIC RECORDS THROUGHPUT: Kafka's ProducerPerformance, acks=all.
+# produce_run BROKER ADDR ROW TOPIC RECORDS THROUGHPUT [WARMUP]: Kafka's ProducerPerformance,
+# acks=all. With WARMUP, --warmup-records WARMUP and the latencies of its steady-state line (the
+# records after the warm-up: the first ones wait for the client's own start — metadata, JIT).
 produce_run() {
-  local broker=$1 addr=$2 row=$3 topic=$4 n=$5 rate=$6 out
-  log "[$broker] $row: ProducerPerformance --num-records $n --record-size $SIZE --throughput $rate acks=all ($topic)"
+  local broker=$1 addr=$2 row=$3 topic=$4 n=$5 rate=$6 warmup=${7:-0} out
+  local extra=()
+  ((warmup > 0)) && extra=(--warmup-records "$warmup")
+  log "[$broker] $row: ProducerPerformance --num-records $n --record-size $SIZE --throughput $rate ${extra[*]} acks=all ($topic)"
   out="$WORK/out-$broker-$topic-produce.txt"
   run_begin
   timeout --foreground 1800 "${JAVA_TOOL[@]}" org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$addr" --topic "$topic" \
-    --num-records "$n" --record-size "$SIZE" --throughput "$rate" \
+    --num-records "$n" --record-size "$SIZE" --throughput "$rate" "${extra[@]}" \
     --command-property acks=all >"$out" 2>"$out.err" || log "ProducerPerformance exit $?"
   run_end "$broker" "$row"
-  # Progress lines every 5 s, the summary last:
+  # Progress lines every 5 s, the summary last (then the steady-state summary with a warm-up):
   # N records sent, X records/sec (Y MB/sec), A ms avg latency, M ms max latency, P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th.
   sed 's/^/    /' "$out" >&2
   local last
@@ -241,7 +245,9 @@ measure gobench_consume_run "consume 8p (franz-go)" bench-8p "$RECORDS" 1
 each_broker delete_topic bench-8p
 
 each_broker create_topic bench-lat-8p 8
-measure produce_run "produce 8p @${LAT_RATE}/s" bench-lat-8p "$LAT_RECORDS" "$LAT_RATE"
+measure produce_run "produce 8p @${LAT_RATE}/s" bench-lat-8p "$LAT_RECORDS" "$LAT_RATE" "$((LAT_RECORDS / 5))"
+measure gobench_produce_run "produce 8p @${LAT_RATE}/s (franz-go)" bench-lat-8p "$LAT_RECORDS" 1 "$SIZE" \
+  -rate "$LAT_RATE" -warmup "$((LAT_RECORDS / 5))" -linger 0
 each_broker delete_topic bench-lat-8p
 
 each_broker create_topic bench-e2e-1p 1
@@ -271,7 +277,7 @@ physical_limits
 # Table
 
 ROWS=("produce 1p" "consume 1p (assign)" "produce 8p" "consume 8p (assign)" "consume 8p (ConsumerPerformance)"
-  "consume 8p (franz-go)" "produce 8p @${LAT_RATE}/s" "end-to-end latency" "produce 8p fsync" "startup ms" "broker")
+  "consume 8p (franz-go)" "produce 8p @${LAT_RATE}/s" "produce 8p @${LAT_RATE}/s (franz-go)" "end-to-end latency" "produce 8p fsync" "startup ms" "broker")
 METRICS=(records/s MB/s "avg ms" "p50 ms" "p99 ms" "p99.9 ms" "median ms" "broker CPU s" "client CPU s" "peak RSS MB" "VmHWM MB")
 # best BROKER KIND: the highest MB/s of the broker's rows whose name starts with KIND (produce
 # rows at a fixed rate excluded).

@@ -182,16 +182,22 @@ func produce(args []string) error {
 	size := fs.Int("size", 1024, "value size in bytes")
 	clients := fs.Int("clients", 1, "number of producer clients")
 	acks := fs.String("acks", "all", "all, 1 or 0 (1 and 0 are not idempotent)")
+	rate := fs.Float64("rate", 0, "records/s in total, paced evenly (0: as fast as possible)")
+	warmup := fs.Int64("warmup", 0, "leave the first N records out of the latency percentiles")
+	linger := fs.Duration("linger", -1, "ProducerLinger (negative: franz-go's default, 10ms in v1.22)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after")
 	fs.Parse(args)
-	if *topic == "" || *records <= 0 || *clients <= 0 || *size < 0 {
-		return errors.New("produce needs -topic, -records > 0, -clients > 0")
+	if *topic == "" || *records <= 0 || *clients <= 0 || *size < 0 || *warmup < 0 || *warmup >= *records {
+		return errors.New("produce needs -topic, -records > 0, -clients > 0, 0 <= -warmup < -records")
 	}
 	seeds := strings.Split(*brokers, ",")
 	opts := []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(*topic),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		// Uncompressed like ProducerPerformance's (franz-go would snappy-compress by default).
 		kgo.ProducerBatchCompression(kgo.NoCompression())}
+	if *linger >= 0 {
+		opts = append(opts, kgo.ProducerLinger(*linger))
+	}
 	switch *acks {
 	case "all", "-1":
 		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
@@ -237,6 +243,13 @@ func produce(args []string) error {
 			defer wg.Done()
 			var i int64
 			for idx := int64(c); idx < *records; idx += int64(*clients) {
+				if *rate > 0 {
+					// Record idx is due idx/rate seconds after the start (open loop: a late
+					// record is sent at once, and its latency counts from its send).
+					if wait := time.Until(start.Add(time.Duration(float64(idx) / *rate * float64(time.Second)))); wait > 0 {
+						time.Sleep(wait)
+					}
+				}
 				slot := idx
 				r := &kgo.Record{Value: value, Partition: int32(i % int64(parts))}
 				i++
@@ -262,6 +275,7 @@ func produce(args []string) error {
 	if err, ok := firstErr.Load().(error); ok {
 		return err
 	}
+	lat = lat[*warmup:] // records are numbered in send order across clients
 	slices.Sort(lat)
 	pct := func(q float64) float64 {
 		i := int(q * float64(len(lat)))
@@ -271,8 +285,8 @@ func produce(args []string) error {
 		return float64(lat[i].Microseconds()) / 1000
 	}
 	report(*records, *records*int64(*size), elapsed, fmt.Sprintf(
-		" p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f clients=%d partitions=%d",
-		pct(0.50), pct(0.99), pct(0.999), float64(lat[len(lat)-1].Microseconds())/1000, *clients, parts))
+		" p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f clients=%d partitions=%d latency_records=%d",
+		pct(0.50), pct(0.99), pct(0.999), float64(lat[len(lat)-1].Microseconds())/1000, *clients, parts, len(lat)))
 	return nil
 }
 
