@@ -11,14 +11,6 @@ use sluice_server::server::RunningServer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: fetch responses and produce requests come and go
-/// as buffers of up to a few MiB, which glibc's malloc returns to the kernel and faults back in
-/// (zeroed) on the next request — a third of the broker's CPU time when consuming 8 partitions
-/// (perf: clear_page and page faults; compat-tests/bench/RESULTS.md). It also keeps a
-/// musl-static build from musl's slow allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser, Debug)]
 #[command(
     name = "sluice",
