@@ -129,6 +129,19 @@ delete_topic() {
   log "[$broker] topic $topic still present after 120 s ($(du -sh "$dir" 2>/dev/null | cut -f1) in the data dir)"
 }
 
+# warm_topic BROKER TOPIC: read the topic's segment files once (not measured), so that the
+# consume rows measure serving from the page cache on both brokers. Without it the broker whose
+# data was written first could meet a colder cache: this VM reclaims cold page cache on its own
+# (kdamond), and the 5M-record run of 2026-12-05 12:28 showed Sluice's 8-partition consume at
+# 0.73x, with 0.90 broker CPU s per GB — its data was the older one — where the same read of
+# freshly written data took 0.42 s per GB.
+warm_topic() {
+  local broker=$1 topic=$2 dir
+  dir="$(data_dir "$broker")"
+  find "$dir" -maxdepth 2 -regextype posix-extended -regex ".*/${topic//./\\.}-[0-9]+/[0-9]+[.]log" \
+    -exec cat {} + >/dev/null
+}
+
 # each_broker FN ARGS...: FN BROKER ARGS... for each broker (setup steps, not measured).
 each_broker() {
   local fn=$1 b

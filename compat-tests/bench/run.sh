@@ -234,13 +234,17 @@ log "=== $RECORDS records of $SIZE bytes per run; brokers: ${BROKERS[*]}"
 
 each_broker create_topic bench-1p 1
 measure produce_run "produce 1p" bench-1p "$RECORDS" -1
+each_broker warm_topic bench-1p
 measure consume_run "consume 1p (assign)" bench-1p
 each_broker delete_topic bench-1p
 
 each_broker create_topic bench-8p 8
 measure produce_run "produce 8p" bench-8p "$RECORDS" -1
+each_broker warm_topic bench-8p
 measure consume_run "consume 8p (assign)" bench-8p
+each_broker warm_topic bench-8p
 measure consumer_perf_run "consume 8p (ConsumerPerformance)" bench-8p
+each_broker warm_topic bench-8p
 measure gobench_consume_run "consume 8p (franz-go)" bench-8p "$RECORDS" 1
 each_broker delete_topic bench-8p
 
