@@ -154,6 +154,38 @@ impl<'a> BatchScanner<'a> {
     }
 }
 
+/// `len` bytes of `file` at `pos` in a new buffer that is not zero-filled before the read
+/// (`read_exact_at` needs an initialized slice); an end of file before `len` is an error.
+fn pread_exact(file: &File, pos: u64, len: usize) -> std::io::Result<BytesMut> {
+    use std::os::fd::AsRawFd;
+    let mut buf = BytesMut::with_capacity(len);
+    while buf.len() < len {
+        let filled = buf.len();
+        let at = pos
+            .checked_add(filled as u64)
+            .and_then(|p| libc::off_t::try_from(p).ok())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "offset"))?;
+        let spare = buf.spare_capacity_mut();
+        let want = (len - filled).min(spare.len());
+        // SAFETY: `spare` is valid for writes of `spare.len() >= want` bytes, and pread writes
+        // at most `want` bytes into it; `file` keeps its descriptor open for the call.
+        let n = unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), want, at) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        // SAFETY: pread initialized the first `n <= want` bytes of the spare capacity.
+        unsafe { buf.set_len(filled + n as usize) };
+    }
+    Ok(buf)
+}
+
 /// Reader-side view of a segment as of one published snapshot.
 #[derive(Debug, Clone)]
 pub struct SegmentView {
@@ -195,11 +227,10 @@ impl SegmentView {
         Ok(None)
     }
 
-    /// Read `len` bytes at `pos` with one positional read.
+    /// Read `len` bytes at `pos` with one positional read (into memory that is not zero-filled
+    /// first: fetches read up to a MiB per partition, and the memset cost as much as the read).
     pub(crate) fn read_at(&self, pos: u64, len: usize) -> Result<BytesMut> {
-        let mut buf = BytesMut::zeroed(len);
-        self.log.read_exact_at(&mut buf, pos).at(&self.log_path)?;
-        Ok(buf)
+        pread_exact(&self.log, pos, len).at(&self.log_path)
     }
 
     /// The first batch (at or after `min_offset`) whose max timestamp is >= `timestamp`, with
@@ -899,6 +930,21 @@ mod tests {
     fn batch_at(offset: i64, ts: i64, n: usize) -> Vec<u8> {
         let values: Vec<&[u8]> = (0..n).map(|_| &b"value"[..]).collect();
         build_batch(offset, ts, &values)
+    }
+
+    #[test]
+    fn pread_exact_reads_the_range_and_refuses_short_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let f = File::open(&path).unwrap();
+        assert_eq!(&pread_exact(&f, 0, 0).unwrap()[..], &[] as &[u8]);
+        assert_eq!(&pread_exact(&f, 7, 150_000).unwrap()[..], &data[7..150_007]);
+        assert_eq!(&pread_exact(&f, 199_990, 10).unwrap()[..], &data[199_990..]);
+        let e = pread_exact(&f, 199_990, 11).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(pread_exact(&f, u64::MAX, 1).is_err());
     }
 
     #[test]
