@@ -1353,7 +1353,8 @@ impl PartitionLog {
             out.records.push(seg.slice(pos, used));
             budget = budget.saturating_sub(used);
             target = next;
-            if used < avail {
+            // Cut by the budget, or the readable batches end inside this segment.
+            if used < avail || end.0 < seg.size {
                 break;
             }
         }
