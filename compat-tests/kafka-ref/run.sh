@@ -14,9 +14,11 @@
 #   KAFKA_EXTRA_PROPS      more broker properties, "key=value key=value ..." appended to the
 #                          generated server.properties (lib/common.sh passes
 #                          COMPAT_BROKER_PROPS, which start_sluice gives Sluice as overrides)
-#   KAFKA_RETENTION_CHECK_MS  log.retention.check.interval.ms (unset: Kafka's 300000). Only
-#                          admin/'s own retention brokers set it: on the shared brokers a short
-#                          interval would delete the 2023-stamped records other suites read back.
+#   KAFKA_RETENTION_CHECK_MS  log.retention.check.interval.ms (unset: Kafka's 300000, or what
+#                          KAFKA_EXTRA_PROPS says). Only admin/'s own retention brokers set it;
+#                          the shared brokers check once a day (lib/common.sh
+#                          COMPAT_BROKER_PROPS): any check would delete the 2023-stamped
+#                          records other suites read back.
 #
 # `start` installs the broker jars on first use (pom.xml -> mvn dependency:copy-dependencies into
 # work/lib, cached), formats fresh KRaft storage (StorageTool random-uuid + format --standalone),

@@ -20,7 +20,12 @@
 #   COMPAT_TIMEOUT  per-scenario, per-broker time limit in seconds (default 180).
 #   COMPAT_BROKER_PROPS  broker settings both brokers are started with when the harness starts
 #                   them ("key=value ..."; default log.cleaner.backoff.ms=1000 so that
-#                   compaction/ sees the log cleaner within seconds, not Kafka's 15 s).
+#                   compaction/ sees the log cleaner within seconds, not Kafka's 15 s, and
+#                   log.retention.check.interval.ms=86400000: many scenarios write records
+#                   stamped 2023-11 (fixed timestamps keep transcripts comparable), which break
+#                   the default 7-day retention.ms — a retention check every 5 minutes (the
+#                   default) deleted a topic's records between a scenario's produce and its
+#                   read whenever a check fell in between; streams/FINDINGS.md S1).
 
 set -euo pipefail
 
@@ -41,7 +46,7 @@ else
 fi
 export KAFKA_ADDR SLUICE_ADDR SUT_NAME
 COMPAT_TIMEOUT="${COMPAT_TIMEOUT:-180}"
-COMPAT_BROKER_PROPS="${COMPAT_BROKER_PROPS:-log.cleaner.backoff.ms=1000}"
+COMPAT_BROKER_PROPS="${COMPAT_BROKER_PROPS:-log.cleaner.backoff.ms=1000 log.retention.check.interval.ms=86400000}"
 export COMPAT_BROKER_PROPS
 
 # A run id makes topic names unique per run, so scenarios work against brokers that are already
