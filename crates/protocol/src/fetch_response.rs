@@ -3,9 +3,7 @@
 //! The record bytes a fetch returns were read from segment files into `Bytes`; encoding them
 //! through `kafka-protocol` would copy them into the response buffer. [`encode`] writes every
 //! other field into a small buffer and returns the frame as a list of chunks in which record
-//! data appears as the very `Bytes` the log read, ready for a vectored write — or, with
-//! [`encode_chunks`], as whatever the caller uses to name record data (the server passes
-//! ranges of segment files that it hands to the socket with `sendfile`). The output is
+//! data appears as the very `Bytes` the log read, ready for a vectored write. The output is
 //! byte-identical to `kafka-protocol`'s encoding of the same response (tested for v4-18).
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -18,26 +16,8 @@ pub struct AbortedTxn {
     pub first_offset: i64,
 }
 
-/// Record data of a partition: anything with a length that the writer can send.
-pub trait RecordData: Clone {
-    fn data_len(&self) -> usize;
-}
-
-impl RecordData for Bytes {
-    fn data_len(&self) -> usize {
-        self.len()
-    }
-}
-
-/// A piece of an encoded response frame: encoded fields, or record data passed through.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FrameChunk<R> {
-    Encoded(Bytes),
-    Records(R),
-}
-
-#[derive(Debug, Clone)]
-pub struct PartitionPart<R = Bytes> {
+#[derive(Debug, Clone, Default)]
+pub struct PartitionPart {
     pub partition_index: i32,
     pub error_code: i16,
     pub high_watermark: i64,
@@ -47,58 +27,22 @@ pub struct PartitionPart<R = Bytes> {
     pub aborted_transactions: Option<Vec<AbortedTxn>>,
     pub preferred_read_replica: i32,
     /// Record data, in order; concatenated they form the records field.
-    pub records: Vec<R>,
+    pub records: Vec<Bytes>,
 }
 
-impl<R> Default for PartitionPart<R> {
-    fn default() -> Self {
-        Self {
-            partition_index: 0,
-            error_code: 0,
-            high_watermark: 0,
-            last_stable_offset: 0,
-            log_start_offset: 0,
-            aborted_transactions: None,
-            preferred_read_replica: 0,
-            records: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct TopicPart<R = Bytes> {
+#[derive(Debug, Clone, Default)]
+pub struct TopicPart {
     pub topic: String,
     pub topic_id: Uuid,
-    pub partitions: Vec<PartitionPart<R>>,
+    pub partitions: Vec<PartitionPart>,
 }
 
-impl<R> Default for TopicPart<R> {
-    fn default() -> Self {
-        Self {
-            topic: String::new(),
-            topic_id: Uuid::nil(),
-            partitions: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct FetchResponseParts<R = Bytes> {
+#[derive(Debug, Clone, Default)]
+pub struct FetchResponseParts {
     pub throttle_time_ms: i32,
     pub error_code: i16,
     pub session_id: i32,
-    pub responses: Vec<TopicPart<R>>,
-}
-
-impl<R> Default for FetchResponseParts<R> {
-    fn default() -> Self {
-        Self {
-            throttle_time_ms: 0,
-            error_code: 0,
-            session_id: 0,
-            responses: Vec::new(),
-        }
-    }
+    pub responses: Vec<TopicPart>,
 }
 
 fn put_uvarint(b: &mut BytesMut, mut v: u64) {
@@ -120,24 +64,8 @@ fn put_array_len(b: &mut BytesMut, flexible: bool, len: usize) {
 /// Encode `parts` as a Fetch response frame of `version` (size prefix and response header
 /// included). Concatenating the chunks gives the frame.
 pub fn encode(version: i16, correlation_id: i32, parts: &FetchResponseParts) -> Vec<Bytes> {
-    encode_chunks(version, correlation_id, parts)
-        .into_iter()
-        .map(|c| match c {
-            FrameChunk::Encoded(b) | FrameChunk::Records(b) => b,
-        })
-        .collect()
-}
-
-/// [`encode`] for any kind of record data: the frame as encoded fields and the record data
-/// passed through, in order (empty record data is left out).
-pub fn encode_chunks<R: RecordData>(
-    version: i16,
-    correlation_id: i32,
-    parts: &FetchResponseParts<R>,
-) -> Vec<FrameChunk<R>> {
     let flexible = version >= 12;
     let mut chunks = Vec::new();
-    let mut total = 0usize;
     let mut b = BytesMut::with_capacity(256);
     b.put_i32(0); // size, patched below
     b.put_i32(correlation_id);
@@ -191,16 +119,15 @@ pub fn encode_chunks<R: RecordData>(
             if version >= 11 {
                 b.put_i32(p.preferred_read_replica);
             }
-            let len: usize = p.records.iter().map(R::data_len).sum();
+            let len: usize = p.records.iter().map(Bytes::len).sum();
             if flexible {
                 put_uvarint(&mut b, len as u64 + 1);
             } else {
                 b.put_i32(len as i32);
             }
-            for r in p.records.iter().filter(|r| r.data_len() > 0) {
-                total += b.len() + r.data_len();
-                chunks.push(FrameChunk::Encoded(b.split().freeze()));
-                chunks.push(FrameChunk::Records(r.clone()));
+            for r in p.records.iter().filter(|r| !r.is_empty()) {
+                chunks.push(b.split().freeze());
+                chunks.push(r.clone());
             }
             if flexible {
                 b.put_u8(0); // partition tagged fields
@@ -213,14 +140,13 @@ pub fn encode_chunks<R: RecordData>(
     if flexible {
         b.put_u8(0); // top-level tagged fields
     }
-    total += b.len();
-    chunks.push(FrameChunk::Encoded(b.freeze()));
-    // Patch the size prefix, which the first chunk (always encoded fields) begins with.
-    if let Some(FrameChunk::Encoded(first)) = chunks.first_mut() {
-        let mut head = BytesMut::from(&first[..]);
-        head[..4].copy_from_slice(&((total - 4) as i32).to_be_bytes());
-        *first = head.freeze();
-    }
+    chunks.push(b.freeze());
+    let total: usize = chunks.iter().map(Bytes::len).sum();
+    // Patch the size prefix in the first chunk.
+    let first = chunks[0].clone();
+    let mut head = BytesMut::from(&first[..]);
+    head[..4].copy_from_slice(&((total - 4) as i32).to_be_bytes());
+    chunks[0] = head.freeze();
     chunks
 }
 

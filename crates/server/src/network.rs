@@ -13,18 +13,15 @@
 
 use crate::broker::Broker;
 use crate::config::Listener;
-use crate::handlers::{self, OutChunk, RequestContext};
+use crate::handlers::{self, RequestContext};
 use bytes::BytesMut;
-use sluice_protocol::fetch_response::FrameChunk;
 use sluice_protocol::frame;
-use sluice_storage::FileSlice;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Notify};
 
@@ -274,19 +271,19 @@ async fn serve_connection(
 
 /// A reply waiting its turn: its frame as chunks once ready (empty for no response).
 type Pending = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Vec<OutChunk>, handlers::CloseReason>> + Send>,
+    Box<dyn std::future::Future<Output = Result<Vec<bytes::Bytes>, handlers::CloseReason>> + Send>,
 >;
 
 enum Step {
     Frame(BytesMut),
-    Done(Result<Vec<OutChunk>, handlers::CloseReason>),
+    Done(Result<Vec<bytes::Bytes>, handlers::CloseReason>),
     EndOfRequests,
 }
 
 /// Wait for the reply at the front of `pending` and take it off.
 async fn next_pending(
     pending: &mut VecDeque<Pending>,
-) -> Result<Vec<OutChunk>, handlers::CloseReason> {
+) -> Result<Vec<bytes::Bytes>, handlers::CloseReason> {
     let Some(front) = pending.front_mut() else {
         return std::future::pending().await;
     };
@@ -297,7 +294,7 @@ async fn next_pending(
 
 async fn finish_deferred(
     mut d: handlers::Deferred,
-) -> Result<Vec<OutChunk>, handlers::CloseReason> {
+) -> Result<Vec<bytes::Bytes>, handlers::CloseReason> {
     let mut out = BytesMut::new();
     loop {
         match d.finish(&mut out).await? {
@@ -308,112 +305,16 @@ async fn finish_deferred(
 }
 
 /// A reply's frame as owned chunks (an encoded one is split off `out`).
-fn owned_chunks(outgoing: handlers::Outgoing, out: &mut BytesMut) -> Vec<OutChunk> {
+fn owned_chunks(outgoing: handlers::Outgoing, out: &mut BytesMut) -> Vec<bytes::Bytes> {
     match outgoing {
         handlers::Outgoing::Nothing | handlers::Outgoing::Deferred(_) => Vec::new(),
-        handlers::Outgoing::Buffer => vec![FrameChunk::Encoded(out.split().freeze())],
+        handlers::Outgoing::Buffer => vec![out.split().freeze()],
         handlers::Outgoing::Chunks(chunks) => chunks,
     }
 }
 
-/// Write a response frame: encoded chunks with vectored writes, record data straight from the
-/// segment files with `sendfile` (one copy, page cache to socket, as Kafka's
-/// `FileRecords.writeTo`). The socket is corked meanwhile so the small encoded pieces between
-/// partitions' records do not go out as packets of their own.
-async fn write_chunks(wr: &mut OwnedWriteHalf, chunks: Vec<OutChunk>) -> std::io::Result<()> {
-    let has_files = chunks
-        .iter()
-        .any(|c| matches!(c, FrameChunk::Records(s) if !s.is_empty()));
-    if has_files {
-        set_cork(wr.as_ref(), true);
-    }
-    let result = write_frame(wr, chunks).await;
-    if has_files {
-        set_cork(wr.as_ref(), false);
-    }
-    result
-}
-
-async fn write_frame(wr: &mut OwnedWriteHalf, chunks: Vec<OutChunk>) -> std::io::Result<()> {
-    let mut encoded = Vec::new();
-    for chunk in chunks {
-        match chunk {
-            FrameChunk::Encoded(b) => encoded.push(b),
-            FrameChunk::Records(slice) => {
-                write_vectored_all(wr, std::mem::take(&mut encoded)).await?;
-                send_file(wr, &slice).await?;
-            }
-        }
-    }
-    write_vectored_all(wr, encoded).await
-}
-
-/// TCP_CORK on or off (best effort: without it the frame is still written whole).
-fn set_cork(stream: &TcpStream, on: bool) {
-    #[cfg(target_os = "linux")]
-    let _ = rustix::net::sockopt::set_tcp_cork(stream, on);
-    #[cfg(not(target_os = "linux"))]
-    let _ = (stream, on);
-}
-
-/// Send `slice` of its segment file to the socket. A file that turns out shorter than the
-/// slice (it cannot, unless truncated underneath) fails the write, which closes the
-/// connection: the frame's size was already announced, and nothing else may fill it.
-async fn send_file(wr: &mut OwnedWriteHalf, slice: &FileSlice) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::io::Errno;
-        let stream: &TcpStream = wr.as_ref();
-        let mut offset = slice.position();
-        let mut left = slice.len();
-        while left > 0 {
-            stream.writable().await?;
-            let sent = stream.try_io(tokio::io::Interest::WRITABLE, || {
-                rustix::fs::sendfile(stream, slice.file(), Some(&mut offset), left.min(1 << 30))
-                    .map_err(std::io::Error::from)
-            });
-            match sent {
-                Ok(0) => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "{} ends before byte {offset} of a fetched range",
-                            slice.path().display()
-                        ),
-                    ))
-                }
-                Ok(n) => left -= n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
-                    ) => {}
-                // A file system without sendfile support, before any byte went out.
-                Err(e)
-                    if left == slice.len()
-                        && [Errno::INVAL, Errno::NOSYS]
-                            .iter()
-                            .any(|n| e.raw_os_error() == Some(n.raw_os_error())) =>
-                {
-                    return copy_file(wr, slice).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-    #[cfg(not(target_os = "linux"))]
-    copy_file(wr, slice).await
-}
-
-/// `slice` through memory: read it, then write it.
-async fn copy_file(wr: &mut OwnedWriteHalf, slice: &FileSlice) -> std::io::Result<()> {
-    let bytes = slice.read().map_err(std::io::Error::other)?;
-    wr.write_all(&bytes).await
-}
-
 /// Write `chunks` in order with vectored writes (no copying into one buffer).
-async fn write_vectored_all<W: AsyncWriteExt + Unpin>(
+async fn write_chunks<W: AsyncWriteExt + Unpin>(
     wr: &mut W,
     mut chunks: Vec<bytes::Bytes>,
 ) -> std::io::Result<()> {
@@ -470,79 +371,5 @@ impl RequestContext<'_> {
     /// The listener the request arrived on.
     pub fn listener(&self) -> &str {
         &self.conn.listener
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-    use std::path::Path;
-    use tokio::io::AsyncReadExt;
-
-    async fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
-        (client.unwrap(), accepted.unwrap().0)
-    }
-
-    fn file_with(data: &[u8]) -> (tempfile::TempDir, Arc<std::fs::File>, Arc<Path>) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("00000000000000000000.log");
-        std::fs::File::create(&path)
-            .unwrap()
-            .write_all(data)
-            .unwrap();
-        let file = Arc::new(std::fs::File::open(&path).unwrap());
-        (dir, file, Arc::from(path.as_path()))
-    }
-
-    /// Encoded pieces and file ranges (one larger than the socket buffers, so the send waits
-    /// for the reader) arrive as one byte stream, in order.
-    #[tokio::test]
-    async fn write_chunks_interleaves_encoded_bytes_and_file_ranges() {
-        let data: Vec<u8> = (0..6_000_000u32).map(|i| (i % 251) as u8).collect();
-        let (_dir, file, path) = file_with(&data);
-        let chunks = vec![
-            FrameChunk::Encoded(bytes::Bytes::from_static(b"head")),
-            FrameChunk::Records(FileSlice::new(file.clone(), path.clone(), 10, 100)),
-            FrameChunk::Encoded(bytes::Bytes::from_static(b"mid")),
-            FrameChunk::Records(FileSlice::new(file.clone(), path.clone(), 0, 0)),
-            FrameChunk::Records(FileSlice::new(file.clone(), path.clone(), 7, 5_000_000)),
-            FrameChunk::Encoded(bytes::Bytes::from_static(b"tail")),
-        ];
-        let mut expected = b"head".to_vec();
-        expected.extend_from_slice(&data[10..110]);
-        expected.extend_from_slice(b"mid");
-        expected.extend_from_slice(&data[7..5_000_007]);
-        expected.extend_from_slice(b"tail");
-        let (client, server) = pair().await;
-        let (_rd, mut wr) = server.into_split();
-        let want = expected.len();
-        let reader = tokio::spawn(async move {
-            let mut client = client;
-            let mut got = vec![0u8; want];
-            client.read_exact(&mut got).await.unwrap();
-            got
-        });
-        write_chunks(&mut wr, chunks).await.unwrap();
-        assert!(reader.await.unwrap() == expected);
-    }
-
-    /// A range past the end of its file fails the write (the connection is then closed)
-    /// instead of sending anything in place of the missing bytes.
-    #[tokio::test]
-    async fn a_file_shorter_than_its_range_fails_the_write() {
-        let (_dir, file, path) = file_with(&[1u8; 1000]);
-        let (_client, server) = pair().await;
-        let (_rd, mut wr) = server.into_split();
-        let chunks = vec![FrameChunk::Records(FileSlice::new(file, path, 900, 200))];
-        let err = write_chunks(&mut wr, chunks).await.unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
-        assert!(
-            err.to_string().contains("00000000000000000000.log"),
-            "{err}"
-        );
     }
 }

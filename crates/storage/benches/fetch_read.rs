@@ -1,11 +1,10 @@
-//! Partition log reads. `PartitionLog::read_slices` is what the fetch handler calls per
-//! partition for a read_uncommitted fetch (server `handlers/fetch.rs`, `read_one`): it takes
-//! the published snapshot, finds the batch holding the fetch offset (offset index lookup, then
-//! a header scan with positional reads) and, when max_bytes ends inside the segment, the last
-//! whole batch below it (offset index lookup by position, then headers); it reads no record
-//! data — the connection sends the file range with `sendfile`. `PartitionLog::read` (internal
-//! readers: coordinators' replay, DumpLogSegments-like tools) is the same plus one positional
-//! read of the range into a buffer that is not zero-filled first.
+//! Partition log read: `PartitionLog::read`, what the fetch handler calls per partition for a
+//! read_uncommitted fetch (server `handlers/fetch.rs`, `read_one`). It takes the published
+//! snapshot, finds the batch holding the fetch offset (offset index lookup, then a header scan
+//! with positional reads), reads up to max_bytes of whole batches with one positional read into
+//! a fresh buffer, and walks their headers to stop at the high watermark and at a batch
+//! boundary. The returned `Bytes` are what the response carries to the socket, so this read is
+//! the one copy of record bytes on the fetch path.
 //!
 //! Input: a log of 256 batches (~3.8 MiB, one segment, in the page cache right after being
 //! written) of the Java producer's default shape (15 records of 1 KiB); a consumer fetch of
@@ -46,12 +45,6 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("fetch_read");
     g.throughput(Throughput::Bytes(read.size() as u64));
-    g.bench_function("read_slices/1MiB", |b| {
-        b.iter(|| {
-            log.read_slices(black_box(offset), MAX_BYTES, true, None)
-                .expect("read_slices")
-        })
-    });
     g.bench_function("read/1MiB", |b| {
         b.iter(|| {
             log.read(black_box(offset), MAX_BYTES, true, None)

@@ -383,27 +383,6 @@ impl OffsetIndexView {
         }
         Ok(best.unwrap_or(none))
     }
-
-    /// The entry with the largest position <= `position`, or (base offset, 0) if there is
-    /// none (positions increase with offsets).
-    pub fn lookup_by_position(&self, position: u32) -> Result<OffsetPosition> {
-        let mut best = OffsetPosition {
-            offset: self.base_offset,
-            position: 0,
-        };
-        let (mut lo, mut hi) = (0u64, self.entries);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let e = self.entry(mid)?;
-            if e.position <= position {
-                best = e;
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        Ok(best)
-    }
 }
 
 /// Writer side of a segment's `.timeindex`.
@@ -654,10 +633,6 @@ mod tests {
         assert_eq!(v.lookup(109).unwrap().position, 0);
         assert_eq!(v.lookup(110).unwrap().position, 4200);
         assert_eq!(v.lookup(1000).unwrap().position, 8400);
-        assert_eq!(v.lookup_by_position(4199).unwrap().offset, 105);
-        assert_eq!(v.lookup_by_position(4200).unwrap().offset, 110);
-        assert_eq!(v.lookup_by_position(8399).unwrap().offset, 110);
-        assert_eq!(v.lookup_by_position(u32::MAX).unwrap().offset, 120);
         idx.trim_to_valid_size().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 24);
         let bytes = std::fs::read(&path).unwrap();

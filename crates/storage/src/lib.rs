@@ -38,7 +38,7 @@ pub use manager::{LogManager, ProducerStateConfig, CLEAN_SHUTDOWN_FILE, LEADER_E
 pub use producer_state::{
     BatchMetadata, CompletedTxn, ProducerStateEntry, ProducerStateManager, UnstableTxn,
 };
-pub use segment::{FileSlice, LogSegment, RollReason};
+pub use segment::{LogSegment, RollReason};
 pub use time::{MockTime, SystemTime, Time};
 pub use txn_index::{AbortedTxn, TransactionIndex};
 

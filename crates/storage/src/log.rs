@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use sluice_protocol::batch::{self, BatchError, RecordBatch, HEADER_SIZE};
 use sluice_protocol::records::{self, EndTxnMarker};
 
@@ -32,8 +32,8 @@ use crate::producer_state::{
     ProducerStateManager, UnstableTxn, DEFAULT_PRODUCER_ID_EXPIRATION_MS,
 };
 use crate::segment::{
-    self, BatchScanner, FileSlice, LogSegment, RollParams, RollReason, SegmentView,
-    CLEANED_FILE_SUFFIX, DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, SWAP_FILE_SUFFIX,
+    self, BatchScanner, LogSegment, RollParams, RollReason, SegmentView, CLEANED_FILE_SUFFIX,
+    DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, SWAP_FILE_SUFFIX,
     TIME_INDEX_FILE_SUFFIX,
 };
 use crate::time::Time;
@@ -127,12 +127,11 @@ pub struct TxnMarker {
     pub transaction_version: i16,
 }
 
-/// Result of a read: whole batches as bytes in memory ([`PartitionLog::read`]) or as ranges
-/// of segment files ([`PartitionLog::read_slices`], what a Fetch sends without copying).
+/// Result of a read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FetchDataInfo<R = Bytes> {
+pub struct FetchDataInfo {
     /// Whole batches in offset order; one chunk per segment touched.
-    pub records: Vec<R>,
+    pub records: Vec<Bytes>,
     pub high_watermark: i64,
     /// From the same snapshot as `high_watermark` (<= it).
     pub last_stable_offset: i64,
@@ -163,31 +162,6 @@ impl FetchDataInfo {
                 out.freeze()
             }
         }
-    }
-}
-
-impl FetchDataInfo<FileSlice> {
-    pub fn size(&self) -> usize {
-        self.records.iter().map(FileSlice::len).sum()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.records.iter().all(FileSlice::is_empty)
-    }
-    /// The same read with the ranges' bytes in memory.
-    pub fn read(self) -> Result<FetchDataInfo> {
-        let records = self
-            .records
-            .iter()
-            .map(|s| s.read().map(BytesMut::freeze))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(FetchDataInfo {
-            records,
-            high_watermark: self.high_watermark,
-            last_stable_offset: self.last_stable_offset,
-            log_start_offset: self.log_start_offset,
-            log_end_offset: self.log_end_offset,
-            aborted_transactions: self.aborted_transactions,
-        })
     }
 }
 
@@ -1211,21 +1185,8 @@ impl PartitionLog {
         min_one_batch: bool,
         max_offset: Option<i64>,
     ) -> Result<FetchDataInfo> {
-        self.read_slices(fetch_offset, max_bytes, min_one_batch, max_offset)?
-            .read()
-    }
-
-    /// [`read`](Self::read) as ranges of the segment files instead of bytes: what a Fetch
-    /// hands to the socket (`sendfile`) without reading the data into memory.
-    pub fn read_slices(
-        &self,
-        fetch_offset: i64,
-        max_bytes: usize,
-        min_one_batch: bool,
-        max_offset: Option<i64>,
-    ) -> Result<FetchDataInfo<FileSlice>> {
         let snap = self.snapshot();
-        self.slice_snapshot(&snap, fetch_offset, max_bytes, min_one_batch, max_offset)
+        self.read_snapshot(&snap, fetch_offset, max_bytes, min_one_batch, max_offset)
             .map(|(info, _)| info)
     }
 
@@ -1239,21 +1200,10 @@ impl PartitionLog {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<FetchDataInfo> {
-        self.read_committed_slices(fetch_offset, max_bytes, min_one_batch)?
-            .read()
-    }
-
-    /// [`read_committed`](Self::read_committed) as ranges of the segment files.
-    pub fn read_committed_slices(
-        &self,
-        fetch_offset: i64,
-        max_bytes: usize,
-        min_one_batch: bool,
-    ) -> Result<FetchDataInfo<FileSlice>> {
         let snap = self.snapshot();
         let lso = snap.last_stable_offset;
         let (mut info, next) =
-            self.slice_snapshot(&snap, fetch_offset, max_bytes, min_one_batch, Some(lso))?;
+            self.read_snapshot(&snap, fetch_offset, max_bytes, min_one_batch, Some(lso))?;
         let aborted = if info.is_empty() {
             Vec::new()
         } else {
@@ -1275,18 +1225,16 @@ impl PartitionLog {
         collect_aborted(&self.snapshot(), start_offset, upper_bound_offset)
     }
 
-    /// [`read_slices`](Self::read_slices) on one snapshot; also returns the offset after the
-    /// last batch read (`fetch_offset` if none). Only batch headers are read: where the
-    /// readable batches end (the segment's end, or the batch holding the upper bound) and,
-    /// when `max_bytes` cuts a segment's batches, the last whole batch below the cut.
-    fn slice_snapshot(
+    /// [`read`](Self::read) on one snapshot; also returns the offset after the last batch read
+    /// (`fetch_offset` if none).
+    fn read_snapshot(
         &self,
         snap: &LogSnapshot,
         fetch_offset: i64,
         max_bytes: usize,
         min_one_batch: bool,
         max_offset: Option<i64>,
-    ) -> Result<(FetchDataInfo<FileSlice>, i64)> {
+    ) -> Result<(FetchDataInfo, i64)> {
         let mut out = FetchDataInfo {
             records: Vec::new(),
             high_watermark: snap.high_watermark,
@@ -1306,8 +1254,7 @@ impl PartitionLog {
         let upper = max_offset.map_or(snap.high_watermark, |m| m.min(snap.high_watermark));
         let mut target = fetch_offset;
         let mut budget = max_bytes;
-        let mut segments = snap.segments_from(fetch_offset).peekable();
-        while let Some(seg) = segments.next() {
+        for seg in snap.segments_from(fetch_offset) {
             let first = out.records.is_empty();
             if target >= upper || (budget == 0 && !(first && min_one_batch)) {
                 break;
@@ -1318,19 +1265,7 @@ impl PartitionLog {
             if h.last_offset() >= upper {
                 break;
             }
-            // Where this segment's readable batches end, and the offset after them.
-            let mut end = (
-                seg.size,
-                segments
-                    .peek()
-                    .map_or(snap.log_end_offset, |next| next.base_offset),
-            );
-            if upper < snap.log_end_offset {
-                if let Some((p, held)) = seg.translate_offset(upper)? {
-                    end = (p, held.base_offset);
-                }
-            }
-            let avail = (end.0 - pos) as usize;
+            let avail = (seg.size - pos) as usize;
             let mut len = avail.min(budget);
             if first && min_one_batch {
                 len = len.max(h.size);
@@ -1338,23 +1273,28 @@ impl PartitionLog {
             if len < h.size {
                 break;
             }
-            let (stop, next) = if len >= avail {
-                end
-            } else {
-                match seg.boundary_at_or_below(pos, pos + len as u64, end.0)? {
-                    Some(cut) => cut,
-                    None => end,
+            let mut buf = seg.read_at(pos, len)?;
+            let mut used = 0usize;
+            while buf.len() - used >= HEADER_SIZE {
+                let b =
+                    batch::parse_header(&buf[used..]).map_err(|e| StorageError::CorruptRecord {
+                        path: seg.log_path.to_path_buf(),
+                        position: pos + used as u64,
+                        reason: e.to_string(),
+                    })?;
+                if used + b.size > buf.len() || b.last_offset() >= upper {
+                    break;
                 }
-            };
-            if stop <= pos {
+                used += b.size;
+                target = b.next_offset();
+            }
+            if used == 0 {
                 break;
             }
-            let used = (stop - pos) as usize;
-            out.records.push(seg.slice(pos, used));
+            buf.truncate(used);
+            out.records.push(buf.freeze());
             budget = budget.saturating_sub(used);
-            target = next;
-            // Cut by the budget, or the readable batches end inside this segment.
-            if used < avail || end.0 < seg.size {
+            if used < avail {
                 break;
             }
         }

@@ -186,58 +186,6 @@ fn pread_exact(file: &File, pos: u64, len: usize) -> std::io::Result<BytesMut> {
     Ok(buf)
 }
 
-/// A range of a segment's `.log` file that holds whole batches: what a fetch sends. The file
-/// handle keeps the data readable after the segment is deleted or replaced by the cleaner (the
-/// open file outlives its name), so the range can be sent to a socket (`sendfile`) or read
-/// later without holding any lock.
-#[derive(Debug, Clone)]
-pub struct FileSlice {
-    file: Arc<File>,
-    path: Arc<Path>,
-    position: u64,
-    len: usize,
-}
-
-impl FileSlice {
-    /// `len` bytes of `file` from `position` (the caller vouches that they hold whole batches).
-    pub fn new(file: Arc<File>, path: Arc<Path>, position: u64, len: usize) -> Self {
-        Self {
-            file,
-            path,
-            position,
-            len,
-        }
-    }
-    /// The open `.log` file.
-    pub fn file(&self) -> &File {
-        &self.file
-    }
-    /// The file's path (for error messages).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-    /// Where the range starts in the file.
-    pub fn position(&self) -> u64 {
-        self.position
-    }
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-    /// The bytes of the range, read into memory with one positional read.
-    pub fn read(&self) -> Result<BytesMut> {
-        pread_exact(&self.file, self.position, self.len).at(&self.path)
-    }
-}
-
-impl sluice_protocol::fetch_response::RecordData for FileSlice {
-    fn data_len(&self) -> usize {
-        self.len
-    }
-}
-
 /// Reader-side view of a segment as of one published snapshot.
 #[derive(Debug, Clone)]
 pub struct SegmentView {
@@ -274,40 +222,6 @@ impl SegmentView {
         while let Some((pos, h)) = scan.next_header()? {
             if h.last_offset() >= target {
                 return Ok(Some((pos, h)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// `[pos, pos + len)` of the `.log` file as a [`FileSlice`] (the caller knows it holds
-    /// whole batches).
-    pub(crate) fn slice(&self, pos: u64, len: usize) -> FileSlice {
-        FileSlice {
-            file: self.log.clone(),
-            path: self.log_path.clone(),
-            position: pos,
-            len,
-        }
-    }
-
-    /// The last batch boundary at or below `limit`, searching from `pos` (a batch boundary)
-    /// up to `end` (the end of the readable batches, > `limit`), with the base offset of the
-    /// first batch past it: the offset index gives the nearest indexed batch at or below
-    /// `limit` (Kafka's `fetchUpperBoundOffset`), then headers are walked from there.
-    pub(crate) fn boundary_at_or_below(
-        &self,
-        pos: u64,
-        limit: u64,
-        end: u64,
-    ) -> Result<Option<(u64, i64)>> {
-        let indexed = self
-            .offset_index
-            .lookup_by_position(u32::try_from(limit).unwrap_or(u32::MAX))?;
-        let from = u64::from(indexed.position).max(pos);
-        let mut scan = BatchScanner::new(&self.log, &self.log_path, from, end);
-        while let Some((p, h)) = scan.next_header()? {
-            if p + h.size as u64 > limit {
-                return Ok(Some((p, h.base_offset)));
             }
         }
         Ok(None)

@@ -130,68 +130,6 @@ fn read_returns_whole_batches_from_the_one_holding_the_offset() {
     ));
 }
 
-/// Fetches send ranges of the segment files (`read_slices`); a budget that cuts a segment's
-/// batches is resolved through the offset index and batch headers. For every budget the ranges
-/// must end at the last whole batch that fits (the first batch at least with KIP-74's
-/// min_one_batch) and below an upper bound (the last stable offset), with sparse and dense
-/// index entries, in one segment or across many, from any fetch offset.
-#[test]
-fn read_slices_end_at_the_last_whole_batch_within_the_budget() {
-    let configs = [
-        (1u32, 1 << 30),
-        (300, 1 << 30),
-        (4096, 1 << 30),
-        (1 << 20, 1 << 30),
-        (256, 1024),
-        (1, 700),
-    ];
-    for (interval, segment_bytes) in configs {
-        let dir = tempfile::tempdir().unwrap();
-        let config = LogConfig {
-            index_interval_bytes: interval,
-            segment_bytes,
-            ..LogConfig::default()
-        };
-        let log = open(dir.path(), config, clock(), clean());
-        // Batches of 1..=9 records with values of varying length: sizes differ.
-        let mut batches = Vec::new();
-        for i in 0..30u64 {
-            let mut b = producer_batch(i, (i % 9 + 1) as usize, 1000);
-            let info = log.append_as_leader(&mut b, 0).unwrap();
-            batches.push((info.first_offset, info.last_offset, b.to_vec()));
-        }
-        let end = log.log_end_offset();
-        for start in [0usize, 1, 7, 29] {
-            let fetch_offset = batches[start].0;
-            let total: usize = batches[start..].iter().map(|(_, _, b)| b.len()).sum();
-            for upper in [None, Some(batches[12].0), Some(batches[20].0 + 1)] {
-                for budget in (0..=total + 1).step_by(37).chain([total - 1, total]) {
-                    for min_one in [false, true] {
-                        let what = format!("interval {interval} segment {segment_bytes} start {start} upper {upper:?} budget {budget} min_one {min_one}");
-                        let slices = log
-                            .read_slices(fetch_offset, budget, min_one, upper)
-                            .unwrap();
-                        let mut expected = Vec::new();
-                        for (_, last, b) in &batches[start..] {
-                            let below = upper.is_none_or(|u| *last < u);
-                            let fits = expected.len() + b.len() <= budget;
-                            if below && (fits || (expected.is_empty() && min_one)) {
-                                expected.extend_from_slice(b);
-                            } else {
-                                break;
-                            }
-                        }
-                        assert_eq!(slices.size(), expected.len(), "{what}");
-                        assert_eq!(slices.high_watermark, end);
-                        let got = slices.read().unwrap().into_bytes();
-                        assert!(got[..] == expected[..], "{what}");
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[test]
 fn rolls_on_segment_bytes_and_trims_indexes_kafka_style() {
     let dir = tempfile::tempdir().unwrap();

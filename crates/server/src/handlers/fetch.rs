@@ -17,19 +17,18 @@
 //!   FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (the leader epoch here is always 0).
 //!   Session errors (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH) are top-level.
 //! - Empty records are sent as an empty byte string, never null (librdkafka rejects null).
-//! - Record data is not read here: the log answers with ranges of its segment files (whole
-//!   batches), which the connection sends with `sendfile` (network.rs).
 
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
 use crate::fetch_session::{FetchContext, PartitionFetch, SentState, SessionPartition};
 use crate::purgatory::PartitionKey;
+use bytes::Bytes;
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::fetch_response::{
     self, AbortedTxn as AbortedTxnWire, FetchResponseParts, PartitionPart, TopicPart,
 };
 use sluice_protocol::kafka_protocol::messages::{FetchRequest, TopicName};
-use sluice_storage::{AbortedTxn, FileSlice, StorageError};
+use sluice_storage::{AbortedTxn, StorageError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +44,7 @@ struct PartitionResult {
     log_start_offset: i64,
     /// read_committed only: aborted transactions overlapping the records.
     aborted: Option<Vec<AbortedTxn>>,
-    records: Vec<FileSlice>,
+    records: Vec<Bytes>,
     size: usize,
 }
 
@@ -138,15 +137,11 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
         {
             Ok(x) => x,
             Err(code) => {
-                let parts = FetchResponseParts::<FileSlice> {
+                let parts = FetchResponseParts {
                     error_code: code.code(),
                     ..Default::default()
                 };
-                return Reply::Frame(fetch_response::encode_chunks(
-                    v,
-                    ctx.header.correlation_id,
-                    &parts,
-                ));
+                return Reply::Frame(fetch_response::encode(v, ctx.header.correlation_id, &parts));
             }
         };
     let plan = Plan {
@@ -265,11 +260,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
             records: r.records,
         });
     }
-    Reply::Frame(fetch_response::encode_chunks(
-        v,
-        ctx.header.correlation_id,
-        &parts,
-    ))
+    Reply::Frame(fetch_response::encode(v, ctx.header.correlation_id, &parts))
 }
 
 struct SessionPartitionTopic {
@@ -328,9 +319,9 @@ fn read_one(
     // range; read_uncommitted returns everything below the high watermark and no list (clients
     // skip control batches themselves).
     let read = if plan.read_committed {
-        log.read_committed_slices(pf.fetch_offset, limit, first_non_empty)
+        log.read_committed(pf.fetch_offset, limit, first_non_empty)
     } else {
-        log.read_slices(pf.fetch_offset, limit, first_non_empty, None)
+        log.read(pf.fetch_offset, limit, first_non_empty, None)
     };
     match read {
         Ok(data) => PartitionResult {

@@ -7,13 +7,11 @@
 
 use crate::broker::Broker;
 use bytes::{Bytes, BytesMut};
-use sluice_protocol::fetch_response::FrameChunk;
 use sluice_protocol::header::{self, HeaderError, RequestHeader};
 use sluice_protocol::kafka_protocol::messages::{RequestKind, ResponseKind};
 use sluice_protocol::request::{decode_body, BodyError};
 use sluice_protocol::response::{encode_response, EncodeError};
 use sluice_protocol::ApiKey;
-use sluice_storage::FileSlice;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use thiserror::Error;
@@ -64,9 +62,6 @@ mod txn_common;
 pub mod txn_offset_commit;
 pub mod write_txn_markers;
 
-/// A piece of a response frame: encoded bytes, or record data as a range of a segment file.
-pub type OutChunk = FrameChunk<FileSlice>;
-
 /// Per-connection facts a handler may need.
 pub struct ConnectionContext {
     pub peer: SocketAddr,
@@ -87,10 +82,9 @@ pub struct RequestContext<'a> {
 #[allow(clippy::large_enum_variant)]
 pub enum Reply {
     Response(ResponseKind),
-    /// A complete response frame (size prefix included) as encoded chunks and ranges of
-    /// segment files, so record data goes from the page cache to the socket without being
-    /// copied through user space (Fetch; `sendfile`).
-    Frame(Vec<OutChunk>),
+    /// A complete response frame (size prefix included) as chunks for a vectored write, so
+    /// record data read from the log reaches the socket without being copied (Fetch).
+    Frame(Vec<Bytes>),
     /// No response at all (Produce with acks=0).
     None,
     /// The reply once a future completes (Produce in fsync-before-ack mode: the group-commit
@@ -212,7 +206,7 @@ pub enum Outgoing {
     /// The response was encoded into the caller's buffer.
     Buffer,
     /// The response frame as chunks.
-    Chunks(Vec<OutChunk>),
+    Chunks(Vec<Bytes>),
     /// A reply still to come ([`Reply::Deferred`]); [`Deferred::finish`] encodes it.
     Deferred(Deferred),
 }
