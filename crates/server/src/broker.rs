@@ -98,6 +98,8 @@ pub struct Broker {
     pub max_decompressed_batch_bytes: usize,
     /// The log cleaner (None when log.cleaner.enable is false).
     pub cleaner: Option<LogCleaner>,
+    /// Request bytes read ahead of the requests being served (`queued.max.request.bytes`).
+    pub request_budget: crate::network::RequestBudget,
     pub started: Instant,
 }
 
@@ -186,6 +188,7 @@ impl Broker {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES);
         let cleaner = cleaner_config(&config, max_decompressed_batch_bytes)?.map(LogCleaner::new);
+        let request_budget = crate::network::RequestBudget::new(config.queued_max_request_bytes);
         let broker = Self {
             config,
             cluster_id,
@@ -203,6 +206,7 @@ impl Broker {
             dynamic,
             max_decompressed_batch_bytes,
             cleaner,
+            request_budget,
             started: Instant::now(),
         };
         broker.reconcile_logs()?;

@@ -278,11 +278,18 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     pub delete_topic_enable: bool,
     pub socket_request_max_bytes: usize,
+    /// Broker-wide bound on request bytes read ahead of the requests being served
+    /// (`queued.max.request.bytes`; None = unbounded, Kafka's -1).
+    pub queued_max_request_bytes: Option<usize>,
     pub offsets_topic_num_partitions: i32,
     pub cluster_id: Option<String>,
     /// Every raw value, for topic-config defaults (log.* keys) and DescribeConfigs.
     pub raw: RawConfig,
 }
+
+/// Default of `queued.max.request.bytes`. Kafka's is -1 (unbounded) because its network threads
+/// read one request per connection at a time; Sluice reads ahead, so it bounds what is read ahead.
+pub const DEFAULT_QUEUED_MAX_REQUEST_BYTES: usize = 100 * 1024 * 1024;
 
 /// Broker keys Sluice reads. Topic-level broker keys (log.segment.bytes, ...) are known through
 /// [`crate::topic_config`].
@@ -300,6 +307,7 @@ const BROKER_KEYS: &[&str] = &[
     "auto.create.topics.enable",
     "delete.topic.enable",
     "socket.request.max.bytes",
+    "queued.max.request.bytes",
     "offsets.topic.num.partitions",
     "cluster.id",
     "sluice.log.level",
@@ -607,6 +615,22 @@ impl BrokerConfig {
                 "must be between 64 and 2147483647",
             ));
         }
+        let queued: i64 = parse_num(
+            &raw,
+            "queued.max.request.bytes",
+            DEFAULT_QUEUED_MAX_REQUEST_BYTES as i64,
+        )?;
+        let queued_max_request_bytes = match queued {
+            -1 => None,
+            1..=0x7fff_ffff => Some(queued as usize),
+            _ => {
+                return Err(invalid(
+                    "queued.max.request.bytes",
+                    &queued.to_string(),
+                    "must be -1 (unbounded) or between 1 and 2147483647",
+                ))
+            }
+        };
         let offsets_topic_num_partitions: i32 =
             parse_num(&raw, "offsets.topic.num.partitions", 50)?;
         if offsets_topic_num_partitions < 1 {
@@ -628,6 +652,7 @@ impl BrokerConfig {
             auto_create_topics_enable: parse_bool(&raw, "auto.create.topics.enable", true)?,
             delete_topic_enable: parse_bool(&raw, "delete.topic.enable", true)?,
             socket_request_max_bytes,
+            queued_max_request_bytes,
             offsets_topic_num_partitions,
             cluster_id: raw.get("cluster.id").map(str::to_string),
             raw,
@@ -782,6 +807,9 @@ mod tests {
             ("listeners", "FOO://:9093"),
             ("auto.create.topics.enable", "yes"),
             ("advertised.listeners", "PLAINTEXT://0.0.0.0:9092"),
+            ("queued.max.request.bytes", "0"),
+            ("queued.max.request.bytes", "-2"),
+            ("queued.max.request.bytes", "4294967296"),
         ] {
             let mut raw = RawConfig::default();
             raw.set(k, v, Source::Override);
@@ -789,6 +817,22 @@ mod tests {
             assert!(err.contains(k), "{err} should name {k}");
         }
         assert!(RawConfig::default().apply_override("novalue").is_err());
+    }
+
+    #[test]
+    fn queued_max_request_bytes() {
+        let parse = |v: Option<&str>| {
+            let mut raw = RawConfig::default();
+            if let Some(v) = v {
+                raw.set("queued.max.request.bytes", v, Source::Override);
+            }
+            BrokerConfig::from_raw(raw)
+                .unwrap()
+                .queued_max_request_bytes
+        };
+        assert_eq!(parse(None), Some(DEFAULT_QUEUED_MAX_REQUEST_BYTES));
+        assert_eq!(parse(Some("-1")), None);
+        assert_eq!(parse(Some("1048576")), Some(1048576));
     }
 
     #[test]
@@ -956,6 +1000,14 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = {
             Some("86400000"),
             Int,
             "The time a topic partition leader waits before expiring producer IDs.",
+        ),
+        bdef(
+            "queued.max.request.bytes",
+            Some("104857600"),
+            Long,
+            "The number of request bytes read ahead of the requests being served, broker-wide, \
+             before no more are read (each connection may always read the request it is to \
+             serve next); -1 for no bound.",
         ),
         bdef(
             "socket.request.max.bytes",

@@ -708,3 +708,118 @@ async fn fsync_mode_pipelined_produces_answer_in_order() {
     }
     server.shutdown().await;
 }
+
+/// queued.max.request.bytes: a client that pipelines large requests and does not read its
+/// responses holds back only the bytes it reads ahead; the broker stops reading from it at the
+/// budget, keeps serving other connections, and serves the rest once it reads again.
+#[tokio::test]
+async fn read_ahead_budget_holds_back_a_client_that_does_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(dir.path(), &[("queued.max.request.bytes", "65536")]).await;
+    let addr = server.addr("PLAINTEXT").unwrap();
+    let mut c = Client::connect(addr).await;
+    create(&mut c, "rb", 1, &[]).await;
+    let now = now_ms();
+    let big = vec![7u8; 100 * 1024];
+    for _ in 0..20 {
+        let r = produce(&mut c, vec![("rb", 0, batch_at(now, &[&big]))]).await;
+        assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    }
+
+    // The hog: two fetches of 2 MB (the first blocks the broker's writes to it) and then
+    // produces of 100 KB each, read ahead behind them.
+    let mut hog = Client::connect_small_receive_buffer(addr).await;
+    let mut sent = Vec::new();
+    let mut wire = Vec::new();
+    for _ in 0..2 {
+        let req = RequestKind::Fetch(fetch_req(&[("rb", 0, 0)], 0, 1, 4 << 20));
+        let (corr, bytes) = hog.encode(ApiKey::Fetch, 12, &req);
+        sent.push((corr, ApiKey::Fetch));
+        wire.extend_from_slice(&bytes);
+    }
+    for _ in 0..4 {
+        let req = produce_req(-1, vec![("rb", 0, batch_at(now, &[&big]))]);
+        let (corr, bytes) = hog.encode(ApiKey::Produce, 11, &req);
+        sent.push((corr, ApiKey::Produce));
+        wire.extend_from_slice(&bytes);
+    }
+    let writer = {
+        let (rd, mut wr) = hog.stream.into_split();
+        let task = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            wr.write_all(&wire).await.expect("hog writes");
+            wr
+        });
+        (rd, task)
+    };
+    let budget = &server.broker.request_budget;
+    let spent = tokio::time::timeout(common::DEADLINE, async {
+        while !(budget.waiting() == 1 && budget.available() == Some(0)) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        spent.is_ok(),
+        "the hog's read-ahead should spend the budget"
+    );
+
+    // Everyone else is still served, pipelined requests included.
+    let mut other = Client::connect(addr).await;
+    let mut wire = Vec::new();
+    let mut expect = Vec::new();
+    for _ in 0..3 {
+        let req = produce_req(-1, vec![("rb", 0, batch_at(now, &[&big]))]);
+        let (corr, bytes) = other.encode(ApiKey::Produce, 11, &req);
+        expect.push(corr);
+        wire.extend_from_slice(&bytes);
+    }
+    other.send_raw(&wire).await;
+    for corr in expect {
+        let frame = other.read_frame().await.expect("a produce response");
+        let (got, resp) = Client::decode(ApiKey::Produce, 11, frame);
+        assert_eq!(got, corr);
+        let ResponseKind::Produce(r) = resp else {
+            panic!("not a produce response")
+        };
+        assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    }
+
+    // The hog reads again: every response arrives, in order.
+    let (mut rd, task) = writer;
+    for (corr, api) in sent {
+        let version = if api == ApiKey::Fetch { 12 } else { 11 };
+        let frame = tokio::time::timeout(common::DEADLINE, async {
+            use tokio::io::AsyncReadExt;
+            let mut len = [0u8; 4];
+            rd.read_exact(&mut len).await.expect("response size");
+            let mut buf = vec![0u8; i32::from_be_bytes(len) as usize];
+            rd.read_exact(&mut buf).await.expect("response body");
+            Bytes::from(buf)
+        })
+        .await
+        .expect("hog's response in time");
+        let (got, resp) = Client::decode(api, version, frame);
+        assert_eq!(got, corr);
+        match resp {
+            ResponseKind::Fetch(r) => assert_eq!(r.responses[0].partitions[0].error_code, 0),
+            ResponseKind::Produce(r) => {
+                assert_eq!(r.responses[0].partition_responses[0].error_code, 0)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let _wr = tokio::time::timeout(common::DEADLINE, task)
+        .await
+        .expect("hog's write finishes")
+        .unwrap();
+    // Served requests give their bytes back.
+    let returned = tokio::time::timeout(common::DEADLINE, async {
+        while budget.available() != Some(65536) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(returned.is_ok(), "the whole budget should come back");
+    server.shutdown().await;
+}

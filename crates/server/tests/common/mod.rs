@@ -57,6 +57,21 @@ impl Client {
         }
     }
 
+    /// A client whose socket receive buffer is tiny (no autotuning): the broker's writes to it
+    /// block as soon as it stops reading.
+    pub async fn connect_small_receive_buffer(addr: SocketAddr) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let stream = tokio::time::timeout(DEADLINE, socket.connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        Self {
+            stream,
+            next_correlation: 1,
+        }
+    }
+
     pub fn encode(&mut self, api: ApiKey, version: i16, body: &RequestKind) -> (i32, Bytes) {
         let correlation = self.next_correlation;
         self.next_correlation += 1;
