@@ -209,7 +209,8 @@ sc_member_lifecycle() {
   if [[ $strat == consumer ]]; then
     AWAIT_ANY_GEN=1
     # KIP-848: assignment, heartbeat interval and session timeout are the broker's
-    # (group.consumer.*: 5 s and 45 s on both brokers); the client may not set them.
+    # (group.consumer.*: 5 s, and 10 s as the harness starts both brokers — Kafka's default
+    # is 45 s, COMPAT_BROKER_PROPS); the client may not set them.
     common=(group.protocol=consumer max.poll.records=50)
     static=(group.protocol=consumer max.poll.records=50 group.instance.id=static-c)
   fi
@@ -558,6 +559,8 @@ start_private_sluice() { # ADDR
   host="$(host_of "$1")"
   port="$(port_of "$1")"
   bin="$(sluice_bin)"
+  local extra=() kv
+  for kv in $COMPAT_BROKER_PROPS; do extra+=(--override "$kv"); done
   _PRIVATE_SLUICE_DATA="$(mktemp -d "${TMPDIR:-/tmp}/sluice-groups.XXXXXX")"
   mkdir -p "$COMPAT_DIR/work/logs"
   log "starting sluice on $1 with group.initial.rebalance.delay.ms=0 (log work/logs/sluice-groups.log)"
@@ -565,7 +568,7 @@ start_private_sluice() { # ADDR
     --override "advertised.listeners=PLAINTEXT://$host:$port" \
     --override "log.dirs=$_PRIVATE_SLUICE_DATA" --override node.id=1 \
     --override auto.create.topics.enable=true --override num.partitions=1 \
-    --override group.initial.rebalance.delay.ms=0 \
+    --override group.initial.rebalance.delay.ms=0 "${extra[@]}" \
     >"$COMPAT_DIR/work/logs/sluice-groups.log" 2>&1 &
   _PRIVATE_SLUICE_PID=$!
   wait_for_port "$host" "$port" 30 "$_PRIVATE_SLUICE_PID" || die "sluice did not start"

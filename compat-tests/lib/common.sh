@@ -25,7 +25,10 @@
 #                   stamped 2023-11 (fixed timestamps keep transcripts comparable), which break
 #                   the default 7-day retention.ms — a retention check every 5 minutes (the
 #                   default) deleted a topic's records between a scenario's produce and its
-#                   read whenever a check fell in between; streams/FINDINGS.md S1).
+#                   read whenever a check fell in between; streams/FINDINGS.md S1), and
+#                   group.consumer.session.timeout.ms=10000 (with its minimum, Kafka's 45 s, lowered
+#                   to match): scenarios that SIGKILL a KIP-848 member wait out this timeout on
+#                   each broker (groups/member-lifecycle-consumer took 147 s with 45 s).
 
 set -euo pipefail
 
@@ -46,7 +49,7 @@ else
 fi
 export KAFKA_ADDR SLUICE_ADDR SUT_NAME
 COMPAT_TIMEOUT="${COMPAT_TIMEOUT:-180}"
-COMPAT_BROKER_PROPS="${COMPAT_BROKER_PROPS:-log.cleaner.backoff.ms=1000 log.retention.check.interval.ms=86400000}"
+COMPAT_BROKER_PROPS="${COMPAT_BROKER_PROPS:-log.cleaner.backoff.ms=1000 log.retention.check.interval.ms=86400000 group.consumer.min.session.timeout.ms=10000 group.consumer.session.timeout.ms=10000}"
 export COMPAT_BROKER_PROPS
 
 # A run id makes topic names unique per run, so scenarios work against brokers that are already

@@ -1005,13 +1005,73 @@ fn consumer_group_config(
             out
         }
     };
-    Ok(crate::coordinator::consumer_group::ConsumerGroupConfig {
-        session_timeout_ms: num("group.consumer.session.timeout.ms", d.session_timeout_ms)?.max(1),
-        heartbeat_interval_ms: num(
+    // Kafka's bounds (GroupCoordinatorConfig): both values within their min/max, the heartbeat
+    // interval below the session timeout; a broker that breaks one does not start.
+    let session_timeout_ms = num("group.consumer.session.timeout.ms", d.session_timeout_ms)?;
+    let heartbeat_interval_ms = num(
+        "group.consumer.heartbeat.interval.ms",
+        d.heartbeat_interval_ms,
+    )?;
+    let keys = [
+        "group.consumer.min.session.timeout.ms",
+        "group.consumer.max.session.timeout.ms",
+        "group.consumer.min.heartbeat.interval.ms",
+        "group.consumer.max.heartbeat.interval.ms",
+    ];
+    let [min_session, max_session, min_hb, max_hb] = [
+        num(keys[0], 45_000)?,
+        num(keys[1], 60_000)?,
+        num(keys[2], 5_000)?,
+        num(keys[3], 15_000)?,
+    ];
+    let rules: [(bool, &str, &str, &str); 7] = [
+        (min_session >= 1, keys[0], "greater than or equal to", "1"),
+        (min_hb >= 1, keys[2], "greater than or equal to", "1"),
+        (
+            max_session >= min_session,
+            keys[1],
+            "greater than or equal to",
+            keys[0],
+        ),
+        (
+            max_hb >= min_hb,
+            keys[3],
+            "greater than or equal to",
+            keys[2],
+        ),
+        (
+            (min_session..=max_session).contains(&session_timeout_ms),
+            "group.consumer.session.timeout.ms",
+            "between",
+            &format!(
+                "{min_session} and {max_session} ({} and {})",
+                keys[0], keys[1]
+            ),
+        ),
+        (
+            (min_hb..=max_hb).contains(&heartbeat_interval_ms),
             "group.consumer.heartbeat.interval.ms",
-            d.heartbeat_interval_ms,
-        )?
-        .max(1),
+            "between",
+            &format!("{min_hb} and {max_hb} ({} and {})", keys[2], keys[3]),
+        ),
+        (
+            heartbeat_interval_ms < session_timeout_ms,
+            "group.consumer.heartbeat.interval.ms",
+            "less than",
+            "group.consumer.session.timeout.ms",
+        ),
+    ];
+    for (ok, key, relation, bound) in rules {
+        if !ok {
+            return Err(StartError::Config {
+                key: key.to_string(),
+                message: format!("{key} must be {relation} {bound}"),
+            });
+        }
+    }
+    Ok(crate::coordinator::consumer_group::ConsumerGroupConfig {
+        session_timeout_ms,
+        heartbeat_interval_ms,
         max_size: num("group.consumer.max.size", i32::MAX)?.max(1) as usize,
         assignors,
         migration_policy: match config.raw.get("group.consumer.migration.policy") {
@@ -1106,4 +1166,51 @@ fn group_config(config: &BrokerConfig) -> Result<GroupConfig, StartError> {
         )?
         .max(1),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RawConfig, Source};
+
+    fn group_config(kv: &[(&str, &str)]) -> Result<(i32, i32), String> {
+        let mut raw = RawConfig::default();
+        for (k, v) in kv {
+            raw.set(k, *v, Source::Override);
+        }
+        let config = BrokerConfig::from_raw(raw).map_err(|e| e.to_string())?;
+        consumer_group_config(&config)
+            .map(|c| (c.session_timeout_ms, c.heartbeat_interval_ms))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn consumer_group_timeouts_keep_kafkas_bounds() {
+        assert_eq!(group_config(&[]), Ok((45_000, 5_000)));
+        // Below the default minimum: refused unless the minimum is lowered too.
+        let err = group_config(&[("group.consumer.session.timeout.ms", "10000")]).unwrap_err();
+        assert!(
+            err.contains("group.consumer.session.timeout.ms must be between"),
+            "{err}"
+        );
+        assert_eq!(
+            group_config(&[
+                ("group.consumer.session.timeout.ms", "10000"),
+                ("group.consumer.min.session.timeout.ms", "10000"),
+            ]),
+            Ok((10_000, 5_000))
+        );
+        let err = group_config(&[
+            ("group.consumer.session.timeout.ms", "6000"),
+            ("group.consumer.min.session.timeout.ms", "6000"),
+            ("group.consumer.heartbeat.interval.ms", "6000"),
+        ])
+        .unwrap_err();
+        assert!(err.contains("must be less than"), "{err}");
+        let err = group_config(&[("group.consumer.max.session.timeout.ms", "1000")]).unwrap_err();
+        assert!(
+            err.contains("group.consumer.max.session.timeout.ms must be greater"),
+            "{err}"
+        );
+    }
 }
