@@ -238,9 +238,9 @@ sc_console() {
   local p off
   for p in 0 1; do
     for off in earliest 1 latest; do
-      echo "\$ kafka-console-consumer --partition $p --offset $off --timeout-ms 3000 (print partition/offset/key/headers)"
+      echo "\$ kafka-console-consumer --partition $p --offset $off --timeout-ms 1500 (print partition/offset/key/headers)"
       java_run org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$BROKER" --topic "$t" \
-        --partition "$p" --offset "$off" --timeout-ms 3000 \
+        --partition "$p" --offset "$off" --timeout-ms 1500 \
         --formatter-property print.partition=true --formatter-property print.offset=true --formatter-property print.key=true \
         --formatter-property print.headers=true --formatter-property print.timestamp=false 2>"$OUT_DIR/console.last.err" |
         sed 's/^/  /' || true
