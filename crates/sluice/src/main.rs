@@ -17,11 +17,19 @@ use std::process::ExitCode;
 /// faulted its buffers in again, zeroed: whole runs of the 8-partition consume benchmark then
 /// took twice the broker CPU (about 1.0 instead of 0.45 CPU-s per GB; 2 of 4 runs, 0 of 3 with
 /// these settings; compat-tests/bench). Freed memory is kept for reuse up to `TRIM`; peak RSS
-/// (what the broker touches at once) is unchanged.
+/// (what the broker touches at once) is unchanged. glibc's own environment variables
+/// (`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`) take precedence: when either is set,
+/// nothing is changed here.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_malloc() {
     const MMAP_THRESHOLD: libc::c_int = 64 << 20;
     const TRIM: libc::c_int = 256 << 20;
+    if ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some())
+    {
+        return;
+    }
     // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
