@@ -7,11 +7,12 @@
 //! served, up to [`MAX_QUEUED_REQUESTS`], and within a broker-wide byte budget
 //! (`queued.max.request.bytes`, [`RequestBudget`]): a connection may always read the next
 //! request it is to serve, but a frame read *ahead* of another one takes its size from the
-//! budget before its body is read, and gives it back once served; while the budget is spent the
-//! reader stops reading and TCP pushes back on the client. A reply that waits for something outside the request
-//! (a Produce's fsync in fsync-before-ack mode: `handlers::Reply::Deferred`) does not hold up
-//! the next requests: up to [`MAX_PENDING_REPLIES`] wait in order while the processor serves
-//! the next frames, so the fsync of one produce covers the appends of those behind it.
+//! budget before its body is read, and gives it back once served; while the budget is spent
+//! the reader stops reading and TCP pushes back on the client. A reply that waits for something
+//! outside the request (a Produce's fsync in fsync-before-ack mode:
+//! `handlers::Reply::Deferred`) does not hold up the next requests: up to
+//! [`MAX_PENDING_REPLIES`] wait in order while the processor serves the next frames, so the
+//! fsync of one produce covers the appends of those behind it.
 //!
 //! A frame that cannot be decoded closes that connection only.
 
