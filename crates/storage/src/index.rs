@@ -165,6 +165,9 @@ impl IndexFile {
 pub struct OffsetIndex {
     inner: IndexFile,
     last_offset: i64,
+    /// The last entry, kept in memory: a fetch at the log end (a consumer that is caught up)
+    /// finds its start there without reading the file.
+    last_entry: Option<OffsetPosition>,
 }
 
 impl OffsetIndex {
@@ -173,6 +176,7 @@ impl OffsetIndex {
         Ok(Self {
             inner: IndexFile::create(path, base_offset, max_index_size, OFFSET_INDEX_ENTRY_SIZE)?,
             last_offset: base_offset,
+            last_entry: None,
         })
     }
 
@@ -182,10 +186,12 @@ impl OffsetIndex {
         let mut index = Self {
             inner,
             last_offset: base_offset,
+            last_entry: None,
         };
         if index.inner.entries > 0 {
             let last = index.entry(index.inner.entries - 1)?;
             index.last_offset = last.offset;
+            index.last_entry = Some(last);
             index.sanity_check(log_size)?;
         }
         Ok(index)
@@ -283,6 +289,7 @@ impl OffsetIndex {
         buf[4..].copy_from_slice(&position.to_be_bytes());
         self.inner.write_entry(&buf)?;
         self.last_offset = offset;
+        self.last_entry = Some(OffsetPosition { offset, position });
         Ok(())
     }
 
@@ -290,6 +297,7 @@ impl OffsetIndex {
     pub fn reset(&mut self) {
         self.inner.entries = 0;
         self.last_offset = self.inner.base_offset;
+        self.last_entry = None;
     }
 
     /// Drop every entry whose offset is >= `offset`.
@@ -298,11 +306,13 @@ impl OffsetIndex {
             let last = self.entry(self.inner.entries - 1)?;
             if last.offset < offset {
                 self.last_offset = last.offset;
+                self.last_entry = Some(last);
                 return Ok(());
             }
             self.inner.entries -= 1;
         }
         self.last_offset = self.inner.base_offset;
+        self.last_entry = None;
         Ok(())
     }
 
@@ -323,6 +333,7 @@ impl OffsetIndex {
             file: self.inner.file.clone(),
             base_offset: self.inner.base_offset,
             entries: self.inner.entries,
+            last: self.last_entry,
         }
     }
 }
@@ -334,6 +345,8 @@ pub struct OffsetIndexView {
     file: Arc<File>,
     base_offset: i64,
     entries: u64,
+    /// Entry `entries - 1`, if any.
+    last: Option<OffsetPosition>,
 }
 
 impl OffsetIndexView {
@@ -368,6 +381,10 @@ impl OffsetIndexView {
             offset: self.base_offset,
             position: 0,
         };
+        // At or past the last entry (fetches at the log end): no binary search, no read.
+        if let Some(last) = self.last.filter(|l| l.offset <= target) {
+            return Ok(last);
+        }
         let (mut lo, mut hi) = (0u64, self.entries);
         let mut best = None;
         // Invariant: entries < lo are <= target; entries >= hi are > target.
@@ -641,6 +658,54 @@ mod tests {
         let idx = OffsetIndex::open(path, 100, 9000).unwrap();
         assert_eq!(idx.entries(), 3);
         assert_eq!(idx.last_offset(), 120);
+    }
+
+    /// The in-memory last entry answers exactly what the binary search over the file would,
+    /// after appends, truncation, reset and reopening.
+    #[test]
+    fn offset_index_last_entry_shortcut_matches_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000001000.index");
+        let mut idx = OffsetIndex::create(path.clone(), 1000, 800).unwrap();
+        let check = |idx: &OffsetIndex, what: &str| {
+            let fast = idx.view();
+            let mut slow = fast.clone();
+            slow.last = None;
+            if fast.entries() > 0 {
+                assert_eq!(
+                    fast.last,
+                    Some(fast.entry(fast.entries() - 1).unwrap()),
+                    "{what}"
+                );
+            } else {
+                assert_eq!(fast.last, None, "{what}");
+            }
+            for target in 990..1400 {
+                assert_eq!(
+                    fast.lookup(target).unwrap(),
+                    slow.lookup(target).unwrap(),
+                    "{what}: target {target}"
+                );
+            }
+        };
+        check(&idx, "empty");
+        for i in 0..40u32 {
+            idx.append(1000 + i64::from(i) * 7 + 3, i * 1000).unwrap();
+        }
+        check(&idx, "40 entries");
+        idx.truncate_to(1100).unwrap();
+        check(&idx, "truncated to 1100");
+        idx.append(1150, 60_000).unwrap();
+        check(&idx, "appended after truncation");
+        idx.flush().unwrap();
+        idx.trim_to_valid_size().unwrap();
+        drop(idx);
+        let mut idx = OffsetIndex::open(path, 1000, 100_000).unwrap();
+        check(&idx, "reopened");
+        idx.reset();
+        check(&idx, "reset");
+        idx.truncate_to(0).unwrap();
+        check(&idx, "truncated empty");
     }
 
     #[test]
