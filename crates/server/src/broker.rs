@@ -1024,41 +1024,26 @@ fn consumer_group_config(
         num(keys[2], 5_000)?,
         num(keys[3], 15_000)?,
     ];
-    let rules: [(bool, &str, &str, &str); 7] = [
-        (min_session >= 1, keys[0], "greater than or equal to", "1"),
-        (min_hb >= 1, keys[2], "greater than or equal to", "1"),
-        (
-            max_session >= min_session,
-            keys[1],
-            "greater than or equal to",
-            keys[0],
-        ),
-        (
-            max_hb >= min_hb,
-            keys[3],
-            "greater than or equal to",
-            keys[2],
-        ),
-        (
-            (min_session..=max_session).contains(&session_timeout_ms),
-            "group.consumer.session.timeout.ms",
-            "between",
-            &format!(
-                "{min_session} and {max_session} ({} and {})",
-                keys[0], keys[1]
-            ),
-        ),
-        (
-            (min_hb..=max_hb).contains(&heartbeat_interval_ms),
-            "group.consumer.heartbeat.interval.ms",
-            "between",
-            &format!("{min_hb} and {max_hb} ({} and {})", keys[2], keys[3]),
-        ),
+    // Kafka's checks and wording (GroupCoordinatorConfig; checked against 4.3.1).
+    let (session, hb) = (
+        "group.consumer.session.timeout.ms",
+        "group.consumer.heartbeat.interval.ms",
+    );
+    let (ge, le) = ("greater than or equal to", "less than or equal to");
+    let rules = [
+        (min_session >= 1, keys[0], ge, "1"),
+        (min_hb >= 1, keys[2], ge, "1"),
+        (max_session >= min_session, keys[1], ge, keys[0]),
+        (max_hb >= min_hb, keys[3], ge, keys[2]),
+        (session_timeout_ms >= min_session, session, ge, keys[0]),
+        (session_timeout_ms <= max_session, session, le, keys[1]),
+        (heartbeat_interval_ms >= min_hb, hb, ge, keys[2]),
+        (heartbeat_interval_ms <= max_hb, hb, le, keys[3]),
         (
             heartbeat_interval_ms < session_timeout_ms,
-            "group.consumer.heartbeat.interval.ms",
+            hb,
             "less than",
-            "group.consumer.session.timeout.ms",
+            session,
         ),
     ];
     for (ok, key, relation, bound) in rules {
@@ -1190,7 +1175,10 @@ mod tests {
         // Below the default minimum: refused unless the minimum is lowered too.
         let err = group_config(&[("group.consumer.session.timeout.ms", "10000")]).unwrap_err();
         assert!(
-            err.contains("group.consumer.session.timeout.ms must be between"),
+            err.contains(
+                "group.consumer.session.timeout.ms must be greater than or equal to \
+                 group.consumer.min.session.timeout.ms"
+            ),
             "{err}"
         );
         assert_eq!(
@@ -1206,10 +1194,19 @@ mod tests {
             ("group.consumer.heartbeat.interval.ms", "6000"),
         ])
         .unwrap_err();
-        assert!(err.contains("must be less than"), "{err}");
+        assert!(
+            err.contains(
+                "group.consumer.heartbeat.interval.ms must be less than \
+                 group.consumer.session.timeout.ms"
+            ),
+            "{err}"
+        );
         let err = group_config(&[("group.consumer.max.session.timeout.ms", "1000")]).unwrap_err();
         assert!(
-            err.contains("group.consumer.max.session.timeout.ms must be greater"),
+            err.contains(
+                "group.consumer.max.session.timeout.ms must be greater than or equal to \
+                 group.consumer.min.session.timeout.ms"
+            ),
             "{err}"
         );
     }

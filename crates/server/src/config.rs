@@ -279,7 +279,7 @@ pub struct BrokerConfig {
     pub delete_topic_enable: bool,
     pub socket_request_max_bytes: usize,
     /// Broker-wide bound on request bytes read ahead of the requests being served
-    /// (`queued.max.request.bytes`; None = unbounded, Kafka's -1).
+    /// (`queued.max.request.bytes`; None = unbounded: zero or less, Kafka's default -1).
     pub queued_max_request_bytes: Option<usize>,
     pub offsets_topic_num_partitions: i32,
     pub cluster_id: Option<String>,
@@ -619,22 +619,13 @@ impl BrokerConfig {
                 "must be between 64 and 2147483647",
             ));
         }
+        // Kafka takes any value; zero or less means no bound (no memory pool).
         let queued: i64 = parse_num(
             &raw,
             "queued.max.request.bytes",
             DEFAULT_QUEUED_MAX_REQUEST_BYTES as i64,
         )?;
-        let queued_max_request_bytes = match queued {
-            -1 => None,
-            1..=0x7fff_ffff => Some(queued as usize),
-            _ => {
-                return Err(invalid(
-                    "queued.max.request.bytes",
-                    &queued.to_string(),
-                    "must be -1 (unbounded) or between 1 and 2147483647",
-                ))
-            }
-        };
+        let queued_max_request_bytes = usize::try_from(queued).ok().filter(|&n| n > 0);
         let offsets_topic_num_partitions: i32 =
             parse_num(&raw, "offsets.topic.num.partitions", 50)?;
         if offsets_topic_num_partitions < 1 {
@@ -811,9 +802,7 @@ mod tests {
             ("listeners", "FOO://:9093"),
             ("auto.create.topics.enable", "yes"),
             ("advertised.listeners", "PLAINTEXT://0.0.0.0:9092"),
-            ("queued.max.request.bytes", "0"),
-            ("queued.max.request.bytes", "-2"),
-            ("queued.max.request.bytes", "4294967296"),
+            ("queued.max.request.bytes", "many"),
         ] {
             let mut raw = RawConfig::default();
             raw.set(k, v, Source::Override);
@@ -835,8 +824,12 @@ mod tests {
                 .queued_max_request_bytes
         };
         assert_eq!(parse(None), Some(DEFAULT_QUEUED_MAX_REQUEST_BYTES));
-        assert_eq!(parse(Some("-1")), None);
         assert_eq!(parse(Some("1048576")), Some(1048576));
+        // As in Kafka 4.3.1 (checked: a broker with 0 starts), zero or less is no bound.
+        for unbounded in ["-1", "0", "-2"] {
+            assert_eq!(parse(Some(unbounded)), None, "{unbounded}");
+        }
+        assert_eq!(parse(Some("4294967296")), Some(4294967296));
     }
 
     #[test]
@@ -1011,7 +1004,7 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = {
             Long,
             "The number of request bytes read ahead of the requests being served, broker-wide, \
              before no more are read (each connection may always read the request it is to \
-             serve next); -1 for no bound.",
+             serve next); zero or less for no bound.",
         ),
         bdef(
             "socket.request.max.bytes",
