@@ -164,7 +164,6 @@ impl IndexFile {
 #[derive(Debug)]
 pub struct OffsetIndex {
     inner: IndexFile,
-    last_offset: i64,
     /// The last entry, kept in memory: a fetch at the log end (a consumer that is caught up)
     /// finds its start there without reading the file.
     last_entry: Option<OffsetPosition>,
@@ -175,7 +174,6 @@ impl OffsetIndex {
     pub fn create(path: PathBuf, base_offset: i64, max_index_size: u32) -> Result<Self> {
         Ok(Self {
             inner: IndexFile::create(path, base_offset, max_index_size, OFFSET_INDEX_ENTRY_SIZE)?,
-            last_offset: base_offset,
             last_entry: None,
         })
     }
@@ -185,13 +183,10 @@ impl OffsetIndex {
         let inner = IndexFile::open(path, base_offset, OFFSET_INDEX_ENTRY_SIZE)?;
         let mut index = Self {
             inner,
-            last_offset: base_offset,
             last_entry: None,
         };
         if index.inner.entries > 0 {
-            let last = index.entry(index.inner.entries - 1)?;
-            index.last_offset = last.offset;
-            index.last_entry = Some(last);
+            index.last_entry = Some(index.entry(index.inner.entries - 1)?);
             index.sanity_check(log_size)?;
         }
         Ok(index)
@@ -206,10 +201,11 @@ impl OffsetIndex {
             return Ok(());
         }
         // Kafka: the last offset must not be below the base offset.
-        if self.last_offset < self.inner.base_offset {
+        if self.last_offset() < self.inner.base_offset {
             return Err(corrupt(format!(
                 "last offset {} is below the base offset {}",
-                self.last_offset, self.inner.base_offset
+                self.last_offset(),
+                self.inner.base_offset
             )));
         }
         // A zero-filled tail (pre-allocated file left by a crash) shows as a last entry equal to
@@ -250,8 +246,9 @@ impl OffsetIndex {
     pub fn is_full(&self) -> bool {
         self.inner.entries >= self.inner.max_entries
     }
+    /// The last entry's offset, or the base offset when there is none.
     pub fn last_offset(&self) -> i64 {
-        self.last_offset
+        self.last_entry.map_or(self.inner.base_offset, |e| e.offset)
     }
     pub fn can_append_offset(&self, offset: i64) -> bool {
         relative(self.inner.base_offset, offset).is_some()
@@ -275,12 +272,12 @@ impl OffsetIndex {
                 reason: format!("append to a full index ({} entries)", self.inner.entries),
             });
         }
-        if self.inner.entries > 0 && offset <= self.last_offset {
+        if self.inner.entries > 0 && offset <= self.last_offset() {
             return Err(StorageError::CorruptIndex {
                 path: self.inner.path.to_path_buf(),
                 reason: format!(
                     "append of offset {offset} not above the last offset {}",
-                    self.last_offset
+                    self.last_offset()
                 ),
             });
         }
@@ -288,7 +285,6 @@ impl OffsetIndex {
         buf[..4].copy_from_slice(&rel.to_be_bytes());
         buf[4..].copy_from_slice(&position.to_be_bytes());
         self.inner.write_entry(&buf)?;
-        self.last_offset = offset;
         self.last_entry = Some(OffsetPosition { offset, position });
         Ok(())
     }
@@ -296,7 +292,6 @@ impl OffsetIndex {
     /// Forget all entries (the file keeps its size).
     pub fn reset(&mut self) {
         self.inner.entries = 0;
-        self.last_offset = self.inner.base_offset;
         self.last_entry = None;
     }
 
@@ -305,13 +300,11 @@ impl OffsetIndex {
         while self.inner.entries > 0 {
             let last = self.entry(self.inner.entries - 1)?;
             if last.offset < offset {
-                self.last_offset = last.offset;
                 self.last_entry = Some(last);
                 return Ok(());
             }
             self.inner.entries -= 1;
         }
-        self.last_offset = self.inner.base_offset;
         self.last_entry = None;
         Ok(())
     }
