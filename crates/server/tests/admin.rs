@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Client, DEADLINE};
+use common::{wait_until, Client};
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
@@ -21,7 +21,6 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use sluice_protocol::batch::testing::build_batch_with;
 use sluice_protocol::error::KafkaError;
-use std::time::Instant;
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
@@ -38,20 +37,6 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// Poll `check` until it holds, bounded by DEADLINE (no fixed sleeps: the condition decides).
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
 }
 
 use common::create_topic as create;

@@ -97,16 +97,7 @@ impl Client {
 
     /// Read one response frame; None if the broker closed the connection.
     pub async fn read_frame(&mut self) -> Option<Bytes> {
-        let read = async {
-            let mut len = [0u8; 4];
-            self.stream.read_exact(&mut len).await.ok()?;
-            let mut buf = vec![0u8; i32::from_be_bytes(len) as usize];
-            self.stream.read_exact(&mut buf).await.ok()?;
-            Some(Bytes::from(buf))
-        };
-        tokio::time::timeout(DEADLINE, read)
-            .await
-            .expect("response in time")
+        read_frame_from(&mut self.stream).await
     }
 
     pub fn decode(api: ApiKey, version: i16, mut frame: Bytes) -> (i32, ResponseKind) {
@@ -137,6 +128,34 @@ impl Client {
             tokio::time::timeout(DEADLINE, self.stream.read(&mut b)).await,
             Ok(Ok(0)) | Ok(Err(_))
         )
+    }
+}
+
+/// Read one size-prefixed frame from `rd` (bounded by DEADLINE); None if the stream ended.
+pub async fn read_frame_from<R: tokio::io::AsyncRead + Unpin>(rd: &mut R) -> Option<Bytes> {
+    let read = async {
+        let mut len = [0u8; 4];
+        rd.read_exact(&mut len).await.ok()?;
+        let mut buf = vec![0u8; i32::from_be_bytes(len) as usize];
+        rd.read_exact(&mut buf).await.ok()?;
+        Some(Bytes::from(buf))
+    };
+    tokio::time::timeout(DEADLINE, read)
+        .await
+        .expect("response in time")
+}
+
+/// Poll `check` until it holds, bounded by DEADLINE (no fixed sleeps: the condition decides).
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
 
