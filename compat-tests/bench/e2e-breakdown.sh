@@ -28,7 +28,6 @@ bench_setup
 trap bench_cleanup EXIT
 each_broker start_broker
 each_broker create_topic bench-e2e-breakdown 1
-JAVA_TOOL=(java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*")
 for broker in "${BROKERS[@]}"; do
   addr="$(addr_of "$broker")"
   pcap="$WORK/e2e-$broker.pcap"

@@ -14,6 +14,8 @@ WORK="$HERE/work"
 LIB="$COMPAT_DIR/java/work/lib"
 CLASSES="$WORK/classes"
 GOBENCH="$WORK/gobench"
+# Kafka's Java tools (and ours in CLASSES), as the benchmark runs them.
+JAVA_TOOL=(java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*:$CLASSES")
 # Kafka instance of kafka-ref/run.sh (state in kafka-ref/work/<instance>/) and Sluice's data dir.
 BENCH_INSTANCE="${BENCH_INSTANCE:-bench}"
 SLUICE_DATA="$WORK/sluice-data-$BENCH_INSTANCE"

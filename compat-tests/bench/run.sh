@@ -47,7 +47,6 @@ declare -A LOAD # load averages (1/5/15 min) at the start and the end
 # ------------------------------------------------------------------------------------------
 # Runs (each is called as FN BROKER ADDR ARGS... by `measure`, with BROKER_PID set)
 
-JAVA_TOOL=(java -Xmx1g -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$LIB/*:$CLASSES")
 
 # produce_run BROKER ADDR ROW TOPIC RECORDS THROUGHPUT [WARMUP]: Kafka's ProducerPerformance,
 # acks=all. With WARMUP, --warmup-records WARMUP and the latencies of its steady-state line (the
