@@ -12,6 +12,7 @@ use crate::topic_config::{self, BrokerLayers};
 use crate::topic_policy::{TopicPolicies, TopicPolicy};
 use crate::topics::{self, RegistryError, TopicMeta, TopicRegistry};
 use sluice_protocol::error::KafkaError;
+use sluice_storage::group_commit::FlushMethod;
 use sluice_storage::{
     CleanerConfig, CleanerPassSummary, LogCleaner, LogConfig, LogManager, MessageTimestampType,
     PartitionLog, ProducerStateConfig, StorageError, SystemTime, Time, TopicPartition,
@@ -161,6 +162,13 @@ impl Broker {
                 producer_id_expiration_ms: expiration_ms,
             },
         )?);
+        if let Some(v) = config.raw.get("sluice.log.flush.method") {
+            let method: FlushMethod = v.parse().map_err(|message| StartError::Config {
+                key: "sluice.log.flush.method".into(),
+                message,
+            })?;
+            logs.set_flush_method(method);
+        }
         let group_config = group_config(&config)?;
         let groups = GroupCoordinator::new(group_config, logs.clone(), time.clone());
         let consumer_groups = crate::coordinator::consumer_group::ConsumerGroupCoordinator::new(
@@ -1167,6 +1175,23 @@ mod tests {
         consumer_group_config(&config)
             .map(|c| (c.session_timeout_ms, c.heartbeat_interval_ms))
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_unknown_flush_method_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |method: &str| {
+            let mut raw = RawConfig::default();
+            raw.set("log.dirs", dir.path().to_str().unwrap(), Source::Override);
+            raw.set("sluice.log.flush.method", method, Source::Override);
+            Broker::open(BrokerConfig::from_raw(raw).unwrap()).map(|_| ())
+        };
+        let err = open("fsync").unwrap_err().to_string();
+        assert!(
+            err.contains("sluice.log.flush.method") && err.contains("syncfs, fdatasync"),
+            "{err}"
+        );
+        open("fdatasync").unwrap();
     }
 
     #[test]

@@ -312,6 +312,7 @@ const BROKER_KEYS: &[&str] = &[
     "cluster.id",
     "sluice.log.level",
     "sluice.max.decompressed.batch.bytes",
+    "sluice.log.flush.method",
     "max.incremental.fetch.session.cache.slots",
     "producer.id.expiration.ms",
     "group.min.session.timeout.ms",

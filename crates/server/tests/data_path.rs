@@ -644,11 +644,21 @@ async fn topic_compression_type_recompresses_on_append() {
 /// fsync-before-ack (flush.messages=1): produces pipelined on one connection — acks=all and
 /// acks=0 to two partitions, with a Metadata request in between — are answered in request
 /// order with consecutive offsets (the deferred replies wait for their group commit while the
-/// connection serves the next requests), and a fetch then reads every record.
+/// connection serves the next requests), and a fetch then reads every record; with either
+/// group-commit flush method.
 #[tokio::test]
 async fn fsync_mode_pipelined_produces_answer_in_order() {
+    pipelined_fsync_produces("syncfs").await;
+}
+
+#[tokio::test]
+async fn fsync_mode_pipelined_produces_answer_in_order_with_fdatasync() {
+    pipelined_fsync_produces("fdatasync").await;
+}
+
+async fn pipelined_fsync_produces(flush_method: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::start(dir.path(), &[]).await;
+    let server = common::start(dir.path(), &[("sluice.log.flush.method", flush_method)]).await;
     let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
     create(&mut c, "fs", 2, &[("flush.messages", "1")]).await;
     let now = now_ms();

@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod cleaner;
 pub mod config;
 pub mod error;
+pub mod group_commit;
 pub mod index;
 pub mod leader_epoch;
 pub mod log;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::Bytes;
 use sluice_protocol::batch::{self, BatchError, RecordBatch, HEADER_SIZE};
@@ -25,6 +25,7 @@ use sluice_protocol::records::{self, EndTxnMarker};
 use crate::checkpoint::sync_dir;
 use crate::config::{LogConfig, MessageTimestampType};
 use crate::error::{IoContext, Result, StorageError};
+use crate::group_commit::{FlushMethod, GroupCommit, SyncDone};
 use crate::index::NO_TIMESTAMP;
 use crate::leader_epoch::LeaderEpochFileCache;
 use crate::producer_state::{
@@ -190,6 +191,10 @@ pub struct LogSnapshot {
 }
 
 impl LogSnapshot {
+    /// The active segment's `.log` file (any file of the log's file system, for `syncfs`).
+    pub(crate) fn active_log_file(&self) -> &std::fs::File {
+        &self.active.log
+    }
     /// Set the high watermark and the last stable offset that goes with it.
     fn set_high_watermark(&mut self, hw: i64) {
         self.high_watermark = hw;
@@ -280,11 +285,12 @@ enum AppendOrigin {
     Coordinator { transaction_version: i16 },
 }
 
-struct SyncState {
-    /// Every offset below this is on disk (log data fsynced).
-    synced: i64,
-    /// An fsync is running.
-    in_flight: bool,
+/// What the logs of a LogManager share.
+pub(crate) struct LogDeps {
+    pub listener: ListenerSlot,
+    pub producer_id_expiration_ms: ExpirationSlot,
+    /// The committer of the log's dir (fsync-before-ack mode).
+    pub group_commit: Arc<GroupCommit>,
 }
 
 /// One partition's log.
@@ -295,8 +301,14 @@ pub struct PartitionLog {
     time: Arc<dyn Time>,
     writer: Mutex<WriterState>,
     snapshot: RwLock<Arc<LogSnapshot>>,
-    sync: Mutex<SyncState>,
-    sync_cv: Condvar,
+    /// Every offset below this is on disk (log data fsynced).
+    synced: AtomicI64,
+    /// Bumped by every truncation (under this lock, with `synced` lowered): a group-commit
+    /// round that began before one must not raise `synced` over the truncated end.
+    truncations: Mutex<u64>,
+    group_commit: Arc<GroupCommit>,
+    /// The device of the log's dir (one `syncfs` per device in a group-commit round).
+    device: u64,
     flush_lock: Mutex<()>,
     /// Everything below is flushed, indexes included (persisted in the checkpoint file).
     recovery_point: AtomicI64,
@@ -332,28 +344,40 @@ impl PartitionLog {
         time: Arc<dyn Time>,
         params: LoadParams,
     ) -> Result<Self> {
-        Self::open_with_listener(
+        let group_commit = Arc::new(GroupCommit::new(
+            dir.parent().unwrap_or(&dir),
+            FlushMethod::default(),
+        ));
+        Self::open_with_deps(
             dir,
             tp,
             config,
             time,
             params,
-            Arc::new(RwLock::new(None)),
-            Arc::new(AtomicI64::new(DEFAULT_PRODUCER_ID_EXPIRATION_MS)),
+            LogDeps {
+                listener: Arc::new(RwLock::new(None)),
+                producer_id_expiration_ms: Arc::new(AtomicI64::new(
+                    DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+                )),
+                group_commit,
+            },
         )
     }
 
-    pub(crate) fn open_with_listener(
+    pub(crate) fn open_with_deps(
         dir: PathBuf,
         tp: TopicPartition,
         config: LogConfig,
         time: Arc<dyn Time>,
         params: LoadParams,
-        listener: ListenerSlot,
-        producer_id_expiration_ms: ExpirationSlot,
+        deps: LogDeps,
     ) -> Result<Self> {
         config.validate()?;
         fs::create_dir_all(&dir).at(&dir)?;
+        let device = {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(&dir).at(&dir)?.dev()
+        };
         let now = time.milliseconds();
         complete_interrupted_swaps(&dir)?;
         let bases = scan_dir(&dir)?;
@@ -428,7 +452,7 @@ impl PartitionLog {
             &mut segments,
             log_end_offset,
             now,
-            producer_id_expiration_ms.load(Ordering::Relaxed),
+            deps.producer_id_expiration_ms.load(Ordering::Relaxed),
             &rebuild_txn,
         )?;
         if !recovered.is_empty() {
@@ -470,17 +494,16 @@ impl PartitionLog {
                 producers,
             }),
             snapshot: RwLock::new(Arc::new(snapshot)),
-            sync: Mutex::new(SyncState {
-                synced: log_end_offset,
-                in_flight: false,
-            }),
-            sync_cv: Condvar::new(),
+            synced: AtomicI64::new(log_end_offset),
+            truncations: Mutex::new(0),
+            group_commit: deps.group_commit,
+            device,
             flush_lock: Mutex::new(()),
             recovery_point: AtomicI64::new(log_end_offset),
             last_flush_ms: AtomicI64::new(now),
             offline: AtomicBool::new(false),
-            listener,
-            producer_id_expiration_ms,
+            listener: deps.listener,
+            producer_id_expiration_ms: deps.producer_id_expiration_ms,
             pending_deletions: Mutex::new(Vec::new()),
             leader_epochs: Mutex::new(leader_epochs),
         })
@@ -983,9 +1006,7 @@ impl PartitionLog {
     }
 
     fn mark_synced(&self, offset: i64) {
-        let mut s = lock(&self.sync);
-        s.synced = s.synced.max(offset);
-        self.sync_cv.notify_all();
+        self.synced.fetch_max(offset, Ordering::SeqCst);
     }
 
     /// Publish a new snapshot from the writer state: segments, offsets, the high watermark and
@@ -1001,11 +1022,10 @@ impl PartitionLog {
                 lso: s.last_stable_offset,
             };
         }
-        // Lock order: the sync mutex is never taken while the snapshot lock is held (sync_to
-        // reads the snapshot while holding the sync mutex). Reading `synced` first is safe:
-        // a syncer raises the published hw itself before moving `synced`, and the hw here is
-        // never lowered below the published one.
-        let synced = lock(&self.sync).synced;
+        // Reading `synced` before taking the snapshot lock is safe: a syncer raises the
+        // published hw itself before moving `synced`, and the hw here is never lowered below
+        // the published one.
+        let synced = self.synced.load(Ordering::SeqCst);
         let mut slot = write_lock(&self.snapshot);
         let old_hw = slot.high_watermark;
         let old_lso = slot.last_stable_offset;
@@ -1076,59 +1096,131 @@ impl PartitionLog {
         snap.segments_from(offset).cloned().collect()
     }
 
-    /// Block until every offset <= `offset` is on disk (fdatasync of the `.log` files), with
-    /// group commit: if an fsync is running, wait for it; if it did not cover `offset`, the
-    /// next waiter to get here runs one fsync covering everything appended so far, for all.
-    /// In fsync-before-ack mode the high watermark moves only here (and in `flush`).
-    /// Blocks the calling thread: call it from a blocking-capable thread.
-    pub fn sync_to(&self, offset: i64) -> Result<()> {
-        let mut st = lock(&self.sync);
-        loop {
-            if offset < st.synced {
-                return Ok(());
+    /// Block until every offset <= `offset` is on disk, through the log dir's group commit
+    /// ([`GroupCommit`]): the request joins the next round, which covers every log with
+    /// requests waiting. In fsync-before-ack mode the high watermark moves only here (and in
+    /// `flush`). Blocks the calling thread: call it from a blocking-capable thread.
+    pub fn sync_to(self: &Arc<Self>, offset: i64) -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.group_commit.submit(
+            vec![(self.clone(), offset)],
+            Box::new(move |results| {
+                let _ = tx.send(results);
+            }),
+        );
+        match rx.recv().ok().and_then(|mut r| r.pop()) {
+            Some(result) => result,
+            None => Err(self.offline_error()),
+        }
+    }
+
+    /// Make every `(log, offset)` durable (all offsets <= `offset`) without blocking: the
+    /// requests join their log dirs' group commits, and `done` gets one result per item, in
+    /// order, once all are settled (on a committer thread, or at once).
+    pub fn sync_many(items: Vec<(Arc<PartitionLog>, i64)>, done: SyncDone) {
+        let Some(first) = items.first() else {
+            return done(Vec::new());
+        };
+        let committer = first.0.group_commit.clone();
+        if items
+            .iter()
+            .all(|(log, _)| Arc::ptr_eq(&log.group_commit, &committer))
+        {
+            return committer.submit(items, done);
+        }
+        // Logs in several dirs: one request per committer, joined.
+        struct Join {
+            results: Vec<Option<Result<()>>>,
+            left: usize,
+            done: Option<SyncDone>,
+        }
+        let mut parts: Vec<(Arc<GroupCommit>, Vec<usize>)> = Vec::new();
+        for (i, (log, _)) in items.iter().enumerate() {
+            match parts
+                .iter_mut()
+                .find(|(c, _)| Arc::ptr_eq(c, &log.group_commit))
+            {
+                Some((_, idx)) => idx.push(i),
+                None => parts.push((log.group_commit.clone(), vec![i])),
             }
-            if self.is_offline() {
-                return Err(StorageError::LogOffline {
-                    dir: self.dir.clone(),
-                });
-            }
-            if st.in_flight {
-                st = self.sync_cv.wait(st).unwrap_or_else(|e| e.into_inner());
-                continue;
-            }
-            let snap = self.snapshot();
-            if offset >= snap.log_end_offset {
-                return Err(StorageError::SyncBeyondLogEnd {
-                    tp: self.tp.clone(),
-                    offset,
-                    log_end_offset: snap.log_end_offset,
-                });
-            }
-            let from = st.synced;
-            st.in_flight = true;
-            drop(st);
-            let target = snap.log_end_offset;
-            let res = Self::views_from(&snap, from)
-                .iter()
-                .try_for_each(|v| v.log.sync_data().at(&v.log_path));
-            let raised = match &res {
-                Ok(()) => self.raise_hw(target),
-                Err(_) => None,
-            };
-            st = lock(&self.sync);
-            st.in_flight = false;
-            if res.is_ok() {
-                st.synced = st.synced.max(target);
-            }
-            self.sync_cv.notify_all();
-            drop(st);
-            if let Err(e) = res {
-                return self.fail(e);
-            }
-            if let Some(hw) = raised {
-                self.notify(hw);
-            }
-            st = lock(&self.sync);
+        }
+        let join = Arc::new(Mutex::new(Join {
+            results: items.iter().map(|_| None).collect(),
+            left: parts.len(),
+            done: Some(done),
+        }));
+        for (committer, idx) in parts {
+            let part = idx.iter().map(|&i| items[i].clone()).collect();
+            let join = join.clone();
+            committer.submit(
+                part,
+                Box::new(move |results| {
+                    let mut j = lock(&join);
+                    for (i, r) in idx.into_iter().zip(results) {
+                        j.results[i] = Some(r);
+                    }
+                    j.left -= 1;
+                    if j.left == 0 {
+                        let results = j.results.drain(..).map(|r| r.unwrap_or(Ok(()))).collect();
+                        let done = j.done.take();
+                        drop(j);
+                        if let Some(done) = done {
+                            done(results);
+                        }
+                    }
+                }),
+            );
+        }
+    }
+
+    /// Every offset below this is on disk.
+    pub(crate) fn synced_offset(&self) -> i64 {
+        self.synced.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn device(&self) -> u64 {
+        self.device
+    }
+
+    pub(crate) fn offline_error(&self) -> StorageError {
+        StorageError::LogOffline {
+            dir: self.dir.clone(),
+        }
+    }
+
+    /// fdatasync the `.log` files that may hold offsets from `from` on (a group-commit round
+    /// without syncfs); an error takes the log offline.
+    pub(crate) fn sync_segments(&self, snap: &LogSnapshot, from: i64) -> Result<()> {
+        let res = Self::views_from(snap, from)
+            .iter()
+            .try_for_each(|v| v.log.sync_data().at(&v.log_path));
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Where a group-commit round starts: the truncation count (for
+    /// [`complete_sync`](Self::complete_sync)), the snapshot to make durable, and the offset
+    /// below which the log is durable already.
+    pub(crate) fn sync_start(&self) -> (u64, Arc<LogSnapshot>, i64) {
+        let truncations = *lock(&self.truncations);
+        (truncations, self.snapshot(), self.synced_offset())
+    }
+
+    /// A group-commit round that started at `truncations` made everything below `durable`
+    /// durable: raise the high watermark first, then `synced` (so that a waiter that sees
+    /// `synced` finds the hw past its offset) — unless the log was truncated meanwhile.
+    pub(crate) fn complete_sync(&self, truncations: u64, durable: i64) {
+        let t = lock(&self.truncations);
+        if *t != truncations {
+            return;
+        }
+        let raised = self.raise_hw(durable);
+        self.mark_synced(durable);
+        drop(t);
+        if let Some(hw) = raised {
+            self.notify(hw);
         }
     }
 
@@ -1496,8 +1588,9 @@ impl PartitionLog {
         w.log_start_offset = offset;
         self.recovery_point.store(offset, Ordering::SeqCst);
         {
-            let mut s = lock(&self.sync);
-            s.synced = offset;
+            let mut t = lock(&self.truncations);
+            *t += 1;
+            self.synced.store(offset, Ordering::SeqCst);
         }
         // Force the hw to the new end even in fsync mode.
         {
@@ -1512,9 +1605,10 @@ impl PartitionLog {
 
     fn lower_durability_marks(&self, end: i64) {
         self.recovery_point.fetch_min(end, Ordering::SeqCst);
-        let mut s = lock(&self.sync);
-        s.synced = s.synced.min(end);
-        drop(s);
+        let mut t = lock(&self.truncations);
+        *t += 1;
+        self.synced.fetch_min(end, Ordering::SeqCst);
+        drop(t);
         let mut slot = write_lock(&self.snapshot);
         if slot.high_watermark > end {
             let mut s = (**slot).clone();

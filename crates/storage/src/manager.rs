@@ -13,8 +13,9 @@ use crate::checkpoint::{
 };
 use crate::config::LogConfig;
 use crate::error::{IoContext, Result, StorageError};
+use crate::group_commit::{FlushMethod, GroupCommit};
 use crate::log::{
-    lock, ExpirationSlot, HighWatermarkListener, ListenerSlot, LoadParams, PartitionLog,
+    lock, ExpirationSlot, HighWatermarkListener, ListenerSlot, LoadParams, LogDeps, PartitionLog,
 };
 use crate::producer_state::DEFAULT_PRODUCER_ID_EXPIRATION_MS;
 use crate::time::Time;
@@ -70,6 +71,8 @@ pub struct LogManager {
     admin: Mutex<()>,
     listener: ListenerSlot,
     producer_id_expiration_ms: ExpirationSlot,
+    /// One committer per log dir, in `log_dirs` order (fsync-before-ack mode).
+    group_commits: Vec<Arc<GroupCommit>>,
     delete_counter: AtomicU64,
     /// Serializes checkpoint writers (they share the files' `.tmp` names).
     checkpoint_lock: Mutex<()>,
@@ -120,9 +123,13 @@ impl LogManager {
             return Err(StorageError::InvalidConfig("no log dirs".into()));
         }
         let listener: ListenerSlot = Arc::new(RwLock::new(None));
+        let group_commits: Vec<Arc<GroupCommit>> = log_dirs
+            .iter()
+            .map(|d| Arc::new(GroupCommit::new(d, FlushMethod::default())))
+            .collect();
         let mut logs = HashMap::new();
         let mut cleaner_checkpoints = HashMap::new();
-        for dir in &log_dirs {
+        for (dir, group_commit) in log_dirs.iter().zip(&group_commits) {
             fs::create_dir_all(dir).at(dir)?;
             cleaner_checkpoints.extend(
                 OffsetCheckpointFile::new(dir.join(CLEANER_OFFSET_CHECKPOINT_FILE)).read()?,
@@ -169,14 +176,17 @@ impl LogManager {
                     recovery_point: rps.get(&tp).copied().unwrap_or(0),
                     log_start_offset: starts.get(&tp).copied().unwrap_or(0),
                 };
-                let log = PartitionLog::open_with_listener(
+                let log = PartitionLog::open_with_deps(
                     path,
                     tp.clone(),
                     default_config.clone(),
                     time.clone(),
                     params,
-                    listener.clone(),
-                    expiration.clone(),
+                    LogDeps {
+                        listener: listener.clone(),
+                        producer_id_expiration_ms: expiration.clone(),
+                        group_commit: group_commit.clone(),
+                    },
                 )?;
                 log.maybe_assign_epoch_start_offset(LEADER_EPOCH)?;
                 logs.insert(tp, Arc::new(log));
@@ -197,6 +207,7 @@ impl LogManager {
             admin: Mutex::new(()),
             listener,
             producer_id_expiration_ms: expiration,
+            group_commits,
             delete_counter: AtomicU64::new(0),
             checkpoint_lock: Mutex::new(()),
             cleaner_checkpoints: Mutex::new(cleaner_checkpoints),
@@ -291,16 +302,19 @@ impl LogManager {
             return Ok(log);
         }
         let config = config.unwrap_or_else(|| self.default_config.clone());
-        let dir = self.pick_log_dir();
+        let (dir, group_commit) = self.pick_log_dir();
         let path = dir.join(tp.dir_name());
-        let log = Arc::new(PartitionLog::open_with_listener(
+        let log = Arc::new(PartitionLog::open_with_deps(
             path,
             tp.clone(),
             config,
             self.time.clone(),
             LoadParams::after_crash(),
-            self.listener.clone(),
-            self.producer_id_expiration_ms.clone(),
+            LogDeps {
+                listener: self.listener.clone(),
+                producer_id_expiration_ms: self.producer_id_expiration_ms.clone(),
+                group_commit,
+            },
         )?);
         log.maybe_assign_epoch_start_offset(LEADER_EPOCH)?;
         sync_dir(&dir)?;
@@ -311,18 +325,30 @@ impl LogManager {
         Ok(log)
     }
 
-    fn pick_log_dir(&self) -> PathBuf {
+    /// The log dir with the fewest logs, and its committer.
+    fn pick_log_dir(&self) -> (PathBuf, Arc<GroupCommit>) {
         let logs = self.logs.read().unwrap_or_else(|e| e.into_inner());
         let count = |d: &Path| {
             logs.values()
                 .filter(|l| l.dir().parent() == Some(d))
                 .count()
         };
-        self.log_dirs
-            .iter()
-            .min_by_key(|d| count(d))
-            .cloned()
-            .unwrap_or_default()
+        let i = (0..self.log_dirs.len())
+            .min_by_key(|&i| count(&self.log_dirs[i]))
+            .unwrap_or(0);
+        (self.log_dirs[i].clone(), self.group_commits[i].clone())
+    }
+
+    /// Group-commit rounds run so far, over all log dirs.
+    pub fn group_commit_rounds(&self) -> u64 {
+        self.group_commits.iter().map(|c| c.rounds()).sum()
+    }
+
+    /// How group-commit rounds make data durable (broker setting `sluice.log.flush.method`).
+    pub fn set_flush_method(&self, method: FlushMethod) {
+        for c in &self.group_commits {
+            c.set_method(method);
+        }
     }
 
     /// Delete a partition: drop it from the manager, rename its directory to

@@ -406,7 +406,7 @@ fn fsync_mode_lso_waits_for_the_marker_to_be_durable() {
         fsync_before_ack: true,
         ..LogConfig::default()
     };
-    let log = open(dir.path(), config, clock(), clean());
+    let log = std::sync::Arc::new(open(dir.path(), config, clock(), clean()));
     let (a0, last) = append(&log, txn_batch(1, 0, 2));
     assert_eq!(
         log.high_watermark(),

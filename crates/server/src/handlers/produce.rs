@@ -197,26 +197,29 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
         }
         return Reply::Response(ResponseKind::Produce(resp));
     }
-    // fsync-before-ack: the reply waits for the group commit covering each append (even with
-    // acks=0 the high watermark only moves once synced). The partitions' fsyncs run at once,
-    // and the reply is deferred: the connection serves the next pipelined produce meanwhile,
-    // whose appends the next fsync then covers too (group commit across requests).
-    let syncs: Vec<_> = to_sync
+    // fsync-before-ack: the reply waits for the group-commit round covering each append (even
+    // with acks=0 the high watermark only moves once synced); one round covers every partition
+    // of this request and of whatever else waits with it. The reply is deferred: the
+    // connection serves the next pipelined produce meanwhile, whose appends the next round
+    // then covers too.
+    let (places, items): (Vec<_>, Vec<_>) = to_sync
         .into_iter()
-        .map(|(ti, pi, log, last_offset)| {
-            (
-                ti,
-                pi,
-                tokio::task::spawn_blocking(move || log.sync_to(last_offset)),
-            )
-        })
-        .collect();
+        .map(|(ti, pi, log, last_offset)| ((ti, pi), (log, last_offset)))
+        .unzip();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    PartitionLog::sync_many(
+        items,
+        Box::new(move |results| {
+            let _ = tx.send(results);
+        }),
+    );
     Reply::Deferred(Box::pin(async move {
-        for (ti, pi, sync) in syncs {
-            let failed = match sync.await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(e) => Some(e.to_string()),
+        let results = rx.await.unwrap_or_default();
+        for (i, (ti, pi)) in places.into_iter().enumerate() {
+            let failed = match results.get(i) {
+                Some(Ok(())) => None,
+                Some(Err(e)) => Some(e.to_string()),
+                None => Some("the group commit ended without an answer".to_string()),
             };
             if let Some(msg) = failed {
                 tracing::error!(error = %msg, "fsync before ack failed");
