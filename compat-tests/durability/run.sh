@@ -161,7 +161,8 @@ make_input() {
   mv "$INPUT.tmp" "$INPUT"
 }
 
-# sc_restart_clean ADDR: 50k keyed records (kcat, idempotent, acks=all) into 2 partitions; clean stop
+# sc_restart_clean ADDR: 50k keyed records (kcat, idempotent, acks=all) into 2 partitions of a
+# flush.messages=1 topic (fsync before every acknowledgement: Sluice's group commit); clean stop
 # (SIGTERM); start on the same log dir; everything is read back, the end offsets are the same,
 # new records continue at the old end offsets; after a second clean stop every segment file
 # passes DumpLogSegments' sanity checks.
@@ -176,7 +177,9 @@ restart_after() {
   t="$(topic "restart-$how")"
   make_input
   broker_start "$b" fresh
-  kafka_topics "$b" --create --topic "$t" --partitions 2 --replication-factor 1 >&2
+  local fsync=()
+  [[ $how == term ]] && fsync=(--config flush.messages=1)
+  kafka_topics "$b" --create --topic "$t" --partitions 2 --replication-factor 1 "${fsync[@]}" >&2
   # Idempotent: a retried batch (e.g. while the new topic's leader is being set up) can neither
   # duplicate nor reorder records, so the transcript is deterministic.
   kcat -P -b "$b" "${KCAT_OPTS[@]}" -t "$t" -K: -X acks=all -X enable.idempotence=true -l "$INPUT"
