@@ -155,7 +155,9 @@ each_broker() {
 # Measured rows: both brokers run at once and each row is measured on one right after the
 # other, the order alternating from row to row, so that both see the same machine load.
 
+# BENCH_FIRST=kafka starts the alternation with the other broker (to check what the order does).
 ROW_NO=0
+if [[ ${BENCH_FIRST:-} == kafka ]]; then ROW_NO=1; fi
 # measure FN ARGS...: FN BROKER ADDR ARGS... on each broker (BROKER_PID set), order alternating.
 measure() {
   local fn=$1 order=("${BROKERS[@]}") i b

@@ -21,7 +21,8 @@
 # (600000), BENCH_LATENCY_RATE (20000), BENCH_E2E_RECORDS (20000), BENCH_FSYNC_RECORDS
 # (BENCH_RECORDS), BENCH_STARTUP_RUNS (3), BENCH_IPERF_SECONDS (10), BENCH_FIO_SIZE (2G),
 # BENCH_SLUICE_PORT (25392; +2 for the startup row), BENCH_KAFKA_PORT (19392, controller +1;
-# +2/+3 for the startup row, +4 for iperf3), BENCH_ONLY ("sluice kafka"), SLUICE_BIN.
+# +2/+3 for the startup row, +4 for iperf3), BENCH_ONLY ("sluice kafka"), BENCH_FIRST (sluice;
+# kafka swaps the order of every row), SLUICE_BIN.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export SUITE=bench
