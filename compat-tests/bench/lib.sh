@@ -156,8 +156,12 @@ each_broker() {
 # other, the order alternating from row to row, so that both see the same machine load.
 
 # BENCH_FIRST=kafka starts the alternation with the other broker (to check what the order does).
-ROW_NO=0
-if [[ ${BENCH_FIRST:-} == kafka ]]; then ROW_NO=1; fi
+BENCH_FIRST="${BENCH_FIRST:-sluice}"
+case "$BENCH_FIRST" in
+  sluice) ROW_NO=0 ;;
+  kafka) ROW_NO=1 ;;
+  *) die "BENCH_FIRST must be sluice or kafka, not '$BENCH_FIRST'" ;;
+esac
 # measure FN ARGS...: FN BROKER ADDR ARGS... on each broker (BROKER_PID set), order alternating.
 measure() {
   local fn=$1 order=("${BROKERS[@]}") i b

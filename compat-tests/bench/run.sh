@@ -308,6 +308,7 @@ table="$WORK/results-$(date +%Y%m%d-%H%M%S).txt"
   echo "records per run: $RECORDS x $SIZE B (fixed-rate row: $LAT_RECORDS at $LAT_RATE/s; end-to-end: $E2E_RECORDS; fsync: $FSYNC_RECORDS);" \
     "$(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
   echo "load average: ${LOAD[start]:-?} at start, ${LOAD[end]:-?} at end (both brokers up, rows interleaved)"
+  echo "order: $BENCH_FIRST first in the first row, alternating from row to row (BENCH_FIRST)"
   printf '%-34s %-12s %14s %14s %12s\n' "run" "metric" "sluice" "kafka" "sluice/kafka"
   for row in "${ROWS[@]}"; do
     for metric in "${METRICS[@]}"; do
