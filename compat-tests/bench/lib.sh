@@ -162,10 +162,17 @@ case "$BENCH_FIRST" in
   kafka) ROW_NO=1 ;;
   *) die "BENCH_FIRST must be sluice or kafka, not '$BENCH_FIRST'" ;;
 esac
-# measure FN ARGS...: FN BROKER ADDR ARGS... on each broker (BROKER_PID set), order alternating.
+# measure FN ROW ARGS...: FN BROKER ADDR ROW ARGS... on each broker (BROKER_PID set), order
+# alternating; ROW (the row's name in the table) is noted in ROWS, in the order rows first ran.
+ROWS=()
+declare -A ROW_SEEN
 measure() {
   local fn=$1 order=("${BROKERS[@]}") i b
   shift
+  if [[ -z ${ROW_SEEN[$1]:-} ]]; then
+    ROW_SEEN[$1]=1
+    ROWS+=("$1")
+  fi
   if ((ROW_NO % 2 == 1)); then
     order=()
     for ((i = ${#BROKERS[@]} - 1; i >= 0; i--)); do order+=("${BROKERS[$i]}"); done
@@ -175,6 +182,27 @@ measure() {
     "$fn" "$b" "$(addr_of "$b")" "$@"
   done
   ROW_NO=$((ROW_NO + 1))
+}
+
+# first_in_next_row: the broker the next `measure` call runs first.
+first_in_next_row() {
+  if ((ROW_NO % 2 == 1)); then echo "${BROKERS[${#BROKERS[@]} - 1]}"; else echo "${BROKERS[0]}"; fi
+}
+
+# both_orders FN ROW TOPIC TOPIC2 ARGS...: the row twice, as two consecutive `measure` calls (so
+# the brokers run A, B, B, A), named "ROW (X first)" after the broker that ran first; the first
+# into TOPIC, the second into TOPIC2 (both created by the caller). With one broker, once into
+# TOPIC, named ROW. For the rows that write into the page cache: on this VM the broker that
+# writes first can get cheaper pages (docs/performance.md, "The order of the two brokers").
+both_orders() {
+  local fn=$1 row=$2 topic=$3 topic2=$4
+  shift 4
+  if ((${#BROKERS[@]} == 1)); then
+    measure "$fn" "$row" "$topic" "$@"
+    return
+  fi
+  measure "$fn" "$row ($(first_in_next_row) first)" "$topic" "$@"
+  measure "$fn" "$row ($(first_in_next_row) first)" "$topic2" "$@"
 }
 
 declare -A R # R[broker|row|metric] = value

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throughput/latency benchmark: Sluice (release build) against the reference Apache Kafka 4.3.1
 # (JVM, -Xmx1g), both running side by side on this machine; every row is measured on one broker
-# right after the other (order alternating from row to row) so that both meet the same load.
+# right after the other (order alternating from row to row) so that both meet the same load; the
+# unthrottled produce rows and the fsync row run twice, once in each order (A, B, then B, A),
+# because on this VM the order moves them (docs/performance.md).
 #
 #   bash compat-tests/bench/run.sh                        5M records per run (issue 7's workload)
 #   BENCH_RECORDS=200000 bash compat-tests/bench/run.sh   a quick run
@@ -22,7 +24,7 @@
 # (BENCH_RECORDS), BENCH_STARTUP_RUNS (3), BENCH_IPERF_SECONDS (10), BENCH_FIO_SIZE (2G),
 # BENCH_SLUICE_PORT (25392; +2 for the startup row), BENCH_KAFKA_PORT (19392, controller +1;
 # +2/+3 for the startup row, +4 for iperf3), BENCH_ONLY ("sluice kafka"), BENCH_FIRST (sluice;
-# kafka swaps the order of every row), SLUICE_BIN.
+# kafka swaps the order of every row: the broker measured first in the first row), SLUICE_BIN.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export SUITE=bench
@@ -225,7 +227,8 @@ physical_limits() {
 
 # ------------------------------------------------------------------------------------------
 # The sequence. Topics are created before and deleted after the rows that use them, so that
-# both brokers together hold at most about 2 x RECORDS x SIZE bytes (one topic each).
+# both brokers together hold at most about 4 x RECORDS x SIZE bytes (two topics each, while an
+# unthrottled produce row runs in its second order).
 
 LOAD[start]="$(cut -d' ' -f1-3 /proc/loadavg)"
 log "disk space free for ${WORK#"$COMPAT_DIR/"}: $(df -h --output=avail "$WORK" | tail -1 | tr -d ' ')"
@@ -233,13 +236,17 @@ each_broker start_broker
 log "=== $RECORDS records of $SIZE bytes per run; brokers: ${BROKERS[*]}"
 
 each_broker create_topic bench-1p 1
-measure produce_run "produce 1p" bench-1p "$RECORDS" -1
+each_broker create_topic bench-1p-2 1
+both_orders produce_run "produce 1p" bench-1p bench-1p-2 "$RECORDS" -1
+each_broker delete_topic bench-1p-2
 each_broker warm_topic bench-1p
 measure consume_run "consume 1p (assign)" bench-1p
 each_broker delete_topic bench-1p
 
 each_broker create_topic bench-8p 8
-measure produce_run "produce 8p" bench-8p "$RECORDS" -1
+each_broker create_topic bench-8p-2 8
+both_orders produce_run "produce 8p" bench-8p bench-8p-2 "$RECORDS" -1
+each_broker delete_topic bench-8p-2
 each_broker warm_topic bench-8p
 measure consume_run "consume 8p (assign)" bench-8p
 each_broker warm_topic bench-8p
@@ -259,7 +266,9 @@ measure e2e_run "end-to-end latency" bench-e2e-1p
 each_broker delete_topic bench-e2e-1p
 
 each_broker create_topic bench-fsync-8p 8 --config flush.messages=1
-measure produce_run "produce 8p fsync" bench-fsync-8p "$FSYNC_RECORDS" -1
+each_broker create_topic bench-fsync-8p-2 8 --config flush.messages=1
+both_orders produce_run "produce 8p fsync" bench-fsync-8p bench-fsync-8p-2 "$FSYNC_RECORDS" -1
+each_broker delete_topic bench-fsync-8p-2
 each_broker delete_topic bench-fsync-8p
 
 for ((rep = 1; rep <= STARTUP_RUNS; rep++)); do
@@ -280,9 +289,22 @@ physical_limits
 # ------------------------------------------------------------------------------------------
 # Table
 
-ROWS=("produce 1p" "consume 1p (assign)" "produce 8p" "consume 8p (assign)" "consume 8p (ConsumerPerformance)"
-  "consume 8p (franz-go)" "produce 8p @${LAT_RATE}/s" "produce 8p @${LAT_RATE}/s (franz-go)" "end-to-end latency" "produce 8p fsync" "startup ms" "broker")
+ROWS+=("broker") # ROWS: every measured row, in the order they first ran (lib.sh, measure)
 METRICS=(records/s MB/s "avg ms" "p50 ms" "p99 ms" "p99.9 ms" "median ms" "broker CPU s" "client CPU s" "peak RSS MB" "VmHWM MB")
+# rows_of BASE: the rows measured as BASE: BASE itself, or "BASE (X first)" (both_orders).
+rows_of() {
+  local row
+  for row in "${ROWS[@]}"; do
+    if [[ $row == "$1" || $row == "$1 ("*" first)" ]]; then echo "$row"; fi
+  done
+}
+# mean BROKER METRIC ROW...: the mean of the broker's METRIC over the rows that have a number.
+mean() {
+  local b=$1 m=$2 row vals=()
+  shift 2
+  for row in "$@"; do vals+=("${R[$b|$row|$m]:-}"); done
+  awk 'BEGIN { for (i = 1; i < ARGC; i++) if (ARGV[i] ~ /^[0-9.]+$/) { s += ARGV[i]; n++ } if (n) printf "%.1f", s / n }' "${vals[@]}"
+}
 # best BROKER KIND: the highest MB/s of the broker's rows whose name starts with KIND (produce
 # rows at a fixed rate excluded).
 best() {
@@ -320,8 +342,27 @@ table="$WORK/results-$(date +%Y%m%d-%H%M%S).txt"
   done
   echo "(ratio > 1: Sluice higher. For records/s and MB/s higher is better; for latency, startup, CPU and RSS lower is better.)"
   echo "startup ms, each run: sluice${STARTUP_MS[sluice]:- -}; kafka${STARTUP_MS[kafka]:- -} (Kafka: its java command on freshly formatted storage)"
+  # The rows run in both orders (both_orders): the ratio in each order, and of the means.
+  for base in "produce 1p" "produce 8p" "produce 8p fsync"; do
+    mapfile -t rs < <(rows_of "$base")
+    ((${#rs[@]} > 1)) || continue
+    line=""
+    for row in "${rs[@]}"; do
+      line+="$(ratio "${R[sluice|$row|records/s]:-}" "${R[kafka|$row|records/s]:-}") ${row#"$base "}, "
+    done
+    echo "$base, sluice/kafka records/s: $line$(ratio "$(mean sluice records/s "${rs[@]}")" "$(mean kafka records/s "${rs[@]}")") of the means of both orders"
+  done
   for broker in "${BROKERS[@]}"; do
-    echo "$broker produce 8p fsync / produce 8p (page cache), records/s: $(ratio "${R[$broker|produce 8p fsync|records/s]:-}" "${R[$broker|produce 8p|records/s]:-}")"
+    mapfile -t fs < <(rows_of "produce 8p fsync")
+    mapfile -t ps < <(rows_of "produce 8p")
+    line=""
+    if ((${#fs[@]} > 1)); then
+      for row in "${fs[@]}"; do
+        who="${row#"produce 8p fsync ("}"
+        line+="$(ratio "${R[$broker|$row|records/s]:-}" "${R[$broker|produce 8p (${who}|records/s]:-}") (${who%)} in both), "
+      done
+    fi
+    echo "$broker produce 8p fsync / produce 8p (page cache), records/s: $line$(ratio "$(mean "$broker" records/s "${fs[@]}")" "$(mean "$broker" records/s "${ps[@]}")")${line:+ of the means of both orders}"
   done
   echo "physical limits (MB = MiB): loopback TCP (iperf3, ${IPERF_SECONDS}s) ${LIMIT[loopback]:-n/a} MB/s;" \
     "sequential write ($FIO_SIZE, 1 MiB blocks, fio) ${LIMIT[disk0]:-n/a} MB/s buffered + end fsync, ${LIMIT[disk1]:-n/a} MB/s O_DIRECT"
