@@ -193,7 +193,8 @@ first_in_next_row() {
 # the brokers run A, B, B, A), named "ROW (X first)" after the broker that ran first; the first
 # into TOPIC, the second into TOPIC2 (both created by the caller). With one broker, once into
 # TOPIC, named ROW. For the rows that write into the page cache: on this VM the broker that
-# writes first can get cheaper pages (docs/performance.md, "The order of the two brokers").
+# writes first can get cheaper pages (docs/performance.md, "Each page-cache-writing row runs in
+# both orders").
 both_orders() {
   local fn=$1 row=$2 topic=$3 topic2=$4
   shift 4
