@@ -162,31 +162,34 @@ case "$BENCH_FIRST" in
   kafka) ROW_NO=1 ;;
   *) die "BENCH_FIRST must be sluice or kafka, not '$BENCH_FIRST'" ;;
 esac
+# next_order: the brokers in the order the next `measure` call runs them (one per line):
+# BROKERS as given on even rows, reversed on odd ones.
+next_order() {
+  local i
+  if ((ROW_NO % 2 == 0)); then
+    printf '%s\n' "${BROKERS[@]}"
+  else
+    for ((i = ${#BROKERS[@]} - 1; i >= 0; i--)); do echo "${BROKERS[$i]}"; done
+  fi
+}
+
 # measure FN ROW ARGS...: FN BROKER ADDR ROW ARGS... on each broker (BROKER_PID set), order
 # alternating; ROW (the row's name in the table) is noted in ROWS, in the order rows first ran.
 ROWS=()
 declare -A ROW_SEEN
 measure() {
-  local fn=$1 order=("${BROKERS[@]}") i b
+  local fn=$1 order b
   shift
   if [[ -z ${ROW_SEEN[$1]:-} ]]; then
     ROW_SEEN[$1]=1
     ROWS+=("$1")
   fi
-  if ((ROW_NO % 2 == 1)); then
-    order=()
-    for ((i = ${#BROKERS[@]} - 1; i >= 0; i--)); do order+=("${BROKERS[$i]}"); done
-  fi
+  mapfile -t order < <(next_order)
   for b in "${order[@]}"; do
     BROKER_PID=${PID_OF[$b]}
     "$fn" "$b" "$(addr_of "$b")" "$@"
   done
   ROW_NO=$((ROW_NO + 1))
-}
-
-# first_in_next_row: the broker the next `measure` call runs first.
-first_in_next_row() {
-  if ((ROW_NO % 2 == 1)); then echo "${BROKERS[${#BROKERS[@]} - 1]}"; else echo "${BROKERS[0]}"; fi
 }
 
 # both_orders FN ROW TOPIC TOPIC2 ARGS...: the row twice, as two consecutive `measure` calls (so
@@ -202,8 +205,8 @@ both_orders() {
     measure "$fn" "$row" "$topic" "$@"
     return
   fi
-  measure "$fn" "$row ($(first_in_next_row) first)" "$topic" "$@"
-  measure "$fn" "$row ($(first_in_next_row) first)" "$topic2" "$@"
+  measure "$fn" "$row ($(next_order | head -1) first)" "$topic" "$@"
+  measure "$fn" "$row ($(next_order | head -1) first)" "$topic2" "$@"
 }
 
 declare -A R # R[broker|row|metric] = value

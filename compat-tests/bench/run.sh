@@ -352,14 +352,15 @@ table="$WORK/results-$(date +%Y%m%d-%H%M%S).txt"
     done
     echo "$base, sluice/kafka records/s: $line$(ratio "$(mean sluice records/s "${rs[@]}")" "$(mean kafka records/s "${rs[@]}")") of the means of both orders"
   done
+  mapfile -t fs < <(rows_of "produce 8p fsync")
+  mapfile -t ps < <(rows_of "produce 8p")
   for broker in "${BROKERS[@]}"; do
-    mapfile -t fs < <(rows_of "produce 8p fsync")
-    mapfile -t ps < <(rows_of "produce 8p")
     line=""
     if ((${#fs[@]} > 1)); then
       for row in "${fs[@]}"; do
-        who="${row#"produce 8p fsync ("}"
-        line+="$(ratio "${R[$broker|$row|records/s]:-}" "${R[$broker|produce 8p (${who}|records/s]:-}") (${who%)} in both), "
+        # its page-cache row: the same name without " fsync", i.e. the same broker first
+        label="${row#"produce 8p fsync "}"
+        line+="$(ratio "${R[$broker|$row|records/s]:-}" "${R[$broker|produce 8p $label|records/s]:-}") (${label:1:-1} in both), "
       done
     fi
     echo "$broker produce 8p fsync / produce 8p (page cache), records/s: $line$(ratio "$(mean "$broker" records/s "${fs[@]}")" "$(mean "$broker" records/s "${ps[@]}")")${line:+ of the means of both orders}"
