@@ -8,6 +8,8 @@
 //! - [`request`]: frame -> header + typed body.
 //! - [`response`]: typed body -> size-prefixed frame with the right response-header version.
 //! - [`error`]: Kafka error codes.
+//! - [`metadata`]: KRaft metadata records and KRaft control records (generated from Kafka's
+//!   schemas by `schema-gen/gen_metadata.py`).
 //! - [`wire`]: primitive wire types for internal-topic record schemas and hand-written decoders.
 
 pub mod batch;
@@ -16,6 +18,7 @@ pub mod error;
 pub mod fetch_response;
 pub mod frame;
 pub mod header;
+pub mod metadata;
 pub mod offsets_v10;
 pub mod records;
 pub mod request;
