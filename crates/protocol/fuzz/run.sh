@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Fuzz the decoders: crates/protocol/fuzz/run.sh [seconds] [target]
-#   seconds: default 600; target: request_decode (default) or batch_parse.
+#   seconds: default 600; target: request_decode (default), batch_parse or metadata_record.
 #
 # Installs cargo-fuzz if missing, seeds the request_decode corpus from requests encoded by the
-# unit tests (every API and version, via the `write_fuzz_seeds` test) when it is empty, then runs
-# the target on one core. Findings land in artifacts/<target>/.
+# unit tests (every API and version, via the `write_fuzz_seeds` test) and the metadata_record
+# corpus from Kafka's golden records and every record type at every version (via
+# `metadata::tests::write_fuzz_seeds`) when it is empty, then runs the target on one core.
+# Findings land in artifacts/<target>/.
 set -euo pipefail
 seconds="${1:-600}"
 target="${2:-request_decode}"
@@ -20,6 +22,10 @@ mkdir -p "$corpus"
 if [ "$target" = request_decode ] && [ -z "$(ls -A "$corpus")" ]; then
     SLUICE_FUZZ_SEEDS="$corpus" cargo test --manifest-path "$here/../Cargo.toml" --lib \
         schema::tests::write_fuzz_seeds -- --ignored --exact
+fi
+if [ "$target" = metadata_record ] && [ -z "$(ls -A "$corpus")" ]; then
+    SLUICE_FUZZ_SEEDS="$corpus" cargo test --manifest-path "$here/../Cargo.toml" --lib \
+        metadata::tests::write_fuzz_seeds -- --ignored --exact
 fi
 
 # -malloc_limit_mb: a single allocation above 256 MiB from inputs of at most 64 KiB is the bug

@@ -1175,3 +1175,44 @@ proptest! {
         let _ = ControlRecord::decode(&unhex(k), &v);
     }
 }
+
+/// Seeds for the `metadata_record` fuzz target (crates/protocol/fuzz/run.sh): the golden values
+/// and control records, and one encoding of every record type at every version. The first byte
+/// picks the decoder (0: metadata value, 1: control record key + value).
+#[test]
+#[ignore = "writes fuzz seeds; run by crates/protocol/fuzz/run.sh"]
+fn write_fuzz_seeds() {
+    let Some(dir) = std::env::var_os("SLUICE_FUZZ_SEEDS") else {
+        panic!("set SLUICE_FUZZ_SEEDS to the corpus directory");
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
+    for (i, hex) in GOLDEN_VALUES.iter().enumerate() {
+        seeds.push((format!("golden-{i}"), [&[0u8][..], &unhex(hex)].concat()));
+    }
+    for (i, (key, value)) in GOLDEN_CONTROL.iter().enumerate() {
+        let seed = [&[1u8][..], &unhex(key), &unhex(value)].concat();
+        seeds.push((format!("golden-control-{i}"), seed));
+    }
+    let mut g = Gen::new(1);
+    for t in MetadataRecordType::ALL {
+        for version in t.lowest_version()..=t.highest_version() {
+            let rec = VersionedRecord {
+                record: t.arbitrary(&mut g, version),
+                version,
+            };
+            let value = encode_metadata_value(&rec).unwrap();
+            seeds.push((
+                format!("{}-v{version}", t.name()),
+                [&[0u8][..], &value].concat(),
+            ));
+        }
+    }
+    for (name, seed) in &seeds {
+        let path = dir.join(name);
+        if let Err(e) = std::fs::write(&path, seed) {
+            panic!("{}: {e}", path.display());
+        }
+    }
+    println!("wrote {} seeds to {}", seeds.len(), dir.display());
+}
