@@ -38,6 +38,7 @@ import tempfile
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # importing gen.py must not leave a __pycache__ behind
 sys.path.insert(0, HERE)
 from gen import SchemaError, parse_versions, strip_comments  # noqa: E402
 
