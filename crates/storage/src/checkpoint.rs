@@ -131,7 +131,7 @@ pub(crate) fn read_checkpoint<T>(
 }
 
 /// fsync a directory so that entries created, renamed or removed in it are durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+pub fn sync_dir(dir: &Path) -> Result<()> {
     let f = fs::File::open(dir).at(dir)?;
     f.sync_all().at(dir)
 }

@@ -85,6 +85,14 @@ pub enum StorageError {
     #[error("log for {0} already exists")]
     LogExists(TopicPartition),
 
+    /// Becoming leader in an epoch older than one the log already holds.
+    #[error("{tp} cannot lead in leader epoch {epoch}: its log already holds epoch {latest}")]
+    StaleLeaderEpoch {
+        tp: TopicPartition,
+        epoch: i32,
+        latest: i32,
+    },
+
     #[error("no log for {0}")]
     UnknownTopicPartition(TopicPartition),
 
@@ -209,6 +217,7 @@ impl StorageError {
             Self::InvalidTopicPartition(_) => 17,   // INVALID_TOPIC_EXCEPTION
             Self::RecordBatchTooLarge { .. } => 18, // RECORD_LIST_TOO_LARGE
             Self::LogExists(_) => 36,               // TOPIC_ALREADY_EXISTS
+            Self::StaleLeaderEpoch { .. } => 74,    // FENCED_LEADER_EPOCH
             Self::InvalidConfig(_) => 40,           // INVALID_CONFIG
             Self::OutOfOrderSequence { .. } | Self::InvalidSequenceForNewEpoch { .. } => 45, // OUT_OF_ORDER_SEQUENCE_NUMBER
             Self::InvalidProducerEpoch { .. } => 47, // INVALID_PRODUCER_EPOCH

@@ -283,6 +283,9 @@ impl Published {
 enum AppendOrigin {
     Client,
     Coordinator { transaction_version: i16 },
+    /// The KRaft metadata log's leader: metadata records and KRaft control records (leader
+    /// changes), no producer state.
+    RaftLeader,
 }
 
 /// What the logs of a LogManager share.
@@ -320,6 +323,8 @@ pub struct PartitionLog {
     /// The `leader-epoch-checkpoint` (Kafka's LeaderEpochFileCache). Lock order: `writer`
     /// first when both are held.
     leader_epochs: Mutex<LeaderEpochFileCache>,
+    /// See [`PartitionLog::leader_epoch`].
+    leader_epoch: std::sync::atomic::AtomicI32,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -505,6 +510,9 @@ impl PartitionLog {
             listener: deps.listener,
             producer_id_expiration_ms: deps.producer_id_expiration_ms,
             pending_deletions: Mutex::new(Vec::new()),
+            leader_epoch: std::sync::atomic::AtomicI32::new(
+                leader_epochs.entries().last().map_or(0, |e| e.epoch),
+            ),
             leader_epochs: Mutex::new(leader_epochs),
         })
     }
@@ -642,6 +650,17 @@ impl PartitionLog {
         )
     }
 
+    /// Append batches as the leader of a KRaft metadata log (Kafka's appendAsLeader with origin
+    /// RAFT_LEADER): data batches of metadata records and control batches of KRaft records
+    /// (LeaderChange, ...), none with a producer id.
+    pub fn append_as_raft_leader(
+        &self,
+        records: &mut [u8],
+        leader_epoch: i32,
+    ) -> Result<LogAppendInfo> {
+        self.append(records, leader_epoch, AppendOrigin::RaftLeader)
+    }
+
     /// Write a transaction marker for the transaction coordinator (Kafka's appendAsLeader with
     /// origin COORDINATOR, as for WriteTxnMarkers): a one-record control batch (transactional
     /// and control attributes; key version 0 · type 0 ABORT / 1 COMMIT; value version 0 ·
@@ -705,6 +724,12 @@ impl PartitionLog {
         let producer_batches = self.producer_batches(records, first_offset, lat)?;
         let producer_updates = if producer_batches.is_empty() {
             None
+        } else if origin == AppendOrigin::RaftLeader {
+            return Err(StorageError::InvalidControlBatch {
+                tp: self.tp.clone(),
+                position: 0,
+                reason: "a metadata log batch carries a producer id".into(),
+            });
         } else if let AppendOrigin::Coordinator {
             transaction_version,
         } = origin
@@ -1456,10 +1481,30 @@ impl PartitionLog {
         let w = lock(&self.writer);
         self.check_writable(&w)?;
         let leo = w.log_end_offset;
-        if let Err(e) = lock(&self.leader_epochs).assign(leader_epoch, leo) {
+        let mut cache = lock(&self.leader_epochs);
+        if let Some(latest) = cache.entries().last().map(|e| e.epoch) {
+            if leader_epoch < latest {
+                // Assigning it would drop the history of the newer epochs (Kafka's cache
+                // truncates non-monotonic entries): the caller's epoch is stale.
+                return Err(StorageError::StaleLeaderEpoch {
+                    tp: self.tp.clone(),
+                    epoch: leader_epoch,
+                    latest,
+                });
+            }
+        }
+        if let Err(e) = cache.assign(leader_epoch, leo) {
             return self.fail(e);
         }
+        self.leader_epoch.store(leader_epoch, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The leader epoch the log is led in (Kafka's Partition.leaderEpoch): the epoch it last
+    /// became leader with ([`maybe_assign_epoch_start_offset`](Self::maybe_assign_epoch_start_offset)),
+    /// else the latest epoch of its leader-epoch cache, else 0. Appends stamp it on batches.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::SeqCst)
     }
 
     /// The first batch at or after the log start offset, below the high watermark, whose max
