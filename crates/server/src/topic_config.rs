@@ -77,13 +77,6 @@ pub fn lookup(name: &str) -> Option<&'static TopicConfigDef> {
     TOPIC_CONFIGS.iter().find(|d| d.name == name)
 }
 
-/// Whether `key` is a broker config that sets a topic default.
-pub fn is_broker_synonym(key: &str) -> bool {
-    TOPIC_CONFIGS
-        .iter()
-        .any(|d| d.synonyms.iter().any(|s| s.name == key))
-}
-
 /// Why a value was refused; goes into INVALID_CONFIG error messages as Kafka words them.
 pub fn validate(def: &TopicConfigDef, value: &str) -> Result<(), String> {
     let parsed = crate::config_def::parse(def.name, def.kind, def.check, value)?;
@@ -173,12 +166,19 @@ pub fn effective(
     }
     for s in def.synonyms {
         if let Some((v, source)) = broker.get(s.name) {
-            if s.factor == 1 {
-                return (v, source);
+            let Ok(n) = v.trim().parse::<i64>() else {
+                if s.factor == 1 {
+                    return (v, source);
+                }
+                continue;
+            };
+            let n = n.saturating_mul(s.factor);
+            // Kafka's KafkaConfig.logRetentionTimeMillis: any negative broker retention is
+            // unlimited, -1.
+            if def.name == "retention.ms" && n < 0 {
+                return ("-1".to_string(), source);
             }
-            if let Ok(n) = v.trim().parse::<i64>() {
-                return (n.saturating_mul(s.factor).to_string(), source);
-            }
+            return (n.to_string(), source);
         }
     }
     (def.default.to_string(), ValueSource::Default)
