@@ -664,7 +664,7 @@ impl Broker {
         let raw = &self.config.raw;
         let topics = self.topics.snapshot();
         let check = |state: &DynamicState| -> Result<(), ApiError> {
-            dynamic_config::validate(state.get(scope))
+            dynamic_config::validate(state, scope, raw)
                 .map_err(|m| ApiError::new(KafkaError::InvalidRequest, m))?;
             // Every topic must still get a valid storage config from the new defaults.
             let layers = state.layers(raw);

@@ -245,24 +245,6 @@ pub fn for_broker_key(key: &str) -> Option<(&'static TopicConfigDef, &'static Sy
         .find_map(|d| d.synonyms.iter().find(|s| s.name == key).map(|s| (d, s)))
 }
 
-/// Validate a value for a broker-level topic default (`log.retention.ms`, ...), with Kafka's
-/// message naming the broker key. Keys in other units (`log.retention.hours`) are INTs.
-pub fn validate_broker_value(key: &str, value: &str) -> Result<(), String> {
-    let Some((def, syn)) = for_broker_key(key) else {
-        return Err(format!("Unknown broker config name: {key}"));
-    };
-    if syn.factor != 1 {
-        return value.trim().parse::<i32>().map(|_| ()).map_err(|_| {
-            format!("Invalid value {value} for configuration {key}: Not a number of type INT")
-        });
-    }
-    let renamed = TopicConfigDef {
-        name: syn.name,
-        ..*def
-    };
-    validate(&renamed, value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
