@@ -664,7 +664,7 @@ impl Broker {
         let raw = &self.config.raw;
         let topics = self.topics.snapshot();
         let check = |state: &DynamicState| -> Result<(), ApiError> {
-            dynamic_config::validate(state.get(scope))
+            dynamic_config::validate(state, scope, raw)
                 .map_err(|m| ApiError::new(KafkaError::InvalidRequest, m))?;
             // Every topic must still get a valid storage config from the new defaults.
             let layers = state.layers(raw);
@@ -931,308 +931,106 @@ pub fn log_config(
 }
 
 /// The log cleaner's settings (log.cleaner.enable, log.cleaner.dedupe.buffer.size,
-/// log.cleaner.io.buffer.load.factor); None when the cleaner is disabled.
+/// log.cleaner.io.buffer.load.factor); None when the cleaner is disabled. The values were
+/// checked when the config was read ([`BrokerConfig::from_raw`]).
 fn cleaner_config(
     config: &BrokerConfig,
     max_decompressed_batch_bytes: usize,
 ) -> Result<Option<CleanerConfig>, StartError> {
-    fn parse<T: std::str::FromStr>(
-        config: &BrokerConfig,
-        key: &str,
-        default: T,
-    ) -> Result<T, StartError> {
-        match config.raw.get(key) {
-            None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|_| StartError::Config {
-                key: key.to_string(),
-                message: format!("{v:?} is not a valid value"),
-            }),
-        }
-    }
-    if !parse(config, "log.cleaner.enable", true)? {
+    if config.get_bool("log.cleaner.enable") == Some(false) {
         return Ok(None);
     }
     let d = CleanerConfig::default();
-    let dedupe_buffer_size: usize = parse(
-        config,
-        "log.cleaner.dedupe.buffer.size",
-        d.dedupe_buffer_size,
-    )?;
-    let load_factor: f64 = parse(
-        config,
-        "log.cleaner.io.buffer.load.factor",
-        d.dedupe_buffer_load_factor,
-    )?;
-    if !(load_factor > 0.0 && load_factor <= 1.0) {
-        return Err(StartError::Config {
-            key: "log.cleaner.io.buffer.load.factor".into(),
-            message: format!("{load_factor} must be in (0, 1]"),
-        });
-    }
     Ok(Some(CleanerConfig {
-        dedupe_buffer_size,
-        dedupe_buffer_load_factor: load_factor,
+        dedupe_buffer_size: config
+            .get_long("log.cleaner.dedupe.buffer.size")
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(d.dedupe_buffer_size),
+        dedupe_buffer_load_factor: config
+            .get_double("log.cleaner.io.buffer.load.factor")
+            .unwrap_or(d.dedupe_buffer_load_factor),
         max_decompressed_batch_bytes,
     }))
 }
 
-/// The KIP-848 coordinator's settings from Kafka's group.consumer.* broker configs.
+/// The KIP-848 coordinator's settings from Kafka's group.consumer.* broker configs (checked,
+/// with Kafka's rules across them, when the config was read).
 fn consumer_group_config(
     config: &BrokerConfig,
 ) -> Result<crate::coordinator::consumer_group::ConsumerGroupConfig, StartError> {
     use crate::coordinator::consumer_group::MigrationPolicy;
     let d = crate::coordinator::consumer_group::ConsumerGroupConfig::default();
-    let num = |key: &str, default: i32| -> Result<i32, StartError> {
-        match config.raw.get(key) {
-            None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|_| StartError::Config {
-                key: key.to_string(),
-                message: format!("{v:?} is not a number"),
-            }),
-        }
-    };
-    let assignors = match config.raw.get("group.consumer.assignors") {
+    let int = |key: &str, default: i32| config.get_int(key).unwrap_or(default);
+    let assignors = match config.get_list("group.consumer.assignors") {
+        Some(names) => names
+            .iter()
+            .filter_map(|a| crate::config::consumer_assignor(a))
+            .map(str::to_string)
+            .collect(),
         None => d.assignors.clone(),
-        Some(v) => {
-            let mut out = Vec::new();
-            for a in v.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-                // Kafka accepts the short names and its own class names.
-                let short = match a {
-                    "org.apache.kafka.coordinator.group.assignor.UniformAssignor" => "uniform",
-                    "org.apache.kafka.coordinator.group.assignor.RangeAssignor" => "range",
-                    other => other,
-                };
-                if short != "uniform" && short != "range" {
-                    return Err(StartError::Config {
-                        key: "group.consumer.assignors".into(),
-                        message: format!("unknown assignor {a:?} (uniform and range are served)"),
-                    });
-                }
-                out.push(short.to_string());
-            }
-            out
-        }
     };
-    // Kafka's bounds (GroupCoordinatorConfig): both values within their min/max, the heartbeat
-    // interval below the session timeout; a broker that breaks one does not start.
-    let session_timeout_ms = num("group.consumer.session.timeout.ms", d.session_timeout_ms)?;
-    let heartbeat_interval_ms = num(
-        "group.consumer.heartbeat.interval.ms",
-        d.heartbeat_interval_ms,
-    )?;
-    let keys = [
-        "group.consumer.min.session.timeout.ms",
-        "group.consumer.max.session.timeout.ms",
-        "group.consumer.min.heartbeat.interval.ms",
-        "group.consumer.max.heartbeat.interval.ms",
-    ];
-    let [min_session, max_session, min_hb, max_hb] = [
-        num(keys[0], 45_000)?,
-        num(keys[1], 60_000)?,
-        num(keys[2], 5_000)?,
-        num(keys[3], 15_000)?,
-    ];
-    // Kafka's checks and wording (GroupCoordinatorConfig; checked against 4.3.1).
-    let (session, hb) = (
-        "group.consumer.session.timeout.ms",
-        "group.consumer.heartbeat.interval.ms",
-    );
-    let (ge, le) = ("greater than or equal to", "less than or equal to");
-    let rules = [
-        (min_session >= 1, keys[0], ge, "1"),
-        (min_hb >= 1, keys[2], ge, "1"),
-        (max_session >= min_session, keys[1], ge, keys[0]),
-        (max_hb >= min_hb, keys[3], ge, keys[2]),
-        (session_timeout_ms >= min_session, session, ge, keys[0]),
-        (session_timeout_ms <= max_session, session, le, keys[1]),
-        (heartbeat_interval_ms >= min_hb, hb, ge, keys[2]),
-        (heartbeat_interval_ms <= max_hb, hb, le, keys[3]),
-        (
-            heartbeat_interval_ms < session_timeout_ms,
-            hb,
-            "less than",
-            session,
-        ),
-    ];
-    for (ok, key, relation, bound) in rules {
-        if !ok {
-            return Err(StartError::Config {
-                key: key.to_string(),
-                message: format!("{key} must be {relation} {bound}"),
-            });
-        }
-    }
     Ok(crate::coordinator::consumer_group::ConsumerGroupConfig {
-        session_timeout_ms,
-        heartbeat_interval_ms,
-        max_size: num("group.consumer.max.size", i32::MAX)?.max(1) as usize,
+        session_timeout_ms: int("group.consumer.session.timeout.ms", d.session_timeout_ms),
+        heartbeat_interval_ms: int(
+            "group.consumer.heartbeat.interval.ms",
+            d.heartbeat_interval_ms,
+        ),
+        max_size: int("group.consumer.max.size", i32::MAX).max(1) as usize,
         assignors,
-        migration_policy: match config.raw.get("group.consumer.migration.policy") {
-            None => d.migration_policy,
-            Some(v) => MigrationPolicy::parse(v).ok_or_else(|| StartError::Config {
-                key: "group.consumer.migration.policy".into(),
-                message: format!("{v:?} is not one of disabled, upgrade, downgrade, bidirectional"),
-            })?,
-        },
-        classic_max_size: num("group.max.size", i32::MAX)?.max(1) as usize,
+        migration_policy: config
+            .get_string("group.consumer.migration.policy")
+            .and_then(MigrationPolicy::parse)
+            .unwrap_or(d.migration_policy),
+        classic_max_size: int("group.max.size", i32::MAX).max(1) as usize,
     })
 }
 
-/// The group coordinator's settings from Kafka's broker configs.
+/// The transaction coordinator's settings from Kafka's broker configs.
 fn txn_config(
     config: &BrokerConfig,
 ) -> Result<crate::coordinator::transaction::TxnConfig, StartError> {
     let d = crate::coordinator::transaction::TxnConfig::default();
-    let num = |key: &str, default: i64, min: i64| -> Result<i64, StartError> {
-        match config.raw.get(key) {
-            None => Ok(default),
-            Some(v) => {
-                v.trim()
-                    .parse()
-                    .ok()
-                    .filter(|n| *n >= min)
-                    .ok_or_else(|| StartError::Config {
-                        key: key.to_string(),
-                        message: format!("{v:?} is not a number of at least {min}"),
-                    })
-            }
-        }
-    };
+    let long = |key: &str, default: i64| config.get_long(key).unwrap_or(default);
     Ok(crate::coordinator::transaction::TxnConfig {
-        partitions: num(
-            "transaction.state.log.num.partitions",
-            d.partitions.into(),
-            1,
-        )?
-        .min(i32::MAX.into()) as i32,
-        max_timeout_ms: num("transaction.max.timeout.ms", d.max_timeout_ms.into(), 1)?
-            .min(i32::MAX.into()) as i32,
-        abort_interval_ms: num(
+        partitions: config
+            .get_int("transaction.state.log.num.partitions")
+            .unwrap_or(d.partitions),
+        max_timeout_ms: config
+            .get_int("transaction.max.timeout.ms")
+            .unwrap_or(d.max_timeout_ms),
+        abort_interval_ms: long(
             "transaction.abort.timed.out.transaction.cleanup.interval.ms",
             d.abort_interval_ms,
-            1,
-        )?,
-        id_expiration_ms: num("transactional.id.expiration.ms", d.id_expiration_ms, 1)?,
-        verification: match config.raw.get("transaction.partition.verification.enable") {
-            None => d.verification,
-            Some(v) => v.trim().parse().map_err(|_| StartError::Config {
-                key: "transaction.partition.verification.enable".into(),
-                message: format!("{v:?} is not true or false"),
-            })?,
-        },
+        ),
+        id_expiration_ms: long("transactional.id.expiration.ms", d.id_expiration_ms),
+        verification: config
+            .get_bool("transaction.partition.verification.enable")
+            .unwrap_or(d.verification),
     })
 }
 
+/// The group coordinator's settings from Kafka's broker configs.
 fn group_config(config: &BrokerConfig) -> Result<GroupConfig, StartError> {
     let d = GroupConfig::default();
-    let num = |key: &str, default: i64| -> Result<i64, StartError> {
-        match config.raw.get(key) {
-            None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|_| StartError::Config {
-                key: key.to_string(),
-                message: format!("{v:?} is not a number"),
-            }),
-        }
-    };
+    let int = |key: &str, default: i32| config.get_int(key).unwrap_or(default);
+    let long = |key: &str, default: i64| config.get_long(key).unwrap_or(default);
     Ok(GroupConfig {
-        min_session_timeout_ms: num(
-            "group.min.session.timeout.ms",
-            d.min_session_timeout_ms.into(),
-        )? as i32,
-        max_session_timeout_ms: num(
-            "group.max.session.timeout.ms",
-            d.max_session_timeout_ms.into(),
-        )? as i32,
-        initial_rebalance_delay_ms: num(
+        min_session_timeout_ms: int("group.min.session.timeout.ms", d.min_session_timeout_ms),
+        max_session_timeout_ms: int("group.max.session.timeout.ms", d.max_session_timeout_ms),
+        initial_rebalance_delay_ms: int(
             "group.initial.rebalance.delay.ms",
-            d.initial_rebalance_delay_ms.into(),
-        )? as i32,
-        max_size: num("group.max.size", i32::MAX.into())?.max(1) as usize,
+            d.initial_rebalance_delay_ms,
+        ),
+        max_size: int("group.max.size", i32::MAX).max(1) as usize,
         offsets_partitions: config.offsets_topic_num_partitions,
-        max_metadata_bytes: num("offset.metadata.max.bytes", 4096)?.max(0) as usize,
-        offsets_retention_ms: num("offsets.retention.minutes", d.offsets_retention_ms / 60_000)?
+        max_metadata_bytes: int("offset.metadata.max.bytes", 4096).max(0) as usize,
+        offsets_retention_ms: long("offsets.retention.minutes", d.offsets_retention_ms / 60_000)
             .max(1)
             .saturating_mul(60_000),
-        offsets_retention_check_interval_ms: num(
+        offsets_retention_check_interval_ms: long(
             "offsets.retention.check.interval.ms",
             d.offsets_retention_check_interval_ms,
-        )?
+        )
         .max(1),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{RawConfig, Source};
-
-    fn group_config(kv: &[(&str, &str)]) -> Result<(i32, i32), String> {
-        let mut raw = RawConfig::default();
-        for (k, v) in kv {
-            raw.set(k, *v, Source::Override);
-        }
-        let config = BrokerConfig::from_raw(raw).map_err(|e| e.to_string())?;
-        consumer_group_config(&config)
-            .map(|c| (c.session_timeout_ms, c.heartbeat_interval_ms))
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn an_unknown_flush_method_stops_the_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let open = |method: &str| {
-            let mut raw = RawConfig::default();
-            raw.set("log.dirs", dir.path().to_str().unwrap(), Source::Override);
-            raw.set("sluice.log.flush.method", method, Source::Override);
-            Broker::open(BrokerConfig::from_raw(raw).unwrap()).map(|_| ())
-        };
-        let err = open("fsync").unwrap_err().to_string();
-        assert!(
-            err.contains("sluice.log.flush.method") && err.contains("syncfs, fdatasync"),
-            "{err}"
-        );
-        open("fdatasync").unwrap();
-    }
-
-    #[test]
-    fn consumer_group_timeouts_keep_kafkas_bounds() {
-        assert_eq!(group_config(&[]), Ok((45_000, 5_000)));
-        // Below the default minimum: refused unless the minimum is lowered too.
-        let err = group_config(&[("group.consumer.session.timeout.ms", "10000")]).unwrap_err();
-        assert!(
-            err.contains(
-                "group.consumer.session.timeout.ms must be greater than or equal to \
-                 group.consumer.min.session.timeout.ms"
-            ),
-            "{err}"
-        );
-        assert_eq!(
-            group_config(&[
-                ("group.consumer.session.timeout.ms", "10000"),
-                ("group.consumer.min.session.timeout.ms", "10000"),
-            ]),
-            Ok((10_000, 5_000))
-        );
-        let err = group_config(&[
-            ("group.consumer.session.timeout.ms", "6000"),
-            ("group.consumer.min.session.timeout.ms", "6000"),
-            ("group.consumer.heartbeat.interval.ms", "6000"),
-        ])
-        .unwrap_err();
-        assert!(
-            err.contains(
-                "group.consumer.heartbeat.interval.ms must be less than \
-                 group.consumer.session.timeout.ms"
-            ),
-            "{err}"
-        );
-        let err = group_config(&[("group.consumer.max.session.timeout.ms", "1000")]).unwrap_err();
-        assert!(
-            err.contains(
-                "group.consumer.max.session.timeout.ms must be greater than or equal to \
-                 group.consumer.min.session.timeout.ms"
-            ),
-            "{err}"
-        );
-    }
 }

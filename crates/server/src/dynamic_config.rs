@@ -93,33 +93,6 @@ pub fn is_dynamic(key: &str) -> bool {
         || topic_config::for_broker_key(key).is_some_and(|(_, syn)| syn.factor == 1)
 }
 
-/// A [`RECONFIGURABLE`] value checked against its type (and range) as Kafka checks it.
-fn validate_reconfigurable(key: &str, value: &str) -> Result<(), String> {
-    let v = value.trim();
-    let bad = |kind: &str| format!("Invalid value {value} for configuration {key}: {kind}");
-    match key {
-        "log.cleaner.backoff.ms" | "log.cleaner.dedupe.buffer.size" => match v.parse::<i64>() {
-            Ok(n) if n >= 0 => Ok(()),
-            Ok(_) => Err(bad("Value must be at least 0")),
-            Err(_) => Err(bad("Not a number of type LONG")),
-        },
-        "log.cleaner.io.buffer.size" | "log.cleaner.threads" => match v.parse::<i32>() {
-            Ok(n) if n >= 0 => Ok(()),
-            Ok(_) => Err(bad("Value must be at least 0")),
-            Err(_) => Err(bad("Not a number of type INT")),
-        },
-        "log.cleaner.io.buffer.load.factor" => match v.parse::<f64>() {
-            Ok(f) if f > 0.0 && f <= 1.0 => Ok(()),
-            Ok(_) => Err(bad("Value must be above 0 and at most 1")),
-            Err(_) => Err(bad("Not a number of type DOUBLE")),
-        },
-        _ => v
-            .parse::<f64>()
-            .map(|_| ())
-            .map_err(|_| bad("Not a number of type DOUBLE")),
-    }
-}
-
 /// The value of a broker-only config as this broker applies it: its own dynamic value, the
 /// cluster-wide dynamic default, the static config, in that order.
 pub fn effective<'a>(state: &'a DynamicState, raw: &'a RawConfig, key: &str) -> Option<&'a str> {
@@ -131,9 +104,13 @@ pub fn effective<'a>(state: &'a DynamicState, raw: &'a RawConfig, key: &str) -> 
         .or_else(|| raw.get(key))
 }
 
-/// Check a new set of dynamic configs: every key dynamic (else Kafka's "Cannot update these
-/// configs dynamically: [...]"), every value valid.
-pub fn validate(configs: &BTreeMap<String, String>) -> Result<(), String> {
+/// Check the dynamic configs of `scope` in `state` as Kafka checks an AlterConfigs of a BROKER
+/// resource: every key dynamic (else Kafka's "Cannot update these configs dynamically: [...]"),
+/// every value valid for its key ([`crate::config::BROKER_CONFIGS`]), and Kafka's rules across
+/// keys over every layer (static config, cluster default, this broker's). The message is
+/// Kafka's, naming the key.
+pub fn validate(state: &DynamicState, scope: Scope, static_cfg: &RawConfig) -> Result<(), String> {
+    let configs = state.get(scope);
     let static_keys: Vec<&str> = configs
         .keys()
         .map(String::as_str)
@@ -146,13 +123,29 @@ pub fn validate(configs: &BTreeMap<String, String>) -> Result<(), String> {
         ));
     }
     for (k, v) in configs {
-        if RECONFIGURABLE.contains(&k.as_str()) {
-            validate_reconfigurable(k, v)?;
-        } else {
-            topic_config::validate_broker_value(k, v)?;
+        crate::config::validate_value(k, v)?;
+    }
+    crate::config::check_layers(&state.layers(static_cfg)).map_err(|(_, message)| message)
+}
+
+/// Drop the values of `configs` that are not valid for their key, as Kafka ignores invalid
+/// dynamic configs it finds at start-up (with an error in its log).
+fn drop_invalid(configs: &mut BTreeMap<String, String>, what: &str, path: &Path) {
+    let invalid: Vec<String> = configs
+        .iter()
+        .filter(|(k, v)| crate::config::validate_value(k, v).is_err())
+        .map(|(k, _)| k.clone())
+        .collect();
+    if !invalid.is_empty() {
+        tracing::error!(
+            path = %path.display(),
+            "dynamic {what} config contains invalid values in: [{}], these configs will be ignored",
+            invalid.join(", ")
+        );
+        for k in invalid {
+            configs.remove(&k);
         }
     }
-    Ok(())
 }
 
 /// The persisted dynamic configs.
@@ -173,7 +166,10 @@ impl DynamicConfigs {
                         path: path.clone(),
                         message: e.to_string(),
                     })?;
-                file.state
+                let mut state = file.state;
+                drop_invalid(&mut state.cluster_default, "default cluster", &path);
+                drop_invalid(&mut state.broker, "broker", &path);
+                state
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => DynamicState::default(),
             Err(source) => return Err(DynamicConfigError::Io { path, source }),
@@ -256,7 +252,7 @@ mod tests {
                     m.insert(k, v);
                     Ok::<(), String>(())
                 },
-                |s| validate(s.get(scope)),
+                |s| validate(s, scope, &RawConfig::default()),
                 |e| e.to_string(),
                 false,
             )

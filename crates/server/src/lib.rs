@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod config;
+pub mod config_def;
 pub mod coordinator;
 pub mod dynamic_config;
 pub mod fetch_session;

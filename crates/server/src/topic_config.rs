@@ -7,32 +7,7 @@
 use crate::config::RawConfig;
 use std::collections::BTreeMap;
 
-/// Kafka's `ConfigDef.Type`, with the codes DescribeConfigs v3+ sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigType {
-    Boolean = 1,
-    String = 2,
-    Int = 3,
-    Long = 5,
-    Double = 6,
-    List = 7,
-}
-
-/// A constraint on a value beyond its type.
-#[derive(Debug, Clone, Copy)]
-pub enum Check {
-    None,
-    AtLeast(i64),
-    Between(i64, i64),
-    /// One of the listed strings (case-sensitive, as Kafka's ValidString).
-    OneOf(&'static [&'static str]),
-    /// Every list item one of these (Kafka's ValidList).
-    ListOf(&'static [&'static str]),
-    /// A ratio in [0, 1].
-    Ratio,
-    /// `-1` or between the bounds.
-    MinusOneOrBetween(i64, i64),
-}
+pub use crate::config_def::{Check, ConfigType};
 
 /// A broker-level synonym and the factor that turns its unit into the topic config's unit.
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +56,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     TopicConfigDef { name: "message.timestamp.after.max.ms", default: "3600000", kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.message.timestamp.after.max.ms")], doc: "The maximum allowed difference between a record's timestamp, when ahead of the broker's, and the broker's timestamp." },
     TopicConfigDef { name: "message.timestamp.before.max.ms", default: LONG_MAX, kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.message.timestamp.before.max.ms")], doc: "The maximum allowed difference between the broker's timestamp and a record's timestamp when it lies behind." },
     TopicConfigDef { name: "message.timestamp.type", default: "CreateTime", kind: ConfigType::String, check: Check::OneOf(&["CreateTime", "LogAppendTime"]), synonyms: &[syn("log.message.timestamp.type")], doc: "Whether the timestamp in the message is message create time or log append time." },
-    TopicConfigDef { name: "min.cleanable.dirty.ratio", default: "0.5", kind: ConfigType::Double, check: Check::Ratio, synonyms: &[syn("log.cleaner.min.cleanable.ratio")], doc: "How frequently the log compactor will attempt to clean the log." },
+    TopicConfigDef { name: "min.cleanable.dirty.ratio", default: "0.5", kind: ConfigType::Double, check: Check::Between(0, 1), synonyms: &[syn("log.cleaner.min.cleanable.ratio")], doc: "How frequently the log compactor will attempt to clean the log." },
     TopicConfigDef { name: "min.compaction.lag.ms", default: "0", kind: ConfigType::Long, check: Check::AtLeast(0), synonyms: &[syn("log.cleaner.min.compaction.lag.ms")], doc: "The minimum time a message will remain uncompacted in the log." },
     TopicConfigDef { name: "min.insync.replicas", default: "1", kind: ConfigType::Int, check: Check::AtLeast(1), synonyms: &[syn("min.insync.replicas")], doc: "The minimum number of replicas that must acknowledge a write with acks=all." },
     TopicConfigDef { name: "preallocate", default: "false", kind: ConfigType::Boolean, check: Check::None, synonyms: &[syn("log.preallocate")], doc: "True if we should preallocate the file on disk when creating a new log segment." },
@@ -102,96 +77,16 @@ pub fn lookup(name: &str) -> Option<&'static TopicConfigDef> {
     TOPIC_CONFIGS.iter().find(|d| d.name == name)
 }
 
-/// Whether `key` is a broker config that sets a topic default.
-pub fn is_broker_synonym(key: &str) -> bool {
-    TOPIC_CONFIGS
-        .iter()
-        .any(|d| d.synonyms.iter().any(|s| s.name == key))
-}
-
 /// Why a value was refused; goes into INVALID_CONFIG error messages as Kafka words them.
 pub fn validate(def: &TopicConfigDef, value: &str) -> Result<(), String> {
-    let type_err = |t: &str| {
-        format!(
-            "Invalid value {value} for configuration {}: Not a number of type {t}",
+    let parsed = crate::config_def::parse(def.name, def.kind, def.check, value)?;
+    if def.name == "cleanup.policy" && parsed == crate::config_def::Value::List(Vec::new()) {
+        // Kafka 4.x accepts an empty cleanup.policy (KIP-1155 "none") on a topic only with
+        // remote storage; refuse it here.
+        return Err(format!(
+            "Invalid value {value} for configuration {}: Empty list",
             def.name
-        )
-    };
-    let v = value.trim();
-    let range_err = |what: String| {
-        format!(
-            "Invalid value {value} for configuration {}: Value must be {what}",
-            def.name
-        )
-    };
-    match def.kind {
-        ConfigType::Boolean => {
-            if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") {
-                return Err(format!("Invalid value {value} for configuration {}: Expected value to be either true or false", def.name));
-            }
-        }
-        ConfigType::Int | ConfigType::Long => {
-            let n: i64 = if def.kind == ConfigType::Int {
-                v.parse::<i32>()
-                    .map(i64::from)
-                    .map_err(|_| type_err("INT"))?
-            } else {
-                v.parse::<i64>().map_err(|_| type_err("LONG"))?
-            };
-            match def.check {
-                Check::AtLeast(min) if n < min => return Err(range_err(format!("at least {min}"))),
-                Check::Between(lo, hi) if n < lo || n > hi => {
-                    return Err(range_err(format!("between {lo} and {hi}")))
-                }
-                Check::MinusOneOrBetween(lo, hi) if n != -1 && (n < lo || n > hi) => {
-                    return Err(range_err(format!("-1 or between {lo} and {hi}")))
-                }
-                _ => {}
-            }
-        }
-        ConfigType::Double => {
-            let d: f64 = v.parse().map_err(|_| type_err("DOUBLE"))?;
-            if matches!(def.check, Check::Ratio) && !(0.0..=1.0).contains(&d) {
-                return Err(range_err("between 0 and 1".into()));
-            }
-        }
-        ConfigType::String => {
-            if let Check::OneOf(allowed) = def.check {
-                if !allowed.contains(&v) {
-                    return Err(format!(
-                        "Invalid value {value} for configuration {}: String must be one of: {}",
-                        def.name,
-                        allowed.join(", ")
-                    ));
-                }
-            }
-        }
-        ConfigType::List => {
-            if let Check::ListOf(allowed) = def.check {
-                let items: Vec<&str> = v
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                if items.is_empty() && def.name == "cleanup.policy" {
-                    // Kafka 4.x accepts an empty cleanup.policy (KIP-1155 "none") only with
-                    // remote storage; refuse it here.
-                    return Err(format!(
-                        "Invalid value {value} for configuration {}: Empty list",
-                        def.name
-                    ));
-                }
-                for item in items {
-                    if !allowed.contains(&item) {
-                        return Err(format!(
-                            "Invalid value {item} for configuration {}: String must be one of: {}",
-                            def.name,
-                            allowed.join(", ")
-                        ));
-                    }
-                }
-            }
-        }
+        ));
     }
     Ok(())
 }
@@ -271,12 +166,19 @@ pub fn effective(
     }
     for s in def.synonyms {
         if let Some((v, source)) = broker.get(s.name) {
-            if s.factor == 1 {
-                return (v, source);
+            let Ok(n) = v.trim().parse::<i64>() else {
+                if s.factor == 1 {
+                    return (v, source);
+                }
+                continue;
+            };
+            let n = n.saturating_mul(s.factor);
+            // Kafka's KafkaConfig.logRetentionTimeMillis: any negative broker retention is
+            // unlimited, -1.
+            if def.name == "retention.ms" && n < 0 {
+                return ("-1".to_string(), source);
             }
-            if let Ok(n) = v.trim().parse::<i64>() {
-                return (n.saturating_mul(s.factor).to_string(), source);
-            }
+            return (n.to_string(), source);
         }
     }
     (def.default.to_string(), ValueSource::Default)
@@ -341,24 +243,6 @@ pub fn for_broker_key(key: &str) -> Option<(&'static TopicConfigDef, &'static Sy
     TOPIC_CONFIGS
         .iter()
         .find_map(|d| d.synonyms.iter().find(|s| s.name == key).map(|s| (d, s)))
-}
-
-/// Validate a value for a broker-level topic default (`log.retention.ms`, ...), with Kafka's
-/// message naming the broker key. Keys in other units (`log.retention.hours`) are INTs.
-pub fn validate_broker_value(key: &str, value: &str) -> Result<(), String> {
-    let Some((def, syn)) = for_broker_key(key) else {
-        return Err(format!("Unknown broker config name: {key}"));
-    };
-    if syn.factor != 1 {
-        return value.trim().parse::<i32>().map(|_| ()).map_err(|_| {
-            format!("Invalid value {value} for configuration {key}: Not a number of type INT")
-        });
-    }
-    let renamed = TopicConfigDef {
-        name: syn.name,
-        ..*def
-    };
-    validate(&renamed, value)
 }
 
 #[cfg(test)]

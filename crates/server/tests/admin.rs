@@ -1101,11 +1101,28 @@ async fn cleaner_configs_are_dynamic() {
         std::time::Duration::from_millis(15001),
         "applied at the next pass"
     );
-    let (code, _) = incremental(
+    // Kafka's rule: more than 1 MiB per cleaner thread.
+    let (code, msg) = incremental(
         &mut c,
         BROKER,
         "1",
         &[("log.cleaner.dedupe.buffer.size", 0, Some("1048576"))],
+        false,
+    )
+    .await;
+    assert_eq!(code, KafkaError::InvalidRequest.code());
+    assert!(
+        msg.as_deref().is_some_and(|m| m.starts_with(
+            "requirement failed: log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner \
+             thread."
+        )),
+        "{msg:?}"
+    );
+    let (code, _) = incremental(
+        &mut c,
+        BROKER,
+        "1",
+        &[("log.cleaner.dedupe.buffer.size", 0, Some("2097152"))],
         false,
     )
     .await;
@@ -1119,7 +1136,7 @@ async fn cleaner_configs_are_dynamic() {
             .unwrap()
             .config()
             .dedupe_buffer_size,
-        1048576
+        2097152
     );
     server.shutdown().await;
 }

@@ -185,6 +185,7 @@ fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError
     let layers = dynamic.layers(raw);
     let mut entries: Vec<Entry> = BROKER_CONFIGS
         .iter()
+        .filter(|d| d.described)
         .map(|d| {
             let mut set = raw.get(d.name).map(str::to_string);
             if d.name == "broker.id" && set.is_none() && raw.get("node.id").is_some() {
