@@ -43,10 +43,11 @@ const PRODUCER_EXPIRATION_INTERVAL: Duration = Duration::from_secs(600);
 const DEFAULT_RETENTION_CHECK_MS: u64 = 300_000;
 
 /// Periodic log work: flush what flush.ms asks for, checkpoint recovery points, apply
-/// retention (every log.retention.check.interval.ms) and remove `.deleted` segment files whose
-/// file.delete.delay.ms has passed (checked with the flush, every second); expire committed
-/// offsets (every offsets.retention.check.interval.ms); abort transactions past their timeout
-/// (every transaction.abort.timed.out.transaction.cleanup.interval.ms).
+/// retention (every log.retention.check.interval.ms) and remove `.deleted` segment files and
+/// `-delete` partition dirs whose file.delete.delay.ms has passed (checked with the flush, every
+/// second); expire committed offsets (every offsets.retention.check.interval.ms); abort
+/// transactions past their timeout (every
+/// transaction.abort.timed.out.transaction.cleanup.interval.ms).
 async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let retention_ms = broker
         .config
@@ -80,6 +81,7 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
                 let b = broker.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || {
                     b.logs.delete_due_files();
+                    b.logs.delete_due_logs();
                     b.logs.flush_dirty_logs()
                 }).await {
                     tracing::error!(error = %e, "flushing logs failed");
