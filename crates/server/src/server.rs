@@ -128,10 +128,29 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
 }
 
 impl RunningServer {
-    /// Open the data dirs, bind every listener and start serving.
+    /// Bind every listener, then open the data dirs and start serving. Binding comes first so
+    /// that a listener that cannot be bound (a port in use) fails start-up before any file is
+    /// touched; connections made meanwhile wait in the listen backlog until the broker is
+    /// ready. A start that fails after the logs were opened releases them (LogManager's drop:
+    /// no index left at its pre-allocated size).
     pub async fn start(config: BrokerConfig) -> Result<Self, ServerError> {
+        let bound: Vec<BoundListener> = network::bind_all(&config.listeners).await?;
+        let log_dirs: Vec<String> = config
+            .log_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        let advertised: Vec<String> = config
+            .advertised
+            .iter()
+            .map(|e| format!("{}://{}:{}", e.listener, e.host, e.port))
+            .collect();
+        tracing::info!(
+            log_dirs = %log_dirs.join(","),
+            advertised_listeners = %advertised.join(","),
+            "opening the log dirs"
+        );
         let broker = Broker::open(config)?;
-        let bound: Vec<BoundListener> = network::bind_all(&broker).await?;
         let (shutdown, rx) = watch::channel(false);
         let tracker = Arc::new(ConnectionTracker::default());
         let mut addrs = Vec::new();
@@ -167,6 +186,8 @@ impl RunningServer {
     /// [`SHUTDOWN_GRACE`]), then close.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
+        // Long-polling fetches answer now instead of holding their connections open.
+        self.broker.purgatory.shutdown();
         for a in self.acceptors {
             let _ = a.await;
         }
