@@ -253,7 +253,7 @@ impl Broker {
                 match self.logs.get_log(&tp) {
                     Some(log) => log.update_config(cfg.clone())?,
                     None => {
-                        self.logs.get_or_create_log(&tp, Some(cfg.clone()))?;
+                        self.logs.get_or_create_log(&tp, t.id, Some(cfg.clone()))?;
                     }
                 }
             }
@@ -529,7 +529,7 @@ impl Broker {
         // ours alone and are removed again.
         let pending = TopicMeta {
             name: t.name.clone(),
-            id: uuid::Uuid::nil(),
+            id: crate::kafka_uuid::random(),
             partitions,
             replication_factor,
             configs: configs.clone(),
@@ -542,14 +542,21 @@ impl Broker {
         );
         for p in 0..partitions {
             let tp = TopicPartition::new(t.name.clone(), p);
-            if let Err(e) = self.logs.get_or_create_log(&tp, Some(cfg.clone())) {
+            if let Err(e) = self
+                .logs
+                .get_or_create_log(&tp, pending.id, Some(cfg.clone()))
+            {
                 tracing::error!(%tp, error = %e, "cannot create partition log");
                 return Err(ApiError::new(KafkaError::KafkaStorageError, e.to_string()));
             }
         }
-        let registered =
-            self.topics
-                .create(&t.name, partitions, replication_factor, configs.clone());
+        let registered = self.topics.create_with_id(
+            &t.name,
+            pending.id,
+            partitions,
+            replication_factor,
+            configs.clone(),
+        );
         if registered.is_err() {
             self.policies.remove(&t.name);
             for p in 0..partitions {
@@ -809,7 +816,7 @@ impl Broker {
         let cfg = self.topic_log_config(&meta)?;
         for p in from..count {
             let tp = TopicPartition::new(name.to_string(), p);
-            if let Err(e) = self.logs.get_or_create_log(&tp, Some(cfg.clone())) {
+            if let Err(e) = self.logs.get_or_create_log(&tp, meta.id, Some(cfg.clone())) {
                 tracing::error!(%tp, error = %e, "cannot create partition log");
                 return Err(ApiError::new(KafkaError::KafkaStorageError, e.to_string()));
             }

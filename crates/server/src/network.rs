@@ -210,10 +210,11 @@ impl BoundListener {
     }
 }
 
-/// Bind every configured listener (fails start-up if one cannot be bound).
-pub async fn bind_all(broker: &Broker) -> Result<Vec<BoundListener>, NetworkError> {
+/// Bind every configured listener (fails start-up if one cannot be bound). Nothing is
+/// accepted yet: connections wait in the listen backlog until [`accept_loop`] runs.
+pub async fn bind_all(listeners: &[Listener]) -> Result<Vec<BoundListener>, NetworkError> {
     let mut out = Vec::new();
-    for l in &broker.config.listeners {
+    for l in listeners {
         let addr = l.bind_addr();
         let socket = TcpListener::bind(&addr)
             .await
@@ -222,7 +223,10 @@ pub async fn bind_all(broker: &Broker) -> Result<Vec<BoundListener>, NetworkErro
                 addr: addr.clone(),
                 source,
             })?;
-        tracing::info!(listener = %l.name, %addr, "listening");
+        let bound = socket
+            .local_addr()
+            .map_or_else(|_| addr.clone(), |a| a.to_string());
+        tracing::info!(listener = %l.name, addr = %bound, "bound listener");
         out.push(BoundListener {
             listener: l.clone(),
             socket,

@@ -10,6 +10,7 @@
 //! but an entry, pruned on the next registration for that partition or the next wake.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::Notify;
 
@@ -19,6 +20,8 @@ pub type PartitionKey = (Arc<str>, i32);
 #[derive(Default)]
 pub struct FetchPurgatory {
     waiters: Mutex<HashMap<PartitionKey, Vec<Weak<Notify>>>>,
+    /// Set at shutdown: waiting fetches are answered with what they have.
+    shut_down: AtomicBool,
 }
 
 impl FetchPurgatory {
@@ -26,6 +29,10 @@ impl FetchPurgatory {
     /// wake that happens before the await is kept (Notify stores a permit).
     pub fn register<'a>(&self, keys: impl IntoIterator<Item = &'a PartitionKey>) -> Arc<Notify> {
         let waiter = Arc::new(Notify::new());
+        if self.is_shut_down() {
+            waiter.notify_one();
+            return waiter;
+        }
         let weak = Arc::downgrade(&waiter);
         let mut map = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
         for k in keys {
@@ -47,6 +54,23 @@ impl FetchPurgatory {
                 n.notify_one();
             }
         }
+    }
+
+    /// The broker is shutting down: wake every waiting fetch now and later ones at once, so
+    /// that long polls end instead of holding their connections open (a fetch checks
+    /// [`is_shut_down`](Self::is_shut_down) and answers with what it read).
+    pub fn shutdown(&self) {
+        self.shut_down.store(true, Ordering::SeqCst);
+        let all = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
+        for w in all.into_values().flatten() {
+            if let Some(n) = w.upgrade() {
+                n.notify_one();
+            }
+        }
+    }
+
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst)
     }
 
     /// Number of partitions with registrations (for tests and metrics).
@@ -77,6 +101,23 @@ mod tests {
         assert!(tokio::time::timeout(Duration::from_secs(5), wb.notified())
             .await
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn shutdown_wakes_waiters_and_later_registrations() {
+        let p = FetchPurgatory::default();
+        let a: PartitionKey = (Arc::from("t"), 0);
+        let waiting = p.register([&a]);
+        tokio::time::pause();
+        p.shutdown();
+        assert!(p.is_shut_down());
+        tokio::time::timeout(Duration::from_secs(5), waiting.notified())
+            .await
+            .expect("woken by shutdown");
+        tokio::time::timeout(Duration::from_secs(5), p.register([&a]).notified())
+            .await
+            .expect("a registration after shutdown is woken at once");
+        assert_eq!(p.watched_partitions(), 0);
     }
 
     #[test]

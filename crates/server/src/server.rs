@@ -43,10 +43,11 @@ const PRODUCER_EXPIRATION_INTERVAL: Duration = Duration::from_secs(600);
 const DEFAULT_RETENTION_CHECK_MS: u64 = 300_000;
 
 /// Periodic log work: flush what flush.ms asks for, checkpoint recovery points, apply
-/// retention (every log.retention.check.interval.ms) and remove `.deleted` segment files whose
-/// file.delete.delay.ms has passed (checked with the flush, every second); expire committed
-/// offsets (every offsets.retention.check.interval.ms); abort transactions past their timeout
-/// (every transaction.abort.timed.out.transaction.cleanup.interval.ms).
+/// retention (every log.retention.check.interval.ms) and remove `.deleted` segment files and
+/// `-delete` partition dirs whose file.delete.delay.ms has passed (checked with the flush, every
+/// second); expire committed offsets (every offsets.retention.check.interval.ms); abort
+/// transactions past their timeout (every
+/// transaction.abort.timed.out.transaction.cleanup.interval.ms).
 async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let retention_ms = broker
         .config
@@ -80,6 +81,7 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
                 let b = broker.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || {
                     b.logs.delete_due_files();
+                    b.logs.delete_due_logs();
                     b.logs.flush_dirty_logs()
                 }).await {
                     tracing::error!(error = %e, "flushing logs failed");
@@ -126,10 +128,29 @@ async fn maintenance(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
 }
 
 impl RunningServer {
-    /// Open the data dirs, bind every listener and start serving.
+    /// Bind every listener, then open the data dirs and start serving. Binding comes first so
+    /// that a listener that cannot be bound (a port in use) fails start-up before any file is
+    /// touched; connections made meanwhile wait in the listen backlog until the broker is
+    /// ready. A start that fails after the logs were opened releases them (LogManager's drop:
+    /// no index left at its pre-allocated size).
     pub async fn start(config: BrokerConfig) -> Result<Self, ServerError> {
+        let bound: Vec<BoundListener> = network::bind_all(&config.listeners).await?;
+        let log_dirs: Vec<String> = config
+            .log_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        let advertised: Vec<String> = config
+            .advertised
+            .iter()
+            .map(|e| format!("{}://{}:{}", e.listener, e.host, e.port))
+            .collect();
+        tracing::info!(
+            log_dirs = %log_dirs.join(","),
+            advertised_listeners = %advertised.join(","),
+            "opening the log dirs"
+        );
         let broker = Broker::open(config)?;
-        let bound: Vec<BoundListener> = network::bind_all(&broker).await?;
         let (shutdown, rx) = watch::channel(false);
         let tracker = Arc::new(ConnectionTracker::default());
         let mut addrs = Vec::new();
@@ -165,6 +186,8 @@ impl RunningServer {
     /// [`SHUTDOWN_GRACE`]), then close.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
+        // Long-polling fetches answer now instead of holding their connections open.
+        self.broker.purgatory.shutdown();
         for a in self.acceptors {
             let _ = a.await;
         }

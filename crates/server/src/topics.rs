@@ -172,6 +172,20 @@ impl TopicRegistry {
         replication_factor: i16,
         configs: BTreeMap<String, String>,
     ) -> Result<Arc<TopicMeta>, RegistryError> {
+        self.create_with_id(name, None, partitions, replication_factor, configs)
+    }
+
+    /// [`create`](Self::create) with the topic id chosen by the caller (the partition logs
+    /// are created first and name it in their `partition.metadata`); None: a new random id.
+    pub fn create_with_id(
+        &self,
+        name: &str,
+        id: impl Into<Option<Uuid>>,
+        partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<TopicMeta>, RegistryError> {
+        let chosen = id.into();
         self.update(|topics| {
             if topics.get(name).is_some() {
                 return Err(RegistryError::AlreadyExists(name.to_string()));
@@ -182,10 +196,22 @@ impl TopicRegistry {
                     existing: existing.to_string(),
                 });
             }
-            let mut id = kafka_uuid::random();
-            while topics.get_by_id(&id).is_some() {
-                id = kafka_uuid::random();
-            }
+            let id = match chosen {
+                Some(id) if topics.get_by_id(&id).is_some() => {
+                    return Err(RegistryError::Conflict(format!(
+                        "topic id {} is in use",
+                        kafka_uuid::to_base64(id)
+                    )))
+                }
+                Some(id) => id,
+                None => {
+                    let mut id = kafka_uuid::random();
+                    while topics.get_by_id(&id).is_some() {
+                        id = kafka_uuid::random();
+                    }
+                    id
+                }
+            };
             topics.insert(TopicMeta {
                 name: name.to_string(),
                 id,

@@ -490,7 +490,7 @@ async fn list_offsets_by_kind_and_timestamp() {
 #[tokio::test]
 async fn topic_deletion_removes_data() {
     let dir = tempfile::tempdir().unwrap();
-    let server = common::start(dir.path(), &[]).await;
+    let server = common::start(dir.path(), &[("log.segment.delete.delay.ms", "0")]).await;
     let mut c = Client::connect(server.addr("PLAINTEXT").unwrap()).await;
     create(&mut c, "gone", 2, &[]).await;
     produce(&mut c, vec![("gone", 0, batch_at(now_ms(), &[b"x"]))]).await;
@@ -503,13 +503,26 @@ async fn topic_deletion_removes_data() {
         panic!()
     };
     assert_eq!(r.responses[0].error_code, 0);
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("gone"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let leftovers = || -> Vec<String> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("gone"))
+            .collect()
+    };
+    // Renamed at once (Kafka's `<topic>-<partition>.<uuid>-delete`), removed by the
+    // maintenance task once file.delete.delay.ms (log.segment.delete.delay.ms) has passed.
+    let renamed = leftovers();
+    assert!(
+        renamed.iter().all(|n| n.ends_with("-delete")),
+        "{renamed:?}"
+    );
+    common::wait_until("the deleted partition dirs are removed", || {
+        let left = leftovers();
+        async move { left.is_empty() }
+    })
+    .await;
     server.shutdown().await;
 }
 

@@ -109,6 +109,8 @@ async fn wait_for_signal() {
 }
 
 fn main() -> ExitCode {
+    // What "started in" counts from: the process start, as near as main gets to it.
+    let process_start = std::time::Instant::now();
     tune_malloc();
     let args = Args::parse();
     let config = match load_config(&args) {
@@ -142,11 +144,18 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let startup_ms = process_start.elapsed().as_millis();
+        let listeners: Vec<String> = server
+            .addrs
+            .iter()
+            .map(|(name, addr)| format!("{name}://{addr}"))
+            .collect();
         tracing::info!(
             node_id = server.broker.node_id(),
             cluster_id = %server.broker.cluster_id,
-            startup_ms = server.broker.started.elapsed().as_secs_f64() * 1000.0,
-            "Sluice started"
+            listeners = %listeners.join(","),
+            startup_ms,
+            "Sluice started in {startup_ms} ms (since the process started); serving"
         );
         wait_for_signal().await;
         tracing::info!("shutting down");

@@ -1,5 +1,6 @@
 //! Kafka's offset checkpoint files (`recovery-point-offset-checkpoint`,
-//! `log-start-offset-checkpoint`, `cleaner-offset-checkpoint`): a version line (`0`), a count line, then one
+//! `log-start-offset-checkpoint`, `replication-offset-checkpoint`,
+//! `cleaner-offset-checkpoint`): a version line (`0`), a count line, then one
 //! `topic partition offset` line per partition. Written atomically: temp file, fsync, rename,
 //! fsync of the directory.
 
@@ -13,6 +14,8 @@ use crate::TopicPartition;
 
 pub const RECOVERY_POINT_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
 pub const LOG_START_OFFSET_CHECKPOINT_FILE: &str = "log-start-offset-checkpoint";
+/// The high watermark per partition (Kafka's ReplicaManager `HighWatermarkFilename`).
+pub const REPLICATION_OFFSET_CHECKPOINT_FILE: &str = "replication-offset-checkpoint";
 /// The log cleaner's progress per compacted partition: below the offset, the log is clean.
 pub const CLEANER_OFFSET_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 const VERSION: i32 = 0;
@@ -41,7 +44,7 @@ impl OffsetCheckpointFile {
         write_checkpoint(&self.path, &lines)
     }
 
-    /// Read the file; a missing file reads as empty (as in Kafka).
+    /// Read the file; a missing or empty file reads as empty (as in Kafka).
     pub fn read(&self) -> Result<HashMap<TopicPartition, i64>> {
         let entries = read_checkpoint(&self.path, |line| {
             let mut parts = line.split(' ');
@@ -85,7 +88,7 @@ pub(crate) fn read_checkpoint<T>(
     path: &Path,
     mut parse: impl FnMut(&str) -> std::result::Result<T, String>,
 ) -> Result<Vec<T>> {
-    let text = match fs::read_to_string(path) {
+    let bytes = match fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
@@ -100,19 +103,28 @@ pub(crate) fn read_checkpoint<T>(
         line,
         reason,
     };
+    let text = String::from_utf8(bytes).map_err(|e| StorageError::CorruptCheckpoint {
+        path: path.to_path_buf(),
+        line: 1,
+        reason: format!("not UTF-8 text: {e}"),
+    })?;
     let mut lines = text.lines();
-    let version: i32 = lines
-        .next()
-        .ok_or_else(|| bad(1, "missing version line".into()))?
+    // Kafka's CheckpointReadBuffer: an empty file, or one with only the version line, holds
+    // no entries (Kafka 4.3 leaves an empty `replication-offset-checkpoint` behind, for one).
+    let Some(version_line) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let version: i32 = version_line
         .trim()
         .parse()
         .map_err(|e| bad(1, format!("version: {e}")))?;
     if version != VERSION {
         return Err(bad(1, format!("unsupported version {version}")));
     }
-    let count: usize = lines
-        .next()
-        .ok_or_else(|| bad(2, "missing count line".into()))?
+    let Some(count_line) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let count: usize = count_line
         .trim()
         .parse()
         .map_err(|e| bad(2, format!("count: {e}")))?;
@@ -145,6 +157,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = OffsetCheckpointFile::new(dir.path().join(RECOVERY_POINT_CHECKPOINT_FILE));
         assert!(file.read().unwrap().is_empty());
+        // What Kafka reads as empty too: an empty file, a version line alone.
+        for text in ["", "0\n", "0"] {
+            fs::write(file.path(), text).unwrap();
+            assert!(file.read().unwrap().is_empty(), "{text:?}");
+        }
         let entries = vec![
             (TopicPartition::new("orders", 0), 42),
             (TopicPartition::new("my-topic.v2", 11), 0),
@@ -168,6 +185,7 @@ mod tests {
             ("0\n1\na x 1\n", 3),
             ("0\n1\na 0\n", 3),
             ("0\n0\nextra 0 1\n", 3),
+            ("\u{1}garbage\u{ff}", 1),
         ] {
             fs::write(&path, text).unwrap();
             match file.read() {

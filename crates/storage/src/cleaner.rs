@@ -1110,7 +1110,9 @@ mod tests {
         let time = Arc::new(MockTime::new(T0));
         let manager =
             LogManager::open(vec![dir.path().to_path_buf()], config.clone(), time.clone()).unwrap();
-        let log = manager.get_or_create_log(&tp(), Some(config)).unwrap();
+        let log = manager
+            .get_or_create_log(&tp(), crate::kafka_uuid::random(), Some(config))
+            .unwrap();
         Fixture {
             _dir: dir,
             time,
@@ -1460,12 +1462,17 @@ mod tests {
         let f = fixture(compact_config());
         let other = f
             .manager
-            .get_or_create_log(&TopicPartition::new("c", 1), Some(compact_config()))
+            .get_or_create_log(
+                &TopicPartition::new("c", 1),
+                crate::kafka_uuid::random(),
+                Some(compact_config()),
+            )
             .unwrap();
         let plain = f
             .manager
             .get_or_create_log(
                 &TopicPartition::new("d", 0),
+                crate::kafka_uuid::random(),
                 Some(LogConfig {
                     cleanup_policy_compact: false,
                     cleanup_policy_delete: true,

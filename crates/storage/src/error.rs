@@ -76,11 +76,35 @@ pub enum StorageError {
         reason: String,
     },
 
+    /// A `partition.metadata` file that Kafka's reader would refuse too.
+    #[error("malformed partition metadata file {path}: {reason}")]
+    CorruptPartitionMetadata { path: PathBuf, reason: String },
+
+    /// A log asked to belong to a topic id other than the one in its `partition.metadata`
+    /// (INCONSISTENT_TOPIC_ID, 103).
+    #[error(
+        "tried to assign topic id {expected} to the log of {tp}, but {path} holds topic id {found}"
+    )]
+    InconsistentTopicId {
+        tp: TopicPartition,
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+
     #[error("invalid log config: {0}")]
     InvalidConfig(String),
 
     #[error("invalid topic partition {0:?}")]
     InvalidTopicPartition(String),
+
+    /// The same partition in two log dirs (Kafka refuses to start too: delete one of them).
+    #[error("duplicate log directories for {tp}: {first} and {second}")]
+    DuplicateLogDir {
+        tp: TopicPartition,
+        first: PathBuf,
+        second: PathBuf,
+    },
 
     #[error("log for {0} already exists")]
     LogExists(TopicPartition),
@@ -224,11 +248,14 @@ impl StorageError {
             Self::InvalidTxnState { .. } => 48,      // INVALID_TXN_STATE
             Self::TransactionCoordinatorFenced { .. } => 52, // TRANSACTION_COORDINATOR_FENCED
             Self::InvalidProducerSequence { .. } | Self::InvalidControlBatch { .. } => 87, // INVALID_RECORD
+            Self::InconsistentTopicId { .. } => 103, // INCONSISTENT_TOPIC_ID
             Self::Io { .. }
             | Self::CorruptRecord { .. }
             | Self::CorruptIndex { .. }
             | Self::OffsetOverflow { .. }
             | Self::CorruptCheckpoint { .. }
+            | Self::CorruptPartitionMetadata { .. }
+            | Self::DuplicateLogDir { .. }
             | Self::CorruptSnapshot { .. }
             | Self::LogOffline { .. }
             | Self::LogClosed { .. }

@@ -52,6 +52,15 @@ impl LeaderEpochFileCache {
         Ok(Self { path, entries })
     }
 
+    /// A cache for `dir` with no entries, ignoring the file there (which the first change
+    /// rewrites): a damaged checkpoint is rebuilt from the log's batches this way.
+    pub(crate) fn empty(dir: &Path) -> Self {
+        Self {
+            path: dir.join(LEADER_EPOCH_CHECKPOINT_FILE),
+            entries: Vec::new(),
+        }
+    }
+
     pub fn entries(&self) -> &[EpochEntry] {
         &self.entries
     }
@@ -159,6 +168,11 @@ impl LeaderEpochFileCache {
             .map(|e| e.epoch)
     }
 
+    /// Rewrite the file with the current entries.
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.write()
+    }
+
     fn write(&self) -> Result<()> {
         let lines: Vec<String> = self
             .entries
@@ -231,8 +245,13 @@ mod tests {
         let (dir, c) = cache();
         assert!(c.entries().is_empty());
         let path = dir.path().join(LEADER_EPOCH_CHECKPOINT_FILE);
+        // An empty file reads as empty, as in Kafka.
+        fs::write(&path, "").unwrap();
+        assert!(LeaderEpochFileCache::load(dir.path())
+            .unwrap()
+            .entries()
+            .is_empty());
         for bad in [
-            "",
             "1\n0\n",
             "0\n2\n0 0\n",
             "0\n1\n0\n",

@@ -24,6 +24,7 @@ pub mod kafka_uuid;
 pub mod leader_epoch;
 pub mod log;
 pub mod manager;
+pub mod partition_metadata;
 pub mod producer_state;
 pub mod segment;
 pub mod time;
@@ -34,16 +35,20 @@ pub use config::{LogConfig, MessageTimestampType};
 pub use error::{Result, StorageError};
 pub use index::{OffsetIndex, OffsetPosition, TimeIndex, TimestampOffset};
 pub use log::{
-    FetchDataInfo, HighWatermarkListener, LoadParams, LogAppendInfo, LogSnapshot, PartitionLog,
-    TimestampAndOffset, TxnMarker,
+    FetchDataInfo, HighWatermarkListener, LoadParams, LogAppendInfo, LogLoadStats, LogSnapshot,
+    PartitionLog, TimestampAndOffset, Truncation, TxnMarker,
 };
-pub use manager::{LogManager, ProducerStateConfig, CLEAN_SHUTDOWN_FILE, LEADER_EPOCH};
+pub use manager::{
+    LoadSummary, LogManager, ProducerStateConfig, CLEAN_SHUTDOWN_FILE, LEADER_EPOCH, METADATA_TOPIC,
+};
+pub use partition_metadata::{PartitionMetadataFile, PARTITION_METADATA_FILE};
 pub use producer_state::{
     BatchMetadata, CompletedTxn, ProducerStateEntry, ProducerStateManager, UnstableTxn,
 };
 pub use segment::{LogSegment, RollReason};
 pub use time::{MockTime, SystemTime, Time};
 pub use txn_index::{AbortedTxn, TransactionIndex};
+pub use uuid::Uuid;
 
 /// A topic partition. Its directory is `<topic>-<partition>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

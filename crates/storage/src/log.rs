@@ -21,13 +21,16 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use bytes::Bytes;
 use sluice_protocol::batch::{self, BatchError, RecordBatch, HEADER_SIZE};
 use sluice_protocol::records::{self, EndTxnMarker};
+use uuid::Uuid;
 
 use crate::checkpoint::sync_dir;
 use crate::config::{LogConfig, MessageTimestampType};
 use crate::error::{IoContext, Result, StorageError};
 use crate::group_commit::{FlushMethod, GroupCommit, SyncDone};
 use crate::index::NO_TIMESTAMP;
+use crate::kafka_uuid;
 use crate::leader_epoch::LeaderEpochFileCache;
+use crate::partition_metadata::PartitionMetadataFile;
 use crate::producer_state::{
     last_stable_offset, AppendCheck, CompletedTxnWithLso, ProducerBatch, ProducerStateEntry,
     ProducerStateManager, UnstableTxn, DEFAULT_PRODUCER_ID_EXPIRATION_MS,
@@ -83,6 +86,39 @@ impl LoadParams {
             log_start_offset: 0,
         }
     }
+}
+
+/// What loading one log found and did (the LogManager sums them into its
+/// [`LoadSummary`](crate::manager::LoadSummary)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogLoadStats {
+    pub segments: usize,
+    /// Segments whose batches were validated again and indexes rebuilt: those after the
+    /// recovery point after an unclean shutdown, and those with missing or damaged indexes.
+    pub segments_recovered: usize,
+    /// Segments whose `.index`, `.timeindex` or `.txnindex` was missing or failed its check.
+    pub indexes_rebuilt: usize,
+    /// Invalid data cut from the end of the log, if any.
+    pub truncated: Option<Truncation>,
+    /// Damaged producer snapshots dropped (the state was rebuilt from the log instead).
+    pub producer_snapshots_rebuilt: usize,
+    /// The `leader-epoch-checkpoint` was damaged and was rebuilt from the log's batches.
+    pub leader_epochs_rebuilt: bool,
+}
+
+/// Invalid data found by recovery: the log was cut at `offset`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    /// The `.log` file that held the first invalid batch.
+    pub file: PathBuf,
+    /// The log's end offset after the cut.
+    pub offset: i64,
+    /// Bytes cut from `file`.
+    pub bytes: u64,
+    /// Later segments removed with it (renamed `.deleted`, removed after file.delete.delay.ms).
+    pub segments_removed: usize,
+    /// What was wrong with the first invalid batch.
+    pub reason: String,
 }
 
 /// Result of an append (Kafka's LogAppendInfo).
@@ -325,6 +361,9 @@ pub struct PartitionLog {
     leader_epochs: Mutex<LeaderEpochFileCache>,
     /// See [`PartitionLog::leader_epoch`].
     leader_epoch: std::sync::atomic::AtomicI32,
+    /// From (or written to) `partition.metadata`.
+    topic_id: Mutex<Option<Uuid>>,
+    load_stats: LogLoadStats,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -366,9 +405,14 @@ impl PartitionLog {
                 )),
                 group_commit,
             },
+            None,
         )
     }
 
+    /// Open (or create) the log in `dir` (Kafka's UnifiedLog.create + LogLoader). With
+    /// `topic_id`, a log without `partition.metadata` gets one (written before anything else,
+    /// so a new partition directory names its topic from the start) and one with another id is
+    /// refused ([`StorageError::InconsistentTopicId`]); without, the file is only read.
     pub(crate) fn open_with_deps(
         dir: PathBuf,
         tp: TopicPartition,
@@ -376,14 +420,33 @@ impl PartitionLog {
         time: Arc<dyn Time>,
         params: LoadParams,
         deps: LogDeps,
+        topic_id: Option<Uuid>,
     ) -> Result<Self> {
         config.validate()?;
         fs::create_dir_all(&dir).at(&dir)?;
+        let metadata = PartitionMetadataFile::new(&dir);
+        let topic_id = match (topic_id, metadata.read()?) {
+            (Some(want), Some(have)) if want != have => {
+                return Err(StorageError::InconsistentTopicId {
+                    tp,
+                    path: metadata.path().to_path_buf(),
+                    expected: kafka_uuid::to_base64(want),
+                    found: kafka_uuid::to_base64(have),
+                })
+            }
+            (_, Some(have)) => Some(have),
+            (Some(want), None) => {
+                metadata.write(want)?;
+                Some(want)
+            }
+            (None, None) => None,
+        };
         let device = {
             use std::os::unix::fs::MetadataExt;
             fs::metadata(&dir).at(&dir)?.dev()
         };
         let now = time.milliseconds();
+        let mut stats = LogLoadStats::default();
         complete_interrupted_swaps(&dir)?;
         let bases = scan_dir(&dir)?;
         let mut segments = Vec::with_capacity(bases.len().max(1));
@@ -399,7 +462,9 @@ impl PartitionLog {
             segments.push(seg);
             rebuild.push(r);
         }
+        stats.indexes_rebuilt = rebuild.iter().filter(|&&r| r).count();
         let mut recovered = Vec::new();
+        let mut removed_files = Vec::new();
         if !segments.is_empty() {
             let recover_from = if params.had_clean_shutdown {
                 segments.len()
@@ -412,16 +477,34 @@ impl PartitionLog {
             let mut i = 0;
             while i < segments.len() {
                 if rebuild[i] || i >= recover_from {
-                    let truncated = segments[i].recover(config.segment_index_bytes)?;
+                    let (truncated, reason) =
+                        segments[i].recover_with_reason(config.segment_index_bytes)?;
                     recovered.push(i);
                     if truncated > 0 {
-                        for seg in segments.drain(i + 1..) {
-                            tracing::warn!(
-                                "deleting segment {} after a truncated one",
-                                seg.log_path().display()
-                            );
-                            seg.delete()?;
+                        // Kafka's LogLoader: the segments after invalid data go too (renamed
+                        // `.deleted`, removed after file.delete.delay.ms like any deletion).
+                        let later: Vec<LogSegment> = segments.drain(i + 1..).collect();
+                        let segments_removed = later.len();
+                        for seg in later {
+                            removed_files.extend(seg.rename_to_deleted()?);
                         }
+                        let t = Truncation {
+                            file: segments[i].log_path().to_path_buf(),
+                            offset: segments[i].read_next_offset()?,
+                            bytes: truncated,
+                            segments_removed,
+                            reason: reason.unwrap_or_default(),
+                        };
+                        tracing::warn!(
+                            "{tp}: invalid data in {} ({}); log truncated at offset {}: {} \
+                             byte(s) cut, {} later segment(s) removed",
+                            t.file.display(),
+                            t.reason,
+                            t.offset,
+                            t.bytes,
+                            t.segments_removed
+                        );
+                        stats.truncated = Some(t);
                     }
                 }
                 i += 1;
@@ -437,6 +520,8 @@ impl PartitionLog {
             )?);
             recovered.push(0);
         }
+        stats.segments = segments.len();
+        stats.segments_recovered = recovered.len();
         let last = segments.len() - 1;
         segments[last].make_active(config.segment_index_bytes)?;
         let log_end_offset = segments[last].read_next_offset()?;
@@ -460,7 +545,8 @@ impl PartitionLog {
             deps.producer_id_expiration_ms.load(Ordering::Relaxed),
             &rebuild_txn,
         )?;
-        if !recovered.is_empty() {
+        stats.producer_snapshots_rebuilt = producers.take_corrupt_snapshots_removed();
+        if !recovered.is_empty() || !removed_files.is_empty() {
             for &i in &recovered {
                 if let Some(s) = segments.get(i) {
                     s.flush()?;
@@ -469,8 +555,17 @@ impl PartitionLog {
             sync_dir(&dir)?;
         }
         producers.take_snapshot(false)?;
-        // Kafka's LogLoader: epochs past the recovered end or wholly below the start go.
-        let mut leader_epochs = LeaderEpochFileCache::load(&dir)?;
+        // Kafka's LogLoader: epochs past the recovered end or wholly below the start go. A
+        // damaged checkpoint is rebuilt from the epochs the batches carry.
+        let mut leader_epochs = match LeaderEpochFileCache::load(&dir) {
+            Ok(c) => c,
+            Err(e @ StorageError::CorruptCheckpoint { .. }) => {
+                tracing::debug!("{e}; rebuilding it from the log");
+                stats.leader_epochs_rebuilt = true;
+                rebuild_leader_epochs(&dir, &segments)?
+            }
+            Err(e) => return Err(e),
+        };
         leader_epochs.truncate_from_end(log_end_offset)?;
         leader_epochs.truncate_from_start(log_start_offset)?;
         let inactive_views: Arc<Vec<SegmentView>> =
@@ -485,6 +580,13 @@ impl PartitionLog {
             last_stable_offset: lso_for(&unstable, log_end_offset, log_start_offset),
             unstable,
         };
+        let mut pending = Vec::new();
+        if !removed_files.is_empty() {
+            pending.push(PendingDeletion {
+                due_ms: now.saturating_add(config.file_delete_delay_ms),
+                files: removed_files,
+            });
+        }
         Ok(Self {
             tp,
             dir,
@@ -509,12 +611,46 @@ impl PartitionLog {
             offline: AtomicBool::new(false),
             listener: deps.listener,
             producer_id_expiration_ms: deps.producer_id_expiration_ms,
-            pending_deletions: Mutex::new(Vec::new()),
+            pending_deletions: Mutex::new(pending),
             leader_epoch: std::sync::atomic::AtomicI32::new(
                 leader_epochs.entries().last().map_or(0, |e| e.epoch),
             ),
             leader_epochs: Mutex::new(leader_epochs),
+            topic_id: Mutex::new(topic_id),
+            load_stats: stats,
         })
+    }
+
+    /// The topic id from `partition.metadata` (None for a log without one: an old Sluice data
+    /// dir, or a creation interrupted before the file was written).
+    pub fn topic_id(&self) -> Option<Uuid> {
+        *lock(&self.topic_id)
+    }
+
+    /// Record that this log belongs to topic `topic_id` (Kafka's `assignTopicId`): a log
+    /// without one gets `partition.metadata` written (atomically); the same id again is a
+    /// no-op; another id is refused with [`StorageError::InconsistentTopicId`].
+    pub fn assign_topic_id(&self, topic_id: Uuid) -> Result<()> {
+        let mut current = lock(&self.topic_id);
+        match *current {
+            Some(have) if have == topic_id => Ok(()),
+            Some(have) => Err(StorageError::InconsistentTopicId {
+                tp: self.tp.clone(),
+                path: PartitionMetadataFile::new(&self.dir).path().to_path_buf(),
+                expected: kafka_uuid::to_base64(topic_id),
+                found: kafka_uuid::to_base64(have),
+            }),
+            None => {
+                PartitionMetadataFile::new(&self.dir).write(topic_id)?;
+                *current = Some(topic_id);
+                Ok(())
+            }
+        }
+    }
+
+    /// What loading this log found and did.
+    pub fn load_stats(&self) -> &LogLoadStats {
+        &self.load_stats
     }
 
     pub fn topic_partition(&self) -> &TopicPartition {
@@ -1965,12 +2101,23 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Close and delete the whole partition directory.
-    pub fn delete(&self) -> Result<()> {
+    /// Stop taking writes and trim the active segment's pre-allocated `.index` / `.timeindex`
+    /// to their entries, without flushing or taking a producer snapshot (what a LogManager
+    /// dropped without shutdown does to its logs; the next open recovers as after a crash).
+    /// Reads keep working.
+    pub fn release(&self) -> Result<()> {
         let mut w = lock(&self.writer);
+        if w.closed {
+            return Ok(());
+        }
         w.closed = true;
-        w.segments.clear();
-        fs::remove_dir_all(&self.dir).at(&self.dir)
+        if self.is_offline() {
+            return Ok(());
+        }
+        match w.segments.last_mut() {
+            Some(active) => active.trim_indexes(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -2058,6 +2205,21 @@ fn read_marker(view: &SegmentView, pos: u64, size: usize) -> Result<Option<EndTx
     }
 }
 
+/// A leader epoch cache built from the partitionLeaderEpoch of every batch (what Kafka's
+/// recovery assigns from each batch it validates), written at once.
+fn rebuild_leader_epochs(dir: &Path, segments: &[LogSegment]) -> Result<LeaderEpochFileCache> {
+    let mut cache = LeaderEpochFileCache::empty(dir);
+    for seg in segments {
+        let view = seg.view();
+        let mut scan = BatchScanner::new(&view.log, &view.log_path, 0, view.size);
+        while let Some((_, h)) = scan.next_header()? {
+            cache.assign(h.partition_leader_epoch, h.base_offset)?;
+        }
+    }
+    cache.flush()?;
+    Ok(cache)
+}
+
 /// Load the producer state for a log whose segments end at `log_end_offset`: drop snapshots
 /// outside the segments' range, load the newest readable one (or start empty at the first
 /// segment), replay the batches from there to the log end, expire idle producers.
@@ -2088,6 +2250,7 @@ fn rebuild_producer_state(
         let mut tmp = producers.empty_copy();
         tmp.truncate_and_reload_at_or_below(first, log_end_offset, limit, now, expiration_ms)?;
         replay(&mut tmp, segments, log_end_offset, rebuild_txn)?;
+        producers.add_corrupt_snapshots_removed(tmp.take_corrupt_snapshots_removed());
     }
     producers.truncate_and_reload(first, log_end_offset, now, expiration_ms)?;
     replay(producers, segments, log_end_offset, &[])?;

@@ -1,37 +1,58 @@
 //! The LogManager: owns the log dirs and every partition log in them; creates, loads and
 //! deletes partitions, writes checkpoints and the clean-shutdown marker.
+//!
+//! Nothing on disk is removed unless the broker itself decided to remove it: at load, every
+//! partition directory is loaded (which ones the metadata still knows is the server's call);
+//! `-delete` directories (a deletion the broker decided: renamed first) are removed
+//! file.delete.delay.ms later; `-stray` and `-future` directories, the KRaft metadata log
+//! (`__cluster_metadata-0`, opened by [`LogManager::open_metadata_log`]) and directories whose
+//! name is no partition are left alone. Damaged checkpoint files are ignored (recovery starts
+//! from the log itself) and rewritten at the next checkpoint.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
 
 use crate::checkpoint::{
     sync_dir, OffsetCheckpointFile, CLEANER_OFFSET_CHECKPOINT_FILE,
     LOG_START_OFFSET_CHECKPOINT_FILE, RECOVERY_POINT_CHECKPOINT_FILE,
+    REPLICATION_OFFSET_CHECKPOINT_FILE,
 };
 use crate::config::LogConfig;
 use crate::error::{IoContext, Result, StorageError};
 use crate::group_commit::{FlushMethod, GroupCommit};
+use crate::kafka_uuid::METADATA_TOPIC_ID;
 use crate::log::{
     lock, ExpirationSlot, HighWatermarkListener, ListenerSlot, LoadParams, LogDeps, PartitionLog,
+    Truncation,
 };
 use crate::producer_state::DEFAULT_PRODUCER_ID_EXPIRATION_MS;
 use crate::time::Time;
 use crate::TopicPartition;
 
 /// Kafka's clean-shutdown marker, written in each log dir by a clean shutdown and removed once
-/// the logs are loaded.
+/// its presence was noted at load.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
-/// Suffix of a partition directory being deleted.
+/// Suffix of a partition directory being deleted (`<topic>-<partition>.<id>-delete`).
 pub const DELETE_DIR_SUFFIX: &str = "-delete";
+/// Suffix of a partition directory Kafka found it should not host (left alone).
+pub const STRAY_DIR_SUFFIX: &str = "-stray";
+/// Suffix of a partition directory being moved between log dirs by Kafka (left alone).
+pub const FUTURE_DIR_SUFFIX: &str = "-future";
+/// The topic of Kafka's KRaft metadata log (`__cluster_metadata-0`): never loaded as a topic
+/// partition.
+pub const METADATA_TOPIC: &str = "__cluster_metadata";
 /// The leader epoch of every partition: one node that is always the leader (what Metadata
 /// reports; Kafka 4.3's single node answers 0 for a new topic too). A log that is loaded or
 /// created becomes leader with it (Kafka's `maybeAssignEpochStartOffset` in `makeLeader`).
 pub const LEADER_EPOCH: i32 = 0;
-const FUTURE_DIR_SUFFIX: &str = "-future";
-const STRAY_DIR_SUFFIX: &str = "-stray";
+/// How often loading logs reports its progress.
+const PROGRESS_INTERVAL_MS: i64 = 5_000;
 
 /// Broker-level settings of the idempotent-producer state (Kafka's
 /// ProducerStateManagerConfig).
@@ -62,6 +83,141 @@ impl ProducerStateConfig {
     }
 }
 
+/// What [`LogManager::open`] found and did; logged as one INFO line when loading ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadSummary {
+    pub log_dirs: usize,
+    /// Log dirs without the clean-shutdown marker: their logs were recovered from their
+    /// recovery points.
+    pub unclean_dirs: Vec<PathBuf>,
+    pub partitions: usize,
+    pub segments: usize,
+    /// Partitions with at least one segment validated again (recovery, or a missing index).
+    pub logs_recovered: usize,
+    pub segments_recovered: usize,
+    /// Segments whose index files were missing or failed their check (rebuilt from the log).
+    pub indexes_rebuilt: usize,
+    /// Partitions that lost data: invalid data cut from the end of their log.
+    pub truncated: Vec<(TopicPartition, Truncation)>,
+    /// Bytes cut by those truncations.
+    pub bytes_truncated: u64,
+    /// Damaged producer snapshots replaced by replaying the log.
+    pub producer_snapshots_rebuilt: usize,
+    /// Damaged `leader-epoch-checkpoint` files rebuilt from the log.
+    pub leader_epochs_rebuilt: usize,
+    /// Checkpoint files of the log dirs that failed to parse: ignored (as Kafka does, the
+    /// logs recover from their start) and rewritten at the next checkpoint.
+    pub damaged_checkpoints: Vec<PathBuf>,
+    /// `-delete` directories found: removed after file.delete.delay.ms.
+    pub deletions_queued: usize,
+    /// Directories left alone: `-stray`, `-future`, the metadata log, names that are no
+    /// partition.
+    pub left_alone: Vec<PathBuf>,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for LoadSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "loaded {} partition(s), {} segment(s) from {} log dir(s) in {} ms; ",
+            self.partitions,
+            self.segments,
+            self.log_dirs,
+            self.elapsed.as_millis()
+        )?;
+        if self.unclean_dirs.is_empty() {
+            write!(f, "clean shutdown")?;
+        } else {
+            write!(
+                f,
+                "unclean shutdown of {} log dir(s): {} log(s) recovered ({} segment(s))",
+                self.unclean_dirs.len(),
+                self.logs_recovered,
+                self.segments_recovered
+            )?;
+        }
+        write!(
+            f,
+            "; {} index(es) rebuilt, {} partition(s) truncated ({} byte(s) cut), {} producer \
+             snapshot(s) and {} leader epoch checkpoint(s) rebuilt, {} damaged log dir \
+             checkpoint(s) ignored, {} deletion(s) pending, {} dir(s) left alone",
+            self.indexes_rebuilt,
+            self.truncated.len(),
+            self.bytes_truncated,
+            self.producer_snapshots_rebuilt,
+            self.leader_epochs_rebuilt,
+            self.damaged_checkpoints.len(),
+            self.deletions_queued,
+            self.left_alone.len()
+        )
+    }
+}
+
+/// A renamed `-delete` partition directory waiting for file.delete.delay.ms.
+#[derive(Debug)]
+struct DirDeletion {
+    path: PathBuf,
+    due_ms: i64,
+}
+
+/// What a directory in a log dir is.
+enum DirKind {
+    Partition(TopicPartition),
+    /// `<topic>-<partition>.<id>-delete`.
+    Deleted,
+    /// `-stray`, `-future` or the metadata log: not ours to load or remove.
+    NotOurs(&'static str),
+    /// Not a partition directory name at all.
+    Unknown,
+}
+
+/// Kafka's `LocalLog.parseTopicPartitionName` rules: `<topic>-<partition>`, or
+/// `<topic>-<partition>.<unique id><suffix>` for the `-delete`, `-stray` and `-future` suffixes.
+fn classify(name: &str) -> DirKind {
+    for (suffix, what) in [
+        (DELETE_DIR_SUFFIX, None),
+        (STRAY_DIR_SUFFIX, Some("stray partition")),
+        (FUTURE_DIR_SUFFIX, Some("future partition")),
+    ] {
+        if let Some(stem) = name.strip_suffix(suffix) {
+            let tp = stem.rsplit_once('.').and_then(|(tp, id)| {
+                let id_ok = !id.is_empty() && !id.chars().any(char::is_whitespace);
+                id_ok
+                    .then(|| TopicPartition::from_dir_name(tp).ok())
+                    .flatten()
+            });
+            return match (tp, what) {
+                (None, _) => DirKind::Unknown,
+                (Some(tp), _) if tp.topic == METADATA_TOPIC => DirKind::NotOurs("metadata log"),
+                (Some(_), None) => DirKind::Deleted,
+                (Some(_), Some(what)) => DirKind::NotOurs(what),
+            };
+        }
+    }
+    match TopicPartition::from_dir_name(name) {
+        Ok(tp) if tp.topic == METADATA_TOPIC => DirKind::NotOurs("metadata log"),
+        Ok(tp) => DirKind::Partition(tp),
+        Err(_) => DirKind::Unknown,
+    }
+}
+
+/// A log-dir checkpoint file, or nothing if it is damaged (noted in `damaged`).
+fn read_dir_checkpoint(
+    path: PathBuf,
+    damaged: &mut Vec<PathBuf>,
+) -> Result<HashMap<TopicPartition, i64>> {
+    match OffsetCheckpointFile::new(path.clone()).read() {
+        Ok(m) => Ok(m),
+        Err(e @ StorageError::CorruptCheckpoint { .. }) => {
+            tracing::warn!("{e}; ignoring it (the logs it covers recover from their start)");
+            damaged.push(path);
+            Ok(HashMap::new())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 pub struct LogManager {
     log_dirs: Vec<PathBuf>,
     default_config: LogConfig,
@@ -73,12 +229,18 @@ pub struct LogManager {
     producer_id_expiration_ms: ExpirationSlot,
     /// One committer per log dir, in `log_dirs` order (fsync-before-ack mode).
     group_commits: Vec<Arc<GroupCommit>>,
-    delete_counter: AtomicU64,
     /// Serializes checkpoint writers (they share the files' `.tmp` names).
     checkpoint_lock: Mutex<()>,
     /// `cleaner-offset-checkpoint` of every log dir: where each compacted log's dirty
     /// section starts.
     cleaner_checkpoints: Mutex<HashMap<TopicPartition, i64>>,
+    /// Renamed `-delete` directories waiting for file.delete.delay.ms.
+    dir_deletions: Mutex<Vec<DirDeletion>>,
+    /// The KRaft metadata log, once opened.
+    metadata_log: Mutex<Option<Arc<PartitionLog>>>,
+    load_summary: LoadSummary,
+    /// Set by [`shutdown`](Self::shutdown); otherwise dropping the manager releases the logs.
+    shut_down: AtomicBool,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -93,7 +255,8 @@ impl LogManager {
     /// Open the log dirs (created if missing) and load every partition in them with
     /// `default_config` (change per-topic configs afterwards with
     /// [`PartitionLog::update_config`]). Logs in a dir without the clean-shutdown marker are
-    /// recovered from their recovery point. The marker is removed once all logs are loaded.
+    /// recovered from their recovery point. See the module docs for what is loaded and what
+    /// is left alone; [`load_summary`](Self::load_summary) says what was found.
     pub fn open(
         log_dirs: Vec<PathBuf>,
         default_config: LogConfig,
@@ -115,6 +278,7 @@ impl LogManager {
         time: Arc<dyn Time>,
         producer_config: ProducerStateConfig,
     ) -> Result<Self> {
+        let started = Instant::now();
         default_config.validate()?;
         producer_config.validate()?;
         let expiration: ExpirationSlot =
@@ -127,18 +291,41 @@ impl LogManager {
             .iter()
             .map(|d| Arc::new(GroupCommit::new(d, FlushMethod::default())))
             .collect();
-        let mut logs = HashMap::new();
+        let mut summary = LoadSummary {
+            log_dirs: log_dirs.len(),
+            ..LoadSummary::default()
+        };
+        let now = time.milliseconds();
         let mut cleaner_checkpoints = HashMap::new();
-        for (dir, group_commit) in log_dirs.iter().zip(&group_commits) {
+        let mut dir_deletions = Vec::new();
+        // First every log dir's checkpoints and partition directories, then the loading (so
+        // that progress can say "n of m").
+        struct ToLoad {
+            path: PathBuf,
+            tp: TopicPartition,
+            params: LoadParams,
+            dir_index: usize,
+        }
+        let mut to_load = Vec::new();
+        for (dir_index, dir) in log_dirs.iter().enumerate() {
             fs::create_dir_all(dir).at(dir)?;
-            cleaner_checkpoints.extend(
-                OffsetCheckpointFile::new(dir.join(CLEANER_OFFSET_CHECKPOINT_FILE)).read()?,
-            );
+            let damaged = &mut summary.damaged_checkpoints;
+            cleaner_checkpoints.extend(read_dir_checkpoint(
+                dir.join(CLEANER_OFFSET_CHECKPOINT_FILE),
+                damaged,
+            )?);
+            let rps = read_dir_checkpoint(dir.join(RECOVERY_POINT_CHECKPOINT_FILE), damaged)?;
+            let starts = read_dir_checkpoint(dir.join(LOG_START_OFFSET_CHECKPOINT_FILE), damaged)?;
+            // Kafka (KAFKA-10471): the marker goes as soon as it is noted, so that a crash
+            // while loading counts as an unclean shutdown.
             let marker = dir.join(CLEAN_SHUTDOWN_FILE);
             let clean = marker.exists();
-            let rps = OffsetCheckpointFile::new(dir.join(RECOVERY_POINT_CHECKPOINT_FILE)).read()?;
-            let starts =
-                OffsetCheckpointFile::new(dir.join(LOG_START_OFFSET_CHECKPOINT_FILE)).read()?;
+            if clean {
+                fs::remove_file(&marker).at(&marker)?;
+                sync_dir(dir)?;
+            } else {
+                summary.unclean_dirs.push(dir.clone());
+            }
             let mut entries: Vec<_> = fs::read_dir(dir)
                 .at(dir)?
                 .collect::<std::io::Result<Vec<_>>>()
@@ -149,56 +336,107 @@ impl LogManager {
                 if !entry.file_type().at(&path)?.is_dir() {
                     continue;
                 }
-                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                    continue;
+                let kind = match entry.file_name().to_str() {
+                    Some(name) => classify(name),
+                    None => DirKind::Unknown,
                 };
-                if name.ends_with(DELETE_DIR_SUFFIX) {
-                    tracing::info!(
-                        "removing partition dir left from a deletion: {}",
-                        path.display()
-                    );
-                    fs::remove_dir_all(&path).at(&path)?;
-                    continue;
+                match kind {
+                    DirKind::Partition(tp) => {
+                        let params = LoadParams {
+                            had_clean_shutdown: clean,
+                            recovery_point: rps.get(&tp).copied().unwrap_or(0),
+                            log_start_offset: starts.get(&tp).copied().unwrap_or(0),
+                        };
+                        to_load.push(ToLoad {
+                            path,
+                            tp,
+                            params,
+                            dir_index,
+                        });
+                    }
+                    DirKind::Deleted => {
+                        tracing::info!(
+                            "{} is a deleted partition: removing it in {} ms \
+                             (file.delete.delay.ms)",
+                            path.display(),
+                            default_config.file_delete_delay_ms
+                        );
+                        dir_deletions.push(DirDeletion {
+                            path,
+                            due_ms: now.saturating_add(default_config.file_delete_delay_ms),
+                        });
+                        summary.deletions_queued += 1;
+                    }
+                    DirKind::NotOurs(what) => {
+                        if what == "metadata log" {
+                            tracing::debug!(
+                                "{} is the {what}: not a topic partition",
+                                path.display()
+                            );
+                        } else {
+                            tracing::info!("leaving {} alone: a {what}", path.display());
+                        }
+                        summary.left_alone.push(path);
+                    }
+                    DirKind::Unknown => {
+                        tracing::warn!(
+                            "leaving {} alone: its name is not a partition directory name \
+                             (<topic>-<partition>)",
+                            path.display()
+                        );
+                        summary.left_alone.push(path);
+                    }
                 }
-                if name.ends_with(FUTURE_DIR_SUFFIX) || name.ends_with(STRAY_DIR_SUFFIX) {
-                    tracing::warn!("ignoring {}", path.display());
-                    continue;
-                }
-                let Ok(tp) = TopicPartition::from_dir_name(&name) else {
-                    tracing::warn!("ignoring non-partition dir {}", path.display());
-                    continue;
-                };
-                if logs.contains_key(&tp) {
-                    return Err(StorageError::LogExists(tp));
-                }
-                let params = LoadParams {
-                    had_clean_shutdown: clean,
-                    recovery_point: rps.get(&tp).copied().unwrap_or(0),
-                    log_start_offset: starts.get(&tp).copied().unwrap_or(0),
-                };
-                let log = PartitionLog::open_with_deps(
-                    path,
-                    tp.clone(),
-                    default_config.clone(),
-                    time.clone(),
-                    params,
-                    LogDeps {
-                        listener: listener.clone(),
-                        producer_id_expiration_ms: expiration.clone(),
-                        group_commit: group_commit.clone(),
-                    },
-                )?;
-                log.maybe_assign_epoch_start_offset(LEADER_EPOCH)?;
-                logs.insert(tp, Arc::new(log));
             }
         }
-        for dir in &log_dirs {
-            let marker = dir.join(CLEAN_SHUTDOWN_FILE);
-            if marker.exists() {
-                fs::remove_file(&marker).at(&marker)?;
-                sync_dir(dir)?;
+        let total = to_load.len();
+        let mut logs: HashMap<TopicPartition, Arc<PartitionLog>> = HashMap::with_capacity(total);
+        let mut last_progress = time.milliseconds();
+        for (done, item) in to_load.into_iter().enumerate() {
+            if let Some(other) = logs.get(&item.tp) {
+                return Err(StorageError::DuplicateLogDir {
+                    tp: item.tp,
+                    first: other.dir().to_path_buf(),
+                    second: item.path,
+                });
+            }
+            let log = PartitionLog::open_with_deps(
+                item.path,
+                item.tp.clone(),
+                default_config.clone(),
+                time.clone(),
+                item.params,
+                LogDeps {
+                    listener: listener.clone(),
+                    producer_id_expiration_ms: expiration.clone(),
+                    group_commit: group_commits[item.dir_index].clone(),
+                },
+                None,
+            )?;
+            log.maybe_assign_epoch_start_offset(LEADER_EPOCH)?;
+            let stats = log.load_stats();
+            summary.partitions += 1;
+            summary.segments += stats.segments;
+            summary.segments_recovered += stats.segments_recovered;
+            if stats.segments_recovered > 0 {
+                summary.logs_recovered += 1;
+            }
+            summary.indexes_rebuilt += stats.indexes_rebuilt;
+            summary.producer_snapshots_rebuilt += stats.producer_snapshots_rebuilt;
+            summary.leader_epochs_rebuilt += usize::from(stats.leader_epochs_rebuilt);
+            if let Some(t) = &stats.truncated {
+                summary.bytes_truncated += t.bytes;
+                summary.truncated.push((item.tp.clone(), t.clone()));
+            }
+            logs.insert(item.tp, Arc::new(log));
+            let now = time.milliseconds();
+            if now.saturating_sub(last_progress) >= PROGRESS_INTERVAL_MS && done + 1 < total {
+                tracing::info!("loaded {} of {total} partitions", done + 1);
+                last_progress = now;
             }
         }
+        summary.elapsed = started.elapsed();
+        tracing::info!("{summary}");
         Ok(Self {
             log_dirs,
             default_config,
@@ -208,10 +446,62 @@ impl LogManager {
             listener,
             producer_id_expiration_ms: expiration,
             group_commits,
-            delete_counter: AtomicU64::new(0),
             checkpoint_lock: Mutex::new(()),
             cleaner_checkpoints: Mutex::new(cleaner_checkpoints),
+            dir_deletions: Mutex::new(dir_deletions),
+            metadata_log: Mutex::new(None),
+            load_summary: summary,
+            shut_down: AtomicBool::new(false),
         })
+    }
+
+    /// What opening found and did (the numbers of the INFO line logged then).
+    pub fn load_summary(&self) -> &LoadSummary {
+        &self.load_summary
+    }
+
+    /// Open Kafka's KRaft metadata log `__cluster_metadata-0` (created if missing, with
+    /// Kafka's metadata topic id in `partition.metadata`) in `dir` — `metadata.log.dir` — or
+    /// the first log dir. As Kafka's KafkaRaftLog does, it is recovered from its start at
+    /// every open (no clean-shutdown shortcut, no recovery-point checkpoint). It is not one of
+    /// [`all_logs`](Self::all_logs): no retention, flush, cleaning or checkpoint of topic
+    /// partitions touches it; [`shutdown`](Self::shutdown) closes it. Its high-watermark
+    /// listener is its own ([`PartitionLog::set_high_watermark_listener`]). Opening it again
+    /// returns the same log.
+    pub fn open_metadata_log(
+        &self,
+        config: LogConfig,
+        dir: Option<&Path>,
+    ) -> Result<Arc<PartitionLog>> {
+        let _g = lock(&self.admin);
+        let mut slot = lock(&self.metadata_log);
+        if let Some(log) = slot.as_ref() {
+            return Ok(log.clone());
+        }
+        let parent = dir.map_or_else(|| self.log_dirs[0].clone(), Path::to_path_buf);
+        fs::create_dir_all(&parent).at(&parent)?;
+        let group_commit = match self.log_dirs.iter().position(|d| d == &parent) {
+            Some(i) => self.group_commits[i].clone(),
+            None => Arc::new(GroupCommit::new(&parent, self.group_commits[0].method())),
+        };
+        let tp = TopicPartition::new(METADATA_TOPIC, 0);
+        let log = Arc::new(PartitionLog::open_with_deps(
+            parent.join(tp.dir_name()),
+            tp,
+            config,
+            self.time.clone(),
+            LoadParams::after_crash(),
+            LogDeps {
+                listener: Arc::new(RwLock::new(None)),
+                // Kafka: Integer.MAX_VALUE for the metadata log's producer state.
+                producer_id_expiration_ms: Arc::new(AtomicI64::new(i64::from(i32::MAX))),
+                group_commit,
+            },
+            Some(METADATA_TOPIC_ID),
+        )?);
+        sync_dir(&parent)?;
+        *slot = Some(log.clone());
+        Ok(log)
     }
 
     /// The clock the logs use (milliseconds).
@@ -287,18 +577,34 @@ impl LogManager {
     }
 
     /// The existing log, or a new empty one (in the log dir holding fewest partitions) with
-    /// `config` (or the default).
+    /// `config` (or the default), whose `partition.metadata` names `topic_id` (written before
+    /// anything else in the new directory). An existing log without a topic id gets this one
+    /// (Kafka's Partition.createLogIfNotExists); one with another id is refused
+    /// ([`StorageError::InconsistentTopicId`]: a partition of an older topic of the same name).
     pub fn get_or_create_log(
         &self,
         tp: &TopicPartition,
+        topic_id: Uuid,
         config: Option<LogConfig>,
     ) -> Result<Arc<PartitionLog>> {
         if let Some(log) = self.get_log(tp) {
+            log.assign_topic_id(topic_id)?;
             return Ok(log);
         }
         tp.validate()?;
+        if tp.topic == METADATA_TOPIC {
+            return Err(StorageError::InvalidTopicPartition(format!(
+                "{tp} is the metadata log (open_metadata_log)"
+            )));
+        }
+        if topic_id.is_nil() {
+            return Err(StorageError::InvalidTopicPartition(format!(
+                "{tp} with the all-zero topic id"
+            )));
+        }
         let _g = lock(&self.admin);
         if let Some(log) = self.get_log(tp) {
+            log.assign_topic_id(topic_id)?;
             return Ok(log);
         }
         let config = config.unwrap_or_else(|| self.default_config.clone());
@@ -315,6 +621,7 @@ impl LogManager {
                 producer_id_expiration_ms: self.producer_id_expiration_ms.clone(),
                 group_commit,
             },
+            Some(topic_id),
         )?);
         log.maybe_assign_epoch_start_offset(LEADER_EPOCH)?;
         sync_dir(&dir)?;
@@ -351,9 +658,11 @@ impl LogManager {
         }
     }
 
-    /// Delete a partition: drop it from the manager, rename its directory to
-    /// `<topic>-<partition>.<n>-delete` (durably), then remove it. A crash in between leaves a
-    /// `-delete` dir that the next start removes. Readers holding the log keep their open files.
+    /// Delete a partition: drop it from the manager and rename its directory to
+    /// `<topic>-<partition>.<uuid>-delete` (durably), Kafka's name; the directory is removed
+    /// file.delete.delay.ms later by [`delete_due_logs`](Self::delete_due_logs) (a crash in
+    /// between leaves the `-delete` dir, which the next start queues again). Readers holding
+    /// the log keep their open files.
     pub fn delete_log(&self, tp: &TopicPartition) -> Result<()> {
         let _g = lock(&self.admin);
         let log = self
@@ -365,13 +674,64 @@ impl LogManager {
         lock(&self.cleaner_checkpoints).remove(tp);
         let dir = log.dir().to_path_buf();
         let parent = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-        let n = self.delete_counter.fetch_add(1, Ordering::SeqCst);
-        let unique = format!("{:x}{:04x}", self.time.milliseconds(), n);
-        let renamed = parent.join(format!("{}.{unique}{DELETE_DIR_SUFFIX}", tp.dir_name()));
+        let renamed = parent.join(delete_dir_name(tp));
         fs::rename(&dir, &renamed).at(&dir)?;
         sync_dir(&parent)?;
-        fs::remove_dir_all(&renamed).at(&renamed)?;
-        sync_dir(&parent)
+        let now = self.time.milliseconds();
+        let delay = self.default_config.file_delete_delay_ms;
+        tracing::info!(
+            "{tp}: renamed {} to {}, removing it in {delay} ms (file.delete.delay.ms)",
+            dir.display(),
+            renamed.display()
+        );
+        lock(&self.dir_deletions).push(DirDeletion {
+            path: renamed,
+            due_ms: now.saturating_add(delay),
+        });
+        Ok(())
+    }
+
+    /// Remove the `-delete` directories whose file.delete.delay.ms has passed (Kafka's
+    /// `deleteLogs`; call periodically, with [`delete_due_files`](Self::delete_due_files)).
+    /// One that cannot be removed is reported and tried again next time. Returns how many were
+    /// removed.
+    pub fn delete_due_logs(&self) -> usize {
+        let now = self.time.milliseconds();
+        let due: Vec<DirDeletion> = {
+            let mut pending = lock(&self.dir_deletions);
+            let (due, keep) = pending.drain(..).partition(|d| d.due_ms <= now);
+            *pending = keep;
+            due
+        };
+        let mut removed = 0;
+        for d in due {
+            let res = match fs::remove_dir_all(&d.path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
+            }
+            .at(&d.path)
+            .and_then(|()| d.path.parent().map_or(Ok(()), sync_dir));
+            match res {
+                Ok(()) => {
+                    tracing::info!("removed deleted partition dir {}", d.path.display());
+                    removed += 1;
+                }
+                Err(e) => {
+                    tracing::error!("removing deleted partition dir: {e}");
+                    lock(&self.dir_deletions).push(d);
+                }
+            }
+        }
+        removed
+    }
+
+    /// `-delete` directories waiting for removal.
+    pub fn pending_log_deletions(&self) -> Vec<PathBuf> {
+        lock(&self.dir_deletions)
+            .iter()
+            .map(|d| d.path.clone())
+            .collect()
     }
 
     /// Change producer.id.expiration.ms for every log (a dynamic broker config in Kafka).
@@ -447,25 +807,33 @@ impl LogManager {
         Ok(())
     }
 
-    /// Write `recovery-point-offset-checkpoint` and `log-start-offset-checkpoint` in every log
-    /// dir (call periodically; Kafka does every 60 s).
+    /// Write `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint` and
+    /// `replication-offset-checkpoint` (the high watermarks, which Kafka's ReplicaManager
+    /// writes; Sluice does not need it but Kafka opening this dir reads it) in every log dir
+    /// (call periodically; Kafka does every 60 s, the high watermarks every 5 s).
     pub fn checkpoint(&self) -> Result<()> {
         let _g = lock(&self.checkpoint_lock);
         let logs = self.all_logs();
         for dir in &self.log_dirs {
             let mut rps = Vec::new();
             let mut starts = Vec::new();
+            let mut hws = Vec::new();
             for log in logs
                 .iter()
                 .filter(|l| l.dir().parent() == Some(dir.as_path()))
             {
-                rps.push((log.topic_partition().clone(), log.recovery_point()));
-                starts.push((log.topic_partition().clone(), log.log_start_offset()));
+                let tp = log.topic_partition();
+                let snap = log.snapshot();
+                rps.push((tp.clone(), log.recovery_point()));
+                starts.push((tp.clone(), snap.log_start_offset));
+                hws.push((tp.clone(), snap.high_watermark));
             }
             rps.sort();
             starts.sort();
+            hws.sort();
             OffsetCheckpointFile::new(dir.join(RECOVERY_POINT_CHECKPOINT_FILE)).write(&rps)?;
             OffsetCheckpointFile::new(dir.join(LOG_START_OFFSET_CHECKPOINT_FILE)).write(&starts)?;
+            OffsetCheckpointFile::new(dir.join(REPLICATION_OFFSET_CHECKPOINT_FILE)).write(&hws)?;
         }
         Ok(())
     }
@@ -473,9 +841,16 @@ impl LogManager {
     /// Clean shutdown: flush and close every log, write the checkpoints, then the
     /// clean-shutdown marker in each log dir whose logs all closed cleanly.
     pub fn shutdown(&self) -> Result<()> {
+        self.shut_down.store(true, Ordering::SeqCst);
         let logs = self.all_logs();
         let mut first_err = None;
         let mut bad_dirs = Vec::new();
+        if let Some(meta) = lock(&self.metadata_log).clone() {
+            if let Err(e) = meta.close() {
+                tracing::error!("closing {}: {e}", meta.topic_partition());
+                first_err.get_or_insert(e);
+            }
+        }
         for log in &logs {
             if let Err(e) = log.close() {
                 tracing::error!("closing {}: {e}", log.topic_partition());
@@ -505,4 +880,35 @@ impl LogManager {
             None => Ok(()),
         }
     }
+}
+
+impl Drop for LogManager {
+    /// A manager dropped without [`shutdown`](LogManager::shutdown) (a start-up that failed
+    /// after the logs were opened) releases its logs: no more writes, and the active
+    /// segments' pre-allocated indexes are trimmed to their entries, so nothing is left at its
+    /// pre-allocated size. Nothing is flushed and no clean-shutdown marker is written: the
+    /// next start recovers as after a crash.
+    fn drop(&mut self) {
+        if self.shut_down.load(Ordering::SeqCst) {
+            return;
+        }
+        let meta = lock(&self.metadata_log).clone();
+        for log in self.all_logs().iter().chain(meta.iter()) {
+            if let Err(e) = log.release() {
+                tracing::error!("releasing {}: {e}", log.topic_partition());
+            }
+        }
+    }
+}
+
+/// Kafka's `logDeleteDirName`: `<topic>-<partition>.<uuid without dashes>-delete`, the topic
+/// cut so that the name stays within 255 bytes.
+fn delete_dir_name(tp: &TopicPartition) -> String {
+    let suffix = format!(
+        "-{}.{}{DELETE_DIR_SUFFIX}",
+        tp.partition,
+        Uuid::new_v4().simple()
+    );
+    let keep = tp.topic.len().min(255usize.saturating_sub(suffix.len()));
+    format!("{}{suffix}", &tp.topic[..keep])
 }

@@ -347,6 +347,9 @@ pub struct ProducerStateManager {
     map_end_offset: i64,
     /// Offset of the last snapshot written or loaded.
     last_snap_offset: i64,
+    /// Damaged snapshot files deleted since the last
+    /// [`take_corrupt_snapshots_removed`](Self::take_corrupt_snapshots_removed).
+    corrupt_snapshots_removed: usize,
 }
 
 impl ProducerStateManager {
@@ -362,7 +365,19 @@ impl ProducerStateManager {
             snapshots: BTreeSet::new(),
             map_end_offset: 0,
             last_snap_offset: 0,
+            corrupt_snapshots_removed: 0,
         }
+    }
+
+    /// How many damaged snapshot files were deleted (and replaced by replaying the log) since
+    /// the last call.
+    pub fn take_corrupt_snapshots_removed(&mut self) -> usize {
+        std::mem::take(&mut self.corrupt_snapshots_removed)
+    }
+
+    /// Count `n` damaged snapshots removed by a throw-away copy of this manager.
+    pub(crate) fn add_corrupt_snapshots_removed(&mut self, n: usize) {
+        self.corrupt_snapshots_removed += n;
     }
 
     /// A manager for the same partition and directory with no state loaded.
@@ -858,8 +873,9 @@ impl ProducerStateManager {
                     return Ok(());
                 }
                 Err(e @ StorageError::CorruptSnapshot { .. }) => {
-                    tracing::warn!("{}: {e}; deleting it", self.tp);
+                    tracing::debug!("{}: {e}; deleting it", self.tp);
                     self.delete_snapshot(offset)?;
+                    self.corrupt_snapshots_removed += 1;
                 }
                 Err(e) => return Err(e),
             }

@@ -385,7 +385,7 @@ impl LogSegment {
                 Err(
                     e @ (StorageError::CorruptIndex { .. } | StorageError::OffsetOverflow { .. }),
                 ) => {
-                    tracing::warn!("{e}; rebuilding");
+                    tracing::debug!("{e}; rebuilding");
                     None
                 }
                 Err(e) => return Err(e),
@@ -398,7 +398,7 @@ impl LogSegment {
                 Err(
                     e @ (StorageError::CorruptIndex { .. } | StorageError::OffsetOverflow { .. }),
                 ) => {
-                    tracing::warn!("{e}; rebuilding");
+                    tracing::debug!("{e}; rebuilding");
                     None
                 }
                 Err(e) => return Err(e),
@@ -410,13 +410,13 @@ impl LogSegment {
             true => match TransactionIndex::open(txn_path.clone(), base_offset) {
                 Ok(i) => Some(i),
                 Err(e @ StorageError::CorruptIndex { .. }) => {
-                    tracing::warn!("{e}; rebuilding");
+                    tracing::debug!("{e}; rebuilding");
                     None
                 }
                 Err(e) => return Err(e),
             },
             false => {
-                tracing::warn!("{} is missing; rebuilding", txn_path.display());
+                tracing::debug!("{} is missing; rebuilding", txn_path.display());
                 None
             }
         };
@@ -614,6 +614,11 @@ impl LogSegment {
     /// producer state at the segment's start, so the log rebuilds them by replaying
     /// ([`append_aborted_txn`](Self::append_aborted_txn)).
     pub fn recover(&mut self, max_index_size: u32) -> Result<u64> {
+        self.recover_with_reason(max_index_size).map(|(n, _)| n)
+    }
+
+    /// [`recover`](Self::recover), also saying what was wrong with the first invalid batch.
+    pub fn recover_with_reason(&mut self, max_index_size: u32) -> Result<(u64, Option<String>)> {
         self.offset_index.resize(max_index_size)?;
         self.time_index.resize(max_index_size)?;
         self.offset_index.reset();
@@ -679,8 +684,8 @@ impl LogSegment {
             pos += size;
         }
         let truncated = file_len - pos;
-        if let Some(reason) = invalid {
-            tracing::warn!(
+        if let Some(reason) = &invalid {
+            tracing::debug!(
                 "found invalid data in {} at byte {pos}: {reason}; truncating {truncated} bytes",
                 self.log_path.display()
             );
@@ -694,7 +699,7 @@ impl LogSegment {
         let m = self.max_timestamp_so_far;
         self.time_index.maybe_append(m.timestamp, m.offset, true)?;
         self.time_index.trim_to_valid_size()?;
-        Ok(truncated)
+        Ok((truncated, invalid))
     }
 
     /// The offset after the last batch (base offset if empty): index lookup then a header walk.
@@ -746,6 +751,13 @@ impl LogSegment {
     pub fn on_become_inactive(&mut self) -> Result<()> {
         let m = self.max_timestamp_so_far;
         self.time_index.maybe_append(m.timestamp, m.offset, true)?;
+        self.offset_index.trim_to_valid_size()?;
+        self.time_index.trim_to_valid_size()
+    }
+
+    /// Trim both indexes to their entries (no new time-index entry: see
+    /// [`on_become_inactive`](Self::on_become_inactive)).
+    pub fn trim_indexes(&mut self) -> Result<()> {
         self.offset_index.trim_to_valid_size()?;
         self.time_index.trim_to_valid_size()
     }

@@ -276,7 +276,9 @@ fn producers_expire_by_mock_time_and_at_load() {
         config,
     )
     .unwrap();
-    let log = mgr.get_or_create_log(&tp(), None).unwrap();
+    let log = mgr
+        .get_or_create_log(&tp(), sluice_storage::kafka_uuid::random(), None)
+        .unwrap();
     // Batch timestamps follow the clock (the expiration runs from them, as in Kafka).
     log.append_as_leader(&mut idem_batch(1, 0, 0, 1, time.milliseconds()), 0)
         .unwrap();
@@ -325,7 +327,9 @@ fn dedup_survives_log_manager_restart_after_crash() {
     let root = tempfile::tempdir().unwrap();
     let time = clock();
     let mgr = LogManager::open(vec![root.path().into()], small_config(), time.clone()).unwrap();
-    let log = mgr.get_or_create_log(&tp(), None).unwrap();
+    let log = mgr
+        .get_or_create_log(&tp(), sluice_storage::kafka_uuid::random(), None)
+        .unwrap();
     let offsets = append_run(&log, 0, 25);
     mgr.checkpoint().unwrap();
     drop((log, mgr)); // crash: no shutdown, no marker

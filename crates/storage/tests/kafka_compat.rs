@@ -28,7 +28,9 @@ fn dump_log_segments_accepts_our_files() {
     )
     .unwrap();
     let tp = TopicPartition::new("compat", 0);
-    let log = mgr.get_or_create_log(&tp, None).unwrap();
+    let log = mgr
+        .get_or_create_log(&tp, sluice_storage::kafka_uuid::random(), None)
+        .unwrap();
     let mut seq42 = 0i32;
     let mut last_offset_42 = -1;
     let mut txn_first_offset = -1;
@@ -69,6 +71,7 @@ fn dump_log_segments_accepts_our_files() {
     let lat = mgr
         .get_or_create_log(
             &tp2,
+            sluice_storage::kafka_uuid::random(),
             Some(LogConfig {
                 message_timestamp_type: MessageTimestampType::LogAppendTime,
                 ..config
@@ -236,7 +239,11 @@ fn dump_log_segments_reads_our_transaction_index() {
     };
     let mgr = LogManager::open(vec![root.path().to_path_buf()], config, time.clone()).unwrap();
     let log = mgr
-        .get_or_create_log(&TopicPartition::new("txn", 0), None)
+        .get_or_create_log(
+            &TopicPartition::new("txn", 0),
+            sluice_storage::kafka_uuid::random(),
+            None,
+        )
         .unwrap();
     let ts = 1_700_000_000_000;
     let mut expected = Vec::new();

@@ -52,7 +52,9 @@ fn a_log_manager_makes_every_log_leader_with_epoch_zero() {
     let tp = TopicPartition::new("t", 0);
     {
         let logs = LogManager::open(vec![d.path().to_path_buf()], small_config(), clock()).unwrap();
-        let log = logs.get_or_create_log(&tp, None).unwrap();
+        let log = logs
+            .get_or_create_log(&tp, sluice_storage::kafka_uuid::random(), None)
+            .unwrap();
         // An empty partition already answers epoch 0 up to its end, as Kafka's new leader.
         assert_eq!(log.leader_epoch_entries(), vec![(LEADER_EPOCH, 0)]);
         assert_eq!(log.end_offset_for_epoch(0), (0, 0));

@@ -38,7 +38,9 @@ fn clean_shutdown_marker_and_checkpoints() {
     let time = clock();
     let mgr = LogManager::open(vec![root.path().into()], small_config(), time.clone()).unwrap();
     let tp = tp();
-    let log = mgr.get_or_create_log(&tp, None).unwrap();
+    let log = mgr
+        .get_or_create_log(&tp, sluice_storage::kafka_uuid::random(), None)
+        .unwrap();
     for i in 0..20 {
         log.append_as_leader(&mut producer_batch(i, 2, 1000), 0)
             .unwrap();
@@ -92,6 +94,135 @@ fn clean_shutdown_marker_and_checkpoints() {
     );
     assert_eq!(log.segment_base_offsets(), vec![0]);
     assert!(before.len() == 20);
+    let s = mgr.load_summary();
+    assert_eq!(s.unclean_dirs, vec![root.path().to_path_buf()]);
+    assert_eq!(s.truncated.len(), 1);
+    assert_eq!(s.truncated[0].0, tp);
+    assert_eq!(s.truncated[0].1.offset, 0);
+    assert_eq!(s.bytes_truncated, s.truncated[0].1.bytes);
+}
+
+/// What is damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Damage {
+    OffsetIndex,
+    TimeIndex,
+    TxnIndex,
+    ProducerSnapshot,
+    LeaderEpochCheckpoint,
+    RecoveryPointCheckpoint,
+    LogStartOffsetCheckpoint,
+    CleanerOffsetCheckpoint,
+    ReplicationOffsetCheckpoint,
+}
+
+/// Every damaged index, checkpoint and producer snapshot is rebuilt from the log or ignored,
+/// after a clean and after an unclean shutdown: the log itself keeps every batch, and the
+/// load summary counts what was rebuilt.
+#[test]
+fn damaged_side_files_are_rebuilt_never_the_log() {
+    use Damage::*;
+    const PID: i64 = 7;
+    for damage in [
+        OffsetIndex,
+        TimeIndex,
+        TxnIndex,
+        ProducerSnapshot,
+        LeaderEpochCheckpoint,
+        RecoveryPointCheckpoint,
+        LogStartOffsetCheckpoint,
+        CleanerOffsetCheckpoint,
+        ReplicationOffsetCheckpoint,
+    ] {
+        for clean_start in [true, false] {
+            let case = format!("{damage:?}, clean start {clean_start}");
+            let root = tempfile::tempdir().unwrap();
+            let dirs = vec![root.path().to_path_buf()];
+            let time = clock();
+            let tp = tp();
+            let mgr = LogManager::open(dirs.clone(), small_config(), time.clone()).unwrap();
+            let log = mgr
+                .get_or_create_log(&tp, sluice_storage::kafka_uuid::random(), None)
+                .unwrap();
+            for i in 0..30 {
+                log.append_as_leader(&mut idem_batch(PID, 0, i * 2, 2, 1_700_000_000_000), 0)
+                    .unwrap();
+            }
+            let expected = read_all(&log);
+            let cleaner = root.path().join("cleaner-offset-checkpoint");
+            mgr.update_cleaner_checkpoint(&log, 10).unwrap();
+            mgr.shutdown().unwrap();
+            drop((log, mgr));
+            assert!(cleaner.exists());
+
+            let part = root.path().join("t-0");
+            let garbage = b"\x01garbage\xff".to_vec();
+            let target = match damage {
+                OffsetIndex => part.join("00000000000000000000.index"),
+                TimeIndex => part.join("00000000000000000000.timeindex"),
+                TxnIndex => part.join("00000000000000000000.txnindex"),
+                ProducerSnapshot => {
+                    let newest = *snapshot_offsets_on_disk(&part).last().unwrap();
+                    part.join(format!("{newest:020}.snapshot"))
+                }
+                LeaderEpochCheckpoint => part.join("leader-epoch-checkpoint"),
+                RecoveryPointCheckpoint => root.path().join("recovery-point-offset-checkpoint"),
+                LogStartOffsetCheckpoint => root.path().join("log-start-offset-checkpoint"),
+                CleanerOffsetCheckpoint => cleaner.clone(),
+                ReplicationOffsetCheckpoint => root.path().join("replication-offset-checkpoint"),
+            };
+            assert!(target.exists(), "{case}: {}", target.display());
+            fs::write(&target, &garbage).unwrap();
+            if !clean_start {
+                fs::remove_file(root.path().join(CLEAN_SHUTDOWN_FILE)).unwrap();
+            }
+
+            let mgr = LogManager::open(dirs.clone(), small_config(), time.clone()).unwrap();
+            let log = mgr.get_log(&tp).unwrap();
+            assert_eq!(read_all(&log), expected, "{case}: every batch is there");
+            assert_eq!(log.log_end_offset(), 60, "{case}");
+            assert_eq!(log.log_start_offset(), 0, "{case}");
+            let s = mgr.load_summary().clone();
+            assert!(s.truncated.is_empty(), "{case}: {s:?}");
+            assert_eq!(s.unclean_dirs.is_empty(), clean_start, "{case}");
+            match damage {
+                OffsetIndex | TimeIndex | TxnIndex => {
+                    assert!(s.indexes_rebuilt >= 1, "{case}: {s:?}")
+                }
+                ProducerSnapshot => assert_eq!(s.producer_snapshots_rebuilt, 1, "{case}: {s:?}"),
+                LeaderEpochCheckpoint => {
+                    assert_eq!(s.leader_epochs_rebuilt, 1, "{case}: {s:?}");
+                    assert_eq!(log.leader_epoch_entries(), vec![(0, 0)], "{case}");
+                }
+                RecoveryPointCheckpoint | LogStartOffsetCheckpoint | CleanerOffsetCheckpoint => {
+                    assert_eq!(s.damaged_checkpoints, vec![target.clone()], "{case}")
+                }
+                ReplicationOffsetCheckpoint => assert!(s.damaged_checkpoints.is_empty(), "{case}"),
+            }
+            // Producer state survived (or was rebuilt): the last batch is a duplicate.
+            let dup = log
+                .append_as_leader(&mut idem_batch(PID, 0, 58, 2, 1_700_000_000_000), 0)
+                .unwrap();
+            assert!(dup.duplicate, "{case}");
+            assert_eq!(dup.first_offset, 58, "{case}");
+            // A clean shutdown rewrites what was damaged: the next start finds nothing wrong.
+            mgr.shutdown().unwrap();
+            drop((log, mgr));
+            let mgr = LogManager::open(dirs, small_config(), time).unwrap();
+            let s = mgr.load_summary();
+            assert_eq!(
+                (
+                    s.indexes_rebuilt,
+                    s.producer_snapshots_rebuilt,
+                    s.leader_epochs_rebuilt,
+                    s.damaged_checkpoints.len()
+                ),
+                (0, 0, 0, usize::from(damage == CleanerOffsetCheckpoint)),
+                "{case}: after a clean restart {s:?}"
+            );
+            assert_eq!(read_all(&mgr.get_log(&tp).unwrap()), expected, "{case}");
+        }
+    }
 }
 
 #[test]
@@ -177,14 +308,33 @@ fn corruption_in_an_earlier_segment_drops_the_later_ones() {
         .unwrap()
         .parse()
         .unwrap();
-    let log = reopen_after_crash(dir.path());
+    let time = clock();
+    let log = open(
+        dir.path(),
+        small_config(),
+        time.clone(),
+        LoadParams::after_crash(),
+    );
     assert_eq!(log.log_end_offset(), second_base);
     assert_eq!(log.segment_base_offsets(), vec![0, second_base]);
     assert_eq!(
         read_all(&log),
         stored[..(second_base / 2) as usize].to_vec()
     );
+    let t = log.load_stats().truncated.clone().unwrap();
+    assert_eq!(t.offset, second_base);
+    assert_eq!(t.file, logs[1]);
+    assert_eq!(t.segments_removed, logs.len() - 2);
+    assert!(t.bytes > 0);
+    // The later segments are renamed `.deleted` (as Kafka's LogLoader does) and removed
+    // file.delete.delay.ms later, not at once.
     assert!(!logs[2].exists());
+    let deleted = std::path::PathBuf::from(format!("{}.deleted", logs[2].display()));
+    assert!(deleted.exists());
+    assert_eq!(log.delete_due_files().unwrap(), 0);
+    time.sleep(small_config().file_delete_delay_ms);
+    assert!(log.delete_due_files().unwrap() >= logs.len() - 2);
+    assert!(!deleted.exists());
 }
 const LOG_OVERHEAD_PLUS_MAGIC: usize = 16;
 

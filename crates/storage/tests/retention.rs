@@ -188,7 +188,9 @@ fn delete_records_moves_segments_to_deleted_files_and_survives_a_crash() {
     {
         let mgr =
             LogManager::open(vec![dir.path().to_path_buf()], config.clone(), time.clone()).unwrap();
-        let log = mgr.get_or_create_log(&tp, None).unwrap();
+        let log = mgr
+            .get_or_create_log(&tp, sluice_storage::kafka_uuid::random(), None)
+            .unwrap();
         fill(&log, 4, time.milliseconds());
         let segs = log.segment_base_offsets();
         start = log.maybe_increment_log_start_offset(segs[2] + 1).unwrap();

@@ -2207,8 +2207,12 @@ mod tests {
             .unwrap(),
         );
         for p in 0..4 {
-            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
-                .unwrap();
+            logs.get_or_create_log(
+                &TopicPartition::new(OFFSETS_TOPIC, p),
+                crate::kafka_uuid::test_topic_id(OFFSETS_TOPIC),
+                None,
+            )
+            .unwrap();
         }
         let config = GroupConfig {
             offsets_partitions: 4,

@@ -2114,8 +2114,12 @@ mod tests {
             .unwrap(),
         );
         for p in 0..4 {
-            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
-                .unwrap();
+            logs.get_or_create_log(
+                &TopicPartition::new(OFFSETS_TOPIC, p),
+                crate::kafka_uuid::test_topic_id(OFFSETS_TOPIC),
+                None,
+            )
+            .unwrap();
         }
         let config = GroupConfig {
             initial_rebalance_delay_ms: delay_ms,
@@ -2268,8 +2272,12 @@ mod tests {
             LogManager::open(vec![dir.to_path_buf()], LogConfig::default(), clock.clone()).unwrap(),
         );
         for p in 0..4 {
-            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
-                .unwrap();
+            logs.get_or_create_log(
+                &TopicPartition::new(OFFSETS_TOPIC, p),
+                crate::kafka_uuid::test_topic_id(OFFSETS_TOPIC),
+                None,
+            )
+            .unwrap();
         }
         let config = GroupConfig {
             initial_rebalance_delay_ms: 0,
@@ -2295,8 +2303,12 @@ mod tests {
         let logs =
             Arc::new(LogManager::open(vec![dir.to_path_buf()], config, clock.clone()).unwrap());
         for p in 0..4 {
-            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
-                .unwrap();
+            logs.get_or_create_log(
+                &TopicPartition::new(OFFSETS_TOPIC, p),
+                crate::kafka_uuid::test_topic_id(OFFSETS_TOPIC),
+                None,
+            )
+            .unwrap();
         }
         let config = GroupConfig {
             initial_rebalance_delay_ms: 0,

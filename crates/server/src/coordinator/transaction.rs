@@ -895,16 +895,28 @@ mod tests {
         let logs =
             Arc::new(LogManager::open(vec![dir.to_path_buf()], config, clock.clone()).unwrap());
         for p in 0..TXN_PARTS {
-            logs.get_or_create_log(&TopicPartition::new(TRANSACTION_STATE_TOPIC, p), None)
-                .unwrap();
+            logs.get_or_create_log(
+                &TopicPartition::new(TRANSACTION_STATE_TOPIC, p),
+                crate::kafka_uuid::test_topic_id(TRANSACTION_STATE_TOPIC),
+                None,
+            )
+            .unwrap();
         }
         for p in 0..OFFSETS_PARTS {
-            logs.get_or_create_log(&TopicPartition::new(OFFSETS_TOPIC, p), None)
-                .unwrap();
+            logs.get_or_create_log(
+                &TopicPartition::new(OFFSETS_TOPIC, p),
+                crate::kafka_uuid::test_topic_id(OFFSETS_TOPIC),
+                None,
+            )
+            .unwrap();
         }
         for p in 0..2 {
-            logs.get_or_create_log(&TopicPartition::new("t", p), None)
-                .unwrap();
+            logs.get_or_create_log(
+                &TopicPartition::new("t", p),
+                crate::kafka_uuid::test_topic_id("t"),
+                None,
+            )
+            .unwrap();
         }
         let groups = GroupCoordinator::new(
             GroupConfig {

@@ -168,7 +168,8 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
             // Register, then look again, so an append in between is not missed.
             let waiter = broker.purgatory.register(keys.iter());
             results = read_all(broker, &plan);
-            if satisfied(&results, min_bytes) {
+            // Shutting down: answer with what there is rather than hold the connection.
+            if satisfied(&results, min_bytes) || broker.purgatory.is_shut_down() {
                 break;
             }
             if tokio::time::timeout_at(deadline, waiter.notified())
