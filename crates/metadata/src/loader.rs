@@ -141,7 +141,12 @@ impl MetadataLoader {
         Ok(())
     }
 
-    fn replay_records(&mut self, batch: &RecordBatch<'_>, records: &[u8], source: &Path) -> Result<()> {
+    fn replay_records(
+        &mut self,
+        batch: &RecordBatch<'_>,
+        records: &[u8],
+        source: &Path,
+    ) -> Result<()> {
         let base = batch.base_offset();
         let mut count = 0i64;
         for (i, r) in sluice_protocol::records::records(records).enumerate() {
@@ -154,7 +159,9 @@ impl MetadataLoader {
             let r = r.map_err(|e| corrupt(format!("record: {e}")))?;
             count += 1;
             if batch.is_control() {
-                let key = r.key.ok_or_else(|| corrupt("control record without a key".into()))?;
+                let key = r
+                    .key
+                    .ok_or_else(|| corrupt("control record without a key".into()))?;
                 let value = r.value.unwrap_or(&[]);
                 match ControlRecord::decode(key, value).map_err(|e| corrupt(e.to_string()))? {
                     ControlRecord::KRaftVersion(v) => self.kraft.kraft_version = v.kraft_version,
@@ -202,9 +209,10 @@ impl MetadataLoader {
                 return Ok(());
             }
             MetadataRecord::EndTransaction(_) => {
-                let image = self.in_transaction.take().ok_or_else(|| {
-                    err("EndTransactionRecord without a BeginTransactionRecord")
-                })?;
+                let image = self
+                    .in_transaction
+                    .take()
+                    .ok_or_else(|| err("EndTransactionRecord without a BeginTransactionRecord"))?;
                 self.published = image;
                 self.removed.append(&mut self.removed_in_transaction);
                 return Ok(());

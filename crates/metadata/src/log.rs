@@ -19,8 +19,7 @@ use std::sync::Arc;
 use sluice_protocol::batch::{self, RecordBatch};
 use sluice_protocol::metadata::{
     encode_metadata_value, BeginTransactionRecord, ControlRecord, EndTransactionRecord,
-    LeaderChangeMessage, LeaderChangeMessageVoter, MetadataRecord, VersionedRecord,
-    VotersRecord,
+    LeaderChangeMessage, LeaderChangeMessageVoter, MetadataRecord, VersionedRecord, VotersRecord,
 };
 use sluice_storage::{PartitionLog, Time};
 use uuid::Uuid;
@@ -107,7 +106,9 @@ pub struct MetadataLog {
 
 impl std::fmt::Debug for MetadataLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetadataLog").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("MetadataLog")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,11 +145,13 @@ impl MetadataLog {
         .into_iter()
         .max()
         .unwrap_or(-1);
-        let epoch = last_epoch.checked_add(1).ok_or_else(|| MetadataError::Corrupt {
-            path: dir.clone(),
-            offset: None,
-            message: "the leader epoch cannot grow past i32::MAX".into(),
-        })?;
+        let epoch = last_epoch
+            .checked_add(1)
+            .ok_or_else(|| MetadataError::Corrupt {
+                path: dir.clone(),
+                offset: None,
+                message: "the leader epoch cannot grow past i32::MAX".into(),
+            })?;
         summary.epoch = epoch;
         let now = time.milliseconds();
         let this = Self {
@@ -244,10 +247,12 @@ impl MetadataLog {
             }
             let mut pos = 0;
             while pos < data.len() {
-                let b = RecordBatch::parse_stored(&data[pos..]).map_err(|e| MetadataError::Corrupt {
-                    path: dir.to_path_buf(),
-                    offset: Some(offset),
-                    message: format!("record batch: {e}"),
+                let b = RecordBatch::parse_stored(&data[pos..]).map_err(|e| {
+                    MetadataError::Corrupt {
+                        path: dir.to_path_buf(),
+                        offset: Some(offset),
+                        message: format!("record batch: {e}"),
+                    }
                 })?;
                 if b.last_offset() >= offset {
                     loader.replay_batch(&b, dir)?;
@@ -330,11 +335,7 @@ impl MetadataLog {
     /// Write the kraft.version (and voters) of a new cluster as Kafka's `format` does: a
     /// bootstrap snapshot `00000000000000000000-0000000000.checkpoint` when kraft.version is
     /// 1 or more. Call on an empty log only, before anything else is appended.
-    pub fn format_bootstrap_snapshot(
-        dir: &Path,
-        kraft: &KRaftState,
-        now_ms: i64,
-    ) -> Result<()> {
+    pub fn format_bootstrap_snapshot(dir: &Path, kraft: &KRaftState, now_ms: i64) -> Result<()> {
         if kraft.kraft_version == 0 {
             return Ok(());
         }

@@ -31,7 +31,7 @@ impl MetadataVersion {
             .then_some(Self(level))
     }
 
-    pub fn level(self) -> i16 {
+    pub const fn level(self) -> i16 {
         self.0
     }
 

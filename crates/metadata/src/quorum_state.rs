@@ -84,7 +84,8 @@ pub fn write(dir: &Path, state: &ElectionState, kraft_version: i16) -> Result<()
             "leaderEpoch": state.leader_epoch,
             "votedId": state.voted_id,
             "appliedOffset": 0,
-            "currentVoters": null,
+            // Kafka reads this list (its voter ids) from a version-0 file.
+            "currentVoters": [{ "voterId": state.leader_id }],
             "data_version": 0,
         })
     } else {
@@ -116,7 +117,11 @@ mod tests {
         .unwrap();
         let s = read(d.path()).unwrap().unwrap();
         assert_eq!((s.leader_id, s.leader_epoch, s.voted_id), (1, 1, -1));
-        std::fs::write(d.path().join(FILE_NAME), r#"{"leaderId":1,"data_version":7}"#).unwrap();
+        std::fs::write(
+            d.path().join(FILE_NAME),
+            r#"{"leaderId":1,"data_version":7}"#,
+        )
+        .unwrap();
         assert!(read(d.path()).is_err());
         std::fs::write(d.path().join(FILE_NAME), "{").unwrap();
         assert!(read(d.path()).is_err());

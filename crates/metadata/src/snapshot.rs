@@ -118,15 +118,18 @@ pub fn read_path(path: &Path) -> Result<SnapshotContents> {
         let b = RecordBatch::parse_stored(&data[pos..])
             .map_err(|e| corrupt(None, format!("batch at byte {pos}: {e}")))?;
         if footer {
-            return Err(corrupt(Some(b.base_offset()), "data after the SnapshotFooter".into()));
+            return Err(corrupt(
+                Some(b.base_offset()),
+                "data after the SnapshotFooter".into(),
+            ));
         }
         if b.is_control() {
             // Header or footer batch: look at the control records' types first.
             for r in sluice_protocol::records::records(b.records()) {
                 let r = r.map_err(|e| corrupt(Some(b.base_offset()), e.to_string()))?;
-                let key = r
-                    .key
-                    .ok_or_else(|| corrupt(Some(b.base_offset()), "control record without a key".into()))?;
+                let key = r.key.ok_or_else(|| {
+                    corrupt(Some(b.base_offset()), "control record without a key".into())
+                })?;
                 match ControlRecord::decode(key, r.value.unwrap_or(&[]))
                     .map_err(|e| corrupt(Some(b.base_offset()), e.to_string()))?
                 {
@@ -153,7 +156,10 @@ pub fn read_path(path: &Path) -> Result<SnapshotContents> {
         return Err(corrupt(None, "empty: no SnapshotHeader".into()));
     };
     if !footer {
-        return Err(corrupt(None, "no SnapshotFooter: the file is incomplete".into()));
+        return Err(corrupt(
+            None,
+            "no SnapshotFooter: the file is incomplete".into(),
+        ));
     }
     if loader.in_transaction() {
         return Err(corrupt(None, "a metadata transaction is not ended".into()));
@@ -186,29 +192,25 @@ pub fn write(
     };
     let mut out = Vec::new();
     let mut next_offset = 0i64;
-    let mut push_batch = |out: &mut Vec<u8>, values: &[(Vec<u8>, Option<Vec<u8>>)], control: bool| {
-        let entries: Vec<batch::KeyValue<'_>> = values
-            .iter()
-            .map(|(k, v)| {
-                (
-                    (!k.is_empty()).then_some(k.as_slice()),
-                    v.as_deref(),
-                )
-            })
-            .collect();
-        let mut b = batch::encode_batch_with(
-            &entries,
-            now_ms,
-            if control { CONTROL_ATTRIBUTE } else { 0 },
-            -1,
-            -1,
-            -1,
-        );
-        batch::set_base_offset(&mut b, next_offset);
-        batch::set_partition_leader_epoch(&mut b, id.epoch);
-        next_offset += values.len() as i64;
-        out.extend_from_slice(&b);
-    };
+    let mut push_batch =
+        |out: &mut Vec<u8>, values: &[(Vec<u8>, Option<Vec<u8>>)], control: bool| {
+            let entries: Vec<batch::KeyValue<'_>> = values
+                .iter()
+                .map(|(k, v)| ((!k.is_empty()).then_some(k.as_slice()), v.as_deref()))
+                .collect();
+            let mut b = batch::encode_batch_with(
+                &entries,
+                now_ms,
+                if control { CONTROL_ATTRIBUTE } else { 0 },
+                -1,
+                -1,
+                -1,
+            );
+            batch::set_base_offset(&mut b, next_offset);
+            batch::set_partition_leader_epoch(&mut b, id.epoch);
+            next_offset += values.len() as i64;
+            out.extend_from_slice(&b);
+        };
     // Header batch.
     let mut header = vec![ControlRecord::SnapshotHeader(SnapshotHeaderRecord {
         version: 0,

@@ -115,7 +115,9 @@ fn appends_survive_reopen_and_each_open_is_a_new_epoch() {
     assert_eq!(summary.epoch, 1, "a new epoch per open");
     assert_eq!(again.topics.get("a").unwrap().id, Uuid::from_u128(7));
     assert_eq!(again.features.level("metadata.version"), 30);
-    let state = sluice_metadata::quorum_state::read(log.dir()).unwrap().unwrap();
+    let state = sluice_metadata::quorum_state::read(log.dir())
+        .unwrap()
+        .unwrap();
     assert_eq!((state.leader_id, state.leader_epoch), (1, 1));
 }
 
@@ -130,7 +132,10 @@ fn snapshots_are_written_and_loaded_and_a_damaged_one_falls_back_to_the_log() {
     let (log, mut image, _) = open(d.path(), &time, policy);
     commit(&log, &mut image, &[mv()]);
     commit(&log, &mut image, &topic("a", 7));
-    let id = log.maybe_snapshot(&image).unwrap().expect("due after any bytes");
+    let id = log
+        .maybe_snapshot(&image)
+        .unwrap()
+        .expect("due after any bytes");
     assert_eq!(id.end_offset, image.provenance.last_offset + 1);
     assert!(log.maybe_snapshot(&image).unwrap().is_none(), "nothing new");
     commit(&log, &mut image, &topic("b", 8));
@@ -138,7 +143,10 @@ fn snapshots_are_written_and_loaded_and_a_damaged_one_falls_back_to_the_log() {
 
     let (log, again, summary) = open(d.path(), &time, policy);
     assert_eq!(summary.snapshot, Some(id));
-    assert_eq!(summary.records, 2, "only the records after the snapshot are replayed");
+    assert_eq!(
+        summary.records, 2,
+        "only the records after the snapshot are replayed"
+    );
     assert_eq!(again.topics.len(), 2);
     drop(log);
 
@@ -267,7 +275,11 @@ fn reads_a_metadata_log_kafka_wrote() {
     let p0 = alpha.partition(0).unwrap();
     assert_eq!((p0.leader, p0.leader_epoch), (-1, 3));
     assert_eq!(
-        image.configs.topic("alpha").get("cleanup.policy").map(String::as_str),
+        image
+            .configs
+            .topic("alpha")
+            .get("cleanup.policy")
+            .map(String::as_str),
         Some("compact")
     );
     assert_eq!(

@@ -1,16 +1,24 @@
-//! The broker's shared state: configuration, cluster identity and the topic registry, and the
-//! topic operations that several APIs share (CreateTopics, Metadata auto-creation, DeleteTopics).
+//! The broker's shared state: configuration, cluster identity, the metadata (through this
+//! node's [`Controller`]), the partition logs and coordinators, and the topic operations that
+//! several APIs share (CreateTopics, Metadata auto-creation, DeleteTopics, configs).
+//!
+//! Topic operations are decided and committed by the controller (records in the metadata log,
+//! durable before they are visible); the broker applies what they mean for its logs (Kafka's
+//! BrokerMetadataPublisher): creates partition logs before the new image is published, renames
+//! a deleted topic's directories for deletion after it, applies config changes to live logs.
 
 use crate::config::BrokerConfig;
+use crate::controller::{self, replication, startup, Controller};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator, OFFSETS_TOPIC};
-use crate::dynamic_config::{self, DynamicConfigError, DynamicConfigs, DynamicState, Scope};
+use crate::dynamic_config::{self, DynamicState, Scope};
 use crate::fetch_session::{FetchSessionCache, DEFAULT_CACHE_SLOTS, DEFAULT_EVICTION_MS};
-use crate::meta_properties::{self, MetaPropertiesError};
-use crate::producer_ids::{ProducerIdError, ProducerIdManager};
+use crate::meta_properties::{self, MetaProperties, MetaPropertiesError};
+use crate::producer_ids::ProducerIdManager;
 use crate::purgatory::FetchPurgatory;
 use crate::topic_config::{self, BrokerLayers};
 use crate::topic_policy::{TopicPolicies, TopicPolicy};
-use crate::topics::{self, RegistryError, TopicMeta, TopicRegistry};
+use crate::topics;
+use sluice_metadata::{ConfigResource, MetadataImage, PartitionRegistration, TopicImage};
 use sluice_protocol::error::KafkaError;
 use sluice_storage::group_commit::FlushMethod;
 use sluice_storage::{
@@ -18,6 +26,7 @@ use sluice_storage::{
     PartitionLog, ProducerStateConfig, StorageError, SystemTime, Time, TopicPartition,
 };
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
@@ -33,16 +42,54 @@ pub const DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES: usize = 128 * 1024 * 1024;
 pub enum StartError {
     #[error(transparent)]
     MetaProperties(#[from] MetaPropertiesError),
+    #[error("cluster metadata: {0}")]
+    Metadata(sluice_metadata::MetadataError),
+    #[error("writing the cluster metadata failed: {0}")]
+    MetadataWrite(String),
     #[error(transparent)]
-    Registry(#[from] RegistryError),
-    #[error(transparent)]
-    ProducerIds(#[from] ProducerIdError),
-    #[error(transparent)]
-    DynamicConfig(#[from] DynamicConfigError),
+    Migration(#[from] controller::migration::MigrationError),
     #[error("log storage: {0}")]
     Storage(#[from] StorageError),
     #[error("invalid config {key}: {message}")]
     Config { key: String, message: String },
+    #[error(
+        "{} holds partition directories (e.g. {}) but no cluster metadata (no {}-0 log and no sluice-topics.toml). \
+         Sluice never deletes data it cannot account for: restore the metadata these partitions belong to, \
+         or move the partition directories out of the log dirs, and start again",
+        dir.display(), example.display(), sluice_metadata::CLUSTER_METADATA_TOPIC
+    )]
+    MissingMetadata { dir: PathBuf, example: PathBuf },
+    #[error("{}", unknown_dirs_message(.0))]
+    UnknownPartitionDirs(Vec<startup::UnknownPartitionDir>),
+    #[error("{0}")]
+    ForeignCluster(String),
+}
+
+fn unknown_dirs_message(dirs: &[startup::UnknownPartitionDir]) -> String {
+    let list: Vec<String> = dirs
+        .iter()
+        .take(10)
+        .map(|d| match d.topic_id {
+            Some(id) => format!(
+                "{} (topic id {})",
+                d.dir.display(),
+                sluice_storage::kafka_uuid::to_base64(id)
+            ),
+            None => d.dir.display().to_string(),
+        })
+        .collect();
+    format!(
+        "{} partition director{} in the log dirs belong{} to no partition of the cluster metadata: {}{}. \
+         Sluice never deletes data it cannot account for: move {} out of the log dirs (or restore the metadata {} belong{} to) and start again",
+        dirs.len(),
+        if dirs.len() == 1 { "y" } else { "ies" },
+        if dirs.len() == 1 { "s" } else { "" },
+        list.join(", "),
+        if dirs.len() > 10 { ", ..." } else { "" },
+        if dirs.len() == 1 { "it" } else { "them" },
+        if dirs.len() == 1 { "it" } else { "they" },
+        if dirs.len() == 1 { "s" } else { "" },
+    )
 }
 
 /// A Kafka error code plus the message that goes with it in responses.
@@ -75,10 +122,23 @@ pub struct NewTopic {
     pub configs: Vec<(String, Option<String>)>,
 }
 
+/// A topic as CreateTopics reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedTopic {
+    pub name: String,
+    pub id: uuid::Uuid,
+    pub partitions: i32,
+    pub replication_factor: i16,
+    pub configs: BTreeMap<String, String>,
+}
+
 pub struct Broker {
     pub config: BrokerConfig,
     pub cluster_id: String,
-    pub topics: TopicRegistry,
+    /// The log dirs' directory ids (meta.properties), in `log.dirs` order.
+    pub meta: MetaProperties,
+    /// This node's controller: the metadata and every change to it.
+    pub controller: Arc<Controller>,
     pub logs: Arc<LogManager>,
     pub groups: Arc<GroupCoordinator>,
     /// KIP-848 consumer groups (their offsets are kept by `groups`).
@@ -87,14 +147,9 @@ pub struct Broker {
     pub fetch_sessions: FetchSessionCache,
     pub time: Arc<dyn Time>,
     pub policies: TopicPolicies,
-    /// Serializes topic creation, so the existence check and the creation of logs and registry
-    /// entry happen as one step (admin path only).
-    create_lock: std::sync::Mutex<()>,
     pub producer_ids: Arc<ProducerIdManager>,
     /// Transactions; state in `__transaction_state`.
     pub txn: Arc<crate::coordinator::transaction::TransactionCoordinator>,
-    /// Dynamic broker configs (cluster default and this broker), over `config`.
-    pub dynamic: DynamicConfigs,
     /// Largest decompressed records section accepted in a produced batch.
     pub max_decompressed_batch_bytes: usize,
     /// The log cleaner (None when log.cleaner.enable is false).
@@ -105,45 +160,24 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Open the data dirs: meta.properties checked or created, topic registry loaded.
+    /// Open the data dirs: meta.properties checked or created, the cluster metadata loaded (or
+    /// bootstrapped, or migrated), the partition logs loaded and checked against it.
     pub fn open(config: BrokerConfig) -> Result<Arc<Self>, StartError> {
-        let cluster_id = meta_properties::ensure(
+        let meta = meta_properties::ensure(
             &config.log_dirs,
             config.node_id,
             config.cluster_id.as_deref(),
         )?;
-        let topics = TopicRegistry::load(&config.log_dirs[0])?;
-        let producer_ids = Arc::new(ProducerIdManager::load(&config.log_dirs[0])?);
         let time: Arc<dyn Time> = Arc::new(SystemTime);
-        let formatted_now = !config.log_dirs[0].join(dynamic_config::FILE_NAME).exists();
-        let dynamic = DynamicConfigs::load(&config.log_dirs[0])?;
-        if formatted_now {
-            // Kafka 4 writes the cluster-level min.insync.replicas (seeded from the static
-            // value) when a cluster is formatted (KIP-966); do the same on a new data dir, so
-            // DescribeConfigs reports it as Kafka does (DYNAMIC_DEFAULT_BROKER_CONFIG).
-            let seed = config
-                .raw
-                .get("min.insync.replicas")
-                .unwrap_or("1")
-                .trim()
-                .to_string();
-            dynamic.update(
-                Scope::ClusterDefault,
-                |m| {
-                    m.entry("min.insync.replicas".to_string()).or_insert(seed);
-                    Ok::<(), StartError>(())
+        // Partition logs load with the static topic defaults (the dynamic ones are in the
+        // metadata); every topic's own config is applied once the metadata is loaded.
+        let default_log_config =
+            log_config(&BrokerLayers::static_only(&config.raw), &BTreeMap::new()).map_err(
+                |(key, message)| StartError::Config {
+                    key: key.to_string(),
+                    message,
                 },
-                |_| Ok(()),
-                StartError::from,
-                false,
             )?;
-        }
-        let empty = BTreeMap::new();
-        let default_log_config = log_config(&dynamic.snapshot().layers(&config.raw), &empty)
-            .map_err(|(key, message)| StartError::Config {
-                key: key.to_string(),
-                message,
-            })?;
         let expiration_ms: i64 =
             match config.raw.get("producer.id.expiration.ms") {
                 None => 86_400_000,
@@ -154,6 +188,7 @@ impl Broker {
                     }
                 })?,
             };
+        // A failed start drops the LogManager, which releases the logs (indexes trimmed).
         let logs = Arc::new(LogManager::open_with_producer_state_config(
             config.log_dirs.clone(),
             default_log_config,
@@ -162,6 +197,9 @@ impl Broker {
                 producer_id_expiration_ms: expiration_ms,
             },
         )?);
+        let opened = startup::open(&config, &meta, &logs, time.clone())?;
+        let controller = opened.controller.clone();
+        startup::reconcile(&config, &meta, &opened, &logs)?;
         if let Some(v) = config.raw.get("sluice.log.flush.method") {
             let method: FlushMethod = v.parse().map_err(|message| StartError::Config {
                 key: "sluice.log.flush.method".into(),
@@ -175,6 +213,7 @@ impl Broker {
             consumer_group_config(&config)?,
             groups.clone(),
         );
+        let producer_ids = Arc::new(ProducerIdManager::new(controller.clone()));
         let txn = crate::coordinator::transaction::TransactionCoordinator::new(
             txn_config(&config)?,
             logs.clone(),
@@ -198,9 +237,10 @@ impl Broker {
         let cleaner = cleaner_config(&config, max_decompressed_batch_bytes)?.map(LogCleaner::new);
         let request_budget = crate::network::RequestBudget::new(config.queued_max_request_bytes);
         let broker = Self {
+            cluster_id: meta.cluster_id.clone(),
+            meta,
             config,
-            cluster_id,
-            topics,
+            controller,
             logs,
             groups,
             consumer_groups,
@@ -208,63 +248,91 @@ impl Broker {
             fetch_sessions: FetchSessionCache::new(slots, DEFAULT_EVICTION_MS),
             time,
             policies: TopicPolicies::default(),
-            create_lock: std::sync::Mutex::new(()),
             producer_ids,
             txn,
-            dynamic,
             max_decompressed_batch_bytes,
             cleaner,
             request_budget,
             started: Instant::now(),
         };
-        broker.reconcile_logs()?;
+        broker.apply_image(&broker.image())?;
         broker.groups.load();
         broker.consumer_groups.load();
         broker.txn.load();
         Ok(Arc::new(broker))
     }
 
-    /// Make the logs on disk match the registry: create missing partition logs (a crash between
-    /// registering a topic and creating its logs), apply topic configs to loaded ones, and
-    /// delete logs of topics that are gone (a crash between unregistering and deleting).
-    fn reconcile_logs(&self) -> Result<(), StartError> {
-        let snapshot = self.topics.snapshot();
-        let dynamic = self.dynamic.snapshot();
-        let layers = dynamic.layers(&self.config.raw);
-        for log in self.logs.all_logs() {
-            let tp = log.topic_partition().clone();
-            let keep = snapshot
-                .get(&tp.topic)
-                .is_some_and(|t| tp.partition < t.partitions);
-            if !keep {
-                tracing::warn!(%tp, "deleting the log of a partition that no longer exists");
-                self.logs.delete_log(&tp)?;
-            }
+    /// Clean shutdown (Kafka's controlled shutdown, as far as one node has one): this broker's
+    /// registration is fenced in the metadata — so a Kafka node started on these log dirs
+    /// registers at once instead of waiting for a session to expire — then every log is
+    /// closed with its checkpoints and the clean-shutdown marker. Blocks on I/O.
+    pub fn shutdown(&self) -> Result<(), StorageError> {
+        if let Err(e) = self.controller.fence_self() {
+            tracing::error!("fencing this broker's registration failed: {}", e.message);
         }
-        for t in snapshot.iter() {
-            let cfg = self.topic_log_config(t).map_err(|e| StartError::Config {
-                key: t.name.clone(),
-                message: e.message,
-            })?;
+        self.logs.shutdown()
+    }
+
+    /// The current cluster metadata; never blocks on I/O.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.controller.image()
+    }
+
+    /// The dynamic broker configs in effect (cluster default and this broker's).
+    pub fn dynamic(&self) -> DynamicState {
+        DynamicState::from_image(&self.image(), self.node_id())
+    }
+
+    /// Make the logs match `image` (start-up): every partition of the metadata has its log in
+    /// the log dir the metadata names, with the topic's configs, leading in its leader epoch.
+    fn apply_image(&self, image: &MetadataImage) -> Result<(), StartError> {
+        let dynamic = DynamicState::from_image(image, self.node_id());
+        let layers = dynamic.layers(&self.config.raw);
+        for t in image.topics.iter() {
+            let configs = image.configs.topic(&t.name);
+            let cfg =
+                log_config(&layers, configs).map_err(|(key, message)| StartError::Config {
+                    key: format!("{} (topic {})", key, t.name),
+                    message,
+                })?;
             self.policies
-                .set(&t.name, TopicPolicy::from_configs(&layers, &t.configs));
-            for p in 0..t.partitions {
-                let tp = TopicPartition::new(t.name.clone(), p);
-                match self.logs.get_log(&tp) {
-                    Some(log) => log.update_config(cfg.clone())?,
-                    None => {
-                        self.logs.get_or_create_log(&tp, t.id, Some(cfg.clone()))?;
+                .set(&t.name, TopicPolicy::from_configs(&layers, configs));
+            for (p, reg) in &t.partitions {
+                let tp = TopicPartition::new(t.name.clone(), *p);
+                let log = match self.logs.get_log(&tp) {
+                    Some(log) => {
+                        log.update_config(cfg.clone())?;
+                        log
                     }
-                }
+                    None => self.create_log(image, &tp, t.id, cfg.clone())?,
+                };
+                log.maybe_assign_epoch_start_offset(reg.leader_epoch)?;
             }
         }
         Ok(())
     }
 
-    /// The storage settings of topic `t` (its overrides over the broker's defaults).
-    pub fn topic_log_config(&self, t: &TopicMeta) -> Result<LogConfig, ApiError> {
-        let dynamic = self.dynamic.snapshot();
-        log_config(&dynamic.layers(&self.config.raw), &t.configs).map_err(|(key, message)| {
+    /// Create the log of a partition of `image` in the log dir its metadata names (or the
+    /// emptiest), with its `partition.metadata`.
+    fn create_log(
+        &self,
+        image: &MetadataImage,
+        tp: &TopicPartition,
+        topic_id: uuid::Uuid,
+        cfg: LogConfig,
+    ) -> Result<Arc<PartitionLog>, StorageError> {
+        let dir = startup::directory_for(image, &self.config, &self.meta, tp);
+        self.logs
+            .get_or_create_log_in(tp, topic_id, dir.as_deref(), Some(cfg))
+    }
+
+    /// The storage settings of topic `name` with `configs` (its overrides over the broker's
+    /// defaults).
+    pub fn topic_log_config(
+        &self,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<LogConfig, ApiError> {
+        log_config(&self.dynamic().layers(&self.config.raw), configs).map_err(|(key, message)| {
             ApiError::new(
                 KafkaError::InvalidConfig,
                 format!("Invalid value for configuration {key}: {message}"),
@@ -278,10 +346,18 @@ impl Broker {
             .get_log(&TopicPartition::new(topic.to_string(), partition))
     }
 
+    /// A partition's registration (leader, epochs) in the current metadata.
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<PartitionRegistration> {
+        self.image()
+            .topics
+            .get(topic)
+            .and_then(|t| t.partition(partition).cloned())
+    }
+
     /// Create `__consumer_offsets` on first use, as Kafka does: offsets.topic.num.partitions
     /// partitions, compacted, 100 MiB segments (offsets.topic.segment.bytes).
     pub fn ensure_offsets_topic(&self) -> Result<(), ApiError> {
-        if self.topics.snapshot().get(OFFSETS_TOPIC).is_some() {
+        if self.image().topics.get(OFFSETS_TOPIC).is_some() {
             return Ok(());
         }
         let t = NewTopic {
@@ -307,12 +383,7 @@ impl Broker {
     /// transaction.state.log.segment.bytes segments.
     pub fn ensure_transaction_state_topic(&self) -> Result<(), ApiError> {
         use crate::coordinator::transaction::TRANSACTION_STATE_TOPIC;
-        if self
-            .topics
-            .snapshot()
-            .get(TRANSACTION_STATE_TOPIC)
-            .is_some()
-        {
+        if self.image().topics.get(TRANSACTION_STATE_TOPIC).is_some() {
             return Ok(());
         }
         let segment_bytes = self
@@ -351,7 +422,7 @@ impl Broker {
         match &self.cleaner {
             Some(c) => {
                 // The dedupe settings are dynamic (Kafka reconfigures its cleaner live).
-                let dynamic = self.dynamic.snapshot();
+                let dynamic = self.dynamic();
                 let current = c.config();
                 let get = |key: &str| {
                     crate::dynamic_config::effective(&dynamic, &self.config.raw, key).map(str::trim)
@@ -372,7 +443,7 @@ impl Broker {
 
     /// log.cleaner.backoff.ms as it applies now (dynamic, as in Kafka); Kafka's 15 s default.
     pub fn cleaner_backoff(&self) -> std::time::Duration {
-        let dynamic = self.dynamic.snapshot();
+        let dynamic = self.dynamic();
         let ms =
             crate::dynamic_config::effective(&dynamic, &self.config.raw, "log.cleaner.backoff.ms")
                 .and_then(|v| v.trim().parse::<u64>().ok())
@@ -396,18 +467,123 @@ impl Broker {
         &self,
         t: &NewTopic,
         validate_only: bool,
-    ) -> Result<(TopicMeta, BTreeMap<String, String>), ApiError> {
+    ) -> Result<(CreatedTopic, BTreeMap<String, String>), ApiError> {
         topics::validate_name(&t.name)
             .map_err(|m| ApiError::new(KafkaError::InvalidTopicException, m))?;
-        let _creating = self.create_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let snapshot = self.topics.snapshot();
-        if snapshot.get(&t.name).is_some() {
+        let (partitions, replication_factor) = self.check_new_topic(&self.image(), t)?;
+        let mut configs = BTreeMap::new();
+        for (k, v) in &t.configs {
+            let Some(v) = v else {
+                return Err(ApiError::new(
+                    KafkaError::InvalidConfig,
+                    format!("Null value not supported for topic configs: {k}"),
+                ));
+            };
+            configs.insert(k.clone(), v.clone());
+        }
+        topic_config::validate_overrides(&configs)
+            .map_err(|m| ApiError::new(KafkaError::InvalidConfig, m))?;
+        let cfg = self.topic_log_config(&configs)?;
+        if validate_only {
+            // Kafka returns a (never used) fresh topic id for a validate-only creation too.
+            let created = CreatedTopic {
+                name: t.name.clone(),
+                id: crate::kafka_uuid::random(),
+                partitions,
+                replication_factor,
+                configs: configs.clone(),
+            };
+            return Ok((created, configs));
+        }
+        let layers_configs = configs.clone();
+        let (created, _) = self.controller.commit(
+            |image| {
+                // Decided again on the image the change applies to: a concurrent creation
+                // may have won.
+                self.check_new_topic(image, t)?;
+                let mut id = crate::kafka_uuid::random();
+                while image.topics.get_by_id(&id).is_some() {
+                    id = crate::kafka_uuid::random();
+                }
+                let dirs = self.logs.pick_log_dirs(partitions as usize);
+                let regs: Vec<PartitionRegistration> = dirs
+                    .iter()
+                    .map(|d| replication::new_partition(self.node_id(), self.dir_id(d)))
+                    .collect();
+                let records = replication::create_topic_records(
+                    self.controller.metadata_version(),
+                    &t.name,
+                    id,
+                    &regs,
+                    &configs,
+                );
+                Ok((records, id))
+            },
+            |image| {
+                // The logs exist before the topic is visible (a concurrent FindCoordinator
+                // must not find __consumer_offsets before its partitions exist).
+                let dynamic = DynamicState::from_image(image, self.node_id());
+                self.policies.set(
+                    &t.name,
+                    TopicPolicy::from_configs(&dynamic.layers(&self.config.raw), &layers_configs),
+                );
+                if let Some(topic) = image.topics.get(&t.name) {
+                    self.create_logs(image, topic, &cfg);
+                }
+            },
+        )?;
+        tracing::info!(topic = %t.name, partitions, "created topic");
+        Ok((
+            CreatedTopic {
+                name: t.name.clone(),
+                id: created,
+                partitions,
+                replication_factor,
+                configs: configs.clone(),
+            },
+            configs,
+        ))
+    }
+
+    fn create_logs(&self, image: &MetadataImage, topic: &TopicImage, cfg: &LogConfig) {
+        for (p, reg) in &topic.partitions {
+            let tp = TopicPartition::new(topic.name.clone(), *p);
+            if self.logs.get_log(&tp).is_some() {
+                continue;
+            }
+            match self.create_log(image, &tp, topic.id, cfg.clone()) {
+                Ok(log) => {
+                    if let Err(e) = log.maybe_assign_epoch_start_offset(reg.leader_epoch) {
+                        tracing::error!(%tp, error = %e, "cannot record the leader epoch");
+                    }
+                }
+                // The metadata has the partition; the next start creates its log.
+                Err(e) => tracing::error!(%tp, error = %e, "cannot create partition log"),
+            }
+        }
+    }
+
+    /// The directory id of log dir `dir`.
+    fn dir_id(&self, dir: &std::path::Path) -> uuid::Uuid {
+        self.config
+            .log_dirs
+            .iter()
+            .position(|d| d == dir)
+            .and_then(|i| self.meta.directory_ids.get(i).copied())
+            .unwrap_or_else(uuid::Uuid::nil)
+    }
+
+    /// Kafka's controller checks of a new topic against `image`: existence, collision,
+    /// partitions, replication factor, manual assignment. Returns (partitions, replication
+    /// factor).
+    fn check_new_topic(&self, image: &MetadataImage, t: &NewTopic) -> Result<(i32, i16), ApiError> {
+        if image.topics.get(&t.name).is_some() {
             return Err(ApiError::new(
                 KafkaError::TopicAlreadyExists,
                 format!("Topic '{}' already exists.", t.name),
             ));
         }
-        if let Some(existing) = snapshot.collision(&t.name) {
+        if let Some(existing) = image.topics.collision(&t.name) {
             return Err(ApiError::new(
                 KafkaError::InvalidTopicException,
                 format!(
@@ -457,27 +633,7 @@ impl Broker {
                         ),
                     ));
                 }
-                if replicas.is_empty() {
-                    return Err(ApiError::new(
-                        KafkaError::InvalidReplicaAssignment,
-                        format!("The manual partition assignment includes an empty replica list for partition {index}."),
-                    ));
-                }
-                let mut seen = replicas.clone();
-                seen.sort_unstable();
-                seen.dedup();
-                if seen.len() != replicas.len() {
-                    return Err(ApiError::new(
-                        KafkaError::InvalidReplicaAssignment,
-                        format!("The manual partition assignment includes the broker {} more than once.", replicas[0]),
-                    ));
-                }
-                if let Some(b) = replicas.iter().find(|b| **b != self.node_id()) {
-                    return Err(ApiError::new(
-                        KafkaError::InvalidReplicaAssignment,
-                        format!("The manual partition assignment includes broker {b}, but no such broker is registered."),
-                    ));
-                }
+                self.check_replicas(replicas, None)?;
                 rf.get_or_insert(replicas.len());
             }
             if (0..t.assignments.len() as i32).any(|i| !indexes.contains(&i)) {
@@ -500,95 +656,76 @@ impl Broker {
                 format!("Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only 1 broker(s) are registered."),
             ));
         }
-        let mut configs = BTreeMap::new();
-        for (k, v) in &t.configs {
-            let Some(v) = v else {
+        Ok((partitions, replication_factor))
+    }
+
+    /// A manual assignment's replica list: not empty, no broker twice, only registered
+    /// brokers (this one), and (for new partitions of a topic) its replication factor.
+    fn check_replicas(&self, replicas: &[i32], rf: Option<i16>) -> Result<(), ApiError> {
+        if replicas.is_empty() {
+            return Err(ApiError::new(
+                KafkaError::InvalidReplicaAssignment,
+                if rf.is_some() {
+                    "The manual partition assignment includes an empty replica list.".to_string()
+                } else {
+                    "The manual partition assignment includes an empty replica list for partition."
+                        .to_string()
+                },
+            ));
+        }
+        let mut seen = replicas.to_vec();
+        seen.sort_unstable();
+        seen.dedup();
+        if seen.len() != replicas.len() {
+            return Err(ApiError::new(
+                KafkaError::InvalidReplicaAssignment,
+                format!(
+                    "The manual partition assignment includes the broker {} more than once.",
+                    replicas[0]
+                ),
+            ));
+        }
+        if let Some(b) = replicas.iter().find(|b| **b != self.node_id()) {
+            return Err(ApiError::new(
+                KafkaError::InvalidReplicaAssignment,
+                format!("The manual partition assignment includes broker {b}, but no such broker is registered."),
+            ));
+        }
+        if let Some(rf) = rf {
+            if replicas.len() != rf as usize {
                 return Err(ApiError::new(
-                    KafkaError::InvalidConfig,
-                    format!("Null value not supported for topic configs: {k}"),
+                    KafkaError::InvalidReplicaAssignment,
+                    format!(
+                        "The manual partition assignment includes a partition with {} replica(s), but this is not consistent with previous partitions, which have {} replica(s).",
+                        replicas.len(),
+                        rf
+                    ),
                 ));
-            };
-            configs.insert(k.clone(), v.clone());
-        }
-        topic_config::validate_overrides(&configs)
-            .map_err(|m| ApiError::new(KafkaError::InvalidConfig, m))?;
-        if validate_only {
-            // Kafka returns a (never used) fresh topic id for a validate-only creation too.
-            let meta = TopicMeta {
-                name: t.name.clone(),
-                id: crate::kafka_uuid::random(),
-                partitions,
-                replication_factor,
-                configs: configs.clone(),
-            };
-            return Ok((meta, configs));
-        }
-        // Logs and policy first, registry last: a topic other requests can see always has its
-        // partition logs (a concurrent FindCoordinator must not find __consumer_offsets before
-        // its partitions exist). Creations are serialized, so if registering fails the logs are
-        // ours alone and are removed again.
-        let pending = TopicMeta {
-            name: t.name.clone(),
-            id: crate::kafka_uuid::random(),
-            partitions,
-            replication_factor,
-            configs: configs.clone(),
-        };
-        let cfg = self.topic_log_config(&pending)?;
-        let dynamic = self.dynamic.snapshot();
-        self.policies.set(
-            &pending.name,
-            TopicPolicy::from_configs(&dynamic.layers(&self.config.raw), &pending.configs),
-        );
-        for p in 0..partitions {
-            let tp = TopicPartition::new(t.name.clone(), p);
-            if let Err(e) = self
-                .logs
-                .get_or_create_log(&tp, pending.id, Some(cfg.clone()))
-            {
-                tracing::error!(%tp, error = %e, "cannot create partition log");
-                return Err(ApiError::new(KafkaError::KafkaStorageError, e.to_string()));
             }
         }
-        let registered = self.topics.create_with_id(
-            &t.name,
-            pending.id,
-            partitions,
-            replication_factor,
-            configs.clone(),
-        );
-        if registered.is_err() {
-            self.policies.remove(&t.name);
-            for p in 0..partitions {
-                let _ = self
-                    .logs
-                    .delete_log(&TopicPartition::new(t.name.clone(), p));
-            }
-        }
-        let meta = registered.map_err(|e| match e {
-            RegistryError::AlreadyExists(_) => {
-                ApiError::new(KafkaError::TopicAlreadyExists, e.to_string())
-            }
-            RegistryError::Collides { .. } => {
-                ApiError::new(KafkaError::InvalidTopicException, e.to_string())
-            }
-            other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
-        })?;
-        tracing::info!(topic = %meta.name, partitions, "created topic");
-        Ok(((*meta).clone(), configs))
+        Ok(())
     }
 
     /// Make a topic's produce policy and its partitions' log configs match its configs (after
     /// a topic or broker config change): takes effect from the next append / retention check.
-    pub fn apply_topic_configs(&self, meta: &TopicMeta) -> Result<(), ApiError> {
-        let cfg = self.topic_log_config(meta)?;
-        let dynamic = self.dynamic.snapshot();
-        self.policies.set(
-            &meta.name,
-            TopicPolicy::from_configs(&dynamic.layers(&self.config.raw), &meta.configs),
-        );
-        for p in 0..meta.partitions {
-            if let Some(log) = self.log(&meta.name, p) {
+    fn apply_topic_configs(
+        &self,
+        image: &MetadataImage,
+        topic: &TopicImage,
+    ) -> Result<(), ApiError> {
+        let configs = image.configs.topic(&topic.name);
+        let dynamic = DynamicState::from_image(image, self.node_id());
+        let layers = dynamic.layers(&self.config.raw);
+        let cfg = log_config(&layers, configs).map_err(|(key, message)| {
+            ApiError::new(
+                KafkaError::InvalidConfig,
+                format!("Invalid value for configuration {key}: {message}"),
+            )
+        })?;
+        self.policies
+            .set(&topic.name, TopicPolicy::from_configs(&layers, configs));
+        for p in topic.partitions.keys() {
+            if let Some(log) = self.log(&topic.name, *p) {
                 log.update_config(cfg.clone())
                     .map_err(|e| ApiError::new(KafkaError::InvalidConfig, e.to_string()))?;
             }
@@ -597,7 +734,7 @@ impl Broker {
     }
 
     /// Replace topic `name`'s config overrides (AlterConfigs / IncrementalAlterConfigs):
-    /// validated (the message names the key), persisted, then applied to the live logs.
+    /// validated (the message names the key), committed, then applied to the live logs.
     /// Checks follow Kafka: config validation first, then the topic's existence.
     pub fn alter_topic_configs(
         &self,
@@ -613,31 +750,33 @@ impl Broker {
                 format!("The topic '{name}' does not exist."),
             )
         };
-        let current = self
-            .topics
-            .snapshot()
-            .get(name)
-            .cloned()
-            .ok_or_else(unknown)?;
-        let mut candidate = (*current).clone();
-        candidate.configs = configs.clone();
+        if self.image().topics.get(name).is_none() {
+            return Err(unknown());
+        }
         // The combination must make a valid storage config too.
-        self.topic_log_config(&candidate)?;
+        self.topic_log_config(&configs)?;
         if validate_only {
             return Ok(());
         }
-        let meta = self
-            .topics
-            .update_topic(name, |t| {
-                t.configs = configs;
-                Ok(())
-            })
-            .map_err(|e| match e {
-                RegistryError::Unknown(_) => unknown(),
-                other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
-            })?;
-        self.apply_topic_configs(&meta)?;
-        tracing::info!(topic = %name, configs = ?meta.configs, "topic configs changed");
+        let resource = ConfigResource::topic(name);
+        self.controller.commit(
+            |image| {
+                if image.topics.get(name).is_none() {
+                    return Err(unknown());
+                }
+                let records =
+                    replication::config_diff(&resource, image.configs.get(&resource), &configs);
+                Ok((records, ()))
+            },
+            |image| {
+                if let Some(t) = image.topics.get(name) {
+                    if let Err(e) = self.apply_topic_configs(image, t) {
+                        tracing::error!(topic = %name, error = %e.message, "cannot apply topic configs");
+                    }
+                }
+            },
+        )?;
+        tracing::info!(topic = %name, configs = ?configs, "topic configs changed");
         Ok(())
     }
 
@@ -660,7 +799,7 @@ impl Broker {
 
     /// Change the dynamic broker configs of `scope` with `change` (AlterConfigs replaces the
     /// set, IncrementalAlterConfigs edits it): static-only keys and invalid values are refused
-    /// with INVALID_REQUEST as Kafka does; persisted, then every topic's effective configs are
+    /// with INVALID_REQUEST as Kafka does; committed, then every topic's effective configs are
     /// re-applied to the live logs.
     pub fn alter_broker_configs(
         &self,
@@ -668,44 +807,67 @@ impl Broker {
         change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ApiError>,
         validate_only: bool,
     ) -> Result<(), ApiError> {
-        let raw = &self.config.raw;
-        let topics = self.topics.snapshot();
-        let check = |state: &DynamicState| -> Result<(), ApiError> {
-            dynamic_config::validate(state, scope, raw)
-                .map_err(|m| ApiError::new(KafkaError::InvalidRequest, m))?;
-            // Every topic must still get a valid storage config from the new defaults.
-            let layers = state.layers(raw);
-            log_config(&layers, &BTreeMap::new())
-                .map_err(|(k, m)| ApiError::new(KafkaError::InvalidRequest, format!("{k}: {m}")))?;
-            for t in topics.iter() {
-                log_config(&layers, &t.configs).map_err(|(k, m)| {
-                    ApiError::new(KafkaError::InvalidRequest, format!("{k}: {m}"))
-                })?;
-            }
-            Ok(())
+        let resource = match scope {
+            Scope::ClusterDefault => ConfigResource::cluster_default(),
+            Scope::ThisBroker => ConfigResource::broker(self.node_id()),
         };
-        self.dynamic.update(
-            scope,
-            change,
-            check,
-            |e| ApiError::new(KafkaError::UnknownServerError, e.to_string()),
-            validate_only,
-        )?;
         if validate_only {
+            self.propose_broker_configs(&self.image(), scope, change)?;
             return Ok(());
         }
+        self.controller.commit(
+            |image| {
+                // Values the image holds that are not valid (ignored, as Kafka ignores them)
+                // are dropped by the change.
+                let new = self.propose_broker_configs(image, scope, change)?;
+                let records =
+                    replication::config_diff(&resource, image.configs.get(&resource), &new);
+                Ok((records, ()))
+            },
+            |image| {
+                for t in image.topics.iter() {
+                    if let Err(e) = self.apply_topic_configs(image, t) {
+                        tracing::error!(topic = %t.name, error = %e.message, "cannot apply broker config change");
+                    }
+                }
+            },
+        )?;
         tracing::info!(?scope, "dynamic broker configs changed");
-        for t in self.topics.snapshot().iter() {
-            if let Err(e) = self.apply_topic_configs(t) {
-                tracing::error!(topic = %t.name, error = %e.message, "cannot apply broker config change");
-            }
-        }
         Ok(())
+    }
+
+    /// The dynamic configs of `scope` after `change`, checked on `image` as Kafka checks them:
+    /// static-only keys and invalid values refused, and every topic must still get a valid
+    /// storage config from the new defaults.
+    fn propose_broker_configs(
+        &self,
+        image: &MetadataImage,
+        scope: Scope,
+        change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ApiError>,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        let raw = &self.config.raw;
+        let mut state = DynamicState::from_image(image, self.node_id());
+        let map = match scope {
+            Scope::ClusterDefault => &mut state.cluster_default,
+            Scope::ThisBroker => &mut state.broker,
+        };
+        change(map)?;
+        let new = map.clone();
+        dynamic_config::validate(&state, scope, raw)
+            .map_err(|m| ApiError::new(KafkaError::InvalidRequest, m))?;
+        let layers = state.layers(raw);
+        log_config(&layers, &BTreeMap::new())
+            .map_err(|(k, m)| ApiError::new(KafkaError::InvalidRequest, format!("{k}: {m}")))?;
+        for t in image.topics.iter() {
+            log_config(&layers, image.configs.topic(&t.name))
+                .map_err(|(k, m)| ApiError::new(KafkaError::InvalidRequest, format!("{k}: {m}")))?;
+        }
+        Ok(new)
     }
 
     /// Grow topic `name` to `count` partitions (CreatePartitions). `assignments`, if given,
     /// lists the replicas of each new partition. Existing partitions are untouched; the new
-    /// count is persisted before the new logs exist (start-up creates missing logs).
+    /// partitions' logs exist before the new count is visible.
     pub fn create_partitions(
         &self,
         name: &str,
@@ -713,114 +875,80 @@ impl Broker {
         assignments: Option<&[Vec<i32>]>,
         validate_only: bool,
     ) -> Result<(), ApiError> {
-        let snapshot = self.topics.snapshot();
-        let t = snapshot.get(name).cloned().ok_or_else(|| {
-            ApiError::new(
-                KafkaError::UnknownTopicOrPartition,
-                format!("Unable to find topic {name}"),
-            )
-        })?;
-        if count == t.partitions {
-            return Err(ApiError::new(
-                KafkaError::InvalidPartitions,
-                format!("Topic already has {} partition(s).", t.partitions),
-            ));
-        }
-        if count < t.partitions {
-            return Err(ApiError::new(
-                KafkaError::InvalidPartitions,
-                format!(
-                    "The topic {name} currently has {} partition(s); {count} would not be an increase.",
-                    t.partitions
-                ),
-            ));
-        }
-        if count > MAX_PARTITIONS_PER_TOPIC {
-            return Err(ApiError::new(
-                KafkaError::InvalidPartitions,
-                format!("Number of partitions {count} exceeds this broker's limit of {MAX_PARTITIONS_PER_TOPIC} per topic."),
-            ));
-        }
-        let additional = count - t.partitions;
-        if let Some(assignments) = assignments {
-            if assignments.len() != additional as usize {
+        let check = |image: &MetadataImage| -> Result<Arc<TopicImage>, ApiError> {
+            let t = image.topics.get(name).cloned().ok_or_else(|| {
+                ApiError::new(
+                    KafkaError::UnknownTopicOrPartition,
+                    format!("Unable to find topic {name}"),
+                )
+            })?;
+            let current = t.partition_count();
+            if count == current {
                 return Err(ApiError::new(
-                    KafkaError::InvalidReplicaAssignment,
+                    KafkaError::InvalidPartitions,
+                    format!("Topic already has {current} partition(s)."),
+                ));
+            }
+            if count < current {
+                return Err(ApiError::new(
+                    KafkaError::InvalidPartitions,
                     format!(
-                        "Attempted to add {additional} additional partition(s), but only {} assignment(s) were specified.",
-                        assignments.len()
+                        "The topic {name} currently has {current} partition(s); {count} would not be an increase."
                     ),
                 ));
             }
-            for replicas in assignments {
-                if replicas.is_empty() {
-                    return Err(ApiError::new(
-                        KafkaError::InvalidReplicaAssignment,
-                        "The manual partition assignment includes an empty replica list.",
-                    ));
-                }
-                let mut seen = replicas.clone();
-                seen.sort_unstable();
-                seen.dedup();
-                if seen.len() != replicas.len() {
-                    return Err(ApiError::new(
-                        KafkaError::InvalidReplicaAssignment,
-                        format!("The manual partition assignment includes the broker {} more than once.", replicas[0]),
-                    ));
-                }
-                if let Some(b) = replicas.iter().find(|b| **b != self.node_id()) {
-                    return Err(ApiError::new(
-                        KafkaError::InvalidReplicaAssignment,
-                        format!("The manual partition assignment includes broker {b}, but no such broker is registered."),
-                    ));
-                }
-                if replicas.len() != t.replication_factor as usize {
+            if count > MAX_PARTITIONS_PER_TOPIC {
+                return Err(ApiError::new(
+                    KafkaError::InvalidPartitions,
+                    format!("Number of partitions {count} exceeds this broker's limit of {MAX_PARTITIONS_PER_TOPIC} per topic."),
+                ));
+            }
+            let additional = count - current;
+            if let Some(assignments) = assignments {
+                if assignments.len() != additional as usize {
                     return Err(ApiError::new(
                         KafkaError::InvalidReplicaAssignment,
                         format!(
-                            "The manual partition assignment includes a partition with {} replica(s), but this is not consistent with previous partitions, which have {} replica(s).",
-                            replicas.len(),
-                            t.replication_factor
+                            "Attempted to add {additional} additional partition(s), but only {} assignment(s) were specified.",
+                            assignments.len()
                         ),
                     ));
                 }
+                for replicas in assignments {
+                    self.check_replicas(replicas, Some(t.replication_factor()))?;
+                }
             }
-        }
+            Ok(t)
+        };
+        let t = check(&self.image())?;
         if validate_only {
             return Ok(());
         }
-        let from = t.partitions;
-        let meta = self
-            .topics
-            .update_topic(name, |m| {
-                if m.partitions != from {
-                    // A concurrent CreatePartitions won: re-check as Kafka's controller would.
-                    return Err(RegistryError::Conflict(format!(
-                        "Topic already has {} partition(s).",
-                        m.partitions
-                    )));
+        let cfg = self.topic_log_config(self.image().configs.topic(name))?;
+        let from = t.partition_count();
+        self.controller.commit(
+            |image| {
+                let t = check(image)?;
+                let first = t.partition_count();
+                let dirs = self.logs.pick_log_dirs((count - first) as usize);
+                let regs: Vec<PartitionRegistration> = dirs
+                    .iter()
+                    .map(|d| replication::new_partition(self.node_id(), self.dir_id(d)))
+                    .collect();
+                let records = replication::partition_records(
+                    self.controller.metadata_version(),
+                    t.id,
+                    first,
+                    &regs,
+                );
+                Ok((records, ()))
+            },
+            |image| {
+                if let Some(topic) = image.topics.get(name) {
+                    self.create_logs(image, topic, &cfg);
                 }
-                m.partitions = count;
-                Ok(())
-            })
-            .map_err(|e| match e {
-                RegistryError::Unknown(_) => ApiError::new(
-                    KafkaError::UnknownTopicOrPartition,
-                    format!("Unable to find topic {name}"),
-                ),
-                RegistryError::Conflict(message) => {
-                    ApiError::new(KafkaError::InvalidPartitions, message)
-                }
-                other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
-            })?;
-        let cfg = self.topic_log_config(&meta)?;
-        for p in from..count {
-            let tp = TopicPartition::new(name.to_string(), p);
-            if let Err(e) = self.logs.get_or_create_log(&tp, meta.id, Some(cfg.clone())) {
-                tracing::error!(%tp, error = %e, "cannot create partition log");
-                return Err(ApiError::new(KafkaError::KafkaStorageError, e.to_string()));
-            }
-        }
+            },
+        )?;
         tracing::info!(topic = %name, from, to = count, "added partitions");
         Ok(())
     }
@@ -846,31 +974,39 @@ impl Broker {
         }
     }
 
-    /// Delete a topic and its data.
-    pub fn delete_topic(&self, name: &str) -> Result<Arc<TopicMeta>, ApiError> {
+    /// Delete a topic: a RemoveTopicRecord (durable), then its partitions' directories are
+    /// renamed `-delete` and removed after file.delete.delay.ms (Kafka's protocol). A stop in
+    /// between is finished at the next start (the log shows the removal).
+    pub fn delete_topic(&self, name: &str) -> Result<Arc<TopicImage>, ApiError> {
         if !self.config.delete_topic_enable {
             return Err(ApiError::new(
                 KafkaError::TopicDeletionDisabled,
                 "Topic deletion is disabled.",
             ));
         }
-        let meta = self.topics.delete(name).map_err(|e| match e {
-            RegistryError::Unknown(_) => ApiError::new(
+        let unknown = || {
+            ApiError::new(
                 KafkaError::UnknownTopicOrPartition,
                 "This server does not host this topic-partition.",
-            ),
-            other => ApiError::new(KafkaError::UnknownServerError, other.to_string()),
-        })?;
-        self.policies.remove(&meta.name);
-        for p in 0..meta.partitions {
-            let tp = TopicPartition::new(meta.name.clone(), p);
+            )
+        };
+        let (topic, _) = self.controller.commit(
+            |image| {
+                let t = image.topics.get(name).cloned().ok_or_else(unknown)?;
+                Ok((vec![replication::remove_topic_record(t.id)], t))
+            },
+            |_| {},
+        )?;
+        self.policies.remove(name);
+        for p in topic.partitions.keys() {
+            let tp = TopicPartition::new(name.to_string(), *p);
             if let Err(e) = self.logs.delete_log(&tp) {
-                // The registry no longer has the topic; start-up reconciliation retries.
+                // The metadata no longer has the topic; the next start finishes the deletion.
                 tracing::error!(%tp, error = %e, "cannot delete partition log");
             }
         }
-        tracing::info!(topic = %meta.name, "deleted topic");
-        Ok(meta)
+        tracing::info!(topic = %name, "deleted topic");
+        Ok(topic)
     }
 }
 

@@ -1,33 +1,16 @@
 //! Dynamic broker configs (Kafka's `DynamicBrokerConfig`): the cluster-wide default (resource
 //! name "") and this broker's own overrides (resource name = node id), set with AlterConfigs /
-//! IncrementalAlterConfigs and persisted in the first log dir (`sluice-broker-configs.toml`).
+//! IncrementalAlterConfigs and kept in the cluster metadata (ConfigRecords of BROKER resources
+//! "" and the node id).
 //!
 //! Only the broker keys that set topic defaults (`log.retention.ms`, `log.segment.bytes`, ...)
 //! can change dynamically; everything else is refused as Kafka refuses its static keys
-//! ("Cannot update these configs dynamically: [...]"). Changes are persisted before they are
-//! visible; readers take a snapshot and never wait on I/O.
+//! ("Cannot update these configs dynamically: [...]").
 
 use crate::config::RawConfig;
-use crate::fsutil;
 use crate::topic_config::{self, BrokerLayers};
-use serde::{Deserialize, Serialize};
+use sluice_metadata::{ConfigResource, MetadataImage};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use thiserror::Error;
-
-pub const FILE_NAME: &str = "sluice-broker-configs.toml";
-
-#[derive(Debug, Error)]
-pub enum DynamicConfigError {
-    #[error("dynamic broker configs {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("dynamic broker configs {path} are corrupt: {message}")]
-    Corrupt { path: PathBuf, message: String },
-}
 
 /// Which set of dynamic configs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,15 +22,29 @@ pub enum Scope {
 }
 
 /// Both sets, as one immutable value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DynamicState {
-    #[serde(default)]
     pub cluster_default: BTreeMap<String, String>,
-    #[serde(default)]
     pub broker: BTreeMap<String, String>,
 }
 
 impl DynamicState {
+    /// The dynamic configs `image` holds for broker `node_id`.
+    /// Invalid values are left out (see [`report_invalid`]).
+    pub fn from_image(image: &MetadataImage, node_id: i32) -> Self {
+        let valid = |resource: ConfigResource| {
+            let mut configs = image.configs.get(&resource).clone();
+            for k in invalid_keys(&configs) {
+                configs.remove(&k);
+            }
+            configs
+        };
+        Self {
+            cluster_default: valid(ConfigResource::cluster_default()),
+            broker: valid(ConfigResource::broker(node_id)),
+        }
+    }
+
     pub fn get(&self, scope: Scope) -> &BTreeMap<String, String> {
         match scope {
             Scope::ClusterDefault => &self.cluster_default,
@@ -63,13 +60,6 @@ impl DynamicState {
             static_cfg,
         }
     }
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct FileFormat {
-    version: u32,
-    #[serde(flatten)]
-    state: DynamicState,
 }
 
 /// Broker-only configs Kafka reconfigures while running (its LogCleaner's reconfigurable
@@ -128,111 +118,30 @@ pub fn validate(state: &DynamicState, scope: Scope, static_cfg: &RawConfig) -> R
     crate::config::check_layers(&state.layers(static_cfg)).map_err(|(_, message)| message)
 }
 
-/// Drop the values of `configs` that are not valid for their key, as Kafka ignores invalid
-/// dynamic configs it finds at start-up (with an error in its log).
-fn drop_invalid(configs: &mut BTreeMap<String, String>, what: &str, path: &Path) {
-    let invalid: Vec<String> = configs
+/// The keys of `configs` whose values are not valid for them. Kafka ignores such dynamic
+/// configs (with an error in its log at start-up); so does [`DynamicState::from_image`].
+fn invalid_keys(configs: &BTreeMap<String, String>) -> Vec<String> {
+    configs
         .iter()
         .filter(|(k, v)| crate::config::validate_value(k, v).is_err())
         .map(|(k, _)| k.clone())
-        .collect();
-    if !invalid.is_empty() {
-        tracing::error!(
-            path = %path.display(),
-            "dynamic {what} config contains invalid values in: [{}], these configs will be ignored",
-            invalid.join(", ")
-        );
-        for k in invalid {
-            configs.remove(&k);
-        }
-    }
+        .collect()
 }
 
-/// The persisted dynamic configs.
-pub struct DynamicConfigs {
-    path: PathBuf,
-    current: RwLock<Arc<DynamicState>>,
-    admin: Mutex<()>,
-}
-
-impl DynamicConfigs {
-    /// Load `dir/sluice-broker-configs.toml`, or start empty.
-    pub fn load(dir: &Path) -> Result<Self, DynamicConfigError> {
-        let path = dir.join(FILE_NAME);
-        let state = match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let file: FileFormat =
-                    toml::from_str(&text).map_err(|e| DynamicConfigError::Corrupt {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
-                let mut state = file.state;
-                drop_invalid(&mut state.cluster_default, "default cluster", &path);
-                drop_invalid(&mut state.broker, "broker", &path);
-                state
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => DynamicState::default(),
-            Err(source) => return Err(DynamicConfigError::Io { path, source }),
-        };
-        Ok(Self {
-            path,
-            current: RwLock::new(Arc::new(state)),
-            admin: Mutex::new(()),
-        })
-    }
-
-    /// The current dynamic configs; never blocks on I/O.
-    pub fn snapshot(&self) -> Arc<DynamicState> {
-        match self.current.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
+/// Log, as Kafka does at start-up, the dynamic broker configs of `image` that are ignored
+/// because their values are not valid.
+pub fn report_invalid(image: &MetadataImage, node_id: i32) {
+    for (what, resource) in [
+        ("default cluster", ConfigResource::cluster_default()),
+        ("broker", ConfigResource::broker(node_id)),
+    ] {
+        let invalid = invalid_keys(image.configs.get(&resource));
+        if !invalid.is_empty() {
+            tracing::error!(
+                "dynamic {what} config contains invalid values in: [{}], these configs will be ignored",
+                invalid.join(", ")
+            );
         }
-    }
-
-    /// Replace the configs of `scope` with what `change` makes of them, after `check` accepts
-    /// the result; persisted before visible. `check` runs under the admin lock with the new
-    /// full state, so it sees no concurrent change. Nothing changes if either fails.
-    pub fn update<E>(
-        &self,
-        scope: Scope,
-        change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), E>,
-        check: impl FnOnce(&DynamicState) -> Result<(), E>,
-        persist_error: impl FnOnce(DynamicConfigError) -> E,
-        validate_only: bool,
-    ) -> Result<Arc<DynamicState>, E> {
-        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = (*self.snapshot()).clone();
-        match scope {
-            Scope::ClusterDefault => change(&mut next.cluster_default)?,
-            Scope::ThisBroker => change(&mut next.broker)?,
-        }
-        check(&next)?;
-        if validate_only {
-            return Ok(Arc::new(next));
-        }
-        self.persist(&next).map_err(persist_error)?;
-        let next = Arc::new(next);
-        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
-        *cur = next.clone();
-        Ok(next)
-    }
-
-    fn persist(&self, state: &DynamicState) -> Result<(), DynamicConfigError> {
-        let file = FileFormat {
-            version: 1,
-            state: state.clone(),
-        };
-        let text = toml::to_string(&file).map_err(|e| DynamicConfigError::Corrupt {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })?;
-        let tmp = self.path.with_extension("toml.tmp");
-        fsutil::write_atomically(&tmp, &self.path, text.as_bytes()).map_err(|source| {
-            DynamicConfigError::Io {
-                path: self.path.clone(),
-                source,
-            }
-        })
     }
 }
 
@@ -241,47 +150,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn persist_reload_and_validation() {
-        let d = tempfile::tempdir().unwrap();
-        let c = DynamicConfigs::load(d.path()).unwrap();
-        let set = |scope, k: &str, v: &str| {
-            let (k, v) = (k.to_string(), v.to_string());
-            c.update(
-                scope,
-                |m| {
-                    m.insert(k, v);
-                    Ok::<(), String>(())
-                },
-                |s| validate(s, scope, &RawConfig::default()),
-                |e| e.to_string(),
-                false,
-            )
+    fn validation_refuses_static_keys_and_bad_values() {
+        let check = |k: &str, v: &str| {
+            let mut state = DynamicState::default();
+            state.broker.insert(k.to_string(), v.to_string());
+            validate(&state, Scope::ThisBroker, &RawConfig::default())
         };
-        set(Scope::ClusterDefault, "log.retention.ms", "1000").unwrap();
-        set(Scope::ThisBroker, "log.segment.bytes", "2000000").unwrap();
+        check("log.retention.ms", "1000").unwrap();
+        check("log.segment.bytes", "2000000").unwrap();
         assert_eq!(
-            set(Scope::ThisBroker, "log.dirs", "/x").unwrap_err(),
+            check("log.dirs", "/x").unwrap_err(),
             "Cannot update these configs dynamically: [log.dirs]"
         );
         // Other units are static in Kafka (not in DynamicLogConfig's set).
         assert_eq!(
-            set(Scope::ThisBroker, "log.retention.hours", "5").unwrap_err(),
+            check("log.retention.hours", "5").unwrap_err(),
             "Cannot update these configs dynamically: [log.retention.hours]"
         );
         assert_eq!(
-            set(Scope::ClusterDefault, "log.roll.hours", "5").unwrap_err(),
+            check("log.roll.hours", "5").unwrap_err(),
             "Cannot update these configs dynamically: [log.roll.hours]"
         );
         assert_eq!(
-            set(Scope::ThisBroker, "log.retention.ms", "abc").unwrap_err(),
+            check("log.retention.ms", "abc").unwrap_err(),
             "Invalid value abc for configuration log.retention.ms: Not a number of type LONG"
         );
-        let again = DynamicConfigs::load(d.path()).unwrap().snapshot();
-        assert_eq!(
-            again.cluster_default.get("log.retention.ms").unwrap(),
-            "1000"
-        );
-        assert_eq!(again.broker.get("log.segment.bytes").unwrap(), "2000000");
-        assert_eq!(again.broker.len(), 1, "refused changes left nothing behind");
     }
 }

@@ -1,6 +1,6 @@
 //! Kafka's textual form of UUIDs: the storage crate's (partition.metadata needs it there).
 
-pub use sluice_storage::kafka_uuid::{from_base64, random, to_base64, METADATA_TOPIC_ID};
+pub use sluice_storage::kafka_uuid::*;
 
 /// A fixed id per topic name, for tests that reopen logs (a random one each time would be a
 /// different topic: INCONSISTENT_TOPIC_ID).

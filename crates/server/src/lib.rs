@@ -1,13 +1,14 @@
-//! The Sluice broker: listeners, connections, one handler file per API, the topic registry and
-//! configuration.
+//! The Sluice broker: listeners, connections, one handler file per API, this node's controller
+//! (the writer of the cluster metadata), coordinators and configuration.
 
+pub mod blocking;
 pub mod broker;
 pub mod config;
 pub mod config_def;
+pub mod controller;
 pub mod coordinator;
 pub mod dynamic_config;
 pub mod fetch_session;
-pub mod fsutil;
 pub mod handlers;
 pub mod kafka_uuid;
 pub mod meta_properties;

@@ -5,6 +5,7 @@ use crate::kafka_uuid;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+use uuid::Uuid;
 
 pub const FILE_NAME: &str = "meta.properties";
 
@@ -31,16 +32,26 @@ pub enum MetaPropertiesError {
     },
 }
 
-/// Make sure every log dir has a meta.properties agreeing on node and cluster id; returns the
-/// cluster id. `configured_cluster_id` (cluster.id / CLUSTER_ID) is used for new dirs and must
-/// match existing ones.
+/// What the log dirs' meta.properties say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaProperties {
+    pub cluster_id: String,
+    /// Each log dir's `directory.id` (KIP-858), in `log.dirs` order.
+    pub directory_ids: Vec<Uuid>,
+}
+
+/// Make sure every log dir has a meta.properties agreeing on node and cluster id, with a
+/// directory id of its own. `configured_cluster_id` (cluster.id / CLUSTER_ID) is used for new
+/// dirs and must match existing ones. A v1 file without a directory id (written by Kafka
+/// before KIP-858) gets one, as Kafka adds it.
 pub fn ensure(
     log_dirs: &[PathBuf],
     node_id: i32,
     configured_cluster_id: Option<&str>,
-) -> Result<String, MetaPropertiesError> {
+) -> Result<MetaProperties, MetaPropertiesError> {
     let mut cluster_id: Option<String> = configured_cluster_id.map(str::to_string);
     let mut missing = Vec::new();
+    let mut directory_ids: Vec<Option<Uuid>> = Vec::with_capacity(log_dirs.len());
     for dir in log_dirs {
         let path = dir.join(FILE_NAME);
         let io = |source| MetaPropertiesError::Io {
@@ -82,16 +93,45 @@ pub fn ensure(
                     }
                     _ => cluster_id = Some(stored_cluster),
                 }
+                match props.get("directory.id") {
+                    None => {
+                        // Kafka adds one to a v1 file that lacks it.
+                        let id = kafka_uuid::random();
+                        let version = props.get("version").map(String::as_str).unwrap_or("1");
+                        write(
+                            dir,
+                            node_id,
+                            props.get("cluster.id").map(String::as_str).unwrap_or(""),
+                            id,
+                            version,
+                        )?;
+                        directory_ids.push(Some(id));
+                    }
+                    Some(text) => directory_ids.push(Some(kafka_uuid::from_base64(text).ok_or(
+                        MetaPropertiesError::Invalid {
+                            path: path.clone(),
+                            key: "directory.id",
+                        },
+                    )?)),
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(dir.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.push(directory_ids.len());
+                directory_ids.push(None);
+            }
             Err(e) => return Err(io(e)),
         }
     }
     let cluster_id = cluster_id.unwrap_or_else(|| kafka_uuid::to_base64(kafka_uuid::random()));
-    for dir in missing {
-        write(&dir, node_id, &cluster_id)?;
+    for i in missing {
+        let id = kafka_uuid::random();
+        write(&log_dirs[i], node_id, &cluster_id, id, "1")?;
+        directory_ids[i] = Some(id);
     }
-    Ok(cluster_id)
+    Ok(MetaProperties {
+        cluster_id,
+        directory_ids: directory_ids.into_iter().flatten().collect(),
+    })
 }
 
 fn parse(text: &str) -> BTreeMap<String, String> {
@@ -103,14 +143,20 @@ fn parse(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn write(dir: &Path, node_id: i32, cluster_id: &str) -> Result<(), MetaPropertiesError> {
+fn write(
+    dir: &Path,
+    node_id: i32,
+    cluster_id: &str,
+    directory_id: Uuid,
+    version: &str,
+) -> Result<(), MetaPropertiesError> {
     let path = dir.join(FILE_NAME);
     let tmp = dir.join("meta.properties.tmp");
-    let directory_id = kafka_uuid::to_base64(kafka_uuid::random());
+    let directory_id = kafka_uuid::to_base64(directory_id);
     let text = format!(
-        "#\n#Written by Sluice\nnode.id={node_id}\ndirectory.id={directory_id}\nversion=1\ncluster.id={cluster_id}\n"
+        "#\n#Written by Sluice\nnode.id={node_id}\ndirectory.id={directory_id}\nversion={version}\ncluster.id={cluster_id}\n"
     );
-    crate::fsutil::write_atomically(&tmp, &path, text.as_bytes())
+    sluice_storage::fsutil::write_atomically(&tmp, &path, text.as_bytes())
         .map_err(|source| MetaPropertiesError::Io { path, source })
 }
 
@@ -122,10 +168,17 @@ mod tests {
     fn created_then_checked() {
         let d = tempfile::tempdir().unwrap();
         let dirs = vec![d.path().join("a"), d.path().join("b")];
-        let id = ensure(&dirs, 3, None).unwrap();
+        let meta = ensure(&dirs, 3, None).unwrap();
+        let id = meta.cluster_id.clone();
         assert_eq!(id.len(), 22);
-        assert_eq!(ensure(&dirs, 3, None).unwrap(), id);
-        assert_eq!(ensure(&dirs, 3, Some(&id)).unwrap(), id);
+        assert_eq!(meta.directory_ids.len(), 2);
+        assert_ne!(meta.directory_ids[0], meta.directory_ids[1]);
+        assert_eq!(
+            ensure(&dirs, 3, None).unwrap(),
+            meta,
+            "directory ids are kept"
+        );
+        assert_eq!(ensure(&dirs, 3, Some(&id)).unwrap().cluster_id, id);
         assert!(matches!(
             ensure(&dirs, 4, None),
             Err(MetaPropertiesError::NodeIdMismatch { .. })
@@ -136,6 +189,6 @@ mod tests {
         ));
         // A new dir joins the existing cluster id.
         let more = vec![d.path().join("a"), d.path().join("c")];
-        assert_eq!(ensure(&more, 3, None).unwrap(), id);
+        assert_eq!(ensure(&more, 3, None).unwrap().cluster_id, id);
     }
 }

@@ -202,7 +202,7 @@ impl RunningServer {
         }
         let _ = self.maintenance.await;
         let broker = self.broker.clone();
-        match tokio::task::spawn_blocking(move || broker.logs.shutdown()).await {
+        match tokio::task::spawn_blocking(move || broker.shutdown()).await {
             Ok(Ok(())) => tracing::info!("shut down cleanly"),
             Ok(Err(e)) => tracing::error!(error = %e, "closing logs failed"),
             Err(e) => tracing::error!(error = %e, "closing logs panicked"),

@@ -256,11 +256,11 @@ async fn alter_configs_replaces_the_set_and_applies_it_live() {
     assert_eq!(log.config().retention_ms, 604_800_000);
     assert!(log.config().cleanup_policy_delete);
     // And it is persisted.
-    let snap = server.broker.topics.snapshot();
+    let image = server.broker.image();
     assert_eq!(
-        snap.get("a")
-            .unwrap()
+        image
             .configs
+            .topic("a")
             .get("segment.ms")
             .map(String::as_str),
         Some("60000")
@@ -546,7 +546,13 @@ async fn create_partitions_grows_topics_and_keeps_data() {
         create_partitions(&mut c, 3, "g", 4, Some(vec![vec![1], vec![1]]), false).await;
     assert_eq!(code, 0, "{msg:?}");
     assert_eq!(
-        server.broker.topics.snapshot().get("g").unwrap().partitions,
+        server
+            .broker
+            .image()
+            .topics
+            .get("g")
+            .unwrap()
+            .partition_count(),
         4
     );
     assert_eq!(

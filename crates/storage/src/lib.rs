@@ -39,7 +39,7 @@ pub use log::{
     PartitionLog, TimestampAndOffset, Truncation, TxnMarker,
 };
 pub use manager::{
-    LoadSummary, LogManager, ProducerStateConfig, CLEAN_SHUTDOWN_FILE, LEADER_EPOCH, METADATA_TOPIC,
+    LoadSummary, LogManager, ProducerStateConfig, CLEAN_SHUTDOWN_FILE, METADATA_TOPIC,
 };
 pub use partition_metadata::{PartitionMetadataFile, PARTITION_METADATA_FILE};
 pub use producer_state::{

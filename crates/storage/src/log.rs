@@ -318,7 +318,9 @@ impl Published {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AppendOrigin {
     Client,
-    Coordinator { transaction_version: i16 },
+    Coordinator {
+        transaction_version: i16,
+    },
     /// The KRaft metadata log's leader: metadata records and KRaft control records (leader
     /// changes), no producer state.
     RaftLeader,

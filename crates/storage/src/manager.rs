@@ -47,10 +47,6 @@ pub const FUTURE_DIR_SUFFIX: &str = "-future";
 /// The topic of Kafka's KRaft metadata log (`__cluster_metadata-0`): never loaded as a topic
 /// partition.
 pub const METADATA_TOPIC: &str = "__cluster_metadata";
-/// The leader epoch of every partition: one node that is always the leader (what Metadata
-/// reports; Kafka 4.3's single node answers 0 for a new topic too). A log that is loaded or
-/// created becomes leader with it (Kafka's `maybeAssignEpochStartOffset` in `makeLeader`).
-pub const LEADER_EPOCH: i32 = 0;
 /// How often loading logs reports its progress.
 const PROGRESS_INTERVAL_MS: i64 = 5_000;
 
@@ -413,7 +409,7 @@ impl LogManager {
                 },
                 None,
             )?;
-            log.maybe_assign_epoch_start_offset(LEADER_EPOCH)?;
+            // Which epoch it leads in is the metadata's to say (the server makes it leader).
             let stats = log.load_stats();
             summary.partitions += 1;
             summary.segments += stats.segments;
@@ -587,6 +583,19 @@ impl LogManager {
         topic_id: Uuid,
         config: Option<LogConfig>,
     ) -> Result<Arc<PartitionLog>> {
+        self.get_or_create_log_in(tp, topic_id, None, config)
+    }
+
+    /// [`get_or_create_log`](Self::get_or_create_log) in log dir `dir` (one of the log dirs;
+    /// `None` or an unknown dir: the emptiest). The new log leads in no epoch yet: the caller
+    /// makes it leader ([`PartitionLog::maybe_assign_epoch_start_offset`]).
+    pub fn get_or_create_log_in(
+        &self,
+        tp: &TopicPartition,
+        topic_id: Uuid,
+        dir: Option<&Path>,
+        config: Option<LogConfig>,
+    ) -> Result<Arc<PartitionLog>> {
         if let Some(log) = self.get_log(tp) {
             log.assign_topic_id(topic_id)?;
             return Ok(log);
@@ -608,7 +617,11 @@ impl LogManager {
             return Ok(log);
         }
         let config = config.unwrap_or_else(|| self.default_config.clone());
-        let (dir, group_commit) = self.pick_log_dir();
+        let (dir, group_commit) = match dir.and_then(|d| self.log_dirs.iter().position(|l| l == d))
+        {
+            Some(i) => (self.log_dirs[i].clone(), self.group_commits[i].clone()),
+            None => self.pick_log_dir(),
+        };
         let path = dir.join(tp.dir_name());
         let log = Arc::new(PartitionLog::open_with_deps(
             path,
@@ -623,13 +636,34 @@ impl LogManager {
             },
             Some(topic_id),
         )?);
-        log.maybe_assign_epoch_start_offset(LEADER_EPOCH)?;
         sync_dir(&dir)?;
         self.logs
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(tp.clone(), log.clone());
         Ok(log)
+    }
+
+    /// Log dirs for `n` new partitions, each to the dir holding the fewest logs counting the
+    /// ones placed before it (Kafka's placement of new replicas across a broker's log dirs).
+    pub fn pick_log_dirs(&self, n: usize) -> Vec<PathBuf> {
+        let logs = self.logs.read().unwrap_or_else(|e| e.into_inner());
+        let mut counts: Vec<usize> = self
+            .log_dirs
+            .iter()
+            .map(|d| {
+                logs.values()
+                    .filter(|l| l.dir().parent() == Some(d.as_path()))
+                    .count()
+            })
+            .collect();
+        (0..n)
+            .map(|_| {
+                let i = (0..counts.len()).min_by_key(|&i| counts[i]).unwrap_or(0);
+                counts[i] += 1;
+                self.log_dirs[i].clone()
+            })
+            .collect()
     }
 
     /// The log dir with the fewest logs, and its committer.

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use sluice_storage::leader_epoch::LEADER_EPOCH_CHECKPOINT_FILE;
-use sluice_storage::{LogManager, TopicPartition, LEADER_EPOCH};
+use sluice_storage::{LogManager, TopicPartition};
 
 fn checkpoint(dir: &std::path::Path) -> String {
     std::fs::read_to_string(dir.join(LEADER_EPOCH_CHECKPOINT_FILE)).unwrap()
@@ -46,8 +46,11 @@ fn epochs_follow_appends_start_moves_truncation_and_survive_a_reopen() {
     assert_eq!(checkpoint(d.path()), "0\n0\n");
 }
 
+/// The LogManager assigns no epoch of its own: the caller makes a log leader in the epoch the
+/// metadata gives, it survives a reopen, and an older epoch is refused rather than letting it
+/// truncate the cache's history.
 #[test]
-fn a_log_manager_makes_every_log_leader_with_epoch_zero() {
+fn a_log_leads_in_the_epoch_it_is_given_and_never_an_older_one() {
     let d = tempfile::tempdir().unwrap();
     let tp = TopicPartition::new("t", 0);
     {
@@ -55,18 +58,29 @@ fn a_log_manager_makes_every_log_leader_with_epoch_zero() {
         let log = logs
             .get_or_create_log(&tp, sluice_storage::kafka_uuid::random(), None)
             .unwrap();
-        // An empty partition already answers epoch 0 up to its end, as Kafka's new leader.
-        assert_eq!(log.leader_epoch_entries(), vec![(LEADER_EPOCH, 0)]);
-        assert_eq!(log.end_offset_for_epoch(0), (0, 0));
-        log.append_as_leader(&mut producer_batch(1, 3, 1_000), LEADER_EPOCH)
+        assert!(log.leader_epoch_entries().is_empty());
+        log.maybe_assign_epoch_start_offset(4).unwrap();
+        // An empty partition already answers its epoch up to its end, as Kafka's new leader.
+        assert_eq!(log.leader_epoch_entries(), vec![(4, 0)]);
+        assert_eq!(log.end_offset_for_epoch(4), (4, 0));
+        log.append_as_leader(&mut producer_batch(1, 3, 1_000), log.leader_epoch())
             .unwrap();
-        assert_eq!(log.end_offset_for_epoch(0), (0, 3));
+        assert_eq!(log.end_offset_for_epoch(4), (4, 3));
         logs.shutdown().unwrap();
     }
     let logs = LogManager::open(vec![d.path().to_path_buf()], small_config(), clock()).unwrap();
     let log = logs.get_log(&tp).unwrap();
-    assert_eq!(log.leader_epoch_entries(), vec![(LEADER_EPOCH, 0)]);
-    assert_eq!(log.end_offset_for_epoch(0), (0, 3));
+    assert_eq!(
+        log.leader_epoch(),
+        4,
+        "the cache's latest epoch until made leader again"
+    );
+    assert_eq!(log.leader_epoch_entries(), vec![(4, 0)]);
+    assert!(log.maybe_assign_epoch_start_offset(3).is_err());
+    assert_eq!(log.leader_epoch_entries(), vec![(4, 0)], "history kept");
+    log.maybe_assign_epoch_start_offset(5).unwrap();
+    assert_eq!(log.leader_epoch_entries(), vec![(4, 0), (5, 3)]);
+    assert_eq!(log.leader_epoch(), 5);
 }
 
 #[test]

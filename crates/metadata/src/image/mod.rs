@@ -147,19 +147,10 @@ impl ConfigurationsImage {
 
 /// Finalized feature levels (Kafka's FeaturesImage). `metadata.version` is kept apart, as
 /// Kafka does; a level of 0 removes a feature.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeaturesImage {
     pub metadata_version: Option<MetadataVersion>,
     pub finalized: BTreeMap<String, i16>,
-}
-
-impl Default for FeaturesImage {
-    fn default() -> Self {
-        Self {
-            metadata_version: None,
-            finalized: BTreeMap::new(),
-        }
-    }
 }
 
 impl FeaturesImage {
@@ -234,7 +225,11 @@ impl ClusterImage {
     }
 
     fn replay_change(&mut self, r: &BrokerRegistrationChangeRecord) -> Result<(), ReplayError> {
-        let b = self.broker_mut(r.broker_id, r.broker_epoch, "BrokerRegistrationChangeRecord")?;
+        let b = self.broker_mut(
+            r.broker_id,
+            r.broker_epoch,
+            "BrokerRegistrationChangeRecord",
+        )?;
         // BrokerRegistrationFencingChange: -1 unfence, 0 none, 1 fence.
         match r.fenced {
             -1 => b.fenced = false,
@@ -363,7 +358,8 @@ impl MetadataImage {
             MetadataRecord::PartitionChange(r) => self.topics.replay_partition_change(r)?,
             MetadataRecord::RemoveTopic(r) => {
                 let removed = self.topics.replay_remove(&r.topic_id)?;
-                self.configs.remove(&ConfigResource::topic(removed.name.clone()));
+                self.configs
+                    .remove(&ConfigResource::topic(removed.name.clone()));
             }
             MetadataRecord::ClearElr(r) => self.topics.replay_clear_elr(&r.topic_name)?,
             MetadataRecord::Config(r) => self.configs.replay(r),
@@ -417,9 +413,8 @@ impl MetadataImage {
             .metadata_version
             .unwrap_or(MetadataVersion::LATEST);
         let mut out = Vec::new();
-        let mut push = |record: MetadataRecord, version: i16| {
-            out.push(VersionedRecord { record, version })
-        };
+        let mut push =
+            |record: MetadataRecord, version: i16| out.push(VersionedRecord { record, version });
         if let Some(v) = self.features.metadata_version {
             push(
                 MetadataRecord::FeatureLevel(FeatureLevelRecord {
@@ -553,7 +548,12 @@ mod tests {
         out
     }
 
-    fn config(kind: ConfigResourceType, name: &str, key: &str, value: Option<&str>) -> MetadataRecord {
+    fn config(
+        kind: ConfigResourceType,
+        name: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> MetadataRecord {
         MetadataRecord::Config(ConfigRecord {
             resource_type: kind.0,
             resource_name: name.into(),
@@ -570,10 +570,20 @@ mod tests {
             image.replay(&r).unwrap();
         }
         image
-            .replay(&config(ConfigResourceType::TOPIC, "t", "retention.ms", Some("5")))
+            .replay(&config(
+                ConfigResourceType::TOPIC,
+                "t",
+                "retention.ms",
+                Some("5"),
+            ))
             .unwrap();
         image
-            .replay(&config(ConfigResourceType::BROKER, "", "log.retention.ms", Some("7")))
+            .replay(&config(
+                ConfigResourceType::BROKER,
+                "",
+                "log.retention.ms",
+                Some("7"),
+            ))
             .unwrap();
         assert_eq!(image.configs.topic("t").get("retention.ms").unwrap(), "5");
         image
@@ -582,7 +592,10 @@ mod tests {
                 ..Default::default()
             }))
             .unwrap();
-        assert!(image.configs.topic("t").is_empty(), "configs go with the topic");
+        assert!(
+            image.configs.topic("t").is_empty(),
+            "configs go with the topic"
+        );
         assert_eq!(
             image
                 .configs
@@ -592,9 +605,17 @@ mod tests {
             "7"
         );
         image
-            .replay(&config(ConfigResourceType::BROKER, "", "log.retention.ms", None))
+            .replay(&config(
+                ConfigResourceType::BROKER,
+                "",
+                "log.retention.ms",
+                None,
+            ))
             .unwrap();
-        assert!(image.configs.iter().next().is_none(), "a null value deletes");
+        assert!(
+            image.configs.iter().next().is_none(),
+            "a null value deletes"
+        );
     }
 
     #[test]
@@ -612,7 +633,11 @@ mod tests {
         image.replay(&level("kraft.version", 1)).unwrap();
         assert_eq!(image.features.level("metadata.version"), 30);
         assert_eq!(image.features.level("group.version"), 1);
-        assert_eq!(image.features.level("kraft.version"), 0, "kept out, as Kafka");
+        assert_eq!(
+            image.features.level("kraft.version"),
+            0,
+            "kept out, as Kafka"
+        );
         image.replay(&level("group.version", 0)).unwrap();
         assert!(image.features.finalized.is_empty());
         assert!(matches!(
@@ -642,7 +667,12 @@ mod tests {
         })];
         input.extend(topic("b", 2, 3));
         input.extend(topic("a", 1, 1));
-        input.push(config(ConfigResourceType::TOPIC, "a", "cleanup.policy", Some("compact")));
+        input.push(config(
+            ConfigResourceType::TOPIC,
+            "a",
+            "cleanup.policy",
+            Some("compact"),
+        ));
         input.push(MetadataRecord::ProducerIds(ProducerIdsRecord {
             broker_id: 1,
             broker_epoch: 5,

@@ -382,7 +382,9 @@ mod tests {
         assert_eq!(t.collision("a_b"), Some("a.b"));
         assert!(t.replay_topic("a.b", Uuid::from_u128(8)).is_err());
         assert!(t.replay_topic("c", id).is_err());
-        assert!(t.replay_partition(&partition(Uuid::from_u128(9), 0)).is_err());
+        assert!(t
+            .replay_partition(&partition(Uuid::from_u128(9), 0))
+            .is_err());
         t.replay_remove(&id).unwrap();
         assert!(t.get("a.b").is_none() && t.is_empty());
     }

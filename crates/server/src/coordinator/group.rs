@@ -415,7 +415,7 @@ impl GroupCoordinator {
         let appended = match producer {
             None => {
                 let mut batch = sluice_protocol::batch::encode_batch(&refs, self.now());
-                log.append_as_leader(&mut batch, 0)
+                log.append_as_leader(&mut batch, log.leader_epoch())
             }
             Some((producer_id, producer_epoch)) => {
                 let mut batch = sluice_protocol::batch::encode_batch_with(
@@ -426,7 +426,7 @@ impl GroupCoordinator {
                     producer_epoch,
                     0,
                 );
-                log.append_as_coordinator(&mut batch, 0)
+                log.append_as_coordinator(&mut batch, log.leader_epoch())
             }
         };
         let info = appended.map_err(|e| {

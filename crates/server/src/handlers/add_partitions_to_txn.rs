@@ -33,14 +33,15 @@ fn add(
     verify_only: bool,
     topics: &[AddPartitionsToTxnTopic],
 ) -> Vec<AddPartitionsToTxnTopicResult> {
-    let snapshot = broker.topics.snapshot();
+    let image = broker.image();
+    let snapshot = &image.topics;
     let mut unknown = Vec::new();
     let mut partitions = Vec::new();
     for t in topics {
         for p in &t.partitions {
             let known = snapshot
                 .get(t.name.as_str())
-                .is_some_and(|m| *p >= 0 && *p < m.partitions);
+                .is_some_and(|m| m.partition(*p).is_some());
             if known {
                 partitions.push((t.name.to_string(), *p));
             } else {

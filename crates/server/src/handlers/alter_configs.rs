@@ -7,10 +7,10 @@
 //!   INVALID_CONFIG with a message naming the key ("Unknown topic config name: x", "Invalid
 //!   value abc for configuration retention.ms: Not a number of type LONG"); then the topic must
 //!   exist, else UNKNOWN_TOPIC_OR_PARTITION ("The topic 't' does not exist."). A null value:
-//!   INVALID_REQUEST. The new set is persisted in the topic registry, then applied to the live
+//!   INVALID_REQUEST. The new set is committed to the cluster metadata, then applied to the live
 //!   logs (segment.ms, retention.ms, ... take effect without a restart).
 //! - BROKER (4): name "" (cluster-wide default) or this node's id (another id:
-//!   INVALID_REQUEST): the dynamic broker configs, persisted in the first log dir. Only the
+//!   INVALID_REQUEST): the dynamic broker configs, kept in the cluster metadata. Only the
 //!   broker keys that set topic defaults (log.retention.ms, log.segment.bytes, ...) are
 //!   dynamic; others get INVALID_REQUEST "Cannot update these configs dynamically: [k]", an
 //!   invalid value INVALID_REQUEST naming the key, as Kafka 4.3.1 answers.

@@ -31,7 +31,8 @@ pub async fn handle(
     if ctx.version >= 1 {
         resp.allow_replication_factor_change = req.allow_replication_factor_change;
     }
-    let topics = broker.topics.snapshot();
+    let image = broker.image();
+    let topics = &image.topics;
     let node = broker.node_id();
     for t in &req.topics {
         let mut tr = ReassignableTopicResponse::default().with_name(t.name.clone());
@@ -44,7 +45,7 @@ pub async fn handle(
                     KafkaError::UnknownTopicOrPartition,
                     Some(format!("Unable to find a topic named {name}.")),
                 )),
-                Some(m) if index < 0 || index >= m.partitions => Err((
+                Some(m) if m.partition(index).is_none() => Err((
                     KafkaError::UnknownTopicOrPartition,
                     Some(format!("Unable to find partition {name}:{index}.")),
                 )),

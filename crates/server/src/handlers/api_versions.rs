@@ -8,17 +8,17 @@
 //! - The api_keys list is derived from [`super::SUPPORTED`]. Produce is advertised from v0 even
 //!   though v0-2 are refused, as Kafka does (librdkafka only sends compressed produce when v0 is
 //!   listed: KAFKA-18659).
-//! - v3+: finalized features ([`FEATURES`]): group.version 1 (the KIP-848 consumer protocol,
-//!   ConsumerGroupHeartbeat / ConsumerGroupDescribe) and transaction.version 2 (KIP-890
-//!   transactions v2: Produce v12 implicit adds, EndTxn v5 epoch bumps), as a new Kafka 4.3
-//!   cluster finalizes them; the others Kafka lists (metadata.version, share.version, ...) gate
-//!   what Sluice does not do, or matter only between Kafka nodes.
+//! - v3+: supported and finalized features (controller::features): group.version (the KIP-848
+//!   consumer protocol, ConsumerGroupHeartbeat / ConsumerGroupDescribe) and transaction.version
+//!   (KIP-890 transactions v2: Produce v12 implicit adds, EndTxn v5 epoch bumps), at the levels
+//!   the cluster metadata finalizes (a new cluster: 1 and 2, as Kafka 4.3); the others Kafka
+//!   lists (metadata.version, share.version, ...) gate what Sluice does not do, or matter only
+//!   between Kafka nodes. finalized_features_epoch is the metadata offset.
 
 use super::{Reply, RequestContext, SUPPORTED};
 
-/// The features advertised, each supported from level 0 up to and finalized at its level.
-pub const FEATURES: &[(&str, i16)] = &[("group.version", 1), ("transaction.version", 2)];
 use crate::broker::Broker;
+use crate::controller::features;
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::api_versions_response::{
     ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
@@ -61,7 +61,7 @@ fn valid_software_field(s: &str) -> bool {
     }
 }
 
-pub async fn handle(_broker: &Broker, ctx: &RequestContext<'_>, req: ApiVersionsRequest) -> Reply {
+pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ApiVersionsRequest) -> Reply {
     if ctx.version >= 3 {
         let name = req.client_software_name.as_str();
         let version = req.client_software_version.as_str();
@@ -80,25 +80,27 @@ pub async fn handle(_broker: &Broker, ctx: &RequestContext<'_>, req: ApiVersions
     }
     let mut resp = ApiVersionsResponse::default().with_api_keys(advertised());
     if ctx.version >= 3 {
-        resp.supported_features = FEATURES
+        resp.supported_features = features::SUPPORTED
             .iter()
-            .map(|(name, max)| {
+            .filter(|f| f.advertised)
+            .map(|f| {
                 SupportedFeatureKey::default()
-                    .with_name(StrBytes::from_static_str(name))
-                    .with_min_version(0)
-                    .with_max_version(*max)
+                    .with_name(StrBytes::from_static_str(f.name))
+                    .with_min_version(f.min)
+                    .with_max_version(f.max)
             })
             .collect();
-        resp.finalized_features = FEATURES
-            .iter()
+        let image = broker.image();
+        resp.finalized_features = features::finalized_advertised(&image)
+            .into_iter()
             .map(|(name, level)| {
                 FinalizedFeatureKey::default()
                     .with_name(StrBytes::from_static_str(name))
-                    .with_min_version_level(*level)
-                    .with_max_version_level(*level)
+                    .with_min_version_level(level)
+                    .with_max_version_level(level)
             })
             .collect();
-        resp.finalized_features_epoch = 1;
+        resp.finalized_features_epoch = image.provenance.last_offset.max(0);
     }
     Reply::Response(ResponseKind::ApiVersions(resp))
 }

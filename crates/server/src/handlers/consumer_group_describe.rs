@@ -27,7 +27,8 @@ pub async fn handle(
     ctx: &RequestContext<'_>,
     req: ConsumerGroupDescribeRequest,
 ) -> Reply {
-    let snapshot = broker.topics.snapshot();
+    let image = broker.image();
+    let snapshot = &image.topics;
     let wire = |a: &Assignment| {
         WireAssignment::default().with_topic_partitions(
             a.iter()

@@ -28,13 +28,13 @@ use sluice_protocol::kafka_protocol::protocol::StrBytes;
 /// read internal topics leave them out of their subscriptions.
 pub fn topic_infos(broker: &Broker) -> Vec<TopicInfo> {
     broker
+        .image()
         .topics
-        .snapshot()
         .iter()
         .map(|t| TopicInfo {
             name: t.name.clone(),
             id: t.id,
-            partitions: t.partitions,
+            partitions: t.partition_count(),
         })
         .collect()
 }

@@ -97,7 +97,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: CreateTopics
 
 /// Every topic config with its effective value and source, as Kafka returns them (v5+).
 fn configs_of(broker: &Broker, overrides: &BTreeMap<String, String>) -> Vec<CreatableTopicConfigs> {
-    let dynamic = broker.dynamic.snapshot();
+    let dynamic = broker.dynamic();
     let layers = dynamic.layers(&broker.config.raw);
     TOPIC_CONFIGS
         .iter()

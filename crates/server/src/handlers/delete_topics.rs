@@ -35,7 +35,8 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: DeleteTopics
     let mut seen_ids = HashSet::new();
     let mut resp = DeleteTopicsResponse::default();
     for (name, id) in targets {
-        let snapshot = broker.topics.snapshot();
+        let image = broker.image();
+        let snapshot = &image.topics;
         // Resolve to a name.
         let resolved: Result<String, ApiError> = match (&name, id.is_nil()) {
             (Some(n), _) => Ok(n.clone()),

@@ -117,17 +117,19 @@ fn to_wire(e: Entry, v: i16, req: &DescribeConfigsRequest) -> DescribeConfigsRes
 }
 
 fn topic_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError, String)> {
-    let snapshot = broker.topics.snapshot();
+    let image = broker.image();
+    let snapshot = &image.topics;
     // Kafka answers an unknown topic with an empty message.
     let t = snapshot
         .get(name)
         .ok_or((KafkaError::UnknownTopicOrPartition, String::new()))?;
-    let dynamic = broker.dynamic.snapshot();
+    let configs = image.configs.topic(&t.name);
+    let dynamic = broker.dynamic();
     let layers = dynamic.layers(&broker.config.raw);
     Ok(TOPIC_CONFIGS
         .iter()
         .map(|def| {
-            let (value, source) = topic_config::effective(def, &t.configs, &layers);
+            let (value, source) = topic_config::effective(def, configs, &layers);
             Entry {
                 name: def.name.to_string(),
                 value: Some(value),
@@ -135,7 +137,7 @@ fn topic_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError,
                 read_only: false,
                 kind: def.kind,
                 doc: def.doc,
-                synonyms: topic_config::synonyms(def, &t.configs, &layers)
+                synonyms: topic_config::synonyms(def, configs, &layers)
                     .into_iter()
                     .map(|(n, v, s)| (n, v, s as i8))
                     .collect(),
@@ -149,7 +151,7 @@ const BROKER_KEYS_WITHOUT_DEFAULT: &[&str] = &["log.flush.interval.ms"];
 
 fn broker_entries(broker: &Broker, name: &str) -> Result<Vec<Entry>, (KafkaError, String)> {
     let node = broker.node_id().to_string();
-    let dynamic = broker.dynamic.snapshot();
+    let dynamic = broker.dynamic();
     if name.is_empty() {
         // Cluster-wide dynamic defaults: only those that are set.
         return Ok(dynamic

@@ -28,7 +28,8 @@ pub async fn handle(
     _ctx: &RequestContext<'_>,
     req: DescribeTopicPartitionsRequest,
 ) -> Reply {
-    let snapshot = broker.topics.snapshot();
+    let image = broker.image();
+    let snapshot = &image.topics;
     let mut names: Vec<String> = if req.topics.is_empty() {
         snapshot.iter().map(|t| t.name.clone()).collect()
     } else {
@@ -49,7 +50,6 @@ pub async fn handle(
         }
         None => (None, 0),
     };
-    let node = BrokerId(broker.node_id());
     let mut budget = req
         .response_partition_limit
         .clamp(1, MAX_PARTITIONS_PER_RESPONSE);
@@ -80,7 +80,7 @@ pub async fn handle(
             .with_is_internal(t.is_internal())
             .with_topic_authorized_operations(TOPIC_OPERATIONS);
         let mut p = start_partition;
-        while p < t.partitions {
+        while p < t.partition_count() {
             if budget == 0 {
                 resp.next_cursor = Some(
                     Cursor::default()
@@ -89,15 +89,19 @@ pub async fn handle(
                 );
                 break;
             }
+            let Some(reg) = t.partition(p) else {
+                break;
+            };
+            let ids = |v: &[i32]| v.iter().map(|b| BrokerId(*b)).collect::<Vec<_>>();
             topic.partitions.push(
                 DescribeTopicPartitionsResponsePartition::default()
                     .with_partition_index(p)
-                    .with_leader_id(node)
-                    .with_leader_epoch(0)
-                    .with_replica_nodes(vec![node])
-                    .with_isr_nodes(vec![node])
-                    .with_eligible_leader_replicas(Some(Vec::new()))
-                    .with_last_known_elr(Some(Vec::new())),
+                    .with_leader_id(BrokerId(reg.leader))
+                    .with_leader_epoch(reg.leader_epoch)
+                    .with_replica_nodes(ids(&reg.replicas))
+                    .with_isr_nodes(ids(&reg.isr))
+                    .with_eligible_leader_replicas(Some(ids(&reg.elr)))
+                    .with_last_known_elr(Some(ids(&reg.last_known_elr))),
             );
             budget -= 1;
             p += 1;

@@ -37,7 +37,8 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ElectLeaders
     if unknown_kind {
         resp.error_code = KafkaError::InvalidRequest.code();
     }
-    let topics = broker.topics.snapshot();
+    let image = broker.image();
+    let topics = &image.topics;
     for t in req.topic_partitions.iter().flatten() {
         let mut tr = ReplicaElectionResult::default().with_topic(t.topic.clone());
         let meta = topics.get(t.topic.as_str());
@@ -53,7 +54,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ElectLeaders
                         KafkaError::UnknownTopicOrPartition,
                         format!("No such topic as {}", t.topic.as_str()),
                     ),
-                    Some(m) if p < 0 || p >= m.partitions => (
+                    Some(m) if m.partition(p).is_none() => (
                         KafkaError::UnknownTopicOrPartition,
                         format!("No such partition as {}-{p}", t.topic.as_str()),
                     ),

@@ -14,7 +14,7 @@
 //!   offset and returns the aborted transactions overlapping the data; read_uncommitted
 //!   returns no list (clients skip control batches and aborted data themselves).
 //! - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID, OFFSET_OUT_OF_RANGE,
-//!   FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (the leader epoch here is always 0).
+//!   FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH against the partition's leader epoch.
 //!   Session errors (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH) are top-level.
 //! - Empty records are sent as an empty byte string, never null (librdkafka rejects null).
 
@@ -33,9 +33,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
-
-/// The leader epoch of every partition (single node, no elections).
-const LEADER_EPOCH: i32 = 0;
 
 struct PartitionResult {
     error: Option<KafkaError>,
@@ -72,7 +69,8 @@ struct Plan {
 
 pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest) -> Reply {
     let v = ctx.version;
-    let snapshot = broker.topics.snapshot();
+    let image = broker.image();
+    let snapshot = &image.topics;
     let resolve = |name: &TopicName, id: Uuid| -> SessionPartitionTopic {
         if v >= 13 {
             match snapshot.get_by_id(&id) {
@@ -311,9 +309,13 @@ fn read_one(
     let requested_epoch = plan.epochs.get(sp).copied().unwrap_or(-1);
     // Negative: not checked (Kafka's FetchRequest reads any negative epoch as none, unlike
     // ListOffsets and OffsetForLeaderEpoch; differential `leadership`). Older than ours:
-    // fenced; newer: unknown. (Ours is always 0, so only the second can happen.)
-    if requested_epoch > LEADER_EPOCH {
+    // fenced; newer: unknown.
+    let epoch = log.leader_epoch();
+    if requested_epoch > epoch {
         return PartitionResult::error(KafkaError::UnknownLeaderEpoch);
+    }
+    if requested_epoch >= 0 && requested_epoch < epoch {
+        return PartitionResult::error(KafkaError::FencedLeaderEpoch);
     }
     let limit = (pf.partition_max_bytes.max(0) as usize).min(remaining);
     // read_committed stops at the last stable offset and lists the aborted transactions in

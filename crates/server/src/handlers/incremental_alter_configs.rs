@@ -118,12 +118,8 @@ fn alter(
     }
     match resource_type {
         RESOURCE_TOPIC => {
-            let snapshot = broker.topics.snapshot();
-            let base = snapshot
-                .get(name)
-                .map(|t| t.configs.clone())
-                .unwrap_or_default();
-            let dynamic = broker.dynamic.snapshot();
+            let base = broker.image().configs.topic(name).clone();
+            let dynamic = broker.dynamic();
             let layers = dynamic.layers(&broker.config.raw);
             let next = edit(base, ops, |key, overrides| {
                 let def = topic_config::lookup(key)?;
@@ -134,7 +130,7 @@ fn alter(
         }
         RESOURCE_BROKER => {
             let scope = broker.broker_scope(name)?;
-            let dynamic = broker.dynamic.snapshot();
+            let dynamic = broker.dynamic();
             let layers = dynamic.layers(&broker.config.raw);
             broker.alter_broker_configs(
                 scope,

@@ -51,29 +51,29 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ListOffsetsR
             if v >= 4 {
                 pr.leader_epoch = -1;
             }
+            let log = broker.log(t.name.as_str(), p.partition_index);
             let result = if !seen.insert((t.name.to_string(), p.partition_index)) {
                 Err(KafkaError::InvalidRequest)
             } else if let Some(e) = (v >= 4)
                 .then(|| {
                     super::offset_for_leader_epoch::check_current_leader_epoch(
                         p.current_leader_epoch,
+                        log.as_ref().map_or(-1, |l| l.leader_epoch()),
                     )
                 })
                 .flatten()
+                .filter(|_| log.is_some())
             {
                 Err(e)
             } else {
-                match broker.log(t.name.as_str(), p.partition_index) {
+                match &log {
                     None => Err(KafkaError::UnknownTopicOrPartition),
                     Some(_) if !timestamp_allowed(p.timestamp, v) => {
                         Err(KafkaError::UnsupportedVersion)
                     }
-                    Some(log) => lookup(
-                        broker,
-                        &log,
-                        p.timestamp,
-                        v >= 2 && req.isolation_level == 1,
-                    ),
+                    Some(log) => {
+                        lookup(broker, log, p.timestamp, v >= 2 && req.isolation_level == 1)
+                    }
                 }
             };
             match result {
@@ -81,7 +81,12 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ListOffsetsR
                     pr.timestamp = timestamp;
                     pr.offset = offset;
                     if v >= 4 {
-                        pr.leader_epoch = 0;
+                        // The epoch of the batch holding the offset (Kafka's
+                        // TimestampAndOffset.leaderEpoch); the current one at the log end.
+                        pr.leader_epoch = log.as_ref().map_or(-1, |l| {
+                            l.epoch_for_offset(offset)
+                                .unwrap_or_else(|| l.leader_epoch())
+                        });
                     }
                 }
                 Ok(None) => {}

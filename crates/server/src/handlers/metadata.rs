@@ -16,7 +16,8 @@
 
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
-use crate::topics::{self, TopicMeta};
+use crate::topics;
+use sluice_metadata::TopicImage;
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -68,9 +69,10 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: MetadataRequ
         Some(t) => v == 0 && t.is_empty(),
     };
     if all_topics {
-        let snapshot = broker.topics.snapshot();
+        let image = broker.image();
+        let snapshot = &image.topics;
         for t in snapshot.iter() {
-            resp.topics.push(topic_entry(t, v, node, topic_ops));
+            resp.topics.push(topic_entry(t, v, topic_ops));
         }
     } else {
         let allow_auto =
@@ -80,9 +82,9 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: MetadataRequ
             // name with the id).
             let entry = match &requested.name {
                 Some(name) if requested.topic_id.is_nil() => {
-                    by_name(broker, name.as_str(), allow_auto, v, node, topic_ops)
+                    by_name(broker, name.as_str(), allow_auto, v, topic_ops)
                 }
-                _ => by_id(broker, requested.topic_id, v, node, topic_ops),
+                _ => by_id(broker, requested.topic_id, v, topic_ops),
             };
             resp.topics.push(entry);
         }
@@ -95,11 +97,10 @@ fn by_name(
     name: &str,
     allow_auto: bool,
     v: i16,
-    node: i32,
     topic_ops: bool,
 ) -> MetadataResponseTopic {
-    if let Some(t) = broker.topics.snapshot().get(name) {
-        return topic_entry(t, v, node, topic_ops);
+    if let Some(t) = broker.image().topics.get(name) {
+        return topic_entry(t, v, topic_ops);
     }
     let error = if let Err(msg) = topics::validate_name(name) {
         tracing::debug!(topic = name, reason = %msg, "metadata for an illegal topic name");
@@ -107,8 +108,8 @@ fn by_name(
     } else if allow_auto && !topics::is_internal(name) {
         match broker.auto_create_topic(name) {
             Ok(()) => {
-                if let Some(t) = broker.topics.snapshot().get(name) {
-                    return topic_entry(t, v, node, topic_ops);
+                if let Some(t) = broker.image().topics.get(name) {
+                    return topic_entry(t, v, topic_ops);
                 }
                 KafkaError::LeaderNotAvailable
             }
@@ -125,9 +126,9 @@ fn by_name(
         .with_name(Some(TopicName(StrBytes::from_string(name.to_string()))))
 }
 
-fn by_id(broker: &Broker, id: Uuid, v: i16, node: i32, topic_ops: bool) -> MetadataResponseTopic {
-    match broker.topics.snapshot().get_by_id(&id) {
-        Some(t) if !id.is_nil() => topic_entry(t, v, node, topic_ops),
+fn by_id(broker: &Broker, id: Uuid, v: i16, topic_ops: bool) -> MetadataResponseTopic {
+    match broker.image().topics.get_by_id(&id) {
+        Some(t) if !id.is_nil() => topic_entry(t, v, topic_ops),
         _ => {
             let mut e = MetadataResponseTopic::default()
                 .with_error_code(KafkaError::UnknownTopicId.code())
@@ -140,7 +141,7 @@ fn by_id(broker: &Broker, id: Uuid, v: i16, node: i32, topic_ops: bool) -> Metad
     }
 }
 
-fn topic_entry(t: &TopicMeta, v: i16, node: i32, topic_ops: bool) -> MetadataResponseTopic {
+fn topic_entry(t: &TopicImage, v: i16, topic_ops: bool) -> MetadataResponseTopic {
     let mut e = MetadataResponseTopic::default()
         .with_name(Some(TopicName(StrBytes::from_string(t.name.clone()))));
     if v >= 1 {
@@ -154,15 +155,21 @@ fn topic_entry(t: &TopicMeta, v: i16, node: i32, topic_ops: bool) -> MetadataRes
     } else if v >= 8 {
         e.topic_authorized_operations = OPERATIONS_NOT_REQUESTED;
     }
-    e.partitions = (0..t.partitions)
-        .map(|p| {
+    let ids = |v: &[i32]| v.iter().map(|b| BrokerId(*b)).collect::<Vec<_>>();
+    e.partitions = t
+        .partitions
+        .iter()
+        .map(|(p, reg)| {
             let mut part = MetadataResponsePartition::default()
-                .with_partition_index(p)
-                .with_leader_id(BrokerId(node))
-                .with_replica_nodes(vec![BrokerId(node)])
-                .with_isr_nodes(vec![BrokerId(node)]);
+                .with_partition_index(*p)
+                .with_leader_id(BrokerId(reg.leader))
+                .with_replica_nodes(ids(&reg.replicas))
+                .with_isr_nodes(ids(&reg.isr));
+            if reg.leader < 0 {
+                part.error_code = KafkaError::LeaderNotAvailable.code();
+            }
             if v >= 7 {
-                part.leader_epoch = 0;
+                part.leader_epoch = reg.leader_epoch;
             }
             part
         })

@@ -27,7 +27,8 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetCommit
     if let Err(e) = broker.ensure_offsets_topic() {
         tracing::error!(error = %e.message, "cannot create __consumer_offsets");
     }
-    let snapshot = broker.topics.snapshot();
+    let image = broker.image();
+    let snapshot = &image.topics;
     // (topic index, partition index) -> error, for partitions refused before the coordinator.
     let mut plan = Vec::new();
     let mut to_commit = Vec::new();
@@ -50,7 +51,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetCommit
         for p in &t.partitions {
             let exists = known
                 .as_ref()
-                .is_some_and(|k| p.partition_index >= 0 && p.partition_index < k.partitions);
+                .is_some_and(|k| k.partition(p.partition_index).is_some());
             if exists {
                 plan.push((
                     (t.name.clone(), t.topic_id),

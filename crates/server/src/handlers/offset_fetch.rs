@@ -66,7 +66,8 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: OffsetFetchR
     let v = ctx.version;
     let mut resp = OffsetFetchResponse::default();
     if v >= 8 {
-        let snapshot = broker.topics.snapshot();
+        let image = broker.image();
+        let snapshot = &image.topics;
         for g in &req.groups {
             let mut unknown_ids = Vec::new();
             let topics = g.topics.as_ref().map(|ts| {

@@ -4,7 +4,7 @@
 //! - For each partition: the end offset of `leader_epoch` from the partition's leader-epoch
 //!   cache (storage's `leader-epoch-checkpoint`, Kafka's LeaderEpochFileCache.endOffsetFor):
 //!   the log end offset for the latest epoch (Sluice's is always 0, see
-//!   `sluice_storage::LEADER_EPOCH`), the start of the next epoch for an older one, and
+//!   the partition's leader epoch), the start of the next epoch for an older one, and
 //!   epoch -1 / offset -1 with no error for epoch -1 or an epoch newer than every known one.
 //! - `current_leader_epoch` is checked as Kafka's Partition.checkCurrentLeaderEpoch: -1 is not
 //!   checked, an older epoch (including other negative values) is FENCED_LEADER_EPOCH, a newer
@@ -22,17 +22,17 @@ use sluice_protocol::kafka_protocol::messages::offset_for_leader_epoch_response:
 use sluice_protocol::kafka_protocol::messages::{
     OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, ResponseKind,
 };
-use sluice_storage::LEADER_EPOCH;
 
 /// RecordBatch.NO_PARTITION_LEADER_EPOCH: "do not check".
 const NO_PARTITION_LEADER_EPOCH: i32 = -1;
 
-/// Kafka's Partition.checkCurrentLeaderEpoch against this node's (constant) leader epoch.
-pub(crate) fn check_current_leader_epoch(current: i32) -> Option<KafkaError> {
+/// Kafka's Partition.checkCurrentLeaderEpoch: `current` (from the client) against the
+/// partition's `leader_epoch`.
+pub(crate) fn check_current_leader_epoch(current: i32, leader_epoch: i32) -> Option<KafkaError> {
     match current {
         NO_PARTITION_LEADER_EPOCH => None,
-        e if e < LEADER_EPOCH => Some(KafkaError::FencedLeaderEpoch),
-        e if e > LEADER_EPOCH => Some(KafkaError::UnknownLeaderEpoch),
+        e if e < leader_epoch => Some(KafkaError::FencedLeaderEpoch),
+        e if e > leader_epoch => Some(KafkaError::UnknownLeaderEpoch),
         _ => None,
     }
 }
@@ -52,14 +52,16 @@ pub async fn handle(
                 .with_end_offset(-1);
             match broker.log(t.topic.as_str(), p.partition) {
                 None => pr.error_code = KafkaError::UnknownTopicOrPartition.code(),
-                Some(log) => match check_current_leader_epoch(p.current_leader_epoch) {
-                    Some(e) => pr.error_code = e.code(),
-                    None => {
-                        let (epoch, end) = log.end_offset_for_epoch(p.leader_epoch);
-                        pr.leader_epoch = epoch;
-                        pr.end_offset = end;
+                Some(log) => {
+                    match check_current_leader_epoch(p.current_leader_epoch, log.leader_epoch()) {
+                        Some(e) => pr.error_code = e.code(),
+                        None => {
+                            let (epoch, end) = log.end_offset_for_epoch(p.leader_epoch);
+                            pr.leader_epoch = epoch;
+                            pr.end_offset = end;
+                        }
                     }
-                },
+                }
             }
             tr.partitions.push(pr);
         }
@@ -74,14 +76,19 @@ mod tests {
 
     #[test]
     fn current_leader_epoch_checks_as_kafka() {
-        assert_eq!(check_current_leader_epoch(-1), None);
-        assert_eq!(check_current_leader_epoch(0), None);
+        assert_eq!(check_current_leader_epoch(-1, 0), None);
+        assert_eq!(check_current_leader_epoch(0, 0), None);
+        assert_eq!(check_current_leader_epoch(3, 3), None);
         assert_eq!(
-            check_current_leader_epoch(-5),
+            check_current_leader_epoch(2, 3),
             Some(KafkaError::FencedLeaderEpoch)
         );
         assert_eq!(
-            check_current_leader_epoch(1),
+            check_current_leader_epoch(-5, 0),
+            Some(KafkaError::FencedLeaderEpoch)
+        );
+        assert_eq!(
+            check_current_leader_epoch(1, 0),
             Some(KafkaError::UnknownLeaderEpoch)
         );
     }

@@ -93,7 +93,8 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
     let v = ctx.version;
     let acks = req.acks;
     let now = broker.now_ms();
-    let snapshot = broker.topics.snapshot();
+    let image = broker.image();
+    let snapshot = &image.topics;
     let mut resp = ProduceResponse::default();
     // (topic index, partition index) of appends waiting for an fsync.
     let mut to_sync: Vec<(usize, usize, Arc<PartitionLog>, i64)> = Vec::new();
@@ -285,7 +286,7 @@ fn append(
         _ => records.to_vec(),
     };
     let info = log
-        .append_as_leader(&mut buf, 0)
+        .append_as_leader(&mut buf, log.leader_epoch())
         .map_err(|e| with_start(storage_failure(topic, partition, e)))?;
     // A retried duplicate (idempotent producer) is acknowledged with its original offsets, and
     // (as Kafka does, whatever the timestamp type) the original batch's max timestamp as

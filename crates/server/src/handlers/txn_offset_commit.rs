@@ -34,13 +34,14 @@ pub async fn handle(
 ) -> Reply {
     let v = ctx.version;
     let group_id = req.group_id.as_str();
-    let snapshot = broker.topics.snapshot();
+    let image = broker.image();
+    let snapshot = &image.topics;
     let mut plan = Vec::new();
     let mut to_commit = Vec::new();
     for t in &req.topics {
         let known = snapshot.get(t.name.as_str());
         for p in &t.partitions {
-            if known.is_some_and(|k| p.partition_index >= 0 && p.partition_index < k.partitions) {
+            if known.is_some_and(|k| k.partition(p.partition_index).is_some()) {
                 plan.push((
                     t.name.clone(),
                     p.partition_index,

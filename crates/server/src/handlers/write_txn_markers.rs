@@ -60,7 +60,7 @@ async fn write(broker: &Broker, markers: &[(&WritableTxnMarker, i16)]) -> WriteT
             for p in &t.partition_indexes {
                 let err = match broker.log(t.name.as_str(), *p) {
                     None => Some(KafkaError::UnknownTopicOrPartition),
-                    Some(log) => match log.append_control_marker(&marker, 0) {
+                    Some(log) => match log.append_control_marker(&marker, log.leader_epoch()) {
                         Ok(info) => {
                             if t.name.as_str() == OFFSETS_TOPIC {
                                 broker
