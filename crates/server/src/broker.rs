@@ -59,8 +59,12 @@ pub enum StartError {
         dir.display(), example.display(), sluice_metadata::CLUSTER_METADATA_TOPIC
     )]
     MissingMetadata { dir: PathBuf, example: PathBuf },
-    #[error("{}", unknown_dirs_message(.0))]
-    UnknownPartitionDirs(Vec<startup::UnknownPartitionDir>),
+    #[error("{}{}", unknown_dirs_message(.dirs), .metadata_note.as_deref().map(|n| format!(". Note: {n}")).unwrap_or_default())]
+    UnknownPartitionDirs {
+        dirs: Vec<startup::UnknownPartitionDir>,
+        /// What loading the metadata log found wrong with it, if anything (the likely cause).
+        metadata_note: Option<String>,
+    },
     #[error("{0}")]
     ForeignCluster(String),
 }

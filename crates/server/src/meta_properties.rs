@@ -24,6 +24,10 @@ pub enum MetaPropertiesError {
         stored: i32,
         configured: i32,
     },
+    #[error("{} holds data ({}) but no meta.properties: it was not written by this cluster's \
+             brokers, or its meta.properties was lost. Sluice does not take over such a directory: \
+             restore its meta.properties (cluster.id, node.id, directory.id, version=1)", dir.display(), example)]
+    MissingWithData { dir: PathBuf, example: String },
     #[error("{path}: stored cluster.id {stored} does not match {expected}")]
     ClusterIdMismatch {
         path: PathBuf,
@@ -116,6 +120,12 @@ pub fn ensure(
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(example) = data_in(dir).map_err(io)? {
+                    return Err(MetaPropertiesError::MissingWithData {
+                        dir: dir.clone(),
+                        example,
+                    });
+                }
                 missing.push(directory_ids.len());
                 directory_ids.push(None);
             }
@@ -132,6 +142,21 @@ pub fn ensure(
         cluster_id,
         directory_ids: directory_ids.into_iter().flatten().collect(),
     })
+}
+
+/// A partition directory (or the metadata log) in `dir`, if it holds one.
+fn data_in(dir: &Path) -> std::io::Result<Option<String>> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let partition_like = name.rsplit_once('-').is_some_and(|(t, p)| {
+            !t.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+        });
+        if entry.file_type()?.is_dir() && partition_like {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
 }
 
 fn parse(text: &str) -> BTreeMap<String, String> {
@@ -190,5 +215,13 @@ mod tests {
         // A new dir joins the existing cluster id.
         let more = vec![d.path().join("a"), d.path().join("c")];
         assert_eq!(ensure(&more, 3, None).unwrap().cluster_id, id);
+        // A dir with data but without meta.properties is not taken over.
+        std::fs::remove_file(d.path().join("b").join(FILE_NAME)).unwrap();
+        std::fs::create_dir_all(d.path().join("b").join("t-0")).unwrap();
+        assert!(matches!(
+            ensure(&dirs, 3, None),
+            Err(MetaPropertiesError::MissingWithData { .. })
+        ));
+        assert!(!d.path().join("b").join(FILE_NAME).exists());
     }
 }

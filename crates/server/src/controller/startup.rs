@@ -38,6 +38,9 @@ pub struct OpenedMetadata {
     pub removed_topics: Vec<RemovedTopic>,
     /// The dir holding `__cluster_metadata-0`.
     pub metadata_dir: PathBuf,
+    /// What loading found wrong with the metadata log (cut by recovery, behind its snapshot,
+    /// a snapshot passed over), for errors it may explain.
+    pub note: Option<String>,
 }
 
 /// The log dir of the metadata log: `metadata.log.dir`, else the first of `log.dirs`.
@@ -117,6 +120,15 @@ pub fn open(
         .unwrap_or_else(Uuid::nil);
     let log = logs.open_metadata_log(metadata_log_config(config)?, Some(&dir))?;
     let partition_dir = log.dir().to_path_buf();
+    let mut notes = Vec::new();
+    if let Some(t) = &log.load_stats().truncated {
+        notes.push(format!(
+            "the metadata log {} held invalid data: recovery cut it at offset {} ({} bytes)",
+            t.file.display(),
+            t.offset,
+            t.bytes
+        ));
+    }
     let (mlog, loaded) = MetadataLog::open(
         log,
         LocalVoter {
@@ -140,6 +152,20 @@ pub fn open(
         tracing::warn!(
             "the metadata log ends inside a metadata transaction; its records were not applied"
         );
+        notes.push("the metadata log ends inside a metadata transaction".into());
+    }
+    for id in &s.unreadable_snapshots {
+        notes.push(format!(
+            "metadata snapshot {} could not be read",
+            id.file_name()
+        ));
+    }
+    if let Some(id) = s.snapshot.filter(|id| id.end_offset > s.log_end_offset) {
+        notes.push(format!(
+            "the metadata log ended at offset {}, before its snapshot {}",
+            s.log_end_offset,
+            id.file_name()
+        ));
     }
     let removed_topics = loaded.removed_topics.clone();
     let controller = Arc::new(Controller::new(config.node_id, mlog, loaded, time));
@@ -147,6 +173,7 @@ pub fn open(
         controller,
         removed_topics,
         metadata_dir: dir,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
     })
 }
 
@@ -290,7 +317,10 @@ pub fn reconcile(
         }
     }
     if !unknown.is_empty() {
-        return Err(StartError::UnknownPartitionDirs(unknown));
+        return Err(StartError::UnknownPartitionDirs {
+            dirs: unknown,
+            metadata_note: opened.note.clone(),
+        });
     }
 
     // Registration and leadership.
