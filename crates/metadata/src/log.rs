@@ -2,11 +2,12 @@
 //! as its only voter — Kafka's KafkaRaftLog plus the leader's share of KafkaRaftClient.
 //!
 //! Opening it loads the newest readable snapshot and replays the log after it into a
-//! [`MetadataImage`]; then, as a Kafka node that wins the election of a new epoch does, it
-//! records itself as leader of `last epoch + 1` in `quorum-state` and appends a LeaderChange
-//! control record in that epoch. Every later change is appended as one batch (or, past Kafka's
-//! batch size, as a metadata transaction) in that epoch and fsynced before the caller publishes
-//! the new image. Snapshots are written from the image every so many bytes or so much time, as
+//! [`MetadataImage`]; this node then leads epoch `last epoch + 1`, as a Kafka node that wins the
+//! election of a new epoch does: with its first change it records itself as leader in
+//! `quorum-state` and writes a LeaderChange control record in that epoch (a start that changes
+//! nothing writes nothing). Every change is appended as one batch (or, past Kafka's batch size,
+//! as a metadata transaction) in that epoch and fsynced before the caller publishes the new
+//! image. Snapshots are written from the image every so many bytes or so much time, as
 //! Kafka's controller does (`metadata.log.max.record.bytes.between.snapshots`,
 //! `metadata.log.max.snapshot.interval.ms`).
 //!
@@ -88,6 +89,8 @@ pub struct LoadSummary {
 
 struct State {
     epoch: i32,
+    /// Whether this epoch's LeaderChange (and quorum-state) is written.
+    epoch_started: bool,
     kraft: KRaftState,
     last_snapshot: Option<SnapshotId>,
     bytes_since_snapshot: u64,
@@ -162,13 +165,13 @@ impl MetadataLog {
             policy,
             state: std::sync::Mutex::new(State {
                 epoch,
+                epoch_started: false,
                 kraft,
                 last_snapshot: snapshot_id,
                 bytes_since_snapshot: 0,
                 last_snapshot_ms: now,
             }),
         };
-        this.become_leader()?;
         Ok((
             this,
             LoadedMetadata {
@@ -264,9 +267,9 @@ impl MetadataLog {
         Ok(())
     }
 
-    /// Record this node as leader of the current epoch and append its LeaderChange.
-    fn become_leader(&self) -> Result<()> {
-        let st = lock(&self.state);
+    /// Record this node as leader of `st.epoch` in `quorum-state`, and return the control
+    /// batch of its LeaderChange (Kafka's leader writes one when its epoch starts).
+    fn start_epoch(&self, st: &State) -> Result<Vec<u8>> {
         quorum_state::write(
             &self.dir,
             &ElectionState {
@@ -304,32 +307,17 @@ impl MetadataLog {
                 ..Default::default()
             }],
             ..Default::default()
-        });
-        let epoch = st.epoch;
-        drop(st);
-        self.append_control(&[change], epoch)
-    }
-
-    fn append_control(&self, records: &[ControlRecord], epoch: i32) -> Result<()> {
-        let encoded: Vec<_> = records
-            .iter()
-            .map(ControlRecord::encode)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| MetadataError::Rejected(format!("control record: {e}")))?;
-        let entries: Vec<batch::KeyValue<'_>> = encoded
-            .iter()
-            .map(|c| (Some(&c.key[..]), Some(c.value.as_slice())))
-            .collect();
-        let mut b = batch::encode_batch_with(
-            &entries,
+        })
+        .encode()
+        .map_err(|e| MetadataError::Rejected(format!("control record: {e}")))?;
+        Ok(batch::encode_batch_with(
+            &[(Some(&change.key[..]), Some(change.value.as_slice()))],
             self.time.milliseconds(),
             CONTROL_ATTRIBUTE,
             -1,
             -1,
             -1,
-        );
-        self.append_durably(&mut b, epoch)?;
-        Ok(())
+        ))
     }
 
     /// Write the kraft.version (and voters) of a new cluster as Kafka's `format` does: a
@@ -424,14 +412,25 @@ impl MetadataLog {
             chunk.push((None, Some(v.as_slice())));
         }
         payload.extend_from_slice(&batch::encode_batch_with(&chunk, now, 0, -1, -1, -1));
-        let epoch = lock(&self.state).epoch;
-        let last = self.append_durably(&mut payload, epoch)?;
-        lock(&self.state).bytes_since_snapshot += payload.len() as u64;
-        Ok(last)
+        self.append_durably(payload)
     }
 
-    fn append_durably(&self, payload: &mut [u8], epoch: i32) -> Result<i64> {
-        let info = self.log.append_as_raft_leader(payload, epoch)?;
+    /// Append `payload` in this node's epoch and fsync it. The epoch's first append writes
+    /// `quorum-state` and the LeaderChange first, in the same write: a start that changes no
+    /// metadata writes nothing.
+    fn append_durably(&self, payload: Vec<u8>) -> Result<i64> {
+        let mut st = lock(&self.state);
+        let mut payload = if st.epoch_started {
+            payload
+        } else {
+            let mut first = self.start_epoch(&st)?;
+            first.extend_from_slice(&payload);
+            first
+        };
+        let info = self.log.append_as_raft_leader(&mut payload, st.epoch)?;
+        st.epoch_started = true;
+        st.bytes_since_snapshot += payload.len() as u64;
+        drop(st);
         self.log.sync_to(info.last_offset)?;
         Ok(info.last_offset)
     }

@@ -115,10 +115,22 @@ fn appends_survive_reopen_and_each_open_is_a_new_epoch() {
     assert_eq!(summary.epoch, 1, "a new epoch per open");
     assert_eq!(again.topics.get("a").unwrap().id, Uuid::from_u128(7));
     assert_eq!(again.features.level("metadata.version"), 30);
-    let state = sluice_metadata::quorum_state::read(log.dir())
-        .unwrap()
-        .unwrap();
-    assert_eq!((state.leader_id, state.leader_epoch), (1, 1));
+    let state = |log: &MetadataLog| {
+        let s = sluice_metadata::quorum_state::read(log.dir())
+            .unwrap()
+            .unwrap();
+        (s.leader_id, s.leader_epoch)
+    };
+    // An open that changes nothing writes nothing; the first change starts the epoch.
+    assert_eq!(state(&log), (1, 0));
+    let end = log.end_offset();
+    commit(&log, &mut image, &topic("b", 8));
+    assert_eq!(state(&log), (1, 1));
+    assert_eq!(
+        log.end_offset(),
+        end + 3,
+        "the LeaderChange, then the two records, in one write"
+    );
 }
 
 #[test]
