@@ -470,6 +470,11 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = {
         key("log.segment.delete.delay.ms", Long, Some("60000"), AtLeast(0)),
         described("max.incremental.fetch.session.cache.slots", Int, Some("1000"), AtLeast(0), "The maximum number of incremental fetch sessions."),
         key("message.max.bytes", Int, Some("1048588"), AtLeast(0)),
+        described("metadata.log.dir", String, NULL, None, "The directory of the cluster metadata log (__cluster_metadata-0); the first log dir when unset."),
+        described("metadata.log.max.record.bytes.between.snapshots", Long, Some("20971520"), AtLeast(1), "Bytes of metadata records appended since the last snapshot after which a new snapshot is written."),
+        described("metadata.log.max.snapshot.interval.ms", Long, Some("3600000"), AtLeast(0), "Milliseconds after which a snapshot is written if records were appended since the last one; 0 disables this trigger."),
+        described("metadata.log.segment.bytes", Int, Some("1073741824"), AtLeast(8 * 1024 * 1024), "The size of a segment of the metadata log."),
+        described("metadata.log.segment.ms", Long, Some("604800000"), None, "The time after which a segment of the metadata log is rolled."),
         key("min.insync.replicas", Int, Some("1"), AtLeast(1)),
         // Kafka's node.id has no default (DescribeConfigs lists no DEFAULT_CONFIG synonym);
         // Sluice runs as node 1 unless told otherwise.
@@ -1523,7 +1528,7 @@ mod tests {
             .filter(|d| d.described)
             .map(|d| d.name)
             .collect();
-        assert_eq!(described.len(), 23, "{described:?}");
+        assert_eq!(described.len(), 28, "{described:?}");
         // Every config a default config (from_raw) applies parses as its type.
         let c = accepted(&[]);
         for d in BROKER_CONFIGS {

@@ -45,7 +45,7 @@ pub struct OpenedMetadata {
 
 /// The log dir of the metadata log: `metadata.log.dir`, else the first of `log.dirs`.
 pub fn metadata_dir(config: &BrokerConfig) -> PathBuf {
-    match config.raw.get("metadata.log.dir").map(str::trim) {
+    match config.get_string("metadata.log.dir").map(str::trim) {
         Some(d) if !d.is_empty() => PathBuf::from(d),
         _ => config.log_dirs[0].clone(),
     }
@@ -53,55 +53,37 @@ pub fn metadata_dir(config: &BrokerConfig) -> PathBuf {
 
 /// The storage settings of the metadata log (Kafka's KafkaRaftLog.createLog): 1 GiB segments
 /// (`metadata.log.segment.bytes`), no retention, every append fsynced before it counts.
-fn metadata_log_config(config: &BrokerConfig) -> Result<LogConfig, StartError> {
-    let mut c = LogConfig::default();
-    let num = |key: &str, default: i64| -> Result<i64, StartError> {
-        match config.raw.get(key) {
-            None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|_| StartError::Config {
-                key: key.to_string(),
-                message: format!("{v:?} is not a number"),
-            }),
-        }
-    };
-    let segment = num("metadata.log.segment.bytes", 1024 * 1024 * 1024)?;
-    c.segment_bytes = u32::try_from(segment).map_err(|_| StartError::Config {
-        key: "metadata.log.segment.bytes".into(),
-        message: format!("{segment} is out of range"),
-    })?;
-    c.segment_ms = num("metadata.log.segment.ms", 7 * 24 * 60 * 60 * 1000)?;
-    c.retention_ms = -1;
-    c.retention_bytes = -1;
-    c.fsync_before_ack = true;
-    c.flush_messages = i64::MAX;
-    c.max_message_bytes = 8 * 1024 * 1024 + 1024;
-    Ok(c)
+fn metadata_log_config(config: &BrokerConfig) -> LogConfig {
+    let d = LogConfig::default();
+    LogConfig {
+        segment_bytes: config
+            .get_int("metadata.log.segment.bytes")
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(1024 * 1024 * 1024),
+        segment_ms: config
+            .get_long("metadata.log.segment.ms")
+            .unwrap_or(d.segment_ms),
+        retention_ms: -1,
+        retention_bytes: -1,
+        fsync_before_ack: true,
+        flush_messages: i64::MAX,
+        // Kafka's internal max batch size (8 MiB) plus the batch header.
+        max_message_bytes: 8 * 1024 * 1024 + 1024,
+        ..d
+    }
 }
 
-fn snapshot_policy(config: &BrokerConfig) -> Result<SnapshotPolicy, StartError> {
+fn snapshot_policy(config: &BrokerConfig) -> SnapshotPolicy {
     let d = SnapshotPolicy::default();
-    let num = |key: &str, default: i64| -> Result<i64, StartError> {
-        match config.raw.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| StartError::Config {
-                    key: key.to_string(),
-                    message: format!("{v:?} is not a number of at least 0"),
-                }),
-        }
-    };
-    Ok(SnapshotPolicy {
-        max_bytes_between: num(
-            "metadata.log.max.record.bytes.between.snapshots",
-            d.max_bytes_between as i64,
-        )?
-        .max(1) as u64,
-        max_interval_ms: num("metadata.log.max.snapshot.interval.ms", d.max_interval_ms)?,
-    })
+    SnapshotPolicy {
+        max_bytes_between: config
+            .get_long("metadata.log.max.record.bytes.between.snapshots")
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(d.max_bytes_between),
+        max_interval_ms: config
+            .get_long("metadata.log.max.snapshot.interval.ms")
+            .unwrap_or(d.max_interval_ms),
+    }
 }
 
 /// Step 1 (see the module docs), once the log dirs are loaded (`logs`).
@@ -118,7 +100,7 @@ pub fn open(
         .position(|d| *d == dir)
         .and_then(|i| meta.directory_ids.get(i).copied())
         .unwrap_or_else(Uuid::nil);
-    let log = logs.open_metadata_log(metadata_log_config(config)?, Some(&dir))?;
+    let log = logs.open_metadata_log(metadata_log_config(config), Some(&dir))?;
     let partition_dir = log.dir().to_path_buf();
     let mut notes = Vec::new();
     if let Some(t) = &log.load_stats().truncated {
@@ -136,7 +118,7 @@ pub fn open(
             directory_id,
         },
         time.clone(),
-        snapshot_policy(config)?,
+        snapshot_policy(config),
     )
     .map_err(StartError::Metadata)?;
     let s = &loaded.summary;
