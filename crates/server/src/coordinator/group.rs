@@ -168,6 +168,21 @@ pub struct CommittedOffset {
     pub leader_epoch: i32,
     pub metadata: String,
     pub commit_timestamp: i64,
+    /// Set by an OffsetCommitValue v1 record (a commit with its own retention time, read back
+    /// from the log): the offset expires then, not after offsets.retention.minutes.
+    pub expire_timestamp: Option<i64>,
+}
+
+impl From<OffsetValue> for CommittedOffset {
+    fn from(v: OffsetValue) -> Self {
+        Self {
+            offset: v.offset,
+            leader_epoch: v.leader_epoch,
+            metadata: v.metadata,
+            commit_timestamp: v.commit_timestamp,
+            expire_timestamp: v.expire_timestamp,
+        }
+    }
 }
 
 struct Group {
@@ -473,7 +488,18 @@ impl GroupCoordinator {
     /// session timers.
     pub fn load(self: &Arc<Self>) {
         let mut loaded = 0usize;
+        // Records of types neither coordinator replays (share and streams groups, types newer
+        // than Sluice): kept in the log as they are (compaction keeps the latest per key), named
+        // once here.
+        let mut other: std::collections::BTreeMap<(i16, &'static str), usize> = Default::default();
         self.for_each_entry(|partition, e| {
+            if let LogEntry::Record { key, .. } = &e {
+                match records::record_type(key) {
+                    Some((0..=8 | 16, _)) => {}
+                    Some(t) => *other.entry(t).or_default() += 1,
+                    None => *other.entry((-1, "key without a type")).or_default() += 1,
+                }
+            }
             match e {
                 LogEntry::Record {
                     key,
@@ -521,6 +547,16 @@ impl GroupCoordinator {
                 "loaded consumer groups"
             );
         }
+        if !other.is_empty() {
+            let types: Vec<String> = other
+                .iter()
+                .map(|((t, name), n)| format!("{n} of type {t} ({name})"))
+                .collect();
+            tracing::warn!(
+                records = %types.join(", "),
+                "__consumer_offsets holds records of group types Sluice does not run; they are kept as they are"
+            );
+        }
     }
 
     /// A transactional offset commit read back from the log: pending until its marker.
@@ -543,15 +579,7 @@ impl GroupCoordinator {
             .pending_txn
             .entry(producer_id)
             .or_default()
-            .insert(
-                (topic, partition),
-                CommittedOffset {
-                    offset: v.offset,
-                    leader_epoch: v.leader_epoch,
-                    metadata: v.metadata,
-                    commit_timestamp: v.commit_timestamp,
-                },
-            );
+            .insert((topic, partition), CommittedOffset::from(v));
     }
 
     /// A transaction marker of `producer_id` was written to (or read back from)
@@ -671,6 +699,8 @@ impl GroupCoordinator {
                 leader_epoch,
                 metadata,
                 commit_timestamp: now,
+                expire_timestamp: None,
+                topic_id: None,
             };
             entries.push((
                 Key::Offset {
@@ -690,6 +720,7 @@ impl GroupCoordinator {
                     leader_epoch,
                     metadata: value.metadata,
                     commit_timestamp: now,
+                    expire_timestamp: None,
                 },
             ));
             results.push(None);
@@ -731,15 +762,7 @@ impl GroupCoordinator {
                         .entry(group)
                         .or_insert_with(|| Group::new(now))
                         .offsets
-                        .insert(
-                            (topic, partition),
-                            CommittedOffset {
-                                offset: v.offset,
-                                leader_epoch: v.leader_epoch,
-                                metadata: v.metadata,
-                                commit_timestamp: v.commit_timestamp,
-                            },
-                        );
+                        .insert((topic, partition), CommittedOffset::from(v));
                 }
                 Some(Err(_)) => {}
                 None => {
@@ -1878,6 +1901,10 @@ impl GroupCoordinator {
     /// - a live `consumer` group: offsets of topics no member subscribes to, from their commit;
     /// - any other live group: none.
     ///
+    /// An offset read back from an OffsetCommitValue v1 record carries its own expire timestamp
+    /// and, where it may expire at all, expires at that time instead (Kafka's
+    /// OffsetExpirationConditionImpl).
+    ///
     /// Tombstones are written to `__consumer_offsets` before the offsets leave memory; the
     /// coordinator's lock is not held across that write. Returns the number of offsets removed.
     pub fn expire_offsets(&self) -> usize {
@@ -1922,7 +1949,11 @@ impl GroupCoordinator {
                             (Some(_), _) | (None, None) => c.commit_timestamp,
                             (None, Some(_)) => g.state_timestamp,
                         };
-                        now.saturating_sub(base) >= retention
+                        // An offset with its own expire timestamp (a v1 record) expires then.
+                        match c.expire_timestamp {
+                            Some(at) => now >= at,
+                            None => now.saturating_sub(base) >= retention,
+                        }
                     })
                     .map(|(k, _)| k.clone())
                     .collect();
@@ -2390,6 +2421,95 @@ mod tests {
         assert_eq!(c2.fetch_offsets("g", None), before);
         assert!(c2.describe("h").is_none());
         assert!(c2.fetch_offsets("h", None).is_empty());
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Records Apache Kafka 4.3.1 wrote (OffsetCommitValue v4 with a topic id, GroupMetadata
+    /// v3 of a group whose static member stays) come back as the group's committed offset and
+    /// member at start-up.
+    #[tokio::test(start_paused = true)]
+    async fn replays_offsets_and_groups_kafka_wrote() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let c = coordinator_at(d.path(), clock.clone());
+        let group_key = hex("0002000964642d737461746963");
+        let entries = vec![
+            (
+                group_key.clone(),
+                Some(hex("0003000000000000ffffffff000001a25310e76c00000000")),
+            ),
+            (
+                group_key,
+                Some(hex(
+                    "00030008636f6e73756d657200000001000572616e6765003564642d7374617469632d6d656d\
+                     6265722d30373630373333612d613038362d343931352d626132392d383363646662303139\
+                     333335000001a25310e77200000001003564642d7374617469632d6d656d6265722d303736\
+                     30373333612d613038362d343931352d626132392d383363646662303139333335001064642d\
+                     7374617469632d6d656d6265720023636f6e73756d65722d64642d7374617469632d64642d73\
+                     74617469632d6d656d626572000a2f3132372e302e302e31000493e0000927c00000001d0003\
+                     00000001000764642d6964656dffffffff00000000ffffffffffff0000001b00030000000100\
+                     0764642d6964656d0000000100000000ffffffff",
+                )),
+            ),
+            (
+                hex("0001000964642d737461746963000764642d6964656d00000000"),
+                Some(hex(
+                    "00040000000000000014000000001164642d7374617469632d6d6574612d30000001a25310\
+                     e79101001096a80406fe3e4ce4b06f06d0728d4ec1",
+                )),
+            ),
+        ];
+        c.append("dd-static", &entries).unwrap();
+        let c2 = coordinator_at(d.path(), clock);
+        c2.load();
+        let offsets = c2.fetch_offsets("dd-static", None);
+        assert_eq!(offsets.len(), 1, "{offsets:?}");
+        let (topic, p, o) = &offsets[0];
+        let o = o.as_ref().unwrap();
+        assert_eq!((topic.as_str(), *p), ("dd-idem", 0));
+        assert_eq!(
+            (o.offset, o.leader_epoch, o.metadata.as_str()),
+            (20, 0, "dd-static-meta-0")
+        );
+        let g = c2.describe("dd-static").unwrap();
+        assert_eq!(g.members.len(), 1);
+        assert_eq!(g.members[0].1.as_deref(), Some("dd-static-member"));
+    }
+
+    /// An OffsetCommitValue v1 record (Kafka writes one for an OffsetCommit v2-4 with a
+    /// retention time) expires at its own expire timestamp, not after offsets.retention.minutes.
+    #[tokio::test(start_paused = true)]
+    async fn a_v1_offset_expires_at_its_expire_timestamp() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let c = coordinator_at(d.path(), clock.clone());
+        let key = Key::Offset {
+            group: "g".into(),
+            topic: "t".into(),
+            partition: 0,
+        };
+        // Version 1: offset 42, metadata "m", commit 1 000 000, expire 1 010 000 (10 s, while
+        // the retention is 60 s).
+        let mut value = vec![0, 1];
+        value.extend_from_slice(&42i64.to_be_bytes());
+        value.extend_from_slice(&[0, 1, b'm']);
+        value.extend_from_slice(&1_000_000i64.to_be_bytes());
+        value.extend_from_slice(&1_010_000i64.to_be_bytes());
+        c.append("g", &[(key.encode(), Some(value))]).unwrap();
+        let c2 = coordinator_at(d.path(), clock.clone());
+        c2.load();
+        assert_eq!(c2.fetch_offsets("g", None).len(), 1);
+        clock.sleep(9_999);
+        assert_eq!(c2.expire_offsets(), 0);
+        clock.sleep(1);
+        assert_eq!(c2.expire_offsets(), 1);
+        assert!(c2.fetch_offsets("g", None).is_empty());
     }
 
     fn offset_entry(topic: &str, p: i32, offset: i64) -> (String, i32, i64, i32, String) {
