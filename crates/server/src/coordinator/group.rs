@@ -19,7 +19,7 @@
 //! are tokio timers, so tests drive them with a paused clock.
 
 use super::records::{self, GroupValue, Key, MemberValue, OffsetValue};
-use super::{scan_log, LogEntry};
+use super::{scan_log, LogEntry, Placement};
 use bytes::Bytes;
 use sluice_protocol::error::KafkaError;
 use sluice_storage::{LogManager, TopicPartition};
@@ -161,6 +161,14 @@ impl Member {
     }
 }
 
+/// A producer's transactional offsets of a group, and the `__consumer_offsets` partition they
+/// were written to (the group's; for a log written by an older Sluice, possibly another).
+#[derive(Debug, Default)]
+struct PendingTxn {
+    partition: i32,
+    offsets: HashMap<(String, i32), CommittedOffset>,
+}
+
 /// A committed offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommittedOffset {
@@ -197,9 +205,9 @@ struct Group {
     static_members: HashMap<String, String>,
     offsets: HashMap<(String, i32), CommittedOffset>,
     /// Transactional offsets (TxnOffsetCommit) by producer id, written but not yet committed:
-    /// they become `offsets` when the transaction's COMMIT marker reaches the group's
-    /// `__consumer_offsets` partition and are dropped on ABORT.
-    pending_txn: HashMap<i64, HashMap<(String, i32), CommittedOffset>>,
+    /// they become `offsets` when the transaction's COMMIT marker reaches the
+    /// `__consumer_offsets` partition they were written to and are dropped on ABORT.
+    pending_txn: HashMap<i64, PendingTxn>,
     /// Bumped whenever a rebalance starts or completes; rebalance timers check it.
     rebalance_seq: u64,
     /// The current rebalance started from an empty group (initial delay).
@@ -474,12 +482,27 @@ impl GroupCoordinator {
     }
 
     /// Calls `f` for every record and transaction marker of `__consumer_offsets`, in log order
-    /// per partition (start-up replay).
+    /// per partition (start-up replay). A non-transactional record an older Sluice wrote to
+    /// another partition than Kafka's for its group is passed only if no newer record of its
+    /// key came first ([`Placement`]).
     pub fn for_each_entry(&self, mut f: impl FnMut(i32, LogEntry<'_>)) {
+        let mut placement = Placement::new(self.config.offsets_partitions);
         for log in self.logs.all_logs() {
             if log.topic_partition().topic == OFFSETS_TOPIC {
                 let partition = log.topic_partition().partition;
-                scan_log(&log, |e| f(partition, e));
+                scan_log(&log, |e| {
+                    if let LogEntry::Record {
+                        key,
+                        producer_id: None,
+                        ..
+                    } = &e
+                    {
+                        if !placement.admit(key, partition) {
+                            return;
+                        }
+                    }
+                    f(partition, e)
+                });
             }
         }
     }
@@ -510,7 +533,7 @@ impl GroupCoordinator {
                     key,
                     value,
                     producer_id: Some(pid),
-                } => self.replay_txn_offset(pid, key, value),
+                } => self.replay_txn_offset(partition, pid, key, value),
                 LogEntry::Marker {
                     producer_id,
                     commit,
@@ -559,8 +582,15 @@ impl GroupCoordinator {
         }
     }
 
-    /// A transactional offset commit read back from the log: pending until its marker.
-    fn replay_txn_offset(&self, producer_id: i64, key: &[u8], value: Option<&[u8]>) {
+    /// A transactional offset commit read back from `__consumer_offsets` partition `partition`:
+    /// pending until its marker.
+    fn replay_txn_offset(
+        &self,
+        log_partition: i32,
+        producer_id: i64,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) {
         let Ok(Key::Offset {
             group,
             topic,
@@ -573,29 +603,34 @@ impl GroupCoordinator {
             return;
         };
         let now = self.now();
-        self.lock()
+        let mut groups = self.lock();
+        let pending = groups
             .entry(group)
             .or_insert_with(|| Group::new(now))
             .pending_txn
             .entry(producer_id)
-            .or_default()
+            .or_default();
+        pending.partition = log_partition;
+        pending
+            .offsets
             .insert((topic, partition), CommittedOffset::from(v));
     }
 
     /// A transaction marker of `producer_id` was written to (or read back from)
-    /// `__consumer_offsets` partition `partition`: the producer's pending offsets of every group
-    /// in that partition become committed offsets (COMMIT) or are dropped (ABORT).
+    /// `__consumer_offsets` partition `partition`: the producer's pending offsets written to
+    /// that partition, of every group, become committed offsets (COMMIT) or are dropped (ABORT).
     pub fn complete_txn(&self, partition: i32, producer_id: i64, commit: bool) {
         let mut groups = self.lock();
-        for (group_id, g) in groups.iter_mut() {
-            if g.pending_txn.is_empty()
-                || records::partition_for(group_id, self.config.offsets_partitions) != partition
+        for g in groups.values_mut() {
+            if g.pending_txn
+                .get(&producer_id)
+                .is_none_or(|p| p.partition != partition)
             {
                 continue;
             }
             if let Some(pending) = g.pending_txn.remove(&producer_id) {
                 if commit {
-                    g.offsets.extend(pending);
+                    g.offsets.extend(pending.offsets);
                 }
             }
         }
@@ -669,8 +704,9 @@ impl GroupCoordinator {
             .entry(group_id.to_string())
             .or_insert_with(|| Group::new(now));
         let pending = group.pending_txn.entry(producer_id).or_default();
+        pending.partition = records::partition_for(group_id, self.config.offsets_partitions);
         for (topic, partition, c) in accepted {
-            pending.insert((topic, partition), c);
+            pending.offsets.insert((topic, partition), c);
         }
         results
     }
@@ -739,11 +775,9 @@ impl GroupCoordinator {
     /// committed or aborted yet (OffsetFetch require_stable: UNSTABLE_OFFSET_COMMIT).
     pub fn has_pending_txn_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
         let key = (topic.to_string(), partition);
-        self.lock().get(group_id).is_some_and(|g| {
-            g.pending_txn
-                .values()
-                .any(|offsets| offsets.contains_key(&key))
-        })
+        self.lock()
+            .get(group_id)
+            .is_some_and(|g| g.pending_txn.values().any(|p| p.offsets.contains_key(&key)))
     }
 
     /// Apply one `__consumer_offsets` record to the in-memory state.
@@ -2480,6 +2514,89 @@ mod tests {
         let g = c2.describe("dd-static").unwrap();
         assert_eq!(g.members.len(), 1);
         assert_eq!(g.members[0].1.as_deref(), Some("dd-static-member"));
+    }
+
+    /// A log an older Sluice wrote, which put ids with a negative hash code in another
+    /// partition than Kafka's ("dd-classic": partition 1 of 4 then, Kafka's 3): at start-up its
+    /// records there are replayed, older than the records written since in partition 3
+    /// whatever order the partitions are read in, and its transactional offsets are committed
+    /// by the marker in the partition they were written to.
+    #[tokio::test(start_paused = true)]
+    async fn records_an_older_sluice_placed_elsewhere_are_replayed_as_older() {
+        let g = "dd-classic";
+        assert_eq!(records::partition_for(g, 4), 3);
+        assert_eq!(records::legacy_partition_for(g, 4), 1);
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let c = coordinator_at(d.path(), clock.clone());
+        let legacy = c
+            .logs
+            .get_log(&TopicPartition::new(OFFSETS_TOPIC, 1))
+            .unwrap();
+        let offset = |topic: &str, o: i64| {
+            let k = Key::Offset {
+                group: g.into(),
+                topic: topic.into(),
+                partition: 0,
+            }
+            .encode();
+            let v = OffsetValue {
+                offset: o,
+                leader_epoch: -1,
+                metadata: String::new(),
+                commit_timestamp: 1_000_000,
+                expire_timestamp: None,
+                topic_id: None,
+            }
+            .encode();
+            (k, v)
+        };
+        // Before: t-0 at 5 and u-0 at 7, then a transaction committing v-0 at 9.
+        let (k1, v1) = offset("t", 5);
+        let (k2, v2) = offset("u", 7);
+        let mut b = sluice_protocol::batch::encode_batch(
+            &[
+                (Some(&k1[..]), Some(&v1[..])),
+                (Some(&k2[..]), Some(&v2[..])),
+            ],
+            1_000_000,
+        );
+        legacy.append_as_leader(&mut b, 0).unwrap();
+        let (k3, v3) = offset("v", 9);
+        let mut b = sluice_protocol::batch::encode_batch_with(
+            &[(Some(&k3[..]), Some(&v3[..]))],
+            1_000_000,
+            sluice_protocol::batch::TRANSACTIONAL_BIT,
+            77,
+            0,
+            0,
+        );
+        legacy.append_as_coordinator(&mut b, 0).unwrap();
+        let marker = sluice_storage::TxnMarker {
+            producer_id: 77,
+            producer_epoch: 0,
+            coordinator_epoch: 0,
+            commit: true,
+            transaction_version: 0,
+        };
+        legacy.append_control_marker(&marker, 0).unwrap();
+        // Since: t-0 at 6, in Kafka's partition.
+        assert_eq!(
+            c.commit_offsets(g, "", -1, None, vec![offset_entry("t", 0, 6)]),
+            vec![None]
+        );
+        for _ in 0..2 {
+            let c2 = coordinator_at(d.path(), clock.clone());
+            c2.load();
+            let mut got: Vec<(String, i64)> = c2
+                .fetch_offsets(g, None)
+                .into_iter()
+                .map(|(t, _, o)| (t, o.unwrap().offset))
+                .collect();
+            got.sort();
+            assert_eq!(got, vec![("t".into(), 6), ("u".into(), 7), ("v".into(), 9)]);
+            assert!(!c2.has_pending_txn_offset(g, "v", 0));
+        }
     }
 
     /// An OffsetCommitValue v1 record (Kafka writes one for an OffsetCommit v2-4 with a

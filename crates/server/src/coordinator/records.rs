@@ -356,14 +356,28 @@ impl Fields<'_> {
     }
 }
 
-/// Kafka's partition for a group: `Utils.abs(groupId.hashCode) % partitions`, with Java's
-/// String.hashCode over UTF-16 code units and `abs` as `& 0x7fffffff`.
-pub fn partition_for(group: &str, partitions: i32) -> i32 {
+/// Kafka's partition for a group or transactional id: `Utils.abs(id.hashCode()) % partitions`
+/// (GroupCoordinatorService.partitionFor, TransactionStateManager.partitionFor), with Java's
+/// String.hashCode over UTF-16 code units and Utils.abs (Math.abs, 0 for Integer.MIN_VALUE).
+pub fn partition_for(id: &str, partitions: i32) -> i32 {
+    let h = java_hash(id);
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs % partitions.max(1)
+}
+
+/// The partition Sluice used for `id` before it used Kafka's function: `(hash & 0x7fffffff) %
+/// partitions`, which differs from Kafka's for every id with a negative hash code. Only for
+/// replaying logs written then ([`super::Placement`]).
+pub fn legacy_partition_for(id: &str, partitions: i32) -> i32 {
+    (java_hash(id) & 0x7fff_ffff) % partitions.max(1)
+}
+
+fn java_hash(s: &str) -> i32 {
     let mut h: i32 = 0;
-    for unit in group.encode_utf16() {
+    for unit in s.encode_utf16() {
         h = h.wrapping_mul(31).wrapping_add(i32::from(unit));
     }
-    (h & 0x7fff_ffff) % partitions.max(1)
+    h
 }
 
 #[cfg(test)]
@@ -528,11 +542,24 @@ mod tests {
     }
 
     #[test]
-    fn partition_matches_java_hash() {
-        // Java: "my-group".hashCode() == -1906497762; (h & 0x7fffffff) % 50 == 36.
-        assert_eq!(partition_for("my-group", 50), 36);
-        // Negative hash: "polygenelubricants".hashCode() == Integer.MIN_VALUE -> abs -> 0.
-        assert_eq!(partition_for("polygenelubricants", 50), 0);
-        assert_eq!(partition_for("", 50), 0);
+    fn partition_matches_kafka() {
+        // Kafka 4.3.1's Utils.abs(id.hashCode()) % 50, computed with Kafka's classes.
+        for (id, kafka) in [
+            ("my-group", 12), // hashCode -1906497762
+            ("dd-txn-id", 23),
+            ("dd-classic", 5),
+            ("dd-848", 17),
+            ("dd-regex", 38),
+            ("dd-static", 11),
+            ("dd-txn-abort", 26), // a positive hashCode: 158290176
+            ("dd-txn-id-g", 31),
+            ("polygenelubricants", 0), // hashCode Integer.MIN_VALUE: abs gives 0
+            ("", 0),
+        ] {
+            assert_eq!(partition_for(id, 50), kafka, "{id}");
+        }
+        // What Sluice used before: the same for positive hash codes only.
+        assert_eq!(legacy_partition_for("my-group", 50), 36);
+        assert_eq!(legacy_partition_for("dd-txn-abort", 50), 26);
     }
 }
