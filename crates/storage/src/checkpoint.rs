@@ -101,18 +101,24 @@ pub(crate) fn read_checkpoint<T>(
         reason,
     };
     let mut lines = text.lines();
-    let version: i32 = lines
-        .next()
-        .ok_or_else(|| bad(1, "missing version line".into()))?
+    // An empty file, or one with only its version line, reads as empty, as in Kafka's
+    // CheckpointFile. Kafka creates its checkpoint files empty when it opens them and writes
+    // them every log.flush.offset.checkpoint.interval.ms (60 s) and at a clean shutdown: a
+    // Kafka killed in its first minute leaves them empty.
+    let Some(version) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let version: i32 = version
         .trim()
         .parse()
         .map_err(|e| bad(1, format!("version: {e}")))?;
     if version != VERSION {
         return Err(bad(1, format!("unsupported version {version}")));
     }
-    let count: usize = lines
-        .next()
-        .ok_or_else(|| bad(2, "missing count line".into()))?
+    let Some(count) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let count: usize = count
         .trim()
         .parse()
         .map_err(|e| bad(2, format!("count: {e}")))?;
@@ -155,6 +161,20 @@ mod tests {
         let read = file.read().unwrap();
         assert_eq!(read.len(), 2);
         assert_eq!(read[&TopicPartition::new("orders", 0)], 42);
+    }
+
+    /// Kafka 4.3.1 killed with SIGKILL within a minute of its start left
+    /// recovery-point-offset-checkpoint and log-start-offset-checkpoint empty (0 bytes, as it
+    /// creates them); Kafka reads such a file, or one with only a version line, as no entries.
+    #[test]
+    fn an_empty_file_or_a_lone_version_line_reads_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RECOVERY_POINT_CHECKPOINT_FILE);
+        let file = OffsetCheckpointFile::new(path.clone());
+        for text in ["", "0\n", "0"] {
+            fs::write(&path, text).unwrap();
+            assert!(file.read().unwrap().is_empty(), "{text:?}");
+        }
     }
 
     #[test]

@@ -231,8 +231,15 @@ mod tests {
         let (dir, c) = cache();
         assert!(c.entries().is_empty());
         let path = dir.path().join(LEADER_EPOCH_CHECKPOINT_FILE);
+        // Empty as Kafka creates it, or a lone version line: no entries (Kafka's CheckpointFile).
+        for empty in ["", "0\n"] {
+            fs::write(&path, empty).unwrap();
+            assert!(LeaderEpochFileCache::load(dir.path())
+                .unwrap()
+                .entries()
+                .is_empty());
+        }
         for bad in [
-            "",
             "1\n0\n",
             "0\n2\n0 0\n",
             "0\n1\n0\n",
