@@ -4,8 +4,7 @@
 //! and arrays, tagged fields). The member metadata's tagged field 0 (classic_member_metadata:
 //! session timeout and supported protocols of a member using the classic protocol) is written
 //! and read: a nullable struct, which Kafka writes as a presence varint (0 null, 1 present)
-//! before the struct, and writes even when null; tagged fields Kafka added later (metadata_hash,
-//! assignment_timestamp, assignment_epochs) are not written and are skipped when read.
+//! before the struct, and writes even when null.
 //!
 //! | key type | key | value |
 //! |---|---|---|
@@ -17,9 +16,10 @@
 //! | 4 | ConsumerGroupPartitionMetadataKey (group) | (replaced by the metadata hash in Kafka 4.1; only its tombstone is written, when a group is deleted) |
 //! | 16 | ConsumerGroupRegularExpressionKey (group, regular expression) | topics, version, timestamp (the topics a regex resolved to) |
 //!
-//! Tagged fields Kafka 4.3 writes and Sluice does not use are skipped: metadata_hash (tag 0 of
-//! type 3), assignment_timestamp (tag 0 of type 6), assignment_epochs (tag 0 of each topic in
-//! type 8). Sluice never writes type 16: it resolves regular expressions at each heartbeat; it
+//! Tagged fields Kafka 4.3 writes and Sluice does not use are skipped when read: metadata_hash
+//! (tag 0 of type 3), assignment_timestamp (tag 0 of type 6), assignment_epochs (tag 0 of each
+//! topic in type 8). Sluice writes assignment_epochs as the member epoch for every partition
+//! (Kafka 4.3 logs an error reading a current assignment without them, then assumes that). Sluice never writes type 16: it resolves regular expressions at each heartbeat; it
 //! replays Kafka's, and writes their tombstones as Kafka does (the regex unused, the group
 //! deleted), so that a Kafka reading the log later does not bring the group back.
 
@@ -158,7 +158,9 @@ pub struct CurrentAssignmentValue {
     pub pending_revocation: Assignment,
 }
 
-fn put_partitions(b: &mut Vec<u8>, a: &Assignment) {
+/// A `[]TopicPartition(s)` array; with `assignment_epoch`, every partition's AssignmentEpochs
+/// entry (tagged field 0 of ConsumerGroupCurrentMemberAssignmentValue's TopicPartitions).
+fn put_partitions(b: &mut Vec<u8>, a: &Assignment, assignment_epoch: Option<i32>) {
     put_uvarint(b, a.len() as u64 + 1);
     for (topic, parts) in a {
         b.put_slice(topic.as_bytes());
@@ -166,7 +168,20 @@ fn put_partitions(b: &mut Vec<u8>, a: &Assignment) {
         for p in parts {
             b.put_i32(*p);
         }
-        put_uvarint(b, 0); // tagged fields
+        match assignment_epoch {
+            None => put_uvarint(b, 0),
+            Some(epoch) => {
+                let mut field = Vec::new();
+                put_uvarint(&mut field, parts.len() as u64 + 1);
+                for _ in parts {
+                    field.put_i32(epoch);
+                }
+                put_uvarint(b, 1);
+                put_uvarint(b, 0); // tag 0
+                put_uvarint(b, field.len() as u64);
+                b.put_slice(&field);
+            }
+        }
     }
 }
 
@@ -269,7 +284,7 @@ pub fn decode_epoch(buf: &[u8]) -> Result<i32, ConsumerRecordError> {
 pub fn encode_target(a: &Assignment) -> Vec<u8> {
     let mut b = Vec::new();
     b.put_i16(0);
-    put_partitions(&mut b, a);
+    put_partitions(&mut b, a, None);
     put_uvarint(&mut b, 0);
     b
 }
@@ -359,8 +374,11 @@ impl CurrentAssignmentValue {
         b.put_i32(self.member_epoch);
         b.put_i32(self.previous_member_epoch);
         b.put_i8(self.state);
-        put_partitions(&mut b, &self.assigned);
-        put_partitions(&mut b, &self.pending_revocation);
+        // Sluice does not keep the epoch each partition was assigned in; it writes the member
+        // epoch, which is what Kafka assumes when the field is missing (after logging an error
+        // for every partition list without it).
+        put_partitions(&mut b, &self.assigned, Some(self.member_epoch));
+        put_partitions(&mut b, &self.pending_revocation, Some(self.member_epoch));
         put_uvarint(&mut b, 0);
         b
     }
@@ -581,18 +599,21 @@ mod tests {
         .unwrap();
         assert_eq!(target[&plain], BTreeSet::from([0, 1, 2]));
         assert_eq!(target[&compact], BTreeSet::from([0, 1]));
-        let cur = CurrentAssignmentValue::decode(&hex(
+        let kafka_current = hex(
             "0000000000020000000100031f70a561cad24188bb9f354211a7ffa904000000000000000100000002\
              01000d0400000002000000020000000243682e426210435f8b5a8d48fd307bfb030000000000000001\
              0100090300000002000000020100",
-        ))
-        .unwrap();
+        );
+        let cur = CurrentAssignmentValue::decode(&kafka_current).unwrap();
         assert_eq!(
             (cur.member_epoch, cur.previous_member_epoch, cur.state),
             (2, 1, 0)
         );
         assert_eq!(cur.assigned, target);
         assert!(cur.pending_revocation.is_empty());
+        // Every partition was assigned at the member's epoch there: Sluice writes the same
+        // bytes, assignment epochs included.
+        assert_eq!(cur.encode(), kafka_current);
         // The resolved regular expression, key and value.
         let k = ConsumerKey::decode(&hex(
             "0010000864642d7265676578001264642d28706c61696e7c636f6d7061637429",
