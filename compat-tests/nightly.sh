@@ -11,7 +11,9 @@
 #      transactions/: franz-go's TestTxnEtl with 500k records, and again with KGO_TEST_UNSAFE
 #   4. Sarama's functional tests, all of them (sarama/run.sh functional-all), and every test of
 #      kafka-go's root package (kafka-go/run.sh all), against both brokers
-#   5. franz-go's own pkg/kgo integration test suite, all of it (franz-go/run.sh
+#   5. datadir/ (opt-in in run-all.sh: --with datadir): data directories Kafka 4.3.1 wrote, read
+#      by Sluice, and the way back; its kill -9 variant too
+#   6. franz-go's own pkg/kgo integration test suite, all of it (franz-go/run.sh
 #      --kgo-suite-only) with KGO_TEST_RECORDS=500000, against the reference Kafka and against
 #      Sluice: groups, transactions and share groups included (share-group tests skip themselves
 #      against Sluice, which does not advertise share groups).
@@ -23,7 +25,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SUITE=all
 mkdir -p "$HERE/work"
 rc=0
-bash "$HERE/run-all.sh" || rc=$?
+bash "$HERE/run-all.sh" --with datadir || rc=$?
 cp "$HERE/work/results.tsv" "$HERE/work/results-nightly.tsv"
 export COMPAT_RESULTS="$HERE/work/results-nightly.tsv" COMPAT_NO_SUMMARY=1
 echo
@@ -46,6 +48,9 @@ echo
 echo "== nightly: Sarama functional tests and kafka-go package tests, all of them"
 bash "$HERE/sarama/run.sh" functional-all || rc=$?
 bash "$HERE/kafka-go/run.sh" all || rc=$?
+echo
+echo "== nightly: data directories, the kill -9 variant"
+bash "$HERE/datadir/run.sh" kafka-dir-kill9 || rc=$?
 echo
 echo "== nightly: franz-go kgo integration suite"
 KGO_TEST_RECORDS="${KGO_TEST_RECORDS:-500000}" bash "$HERE/franz-go/run.sh" --kgo-suite-only "${1:-.}" || rc=$?

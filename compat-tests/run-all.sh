@@ -19,6 +19,10 @@
 # Options / environment:
 #   --skip-cargo          skip steps 1-4 (the release binary must exist or is built on demand)
 #   --only "java kcat"    run only these compatibility folders
+#   --with "datadir"      also run these opt-in folders after the others (COMPAT_WITH too);
+#                         opt-in today: datadir/ (Kafka's data directories read by Sluice and
+#                         back, which waits on Sluice reading and writing Kafka's metadata log;
+#                         nightly.sh runs it)
 #   COMPAT_SELF_CHECK=1   compare the reference Kafka with a second reference Kafka instead of
 #                         Sluice (sanity check of the scenarios themselves)
 set -euo pipefail
@@ -31,11 +35,14 @@ source "$HERE/lib/common.sh"
 
 skip_cargo=0
 folders=(java kcat franz-go sarama kafka-go groups transactions streams connect compaction admin differential durability)
+opt_in=()
+read -r -a opt_in <<<"${COMPAT_WITH:-}"
 while (($#)); do
   case "$1" in
     --skip-cargo) skip_cargo=1 ;;
     --only) read -r -a folders <<<"$2"; shift ;;
-    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+    --with) read -r -a opt_in <<<"$2"; shift ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     *) die "unknown argument $1" ;;
   esac
   shift
@@ -85,7 +92,7 @@ ensure_sut
 log "brokers ready in $((SECONDS - t0))s: kafka $KAFKA_ADDR, $SUT_NAME $SLUICE_ADDR"
 
 export COMPAT_NO_SUMMARY=1
-for f in "${folders[@]}"; do
+for f in "${folders[@]}" "${opt_in[@]}"; do
   t0=$SECONDS
   log "== compat folder $f"
   rc=0

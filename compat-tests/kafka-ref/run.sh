@@ -19,6 +19,10 @@
 #                          the shared brokers check once a day (lib/common.sh
 #                          COMPAT_BROKER_PROPS): any check would delete the 2023-stamped
 #                          records other suites read back.
+#   KAFKA_DATA_DIR         log.dirs of the instance (default work/<instance>/data). `start` on a
+#                          directory that already holds a meta.properties does not format it:
+#                          the broker starts on what is there, with the node.id written in it
+#                          (datadir/ starts Kafka on copies of data dirs Kafka or Sluice wrote).
 #
 # `start` installs the broker jars on first use (pom.xml -> mvn dependency:copy-dependencies into
 # work/lib, cached), formats fresh KRaft storage (StorageTool random-uuid + format --standalone),
@@ -68,23 +72,32 @@ start() {
     -Dlog4j2.configurationFile="$HERE/log4j2.properties" -Dkafka.logs.dir="$STATE")
   if [[ -n "$resume" ]]; then
     [[ -f "$STATE/server.properties" ]] || die "kafka[$INSTANCE]: nothing to resume in $STATE"
-    log "kafka[$INSTANCE] resuming on its existing data ($STATE/data)"
+    log "kafka[$INSTANCE] resuming on its existing data ($(sed -n 's/^log\.dirs=//p' "$STATE/server.properties"))"
     [[ -f "$LOGFILE" ]] && mv "$LOGFILE" "$LOGFILE.previous"
     launch "$lib" "${java_opts[@]}"
     return 0
   fi
+  if [[ -n "${KAFKA_DATA_DIR:-}" && "$(realpath -m "$KAFKA_DATA_DIR")/" == "$(realpath -m "$STATE")/"* ]]; then
+    die "KAFKA_DATA_DIR must not be inside $STATE (start removes that folder)"
+  fi
   rm -rf "$STATE"
-  mkdir -p "$STATE/data"
+  local data="${KAFKA_DATA_DIR:-$STATE/data}" node_id=1 existing=""
+  mkdir -p "$STATE" "$data"
+  if [[ -f "$data/meta.properties" ]]; then
+    existing=yes
+    node_id="$(sed -n -E 's/^node\.id=([0-9]+)\s*$/\1/p' "$data/meta.properties" | head -1)"
+    [[ -n "$node_id" ]] || die "kafka[$INSTANCE]: no node.id in $data/meta.properties"
+  fi
   cat >"$STATE/server.properties" <<PROPS
 process.roles=broker,controller
-node.id=1
+node.id=$node_id
 controller.quorum.bootstrap.servers=$HOST:$CPORT
 listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CPORT
 advertised.listeners=PLAINTEXT://${KAFKA_ADVERTISED:-$HOST:$PORT}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$STATE/data
+log.dirs=$data
 num.partitions=1
 auto.create.topics.enable=true
 offsets.topic.replication.factor=1
@@ -102,6 +115,11 @@ PROPS
   done
   if [[ -n "${KAFKA_RETENTION_CHECK_MS:-}" ]]; then
     echo "log.retention.check.interval.ms=$KAFKA_RETENTION_CHECK_MS" >>"$STATE/server.properties"
+  fi
+  if [[ -n "$existing" ]]; then
+    log "kafka[$INSTANCE] starting on the existing data dir $data (node.id $node_id, not formatted)"
+    launch "$lib" "${java_opts[@]}"
+    return 0
   fi
   local cluster_id
   cluster_id="$(java "${java_opts[@]}" -Dcompat.log.level=WARN -cp "$lib/*" kafka.tools.StorageTool random-uuid | tail -1)"

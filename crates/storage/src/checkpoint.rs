@@ -174,6 +174,20 @@ mod tests {
         assert_eq!(read[&TopicPartition::new("orders", 0)], 42);
     }
 
+    /// Kafka 4.3.1 killed with SIGKILL within a minute of its start left
+    /// recovery-point-offset-checkpoint and log-start-offset-checkpoint empty (0 bytes, as it
+    /// creates them); Kafka reads such a file, or one with only a version line, as no entries.
+    #[test]
+    fn an_empty_file_or_a_lone_version_line_reads_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RECOVERY_POINT_CHECKPOINT_FILE);
+        let file = OffsetCheckpointFile::new(path.clone());
+        for text in ["", "0\n", "0"] {
+            fs::write(&path, text).unwrap();
+            assert!(file.read().unwrap().is_empty(), "{text:?}");
+        }
+    }
+
     #[test]
     fn rejects_malformed_files_naming_the_line() {
         let dir = tempfile::tempdir().unwrap();

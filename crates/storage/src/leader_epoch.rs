@@ -245,12 +245,14 @@ mod tests {
         let (dir, c) = cache();
         assert!(c.entries().is_empty());
         let path = dir.path().join(LEADER_EPOCH_CHECKPOINT_FILE);
-        // An empty file reads as empty, as in Kafka.
-        fs::write(&path, "").unwrap();
-        assert!(LeaderEpochFileCache::load(dir.path())
-            .unwrap()
-            .entries()
-            .is_empty());
+        // Empty as Kafka creates it, or a lone version line: no entries (Kafka's CheckpointFile).
+        for empty in ["", "0\n"] {
+            fs::write(&path, empty).unwrap();
+            assert!(LeaderEpochFileCache::load(dir.path())
+                .unwrap()
+                .entries()
+                .is_empty());
+        }
         for bad in [
             "1\n0\n",
             "0\n2\n0 0\n",

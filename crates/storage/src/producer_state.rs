@@ -1221,6 +1221,80 @@ mod tests {
         }
     }
 
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Snapshots Apache Kafka 4.3.1 wrote (compat-tests/datadir's writer; DumpLogSegments
+    /// prints them as in the comments): an idempotent producer, and two transactional producers
+    /// whose transactions are complete (no batch metadata: last sequence and offset -1).
+    #[test]
+    fn reads_snapshots_kafka_wrote() {
+        // producerId: 9 producerEpoch: 0 coordinatorEpoch: -1 currentTxnFirstOffset: empty
+        // lastTimestamp: 1796686339049 firstSequence: 40 lastSequence: 49 lastOffset: 49
+        // offsetDelta: 9
+        let idem = decode_snapshot(
+            &hex(
+                "00015c31e6f5000000010000000000000009000000000031000000000000003100000009000001\
+                 a252d9dbe9ffffffffffffffffffffffff",
+            ),
+            Path::new("00000000000000000050.snapshot"),
+        )
+        .unwrap();
+        assert_eq!(idem.len(), 1);
+        let e = &idem[0];
+        assert_eq!(
+            (e.producer_id, e.producer_epoch, e.coordinator_epoch),
+            (9, 0, -1)
+        );
+        assert_eq!(e.current_txn_first_offset, None);
+        assert_eq!(e.last_timestamp, 1_796_686_339_049);
+        assert_eq!(
+            e.last_batch(),
+            Some(&BatchMetadata {
+                last_seq: 49,
+                last_offset: 49,
+                offset_delta: 9,
+                timestamp: 1_796_686_339_049,
+            })
+        );
+        // producerId: 7 producerEpoch: 3 coordinatorEpoch: 0 lastTimestamp: 1796689944743;
+        // producerId: 8 producerEpoch: 2 coordinatorEpoch: 0 lastTimestamp: 1796689944924.
+        let txn = decode_snapshot(
+            &hex(
+                "000141a8b7230000000200000000000000070003ffffffffffffffffffffffff00000000000001a2\
+                 5310e0a700000000ffffffffffffffff00000000000000080002ffffffffffffffffffffffff0000\
+                 0000000001a25310e15c00000000ffffffffffffffff",
+            ),
+            Path::new("00000000000000000020.snapshot"),
+        )
+        .unwrap();
+        let got: Vec<_> = txn
+            .iter()
+            .map(|e| {
+                (
+                    e.producer_id,
+                    e.producer_epoch,
+                    e.coordinator_epoch,
+                    e.last_timestamp,
+                    e.last_seq(),
+                    e.current_txn_first_offset,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (7, 3, 0, 1_796_689_944_743, -1, None),
+                (8, 2, 0, 1_796_689_944_924, -1, None)
+            ]
+        );
+        assert!(txn.iter().all(ProducerStateEntry::is_empty));
+    }
+
     #[test]
     fn duplicate_of_each_of_the_last_five_batches_returns_its_offsets() {
         let mut m = mgr();

@@ -208,6 +208,10 @@ pub struct ConsumerGroup {
     subscription_metadata: BTreeMap<String, (Uuid, i32)>,
     /// The assignor that computed the target.
     pub assignor: String,
+    /// Regular expressions Kafka resolved for this group (ConsumerGroupRegularExpression
+    /// records read back from a log Kafka wrote), by regex. Sluice resolves regexes itself at
+    /// each heartbeat; these are kept only to write their tombstones as Kafka would.
+    pub resolved_regex: BTreeMap<String, rec::RegexValue>,
 }
 
 impl ConsumerGroup {
@@ -299,6 +303,8 @@ struct Persisted {
     meta: BTreeMap<String, MemberMetadataValue>,
     target: BTreeMap<String, Assignment>,
     current: BTreeMap<String, CurrentAssignmentValue>,
+    /// Kafka's resolved regular expressions that a member still subscribes to.
+    regex: BTreeSet<String>,
 }
 
 fn state_code(s: MemberState) -> i8 {
@@ -353,6 +359,16 @@ fn persisted(g: &ConsumerGroup) -> Persisted {
                     },
                 )
             })
+            .collect(),
+        regex: g
+            .resolved_regex
+            .keys()
+            .filter(|r| {
+                g.members
+                    .values()
+                    .any(|m| m.subscribed_topic_regex.as_deref() == Some(r.as_str()))
+            })
+            .cloned()
             .collect(),
     }
 }
@@ -436,8 +452,19 @@ fn diff_records(group: &str, before: Option<&Persisted>, after: Option<&Persiste
             None,
         ));
     }
+    // Kafka's resolved regexes no member subscribes to any more (Kafka tombstones them so).
+    for r in b.regex.difference(&a.regex) {
+        let k = ConsumerKey::RegularExpression {
+            group: g(),
+            regex: r.clone(),
+        };
+        out.push((k.encode(), None));
+    }
     if before.is_some() && after.is_none() {
         out.push((ConsumerKey::TargetMetadata { group: g() }.encode(), None));
+        // Kafka writes this tombstone for every deleted group (the record type is gone since
+        // 4.1, but older logs may hold one).
+        out.push((ConsumerKey::PartitionMetadata { group: g() }.encode(), None));
         out.push((ConsumerKey::Metadata { group: g() }.encode(), None));
     }
     out
@@ -532,7 +559,14 @@ impl ConsumerGroupCoordinator {
     ) -> Result<(), KafkaError> {
         let after = self.snapshot(group_id);
         first.extend(diff_records(group_id, before, after.as_ref()));
-        self.classic.append(group_id, &first)
+        self.classic.append(group_id, &first)?;
+        // Kafka's resolved regexes that no member uses any more got their tombstones.
+        if let Some(a) = &after {
+            if let Some(g) = self.lock().get_mut(group_id) {
+                g.resolved_regex.retain(|r, _| a.regex.contains(r));
+            }
+        }
+        Ok(())
     }
 
     /// Rebuilds the consumer groups from `__consumer_offsets` (start-up); members get fresh
@@ -648,6 +682,22 @@ impl ConsumerGroupCoordinator {
                 }
             }
             (ConsumerKey::CurrentAssignment { .. }, None) => {}
+            (ConsumerKey::RegularExpression { regex, .. }, Some(v)) => {
+                if let Ok(rv) = rec::RegexValue::decode(v) {
+                    groups
+                        .entry(group_id)
+                        .or_default()
+                        .resolved_regex
+                        .insert(regex, rv);
+                }
+            }
+            (ConsumerKey::RegularExpression { regex, .. }, None) => {
+                if let Some(g) = groups.get_mut(&group_id) {
+                    g.resolved_regex.remove(&regex);
+                }
+            }
+            // Replaced by the metadata hash (Kafka 4.1); nothing to rebuild from it.
+            (ConsumerKey::PartitionMetadata { .. }, _) => {}
         }
     }
 
@@ -1911,7 +1961,12 @@ impl ConsumerGroupCoordinator {
             if !g.members.is_empty() {
                 return Some(Err(KafkaError::NonEmptyGroup));
             }
-            persisted(g)
+            // Every resolved regex goes with the group, used or not (as Kafka's
+            // createGroupTombstoneRecords).
+            Persisted {
+                regex: g.resolved_regex.keys().cloned().collect(),
+                ..persisted(g)
+            }
         };
         if let Err(e) = self
             .classic
@@ -2420,6 +2475,124 @@ mod tests {
         let c2 = coordinator(d.path());
         c2.load();
         assert!(c2.describe("g").is_none());
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The KIP-848 records Apache Kafka 4.3.1 wrote for a group whose member subscribes with a
+    /// regular expression (member metadata, current assignment, the resolved regex, group epoch
+    /// with its metadata hash, target assignment, assignment epoch with its timestamp, the
+    /// assignment with assignment epochs): the group comes back, and when the member leaves and
+    /// the group is deleted, the regex and partition-metadata tombstones are written as Kafka
+    /// writes them, so a Kafka reading the log later does not bring the group back.
+    #[tokio::test(start_paused = true)]
+    async fn replays_a_regex_group_kafka_wrote_and_tombstones_it_as_kafka() {
+        let d = tempfile::tempdir().unwrap();
+        let c = coordinator(d.path());
+        let member = "0005000864642d726567657800163047415a486f36475467323653554543345356497367";
+        let current = "0008000864642d726567657800163047415a486f36475467323653554543345356497367";
+        let target = "0007000864642d726567657800163047415a486f36475467323653554543345356497367";
+        let regex = "0010000864642d7265676578001264642d28706c61696e7c636f6d7061637429";
+        let kafka: Vec<(&str, &str)> = vec![
+            (
+                member,
+                "0000000014636f6e73756d65722d64642d72656765782d350b2f3132372e302e302e31011364642d\
+                 28706c61696e7c636f6d7061637429000493e00001000100",
+            ),
+            (current, "0000000000010000000000010100"),
+            (
+                regex,
+                "0000030b64642d636f6d706163740964642d706c61696e00000000000000a8000001a25310e5c900",
+            ),
+            ("0003000864642d7265676578", "00000000000201000863a5d6335afd7bb5"),
+            (
+                target,
+                "00000343682e426210435f8b5a8d48fd307bfb030000000000000001001f70a561cad24188bb9f35\
+                 4211a7ffa9040000000000000001000000020000",
+            ),
+            ("0006000864642d7265676578", "000000000002010008000001a25310e608"),
+            (
+                current,
+                "0000000000020000000100031f70a561cad24188bb9f354211a7ffa904000000000000000100000002\
+                 01000d0400000002000000020000000243682e426210435f8b5a8d48fd307bfb030000000000000001\
+                 0100090300000002000000020100",
+            ),
+        ];
+        let entries: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+            kafka.iter().map(|(k, v)| (hex(k), Some(hex(v)))).collect();
+        c.classic.append("dd-regex", &entries).unwrap();
+
+        let c = coordinator(d.path());
+        c.load();
+        let plain = Uuid::from_u128(0x1f70a561_cad2_4188_bb9f_354211a7ffa9);
+        let compact = Uuid::from_u128(0x43682e42_6210_435f_8b5a_8d48fd307bfb);
+        let g = c.describe("dd-regex").expect("group replayed");
+        assert_eq!(g.members.len(), 1);
+        let (m, _) = &g.members[0];
+        assert_eq!(m.member_id, "0GAZHo6GTg26SUEC4SVIsg");
+        assert_eq!(
+            m.subscribed_topic_regex.as_deref(),
+            Some("dd-(plain|compact)")
+        );
+        assert_eq!((m.member_epoch, m.previous_member_epoch), (2, 1));
+        assert_eq!(
+            m.assigned,
+            [
+                (plain, BTreeSet::from([0, 1, 2])),
+                (compact, BTreeSet::from([0, 1]))
+            ]
+            .into_iter()
+            .collect::<Assignment>()
+        );
+        assert_eq!(
+            c.lock()["dd-regex"].resolved_regex["dd-(plain|compact)"],
+            rec::RegexValue {
+                topics: vec!["dd-compact".into(), "dd-plain".into()],
+                version: 168,
+                timestamp: 0x1a2_5310_e5c9,
+            }
+        );
+
+        // The member leaves: its regex is unused, its record gets a tombstone.
+        let topics = vec![
+            TopicInfo {
+                name: "dd-plain".into(),
+                id: plain,
+                partitions: 3,
+            },
+            TopicInfo {
+                name: "dd-compact".into(),
+                id: compact,
+                partitions: 2,
+            },
+        ];
+        let leave = HeartbeatRequest {
+            group_id: "dd-regex".into(),
+            ..hb("0GAZHo6GTg26SUEC4SVIsg", -1, &Assignment::new())
+        };
+        assert_eq!(c.heartbeat(leave, &topics, false).error, None);
+        assert_eq!(c.delete("dd-regex"), Some(Ok(())));
+        let mut tombstones = Vec::new();
+        c.classic.for_each_record(|k, v| {
+            if v.is_none() {
+                tombstones.push(crate::coordinator::records::record_type(k).unwrap().0);
+            }
+        });
+        assert_eq!(
+            tombstones.iter().filter(|t| **t == 16).count(),
+            1,
+            "{tombstones:?}"
+        );
+        assert!(tombstones.contains(&4), "{tombstones:?}");
+        let c2 = coordinator(d.path());
+        c2.load();
+        assert!(c2.describe("dd-regex").is_none());
+        assert!(!c2.lock().contains_key("dd-regex"));
     }
 
     /// A classic JoinGroup of a consumer-protocol consumer subscribed to `topics` (v0

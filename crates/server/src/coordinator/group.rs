@@ -19,7 +19,7 @@
 //! are tokio timers, so tests drive them with a paused clock.
 
 use super::records::{self, GroupValue, Key, MemberValue, OffsetValue};
-use super::{scan_log, LogEntry};
+use super::{scan_log, LogEntry, Placement};
 use bytes::Bytes;
 use sluice_protocol::error::KafkaError;
 use sluice_storage::{LogManager, TopicPartition};
@@ -161,6 +161,14 @@ impl Member {
     }
 }
 
+/// A producer's transactional offsets of a group, and the `__consumer_offsets` partition they
+/// were written to (the group's; for a log written by an older Sluice, possibly another).
+#[derive(Debug, Default)]
+struct PendingTxn {
+    partition: i32,
+    offsets: HashMap<(String, i32), CommittedOffset>,
+}
+
 /// A committed offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommittedOffset {
@@ -168,6 +176,21 @@ pub struct CommittedOffset {
     pub leader_epoch: i32,
     pub metadata: String,
     pub commit_timestamp: i64,
+    /// Set by an OffsetCommitValue v1 record (a commit with its own retention time, read back
+    /// from the log): the offset expires then, not after offsets.retention.minutes.
+    pub expire_timestamp: Option<i64>,
+}
+
+impl From<OffsetValue> for CommittedOffset {
+    fn from(v: OffsetValue) -> Self {
+        Self {
+            offset: v.offset,
+            leader_epoch: v.leader_epoch,
+            metadata: v.metadata,
+            commit_timestamp: v.commit_timestamp,
+            expire_timestamp: v.expire_timestamp,
+        }
+    }
 }
 
 struct Group {
@@ -182,9 +205,9 @@ struct Group {
     static_members: HashMap<String, String>,
     offsets: HashMap<(String, i32), CommittedOffset>,
     /// Transactional offsets (TxnOffsetCommit) by producer id, written but not yet committed:
-    /// they become `offsets` when the transaction's COMMIT marker reaches the group's
-    /// `__consumer_offsets` partition and are dropped on ABORT.
-    pending_txn: HashMap<i64, HashMap<(String, i32), CommittedOffset>>,
+    /// they become `offsets` when the transaction's COMMIT marker reaches the
+    /// `__consumer_offsets` partition they were written to and are dropped on ABORT.
+    pending_txn: HashMap<i64, PendingTxn>,
     /// Bumped whenever a rebalance starts or completes; rebalance timers check it.
     rebalance_seq: u64,
     /// The current rebalance started from an empty group (initial delay).
@@ -459,12 +482,27 @@ impl GroupCoordinator {
     }
 
     /// Calls `f` for every record and transaction marker of `__consumer_offsets`, in log order
-    /// per partition (start-up replay).
+    /// per partition (start-up replay). A non-transactional record an older Sluice wrote to
+    /// another partition than Kafka's for its group is passed only if no newer record of its
+    /// key came first ([`Placement`]).
     pub fn for_each_entry(&self, mut f: impl FnMut(i32, LogEntry<'_>)) {
+        let mut placement = Placement::new(self.config.offsets_partitions);
         for log in self.logs.all_logs() {
             if log.topic_partition().topic == OFFSETS_TOPIC {
                 let partition = log.topic_partition().partition;
-                scan_log(&log, |e| f(partition, e));
+                scan_log(&log, |e| {
+                    if let LogEntry::Record {
+                        key,
+                        producer_id: None,
+                        ..
+                    } = &e
+                    {
+                        if !placement.admit(key, partition) {
+                            return;
+                        }
+                    }
+                    f(partition, e)
+                });
             }
         }
     }
@@ -473,7 +511,18 @@ impl GroupCoordinator {
     /// session timers.
     pub fn load(self: &Arc<Self>) {
         let mut loaded = 0usize;
+        // Records of types neither coordinator replays (share and streams groups, types newer
+        // than Sluice): kept in the log as they are (compaction keeps the latest per key), named
+        // once here.
+        let mut other: std::collections::BTreeMap<(i16, &'static str), usize> = Default::default();
         self.for_each_entry(|partition, e| {
+            if let LogEntry::Record { key, .. } = &e {
+                match records::record_type(key) {
+                    Some((0..=8 | 16, _)) => {}
+                    Some(t) => *other.entry(t).or_default() += 1,
+                    None => *other.entry((-1, "key without a type")).or_default() += 1,
+                }
+            }
             match e {
                 LogEntry::Record {
                     key,
@@ -484,7 +533,7 @@ impl GroupCoordinator {
                     key,
                     value,
                     producer_id: Some(pid),
-                } => self.replay_txn_offset(pid, key, value),
+                } => self.replay_txn_offset(partition, pid, key, value),
                 LogEntry::Marker {
                     producer_id,
                     commit,
@@ -521,10 +570,27 @@ impl GroupCoordinator {
                 "loaded consumer groups"
             );
         }
+        if !other.is_empty() {
+            let types: Vec<String> = other
+                .iter()
+                .map(|((t, name), n)| format!("{n} of type {t} ({name})"))
+                .collect();
+            tracing::warn!(
+                records = %types.join(", "),
+                "__consumer_offsets holds records of group types Sluice does not run; they are kept as they are"
+            );
+        }
     }
 
-    /// A transactional offset commit read back from the log: pending until its marker.
-    fn replay_txn_offset(&self, producer_id: i64, key: &[u8], value: Option<&[u8]>) {
+    /// A transactional offset commit read back from `__consumer_offsets` partition `partition`:
+    /// pending until its marker.
+    fn replay_txn_offset(
+        &self,
+        log_partition: i32,
+        producer_id: i64,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) {
         let Ok(Key::Offset {
             group,
             topic,
@@ -537,37 +603,34 @@ impl GroupCoordinator {
             return;
         };
         let now = self.now();
-        self.lock()
+        let mut groups = self.lock();
+        let pending = groups
             .entry(group)
             .or_insert_with(|| Group::new(now))
             .pending_txn
             .entry(producer_id)
-            .or_default()
-            .insert(
-                (topic, partition),
-                CommittedOffset {
-                    offset: v.offset,
-                    leader_epoch: v.leader_epoch,
-                    metadata: v.metadata,
-                    commit_timestamp: v.commit_timestamp,
-                },
-            );
+            .or_default();
+        pending.partition = log_partition;
+        pending
+            .offsets
+            .insert((topic, partition), CommittedOffset::from(v));
     }
 
     /// A transaction marker of `producer_id` was written to (or read back from)
-    /// `__consumer_offsets` partition `partition`: the producer's pending offsets of every group
-    /// in that partition become committed offsets (COMMIT) or are dropped (ABORT).
+    /// `__consumer_offsets` partition `partition`: the producer's pending offsets written to
+    /// that partition, of every group, become committed offsets (COMMIT) or are dropped (ABORT).
     pub fn complete_txn(&self, partition: i32, producer_id: i64, commit: bool) {
         let mut groups = self.lock();
-        for (group_id, g) in groups.iter_mut() {
-            if g.pending_txn.is_empty()
-                || records::partition_for(group_id, self.config.offsets_partitions) != partition
+        for g in groups.values_mut() {
+            if g.pending_txn
+                .get(&producer_id)
+                .is_none_or(|p| p.partition != partition)
             {
                 continue;
             }
             if let Some(pending) = g.pending_txn.remove(&producer_id) {
                 if commit {
-                    g.offsets.extend(pending);
+                    g.offsets.extend(pending.offsets);
                 }
             }
         }
@@ -641,8 +704,9 @@ impl GroupCoordinator {
             .entry(group_id.to_string())
             .or_insert_with(|| Group::new(now));
         let pending = group.pending_txn.entry(producer_id).or_default();
+        pending.partition = records::partition_for(group_id, self.config.offsets_partitions);
         for (topic, partition, c) in accepted {
-            pending.insert((topic, partition), c);
+            pending.offsets.insert((topic, partition), c);
         }
         results
     }
@@ -671,6 +735,8 @@ impl GroupCoordinator {
                 leader_epoch,
                 metadata,
                 commit_timestamp: now,
+                expire_timestamp: None,
+                topic_id: None,
             };
             entries.push((
                 Key::Offset {
@@ -690,6 +756,7 @@ impl GroupCoordinator {
                     leader_epoch,
                     metadata: value.metadata,
                     commit_timestamp: now,
+                    expire_timestamp: None,
                 },
             ));
             results.push(None);
@@ -708,11 +775,9 @@ impl GroupCoordinator {
     /// committed or aborted yet (OffsetFetch require_stable: UNSTABLE_OFFSET_COMMIT).
     pub fn has_pending_txn_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
         let key = (topic.to_string(), partition);
-        self.lock().get(group_id).is_some_and(|g| {
-            g.pending_txn
-                .values()
-                .any(|offsets| offsets.contains_key(&key))
-        })
+        self.lock()
+            .get(group_id)
+            .is_some_and(|g| g.pending_txn.values().any(|p| p.offsets.contains_key(&key)))
     }
 
     /// Apply one `__consumer_offsets` record to the in-memory state.
@@ -731,15 +796,7 @@ impl GroupCoordinator {
                         .entry(group)
                         .or_insert_with(|| Group::new(now))
                         .offsets
-                        .insert(
-                            (topic, partition),
-                            CommittedOffset {
-                                offset: v.offset,
-                                leader_epoch: v.leader_epoch,
-                                metadata: v.metadata,
-                                commit_timestamp: v.commit_timestamp,
-                            },
-                        );
+                        .insert((topic, partition), CommittedOffset::from(v));
                 }
                 Some(Err(_)) => {}
                 None => {
@@ -1878,6 +1935,10 @@ impl GroupCoordinator {
     /// - a live `consumer` group: offsets of topics no member subscribes to, from their commit;
     /// - any other live group: none.
     ///
+    /// An offset read back from an OffsetCommitValue v1 record carries its own expire timestamp
+    /// and, where it may expire at all, expires at that time instead (Kafka's
+    /// OffsetExpirationConditionImpl).
+    ///
     /// Tombstones are written to `__consumer_offsets` before the offsets leave memory; the
     /// coordinator's lock is not held across that write. Returns the number of offsets removed.
     pub fn expire_offsets(&self) -> usize {
@@ -1922,7 +1983,11 @@ impl GroupCoordinator {
                             (Some(_), _) | (None, None) => c.commit_timestamp,
                             (None, Some(_)) => g.state_timestamp,
                         };
-                        now.saturating_sub(base) >= retention
+                        // An offset with its own expire timestamp (a v1 record) expires then.
+                        match c.expire_timestamp {
+                            Some(at) => now >= at,
+                            None => now.saturating_sub(base) >= retention,
+                        }
                     })
                     .map(|(k, _)| k.clone())
                     .collect();
@@ -2402,6 +2467,178 @@ mod tests {
         assert_eq!(c2.fetch_offsets("g", None), before);
         assert!(c2.describe("h").is_none());
         assert!(c2.fetch_offsets("h", None).is_empty());
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Records Apache Kafka 4.3.1 wrote (OffsetCommitValue v4 with a topic id, GroupMetadata
+    /// v3 of a group whose static member stays) come back as the group's committed offset and
+    /// member at start-up.
+    #[tokio::test(start_paused = true)]
+    async fn replays_offsets_and_groups_kafka_wrote() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let c = coordinator_at(d.path(), clock.clone());
+        let group_key = hex("0002000964642d737461746963");
+        let entries = vec![
+            (
+                group_key.clone(),
+                Some(hex("0003000000000000ffffffff000001a25310e76c00000000")),
+            ),
+            (
+                group_key,
+                Some(hex(
+                    "00030008636f6e73756d657200000001000572616e6765003564642d7374617469632d6d656d\
+                     6265722d30373630373333612d613038362d343931352d626132392d383363646662303139\
+                     333335000001a25310e77200000001003564642d7374617469632d6d656d6265722d303736\
+                     30373333612d613038362d343931352d626132392d383363646662303139333335001064642d\
+                     7374617469632d6d656d6265720023636f6e73756d65722d64642d7374617469632d64642d73\
+                     74617469632d6d656d626572000a2f3132372e302e302e31000493e0000927c00000001d0003\
+                     00000001000764642d6964656dffffffff00000000ffffffffffff0000001b00030000000100\
+                     0764642d6964656d0000000100000000ffffffff",
+                )),
+            ),
+            (
+                hex("0001000964642d737461746963000764642d6964656d00000000"),
+                Some(hex(
+                    "00040000000000000014000000001164642d7374617469632d6d6574612d30000001a25310\
+                     e79101001096a80406fe3e4ce4b06f06d0728d4ec1",
+                )),
+            ),
+        ];
+        c.append("dd-static", &entries).unwrap();
+        let c2 = coordinator_at(d.path(), clock);
+        c2.load();
+        let offsets = c2.fetch_offsets("dd-static", None);
+        assert_eq!(offsets.len(), 1, "{offsets:?}");
+        let (topic, p, o) = &offsets[0];
+        let o = o.as_ref().unwrap();
+        assert_eq!((topic.as_str(), *p), ("dd-idem", 0));
+        assert_eq!(
+            (o.offset, o.leader_epoch, o.metadata.as_str()),
+            (20, 0, "dd-static-meta-0")
+        );
+        let g = c2.describe("dd-static").unwrap();
+        assert_eq!(g.members.len(), 1);
+        assert_eq!(g.members[0].1.as_deref(), Some("dd-static-member"));
+    }
+
+    /// A log an older Sluice wrote, which put ids with a negative hash code in another
+    /// partition than Kafka's ("dd-classic": partition 1 of 4 then, Kafka's 3): at start-up its
+    /// records there are replayed, older than the records written since in partition 3
+    /// whatever order the partitions are read in, and its transactional offsets are committed
+    /// by the marker in the partition they were written to.
+    #[tokio::test(start_paused = true)]
+    async fn records_an_older_sluice_placed_elsewhere_are_replayed_as_older() {
+        let g = "dd-classic";
+        assert_eq!(records::partition_for(g, 4), 3);
+        assert_eq!(records::legacy_partition_for(g, 4), 1);
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let c = coordinator_at(d.path(), clock.clone());
+        let legacy = c
+            .logs
+            .get_log(&TopicPartition::new(OFFSETS_TOPIC, 1))
+            .unwrap();
+        let offset = |topic: &str, o: i64| {
+            let k = Key::Offset {
+                group: g.into(),
+                topic: topic.into(),
+                partition: 0,
+            }
+            .encode();
+            let v = OffsetValue {
+                offset: o,
+                leader_epoch: -1,
+                metadata: String::new(),
+                commit_timestamp: 1_000_000,
+                expire_timestamp: None,
+                topic_id: None,
+            }
+            .encode();
+            (k, v)
+        };
+        // Before: t-0 at 5 and u-0 at 7, then a transaction committing v-0 at 9.
+        let (k1, v1) = offset("t", 5);
+        let (k2, v2) = offset("u", 7);
+        let mut b = sluice_protocol::batch::encode_batch(
+            &[
+                (Some(&k1[..]), Some(&v1[..])),
+                (Some(&k2[..]), Some(&v2[..])),
+            ],
+            1_000_000,
+        );
+        legacy.append_as_leader(&mut b, 0).unwrap();
+        let (k3, v3) = offset("v", 9);
+        let mut b = sluice_protocol::batch::encode_batch_with(
+            &[(Some(&k3[..]), Some(&v3[..]))],
+            1_000_000,
+            sluice_protocol::batch::TRANSACTIONAL_BIT,
+            77,
+            0,
+            0,
+        );
+        legacy.append_as_coordinator(&mut b, 0).unwrap();
+        let marker = sluice_storage::TxnMarker {
+            producer_id: 77,
+            producer_epoch: 0,
+            coordinator_epoch: 0,
+            commit: true,
+            transaction_version: 0,
+        };
+        legacy.append_control_marker(&marker, 0).unwrap();
+        // Since: t-0 at 6, in Kafka's partition.
+        assert_eq!(
+            c.commit_offsets(g, "", -1, None, vec![offset_entry("t", 0, 6)]),
+            vec![None]
+        );
+        for _ in 0..2 {
+            let c2 = coordinator_at(d.path(), clock.clone());
+            c2.load();
+            let mut got: Vec<(String, i64)> = c2
+                .fetch_offsets(g, None)
+                .into_iter()
+                .map(|(t, _, o)| (t, o.unwrap().offset))
+                .collect();
+            got.sort();
+            assert_eq!(got, vec![("t".into(), 6), ("u".into(), 7), ("v".into(), 9)]);
+            assert!(!c2.has_pending_txn_offset(g, "v", 0));
+        }
+    }
+
+    /// An OffsetCommitValue v1 record (Kafka writes one for an OffsetCommit v2-4 with a
+    /// retention time) expires at its own expire timestamp, not after offsets.retention.minutes.
+    #[tokio::test(start_paused = true)]
+    async fn a_v1_offset_expires_at_its_expire_timestamp() {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Arc::new(MockTime::new(1_000_000));
+        let c = coordinator_at(d.path(), clock.clone());
+        let key = Key::Offset {
+            group: "g".into(),
+            topic: "t".into(),
+            partition: 0,
+        };
+        // Version 1: offset 42, metadata "m", commit 1 000 000, expire 1 010 000 (10 s, while
+        // the retention is 60 s).
+        let mut value = vec![0, 1];
+        value.extend_from_slice(&42i64.to_be_bytes());
+        value.extend_from_slice(&[0, 1, b'm']);
+        value.extend_from_slice(&1_000_000i64.to_be_bytes());
+        value.extend_from_slice(&1_010_000i64.to_be_bytes());
+        c.append("g", &[(key.encode(), Some(value))]).unwrap();
+        let c2 = coordinator_at(d.path(), clock.clone());
+        c2.load();
+        assert_eq!(c2.fetch_offsets("g", None).len(), 1);
+        clock.sleep(9_999);
+        assert_eq!(c2.expire_offsets(), 0);
+        clock.sleep(1);
+        assert_eq!(c2.expire_offsets(), 1);
+        assert!(c2.fetch_offsets("g", None).is_empty());
     }
 
     fn offset_entry(topic: &str, p: i32, offset: i64) -> (String, i32, i64, i32, String) {

@@ -14,6 +14,54 @@ pub mod txn_records;
 
 use sluice_protocol::batch::{self, Compression};
 use sluice_storage::PartitionLog;
+use std::collections::HashSet;
+
+/// The id a key of `__consumer_offsets` (group id) or `__transaction_state` (transactional id)
+/// is for: every key of both topics is an int16 type/version, then that id as an int16-length
+/// string. None for a key too short or not UTF-8.
+pub fn key_id(key: &[u8]) -> Option<&str> {
+    let len = i16::from_be_bytes([*key.get(2)?, *key.get(3)?]);
+    let len = usize::try_from(len).ok()?;
+    std::str::from_utf8(key.get(4..4 + len)?).ok()
+}
+
+/// Which records of an internal topic a start-up replay applies, when some were written by
+/// Sluice before it placed ids in Kafka's partition ([`records::partition_for`]): those of an id
+/// with a negative hash code went to [`records::legacy_partition_for`]. Every partition is
+/// replayed, in no particular order. A record of a key found in its id's legacy partition is
+/// older than any record of that key in the id's partition (written since), so it is applied
+/// only while none of those has been.
+pub struct Placement {
+    partitions: i32,
+    /// Keys (of ids whose two partitions differ) replayed from their id's partition.
+    current: HashSet<Vec<u8>>,
+}
+
+impl Placement {
+    pub fn new(partitions: i32) -> Self {
+        Self {
+            partitions,
+            current: HashSet::new(),
+        }
+    }
+
+    /// Whether the record with `key` read from `partition` is to be applied.
+    pub fn admit(&mut self, key: &[u8], partition: i32) -> bool {
+        let Some(id) = key_id(key) else {
+            return true;
+        };
+        let home = records::partition_for(id, self.partitions);
+        let legacy = records::legacy_partition_for(id, self.partitions);
+        if home == legacy {
+            return true;
+        }
+        if partition == home {
+            self.current.insert(key.to_vec());
+            return true;
+        }
+        !self.current.contains(key)
+    }
+}
 
 /// An internal topic's contents as a coordinator replays them.
 pub enum LogEntry<'a> {
@@ -87,5 +135,45 @@ pub fn scan_log(log: &PartitionLog, mut f: impl FnMut(LogEntry<'_>)) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_legacy_placement() {
+        let key = records::Key::Offset {
+            group: "dd-classic".into(),
+            topic: "t".into(),
+            partition: 0,
+        }
+        .encode();
+        assert_eq!(key_id(&key), Some("dd-classic"));
+        assert_eq!(
+            key_id(&txn_records::encode_key("dd-txn-id")),
+            Some("dd-txn-id")
+        );
+        assert_eq!(key_id(&[0, 1, 0]), None);
+        // dd-classic: Kafka's partition 5 of 50, Sluice's before 43.
+        let mut p = Placement::new(50);
+        assert!(p.admit(&key, 43), "legacy first: applied");
+        assert!(p.admit(&key, 5));
+        assert!(
+            !p.admit(&key, 43),
+            "legacy after a current record: older, skipped"
+        );
+        let other = records::Key::Group {
+            group: "dd-classic".into(),
+        }
+        .encode();
+        assert!(p.admit(&other, 43), "another key of the id: applied");
+        // A positive hash code: the same partition either way, always applied.
+        let same = records::Key::Group {
+            group: "dd-txn-abort".into(),
+        }
+        .encode();
+        assert!(p.admit(&same, 26) && p.admit(&same, 26));
     }
 }

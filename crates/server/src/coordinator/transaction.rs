@@ -33,7 +33,7 @@
 
 use super::group::{GroupCoordinator, OFFSETS_TOPIC};
 use super::txn_records::{self, TxnLogValue, TxnPartitions, TxnState};
-use super::{scan_log, LogEntry};
+use super::{scan_log, LogEntry, Placement};
 use crate::producer_ids::ProducerIdManager;
 use sluice_protocol::error::KafkaError;
 use sluice_storage::{LogManager, TopicPartition, TxnMarker};
@@ -281,14 +281,20 @@ impl TransactionCoordinator {
     pub fn load(&self) {
         let mut loaded = 0usize;
         let mut txns = HashMap::new();
+        // Records an older Sluice wrote to another partition than Kafka's for their id.
+        let mut placement = Placement::new(self.config.partitions);
         for log in self.logs.all_logs() {
             if log.topic_partition().topic != TRANSACTION_STATE_TOPIC {
                 continue;
             }
+            let partition = log.topic_partition().partition;
             scan_log(&log, |e| {
                 let LogEntry::Record { key, value: v, .. } = e else {
                     return;
                 };
+                if !placement.admit(key, partition) {
+                    return;
+                }
                 let Ok(id) = txn_records::decode_key(key) else {
                     return;
                 };
