@@ -80,7 +80,15 @@ broker_start() {
       logf="$(sluice_log "$addr")"
       [[ -f "$logf" ]] && mv "$logf" "$logf.previous"
       for kv in $COMPAT_BROKER_PROPS; do extra+=(--override "$kv"); done
-      "$bin" --override "listeners=PLAINTEXT://$addr" --override "advertised.listeners=PLAINTEXT://$addr" \
+      # The KRaft settings a Kafka node of this scenario has (kafka-ref/run.sh): Sluice does not
+      # open the CONTROLLER listener, but a cluster it creates gets the same dynamic quorum
+      # (kraft.version 1, this node its voter), so Kafka started on the dir with the same
+      # settings finds its voter set.
+      "$bin" --override "listeners=PLAINTEXT://$addr,CONTROLLER://127.0.0.1:$((port + 1))" \
+        --override "advertised.listeners=PLAINTEXT://$addr" \
+        --override controller.listener.names=CONTROLLER \
+        --override listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT \
+        --override "controller.quorum.bootstrap.servers=127.0.0.1:$((port + 1))" \
         --override "log.dirs=$data" --override node.id=1 --override num.partitions=1 \
         --override auto.create.topics.enable=true --override group.initial.rebalance.delay.ms=0 \
         "${extra[@]}" >"$logf" 2>&1 </dev/null &

@@ -320,6 +320,22 @@ impl MetadataLog {
         ))
     }
 
+    /// Make an empty log a dynamic quorum's (kraft.version 1 and its voters), as Kafka's
+    /// `kafka-storage format --standalone` does: the bootstrap snapshot, then this node leads
+    /// epoch 1. Refused once the log holds anything.
+    pub fn format_kraft(&self, kraft: KRaftState) -> Result<()> {
+        let mut st = lock(&self.state);
+        if self.log.log_end_offset() > 0 || st.epoch_started || st.last_snapshot.is_some() {
+            return Err(MetadataError::Rejected(
+                "kraft.version is set when a cluster is formatted, on an empty metadata log".into(),
+            ));
+        }
+        Self::format_bootstrap_snapshot(&self.dir, &kraft, self.time.milliseconds())?;
+        st.kraft = kraft;
+        st.epoch = st.epoch.max(1);
+        Ok(())
+    }
+
     /// Write the kraft.version (and voters) of a new cluster as Kafka's `format` does: a
     /// bootstrap snapshot `00000000000000000000-0000000000.checkpoint` when kraft.version is
     /// 1 or more. Call on an empty log only, before anything else is appended.

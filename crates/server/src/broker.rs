@@ -266,13 +266,15 @@ impl Broker {
         Ok(Arc::new(broker))
     }
 
-    /// Clean shutdown (Kafka's controlled shutdown, as far as one node has one): this broker's
-    /// registration is fenced in the metadata — so a Kafka node started on these log dirs
-    /// registers at once instead of waiting for a session to expire — then every log is
-    /// closed with its checkpoints and the clean-shutdown marker. Blocks on I/O.
+    /// Clean shutdown: Kafka's controlled shutdown in the metadata (the partitions lose their
+    /// leader, the registration is fenced: see [`Controller::controlled_shutdown`]), then every
+    /// log is closed with its checkpoints and the clean-shutdown marker. Blocks on I/O.
     pub fn shutdown(&self) -> Result<(), StorageError> {
-        if let Err(e) = self.controller.fence_self() {
-            tracing::error!("fencing this broker's registration failed: {}", e.message);
+        if let Err(e) = self.controller.controlled_shutdown() {
+            tracing::error!(
+                "the controlled shutdown's metadata change failed: {}",
+                e.message
+            );
         }
         self.logs.shutdown()
     }

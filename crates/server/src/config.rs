@@ -309,6 +309,11 @@ pub struct BrokerConfig {
     pub node_id: i32,
     pub listeners: Vec<Listener>,
     pub advertised: Vec<Endpoint>,
+    /// The first KRaft controller listener (`controller.listener.names`) as Kafka advertises
+    /// it to voters: its `advertised.listeners` entry, else its `listeners` entry, an empty host
+    /// read as localhost (Kafka's effectiveAdvertisedControllerListeners). Sluice does not open
+    /// it; it names this node as a voter when it formats a dynamic quorum.
+    pub controller_listener: Option<Endpoint>,
     pub inter_broker_listener_name: String,
     pub log_dirs: Vec<PathBuf>,
     pub num_partitions: i32,
@@ -940,6 +945,27 @@ impl BrokerConfig {
             None => listeners.iter().map(default_endpoint).collect(),
         };
 
+        let controller_listener = controller_names.first().and_then(|name| {
+            let advertised = raw
+                .get("advertised.listeners")
+                .and_then(|v| parse_endpoints("advertised.listeners", v).ok())
+                .and_then(|eps| eps.into_iter().find(|(n, _, _)| n == name));
+            let listed = parse_endpoints("listeners", listeners_value)
+                .ok()
+                .and_then(|eps| eps.into_iter().find(|(n, _, _)| n == name));
+            advertised
+                .or(listed)
+                .map(|(listener, host, port)| Endpoint {
+                    listener,
+                    host: if host.is_empty() {
+                        "localhost".to_string()
+                    } else {
+                        host
+                    },
+                    port,
+                })
+        });
+
         let inter_broker_listener_name = match raw.get("inter.broker.listener.name") {
             Some(v) => {
                 let name = v.trim().to_ascii_uppercase();
@@ -976,6 +1002,7 @@ impl BrokerConfig {
             node_id,
             listeners,
             advertised,
+            controller_listener,
             inter_broker_listener_name,
             log_dirs,
             num_partitions: number("num.partitions") as i32,

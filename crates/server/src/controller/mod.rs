@@ -171,14 +171,38 @@ impl Controller {
         self.commit(|_| Ok((records, ())), |_| {}).map(|(_, c)| c)
     }
 
-    /// Fence this broker's registration (BrokerRegistrationChangeRecord), as the controller
-    /// does when a broker shuts down; nothing to do if it is not registered or already fenced.
-    pub fn fence_self(&self) -> Result<(), ApiError> {
+    /// This broker's controlled shutdown, as Kafka's controller carries it out for a broker
+    /// that is the only replica of its partitions: every partition it leads loses its leader
+    /// (PartitionChangeRecord, leader -1: the leader epoch moves on, the ISR stays), then its
+    /// registration is fenced. The next start takes the leadership back in a new epoch, so
+    /// epochs move across a restart as on Kafka, and a Kafka node started on these log dirs
+    /// registers at once.
+    pub fn controlled_shutdown(&self) -> Result<(), ApiError> {
         let node = self.node_id;
         self.commit(
             |image| {
-                let records = match image.cluster.brokers.get(&node) {
-                    Some(b) if !b.fenced() => vec![versioned(
+                let mv = image.metadata_version().unwrap_or(MetadataVersion::LATEST);
+                let version = mv.partition_record_version();
+                let mut records = Vec::new();
+                for t in image.topics.iter() {
+                    for (p, reg) in &t.partitions {
+                        if reg.leader == node {
+                            records.push(versioned(
+                                MetadataRecord::PartitionChange(
+                                    sluice_protocol::metadata::PartitionChangeRecord {
+                                        partition_id: *p,
+                                        topic_id: t.id,
+                                        leader: -1,
+                                        ..Default::default()
+                                    },
+                                ),
+                                version,
+                            ));
+                        }
+                    }
+                }
+                if let Some(b) = image.cluster.brokers.get(&node).filter(|b| !b.fenced()) {
+                    records.push(versioned(
                         MetadataRecord::BrokerRegistrationChange(
                             sluice_protocol::metadata::BrokerRegistrationChangeRecord {
                                 broker_id: node,
@@ -188,9 +212,8 @@ impl Controller {
                             },
                         ),
                         0,
-                    )],
-                    _ => Vec::new(),
-                };
+                    ));
+                }
                 Ok((records, ()))
             },
             |_| {},

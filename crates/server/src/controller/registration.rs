@@ -1,5 +1,7 @@
 //! At start-up, this node takes its place in the metadata as a Kafka broker does when it joins
-//! and as the controller then reacts: its registration (RegisterBrokerRecord: listeners,
+//! and as the controller then reacts: an earlier incarnation that did not shut down cleanly is
+//! fenced first and its partitions lose their leader (Kafka's session expiry); then its
+//! registration (RegisterBrokerRecord: listeners,
 //! supported features, rack, log dir ids; unfenced), and leadership of every partition — a
 //! partition led by another broker or by none (an Apache Kafka node that shut down, say) is
 //! taken over with a PartitionChangeRecord, which bumps its leader epoch as Kafka's election
@@ -12,8 +14,8 @@ use std::collections::BTreeMap;
 
 use sluice_metadata::{MetadataImage, MetadataVersion};
 use sluice_protocol::metadata::{
-    BrokerEndpoint, BrokerFeature, MetadataRecord, PartitionChangeRecord, RegisterBrokerRecord,
-    VersionedRecord,
+    BrokerEndpoint, BrokerFeature, BrokerRegistrationChangeRecord, MetadataRecord,
+    PartitionChangeRecord, RegisterBrokerRecord, VersionedRecord,
 };
 use uuid::Uuid;
 
@@ -85,8 +87,53 @@ pub fn start_records(
     next_offset: i64,
 ) -> Vec<VersionedRecord> {
     let mv = image.metadata_version().unwrap_or(MetadataVersion::LATEST);
+    let version = mv.partition_record_version();
     let mut out = Vec::new();
-    let wanted = registration(me, mv, next_offset);
+    let mut image = std::borrow::Cow::Borrowed(image);
+    // The last incarnation stopped without its controlled shutdown (killed, or a Kafka node
+    // killed before Sluice opened its dirs): Kafka's controller fences it when its session
+    // expires and its partitions lose their leader. So here, before this incarnation registers.
+    if let Some(old) = image
+        .cluster
+        .brokers
+        .get(&me.node_id)
+        .filter(|b| !b.fenced())
+        .map(|b| b.epoch())
+    {
+        let mut fence = Vec::new();
+        for t in image.topics.iter() {
+            for (p, reg) in &t.partitions {
+                if reg.leader == me.node_id {
+                    fence.push(versioned(
+                        MetadataRecord::PartitionChange(PartitionChangeRecord {
+                            partition_id: *p,
+                            topic_id: t.id,
+                            leader: -1,
+                            ..Default::default()
+                        }),
+                        version,
+                    ));
+                }
+            }
+        }
+        fence.push(versioned(
+            MetadataRecord::BrokerRegistrationChange(BrokerRegistrationChangeRecord {
+                broker_id: me.node_id,
+                broker_epoch: old,
+                fenced: 1,
+                ..Default::default()
+            }),
+            0,
+        ));
+        let mut next = image.into_owned();
+        for r in &fence {
+            // Built from the image itself: they apply.
+            let _ = next.replay(&r.record);
+        }
+        image = std::borrow::Cow::Owned(next);
+        out.extend(fence);
+    }
+    let wanted = registration(me, mv, next_offset + out.len() as i64);
     let current = image.cluster.brokers.get(&me.node_id).map(|b| &b.record);
     let same = current.is_some_and(|c| {
         c.end_points == wanted.end_points
@@ -102,7 +149,6 @@ pub fn start_records(
             mv.register_broker_record_version(),
         ));
     }
-    let version = mv.partition_record_version();
     for t in image.topics.iter() {
         for (p, reg) in &t.partitions {
             let dir = placement.get(&(t.name.clone(), *p)).copied();
@@ -222,8 +268,18 @@ mod tests {
         let p = image.topics.get("t").unwrap().partition(0).unwrap().clone();
         assert_eq!((p.leader, p.leader_epoch, p.isr.clone()), (1, 1, vec![1]));
         assert_eq!(image.cluster.brokers.get(&1).unwrap().epoch(), 10);
-        // Nothing to do the second time.
-        assert!(start_records(&image, &me(), &placement, 20).is_empty());
+        // Started again without a controlled shutdown (killed): the old incarnation is
+        // fenced and its partitions lose their leader first, as Kafka's session expiry does;
+        // then the new one registers and leads: the leader epoch moves by two, as on Kafka.
+        let records = start_records(&image, &me(), &placement, 20);
+        assert_eq!(records.len(), 4, "{records:?}");
+        for r in &records {
+            image.replay(&r.record).unwrap();
+        }
+        let p = image.topics.get("t").unwrap().partition(0).unwrap().clone();
+        assert_eq!((p.leader, p.leader_epoch), (1, 3));
+        let b = image.cluster.brokers.get(&1).unwrap();
+        assert_eq!((b.epoch(), b.fenced()), (22, false));
         // Another broker's replica is refused.
         let mut other = replication::new_partition(2, Uuid::nil());
         other.replicas = vec![2];

@@ -186,6 +186,15 @@ pub fn reconcile(
     };
     if controller.image().metadata_version().is_none() {
         // A new cluster, or a dir from before the metadata log.
+        if let Some(kraft) = standalone_quorum(config, meta, &opened.metadata_dir) {
+            tracing::info!(
+                "new cluster with a dynamic controller quorum (controller.quorum.bootstrap.servers): kraft.version 1, this node its only voter"
+            );
+            controller
+                .log()
+                .format_kraft(kraft)
+                .map_err(StartError::Metadata)?;
+        }
         let mut records = match bootstrap::read_kafka_bootstrap_file(&opened.metadata_dir)
             .map_err(StartError::Metadata)?
         {
@@ -332,6 +341,40 @@ pub fn reconcile(
             .map_err(api_start_error)?;
     }
     Ok(())
+}
+
+/// The voter set of a new cluster whose config asks for a dynamic quorum, as `kafka-storage
+/// format --standalone` writes it: no static `controller.quorum.voters`, a
+/// `controller.quorum.bootstrap.servers`, and a controller listener to name this node's
+/// endpoint. Otherwise the cluster has static voters (kraft.version 0): Kafka started on these
+/// dirs then takes them from its `controller.quorum.voters`.
+fn standalone_quorum(
+    config: &BrokerConfig,
+    meta: &MetaProperties,
+    metadata_dir: &Path,
+) -> Option<sluice_metadata::KRaftState> {
+    let set = |key: &str| config.raw.get(key).is_some_and(|v| !v.trim().is_empty());
+    if set("controller.quorum.voters") || !set("controller.quorum.bootstrap.servers") {
+        return None;
+    }
+    let endpoint = config.controller_listener.as_ref()?;
+    let directory_id = config
+        .log_dirs
+        .iter()
+        .position(|d| d == metadata_dir)
+        .and_then(|i| meta.directory_ids.get(i).copied())?;
+    Some(MetadataLog::standalone_voters(
+        sluice_metadata::LocalVoter {
+            node_id: config.node_id,
+            directory_id,
+        },
+        vec![sluice_protocol::metadata::Endpoint {
+            name: endpoint.listener.clone(),
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            ..Default::default()
+        }],
+    ))
 }
 
 fn api_start_error(e: crate::broker::ApiError) -> StartError {

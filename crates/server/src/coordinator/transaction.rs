@@ -201,6 +201,18 @@ impl TransactionCoordinator {
         super::records::partition_for(transactional_id, self.config.partitions)
     }
 
+    /// The coordinator epoch of `transactional_id`'s coordinator (Kafka's
+    /// TransactionStateManager): the leader epoch of its `__transaction_state` partition. Its
+    /// markers carry it; a partition refuses markers of an older coordinator epoch than the
+    /// last it holds (a Kafka data directory's markers carry Kafka's epochs).
+    fn coordinator_epoch(&self, transactional_id: &str) -> i32 {
+        let tp = TopicPartition::new(
+            TRANSACTION_STATE_TOPIC,
+            self.partition_for(transactional_id),
+        );
+        self.logs.get_log(&tp).map_or(0, |l| l.leader_epoch())
+    }
+
     // ------------------------------------------------------------------ persistence
 
     /// Write the state of `transactional_id` (`None`: a tombstone).
@@ -672,6 +684,7 @@ impl TransactionCoordinator {
     fn complete(&self, transactional_id: &str, prepared: TxnMetadata) -> TxnMetadata {
         let commit = prepared.state == TxnState::PrepareCommit;
         self.write_markers(
+            self.coordinator_epoch(transactional_id),
             prepared.producer_id,
             prepared.producer_epoch,
             commit,
@@ -717,11 +730,12 @@ impl TransactionCoordinator {
         self.complete(transactional_id, prepared);
     }
 
-    /// Append a COMMIT or ABORT marker to every partition of a transaction (Kafka's
-    /// TransactionMarkerChannelManager, local here). A partition whose topic was deleted is
+    /// Append a COMMIT or ABORT marker, stamped with the coordinator epoch, to every partition
+    /// of a transaction (Kafka's TransactionMarkerChannelManager, local here). A partition whose topic was deleted is
     /// skipped, as Kafka drops markers for unknown partitions.
     fn write_markers(
         &self,
+        coordinator_epoch: i32,
         producer_id: i64,
         epoch: i16,
         commit: bool,
@@ -731,7 +745,7 @@ impl TransactionCoordinator {
         let marker = TxnMarker {
             producer_id,
             producer_epoch: epoch,
-            coordinator_epoch: 0,
+            coordinator_epoch,
             commit,
             transaction_version: client_tv,
         };
