@@ -11,8 +11,8 @@
 #      transactions/: franz-go's TestTxnEtl with 500k records, and again with KGO_TEST_UNSAFE
 #   4. Sarama's functional tests, all of them (sarama/run.sh functional-all), and every test of
 #      kafka-go's root package (kafka-go/run.sh all), against both brokers
-#   5. datadir/ (opt-in in run-all.sh: --with datadir): data directories Kafka 4.3.1 wrote, read
-#      by Sluice, and the way back; its kill -9 variant too
+#   5. datadir/'s kill -9 variant: a data directory Kafka 4.3.1 wrote and was killed on, read by
+#      Sluice (kafka-dir and sut-dir run in every run-all.sh)
 #   6. franz-go's own pkg/kgo integration test suite, all of it (franz-go/run.sh
 #      --kgo-suite-only) with KGO_TEST_RECORDS=500000, against the reference Kafka and against
 #      Sluice: groups, transactions and share groups included (share-group tests skip themselves
@@ -25,7 +25,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SUITE=all
 mkdir -p "$HERE/work"
 rc=0
-bash "$HERE/run-all.sh" --with datadir || rc=$?
+bash "$HERE/run-all.sh" || rc=$?
 cp "$HERE/work/results.tsv" "$HERE/work/results-nightly.tsv"
 export COMPAT_RESULTS="$HERE/work/results-nightly.tsv" COMPAT_NO_SUMMARY=1
 echo

@@ -7,8 +7,8 @@
 #   5. starts the reference Apache Kafka 4.3.1 once (kafka-ref/) and Sluice once, then runs every
 #      compatibility folder's run.sh against both (java/, kcat/, franz-go/, sarama/, kafka-go/,
 #      groups/, transactions/, streams/, connect/, compaction/, admin/, differential/,
-#      durability/ — admin/'s retention scenario, sarama/'s functional tests, kafka-go/ and
-#      durability/ start brokers of their own on other ports),
+#      durability/, datadir/ — admin/'s retention scenario, sarama/'s functional tests,
+#      kafka-go/, durability/ and datadir/ start brokers of their own on other ports),
 #      prints one summary
 #      table (scenario, Sluice, Kafka, result) and exits non-zero if any check failed.
 #
@@ -19,10 +19,8 @@
 # Options / environment:
 #   --skip-cargo          skip steps 1-4 (the release binary must exist or is built on demand)
 #   --only "java kcat"    run only these compatibility folders
-#   --with "datadir"      also run these opt-in folders after the others (COMPAT_WITH too);
-#                         opt-in today: datadir/ (Kafka's data directories read by Sluice and
-#                         back, which waits on Sluice reading and writing Kafka's metadata log;
-#                         nightly.sh runs it)
+#   --with "NAME"         also run these opt-in folders after the others (COMPAT_WITH too;
+#                         none is opt-in today)
 #   COMPAT_SELF_CHECK=1   compare the reference Kafka with a second reference Kafka instead of
 #                         Sluice (sanity check of the scenarios themselves)
 set -euo pipefail
@@ -34,7 +32,7 @@ export COMPAT_RESULTS="$HERE/work/results.tsv"
 source "$HERE/lib/common.sh"
 
 skip_cargo=0
-folders=(java kcat franz-go sarama kafka-go groups transactions streams connect compaction admin differential durability)
+folders=(java kcat franz-go sarama kafka-go groups transactions streams connect compaction admin differential durability datadir)
 opt_in=()
 read -r -a opt_in <<<"${COMPAT_WITH:-}"
 while (($#)); do
