@@ -89,6 +89,7 @@ broker_start() {
         --override controller.listener.names=CONTROLLER \
         --override listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT \
         --override "controller.quorum.bootstrap.servers=127.0.0.1:$((port + 1))" \
+        --override metadata.log.max.record.bytes.between.snapshots=4096 \
         --override "log.dirs=$data" --override node.id=1 --override num.partitions=1 \
         --override auto.create.topics.enable=true --override group.initial.rebalance.delay.ms=0 \
         "${extra[@]}" >"$logf" 2>&1 </dev/null &
@@ -236,6 +237,33 @@ dump_check() {
   rm -f "$dump"
 }
 
+# metadata_check DATA: Kafka's own tools over the KRaft metadata log the broker left
+# (`__cluster_metadata-0`: its segments and snapshots): DumpLogSegments --cluster-metadata-decoder
+# decodes every record, and kafka-metadata-shell replays it (the newest snapshot, then the log)
+# into the topics it lists. Which records there are differs between brokers; that Kafka's tools
+# read them all, and the topics they make, do not.
+metadata_check() {
+  local dir=$1/__cluster_metadata-0 files dump rc=0 shell_rc=0 lib
+  files="$(find "$dir" -type f \( -name '*.log' -o -name '*.checkpoint' \) | LC_ALL=C sort | paste -sd,)"
+  dump="$(mktemp)"
+  kafka_java org.apache.kafka.tools.DumpLogSegments --cluster-metadata-decoder \
+    --files "$files" >"$dump" 2>&1 || rc=$?
+  local nsnap nread
+  nsnap=$(tr ',' '\n' <<<"$files" | grep -c '\.checkpoint$' || true)
+  nread=$(grep -c '^Snapshot end offset' "$dump" || true)
+  echo "  DumpLogSegments --cluster-metadata-decoder exit $rc; snapshots read:" \
+    "$( ((nread == nsnap)) && echo all || echo "$nread of $nsnap")"
+  echo "  batches invalid: $(grep -ciE 'isvalid: false' "$dump" || true);" \
+    "records it could not decode: $(grep -ciE 'exception|error|could not' "$dump" || true)"
+  rm -f "$dump"
+  lib="$(maven_libs "$COMPAT_DIR/kafka-ref")"
+  echo "  kafka-metadata-shell: topics of the metadata image"
+  java -Xmx256m -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$lib/*" \
+    org.apache.kafka.shell.MetadataShell --snapshot "$dir/00000000000000000000.log" \
+    ls /image/topics/byName 2>&1 | grep -v 'Ignoring control record' | sed 's/^/    /' || shell_rc=$?
+  echo "  kafka-metadata-shell exit $shell_rc"
+}
+
 # The scenario (one side): what the broker of ADDR, started on its copy of the KIND directory,
 # serves (DataDir transcript), or that it did not start; then, stopped cleanly, whether Kafka's
 # DumpLogSegments reads the partition files it left.
@@ -257,6 +285,8 @@ read_dir() {
   echo ""
   echo "== stopped; the dd-* partition files it left, through Kafka's DumpLogSegments"
   dump_check "$copy/data"
+  echo "== its metadata log, through Kafka's tools"
+  metadata_check "$copy/data"
   return "$rc"
 }
 

@@ -53,6 +53,8 @@ pub struct MetadataLoader {
     removed: Vec<RemovedTopic>,
     records: u64,
     batches: u64,
+    /// KRaftVoters control records replayed.
+    voters_records: u64,
     scratch: Vec<u8>,
 }
 
@@ -66,6 +68,7 @@ impl MetadataLoader {
             removed: Vec::new(),
             records: 0,
             batches: 0,
+            voters_records: 0,
             scratch: Vec::new(),
         }
     }
@@ -87,6 +90,12 @@ impl MetadataLoader {
     /// Records and batches replayed.
     pub fn counts(&self) -> (u64, u64) {
         (self.records, self.batches)
+    }
+
+    /// Whether a KRaftVoters control record was replayed (from these batches, not from the
+    /// snapshot the loader started from).
+    pub fn saw_voters(&self) -> bool {
+        self.voters_records > 0
     }
 
     /// The loaded image, the kraft state and the topics removed by the replayed records.
@@ -165,7 +174,10 @@ impl MetadataLoader {
                 let value = r.value.unwrap_or(&[]);
                 match ControlRecord::decode(key, value).map_err(|e| corrupt(e.to_string()))? {
                     ControlRecord::KRaftVersion(v) => self.kraft.kraft_version = v.kraft_version,
-                    ControlRecord::Voters(v) => self.kraft.voters = Some(v),
+                    ControlRecord::Voters(v) => {
+                        self.kraft.voters = Some(v);
+                        self.voters_records += 1;
+                    }
                     ControlRecord::LeaderChange(_)
                     | ControlRecord::SnapshotHeader(_)
                     | ControlRecord::SnapshotFooter(_) => {}

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use sluice_protocol::batch::{self, RecordBatch};
 use sluice_protocol::metadata::{
     encode_metadata_value, BeginTransactionRecord, ControlRecord, EndTransactionRecord,
-    LeaderChangeMessage, LeaderChangeMessageVoter, MetadataRecord, VersionedRecord, VotersRecord,
+    KRaftVersionRecord, LeaderChangeMessage, LeaderChangeMessageVoter, MetadataRecord,
+    VersionedRecord, VotersRecord,
 };
 use sluice_storage::{PartitionLog, Time};
 use uuid::Uuid;
@@ -91,6 +92,8 @@ struct State {
     epoch: i32,
     /// Whether this epoch's LeaderChange (and quorum-state) is written.
     epoch_started: bool,
+    /// Whether the log (not only a snapshot) holds the voter set.
+    voters_in_log: bool,
     kraft: KRaftState,
     last_snapshot: Option<SnapshotId>,
     bytes_since_snapshot: u64,
@@ -134,6 +137,7 @@ impl MetadataLog {
         let mut loader = loader;
         let start = snapshot_id.map_or(summary.log_start_offset, |s| s.end_offset);
         Self::replay_log(&log, &dir, start, &mut loader)?;
+        let voters_in_log = loader.saw_voters();
         summary.incomplete_transaction = loader.in_transaction();
         (summary.records, summary.batches) = loader.counts();
         summary.snapshot = snapshot_id;
@@ -166,6 +170,7 @@ impl MetadataLog {
             state: std::sync::Mutex::new(State {
                 epoch,
                 epoch_started: false,
+                voters_in_log,
                 kraft,
                 last_snapshot: snapshot_id,
                 bytes_since_snapshot: 0,
@@ -268,8 +273,10 @@ impl MetadataLog {
     }
 
     /// Record this node as leader of `st.epoch` in `quorum-state`, and return the control
-    /// batch of its LeaderChange (Kafka's leader writes one when its epoch starts).
-    fn start_epoch(&self, st: &State) -> Result<Vec<u8>> {
+    /// batch Kafka's leader writes when its epoch starts (LeaderState.appendStartOfEpochControlRecords):
+    /// the LeaderChange, and with kraft.version 1, the KRaftVersion and voter set when the log
+    /// does not hold them yet (they were only in the bootstrap snapshot).
+    fn start_epoch(&self, st: &mut State) -> Result<Vec<u8>> {
         quorum_state::write(
             &self.dir,
             &ElectionState {
@@ -298,7 +305,7 @@ impl MetadataLog {
                 ..Default::default()
             }],
         };
-        let change = ControlRecord::LeaderChange(LeaderChangeMessage {
+        let mut records = vec![ControlRecord::LeaderChange(LeaderChangeMessage {
             version: 0,
             leader_id: self.voter.node_id,
             voters,
@@ -307,11 +314,29 @@ impl MetadataLog {
                 ..Default::default()
             }],
             ..Default::default()
-        })
-        .encode()
-        .map_err(|e| MetadataError::Rejected(format!("control record: {e}")))?;
+        })];
+        if st.kraft.kraft_version >= 1 && !st.voters_in_log {
+            if let Some(voters) = &st.kraft.voters {
+                records.push(ControlRecord::KRaftVersion(KRaftVersionRecord {
+                    version: 0,
+                    kraft_version: st.kraft.kraft_version,
+                    ..Default::default()
+                }));
+                records.push(ControlRecord::Voters(voters.clone()));
+                st.voters_in_log = true;
+            }
+        }
+        let encoded: Vec<_> = records
+            .iter()
+            .map(ControlRecord::encode)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| MetadataError::Rejected(format!("control record: {e}")))?;
+        let entries: Vec<batch::KeyValue<'_>> = encoded
+            .iter()
+            .map(|c| (Some(&c.key[..]), Some(c.value.as_slice())))
+            .collect();
         Ok(batch::encode_batch_with(
-            &[(Some(&change.key[..]), Some(change.value.as_slice()))],
+            &entries,
             self.time.milliseconds(),
             CONTROL_ATTRIBUTE,
             -1,
@@ -439,7 +464,7 @@ impl MetadataLog {
         let mut payload = if st.epoch_started {
             payload
         } else {
-            let mut first = self.start_epoch(&st)?;
+            let mut first = self.start_epoch(&mut st)?;
             first.extend_from_slice(&payload);
             first
         };
