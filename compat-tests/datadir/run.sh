@@ -258,9 +258,19 @@ metadata_check() {
   rm -f "$dump"
   lib="$(maven_libs "$COMPAT_DIR/kafka-ref")"
   echo "  kafka-metadata-shell: topics of the metadata image"
-  java -Xmx256m -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$lib/*" \
-    org.apache.kafka.shell.MetadataShell --snapshot "$dir/00000000000000000000.log" \
-    ls /image/topics/byName 2>&1 | grep -v 'Ignoring control record' | sed 's/^/    /' || shell_rc=$?
+  # Kafka 4.3.1's shell runs its command once the first batch is applied, not the whole file
+  # (MetadataShell.waitUntilCaughtUp: lastAppliedOffset > 0), so a run can list an image without
+  # the topics yet (FINDINGS D14): a few bounded tries, until the topics of the scenario show.
+  local out attempt
+  for attempt in 1 2 3 4 5; do
+    shell_rc=0
+    out="$(java -Xmx256m -Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -cp "$lib/*" \
+      org.apache.kafka.shell.MetadataShell --snapshot "$dir/00000000000000000000.log" \
+      ls /image/topics/byName 2>&1)" || shell_rc=$?
+    grep -q '^dd-plain$' <<<"$out" && break
+    echo "kafka-metadata-shell attempt $attempt (exit $shell_rc): $(tail -3 <<<"$out")" >&2
+  done
+  grep -v 'Ignoring control record' <<<"$out" | sed 's/^/    /' || true
   echo "  kafka-metadata-shell exit $shell_rc"
 }
 

@@ -717,6 +717,17 @@ async fn pipelined_fsync_produces(flush_method: &str) {
             }
         }
     }
+    // The last request was acks=0: nothing answers it, its group commit may still be running.
+    let broker = server.broker.clone();
+    common::wait_until("the acks=0 tail made durable", || {
+        let broker = broker.clone();
+        async move {
+            [(0, 24), (1, 12)]
+                .iter()
+                .all(|(p, end)| broker.log("fs", *p).unwrap().high_watermark() == *end)
+        }
+    })
+    .await;
     let r = fetch(
         &mut c,
         fetch_req(&[("fs", 0, 0), ("fs", 1, 0)], 0, 1, 1 << 20),
