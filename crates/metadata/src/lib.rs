@@ -9,6 +9,8 @@
 //!   transactions) into an image.
 //! - [`log`]: MetadataLog, the log this single-node cluster writes as its only voter: load,
 //!   new epoch, durable appends, snapshots.
+//! - [`follower`]: MetadataFollower, the log of a broker that follows a controller quorum as an
+//!   observer: appends what the leader sends, replays what its high watermark commits.
 //! - [`snapshot`], [`quorum_state`]: the `*.checkpoint` and `quorum-state` files.
 //! - [`metadata_version`]: which record versions a metadata.version allows.
 //!
@@ -16,6 +18,7 @@
 //! `sluice_protocol::metadata`.
 
 pub mod error;
+pub mod follower;
 pub mod image;
 pub mod loader;
 pub mod log;
@@ -24,6 +27,7 @@ pub mod quorum_state;
 pub mod snapshot;
 
 pub use error::{MetadataError, Result};
+pub use follower::{FetchPosition, MetadataFollower};
 pub use image::{
     ConfigResource, ConfigResourceType, MetadataImage, PartitionRegistration, TopicImage,
     TopicsImage,

@@ -3,6 +3,7 @@
 
 pub mod blocking;
 pub mod broker;
+pub mod cluster;
 pub mod config;
 pub mod config_def;
 pub mod controller;

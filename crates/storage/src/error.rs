@@ -109,6 +109,15 @@ pub enum StorageError {
     #[error("log for {0} already exists")]
     LogExists(TopicPartition),
 
+    /// A replicated batch that does not start where the log ends (Kafka's
+    /// UnexpectedAppendOffsetException).
+    #[error("{tp}: a replicated batch starts at offset {found}, the log ends at {expected}")]
+    UnexpectedAppendOffset {
+        tp: TopicPartition,
+        expected: i64,
+        found: i64,
+    },
+
     /// Becoming leader in an epoch older than one the log already holds.
     #[error("{tp} cannot lead in leader epoch {epoch}: its log already holds epoch {latest}")]
     StaleLeaderEpoch {
@@ -234,15 +243,16 @@ impl StorageError {
     /// as Apache Kafka's broker maps the equivalent exception.
     pub fn kafka_error_code(&self) -> i16 {
         match self {
-            Self::OffsetOutOfRange { .. } => 1,     // OFFSET_OUT_OF_RANGE
-            Self::InvalidRecords { .. } => 2,       // CORRUPT_MESSAGE
-            Self::UnknownTopicPartition(_) => 3,    // UNKNOWN_TOPIC_OR_PARTITION
-            Self::RecordTooLarge { .. } => 10,      // MESSAGE_TOO_LARGE
-            Self::InvalidTopicPartition(_) => 17,   // INVALID_TOPIC_EXCEPTION
-            Self::RecordBatchTooLarge { .. } => 18, // RECORD_LIST_TOO_LARGE
-            Self::LogExists(_) => 36,               // TOPIC_ALREADY_EXISTS
-            Self::StaleLeaderEpoch { .. } => 74,    // FENCED_LEADER_EPOCH
-            Self::InvalidConfig(_) => 40,           // INVALID_CONFIG
+            Self::OffsetOutOfRange { .. } => 1,       // OFFSET_OUT_OF_RANGE
+            Self::InvalidRecords { .. } => 2,         // CORRUPT_MESSAGE
+            Self::UnknownTopicPartition(_) => 3,      // UNKNOWN_TOPIC_OR_PARTITION
+            Self::RecordTooLarge { .. } => 10,        // MESSAGE_TOO_LARGE
+            Self::InvalidTopicPartition(_) => 17,     // INVALID_TOPIC_EXCEPTION
+            Self::RecordBatchTooLarge { .. } => 18,   // RECORD_LIST_TOO_LARGE
+            Self::LogExists(_) => 36,                 // TOPIC_ALREADY_EXISTS
+            Self::StaleLeaderEpoch { .. } => 74,      // FENCED_LEADER_EPOCH
+            Self::UnexpectedAppendOffset { .. } => 1, // OFFSET_OUT_OF_RANGE
+            Self::InvalidConfig(_) => 40,             // INVALID_CONFIG
             Self::OutOfOrderSequence { .. } | Self::InvalidSequenceForNewEpoch { .. } => 45, // OUT_OF_ORDER_SEQUENCE_NUMBER
             Self::InvalidProducerEpoch { .. } => 47, // INVALID_PRODUCER_EPOCH
             Self::InvalidTxnState { .. } => 48,      // INVALID_TXN_STATE

@@ -799,6 +799,119 @@ impl PartitionLog {
         self.append(records, leader_epoch, AppendOrigin::RaftLeader)
     }
 
+    /// Append batches copied from the leader (Kafka's appendAsFollower): their offsets and
+    /// leader epochs are kept as the leader wrote them. The first batch must start at the log
+    /// end offset and each next one where the previous ended ([`StorageError::UnexpectedAppendOffset`]
+    /// otherwise); the leader-epoch cache learns every new epoch from the batches. Used for
+    /// the KRaft metadata log a broker follows as an observer: batches with a producer id are
+    /// refused here (replicas of topic partitions, which carry producer state, are not yet
+    /// followed).
+    pub fn append_as_follower(&self, records: &mut [u8]) -> Result<LogAppendInfo> {
+        let config = self.config();
+        let stats = self.analyze(records, &config, AppendOrigin::RaftLeader)?;
+        let mut w = lock(&self.writer);
+        self.check_writable(&w)?;
+        let first_offset = w.log_end_offset;
+        let mut next = first_offset;
+        let mut pos = 0usize;
+        let mut epochs: Vec<(i32, i64)> = Vec::new();
+        let mut max_timestamp = NO_TIMESTAMP;
+        let mut offset_of_max = first_offset;
+        while pos < records.len() {
+            let h = batch::parse_header(&records[pos..]).map_err(|e| self.invalid(pos, e))?;
+            if h.base_offset != next {
+                return Err(StorageError::UnexpectedAppendOffset {
+                    tp: self.tp.clone(),
+                    expected: next,
+                    found: h.base_offset,
+                });
+            }
+            if h.has_producer_id() {
+                return Err(StorageError::InvalidControlBatch {
+                    tp: self.tp.clone(),
+                    position: pos,
+                    reason: "a replicated batch with a producer id on a log that keeps no replicated producer state".into(),
+                });
+            }
+            if epochs
+                .last()
+                .is_none_or(|(e, _)| *e != h.partition_leader_epoch)
+            {
+                epochs.push((h.partition_leader_epoch, h.base_offset));
+            }
+            if h.max_timestamp > max_timestamp {
+                max_timestamp = h.max_timestamp;
+                offset_of_max = h.last_offset();
+            }
+            next = h.next_offset();
+            pos += h.size;
+        }
+        let now = self.time.milliseconds();
+        let params = RollParams {
+            max_segment_ms: config.segment_ms,
+            max_segment_bytes: u64::from(config.segment_bytes),
+            max_timestamp_in_messages: max_timestamp,
+            max_offset_in_messages: next - 1,
+            messages_size: records.len() as u64,
+            now,
+        };
+        let roll_reason = w.active().and_then(|a| a.should_roll(&params));
+        if roll_reason.is_some() {
+            if let Err(e) = self.roll(&mut w, first_offset, &config, now) {
+                return self.fail(e);
+            }
+        }
+        let Some(active) = w.segments.last_mut() else {
+            return Err(StorageError::LogClosed {
+                dir: self.dir.clone(),
+            });
+        };
+        if let Err(e) = active.append(records) {
+            return self.fail(e);
+        }
+        w.log_end_offset = next;
+        {
+            let mut cache = lock(&self.leader_epochs);
+            for (epoch, start) in &epochs {
+                if cache.latest_epoch().is_none_or(|l| *epoch > l) {
+                    if let Err(e) = cache.assign(*epoch, *start) {
+                        return self.fail(e);
+                    }
+                }
+            }
+        }
+        if let Some((epoch, _)) = epochs.last() {
+            self.leader_epoch.fetch_max(*epoch, Ordering::SeqCst);
+        }
+        w.producers.set_map_end_offset(next);
+        let p = self.publish(&mut w);
+        let log_start_offset = w.log_start_offset;
+        let due = roll_reason.is_some()
+            || next - self.recovery_point() >= config.flush_messages
+            || now.saturating_sub(self.last_flush_ms.load(Ordering::SeqCst)) >= config.flush_ms;
+        drop(w);
+        if p.moved() {
+            self.notify(p.hw);
+        }
+        if due {
+            self.flush()?;
+        }
+        Ok(LogAppendInfo {
+            first_offset,
+            last_offset: next - 1,
+            max_timestamp,
+            shallow_offset_of_max_timestamp: offset_of_max,
+            log_append_time: NO_TIMESTAMP,
+            log_start_offset,
+            num_batches: stats.batches,
+            num_messages: stats.messages,
+            valid_bytes: records.len(),
+            high_watermark: self.high_watermark().max(p.hw),
+            rolled: roll_reason,
+            duplicate: false,
+        })
+    }
+
     /// Write a transaction marker for the transaction coordinator (Kafka's appendAsLeader with
     /// origin COORDINATOR, as for WriteTxnMarkers): a one-record control batch (transactional
     /// and control attributes; key version 0 · type 0 ABORT / 1 COMMIT; value version 0 ·

@@ -1,0 +1,6 @@
+//! A Sluice broker in a KRaft cluster (`process.roles=broker`): the controller quorum decides
+//! the metadata, this broker follows it.
+//!
+//! - [`channel`]: connections to other nodes (controllers, brokers).
+
+pub mod channel;
