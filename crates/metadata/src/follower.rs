@@ -29,6 +29,8 @@ pub struct MetadataFollower {
     applied: i64,
     /// The leader's high watermark, as last heard.
     high_watermark: i64,
+    /// The snapshot the image was loaded from, if any.
+    snapshot: Option<SnapshotId>,
 }
 
 impl std::fmt::Debug for MetadataFollower {
@@ -45,7 +47,8 @@ impl std::fmt::Debug for MetadataFollower {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchPosition {
     pub fetch_offset: i64,
-    /// The epoch of the last record held (-1 when the log holds none).
+    /// The epoch of the last record held; with none, the epoch of the snapshot the log starts
+    /// at, else 0 (Kafka's KafkaRaftLog.lastFetchedEpoch).
     pub last_fetched_epoch: i32,
 }
 
@@ -71,6 +74,7 @@ impl MetadataFollower {
                 }
             }
         }
+        let snapshot = loaded.as_ref().map(|(id, _)| *id);
         let (applied, loader) = match loaded {
             Some((id, c)) => (id.end_offset, MetadataLoader::new(c.image, c.kraft)),
             None if log.log_start_offset() == 0 => (
@@ -92,6 +96,7 @@ impl MetadataFollower {
             loader,
             applied,
             high_watermark: -1,
+            snapshot,
         })
     }
 
@@ -119,13 +124,16 @@ impl MetadataFollower {
 
     pub fn position(&self) -> FetchPosition {
         let fetch_offset = self.log.log_end_offset();
+        let from_log = (fetch_offset > self.log.log_start_offset())
+            .then(|| self.log.epoch_for_offset(fetch_offset - 1))
+            .flatten();
+        let from_snapshot = self
+            .snapshot
+            .filter(|s| s.end_offset == fetch_offset)
+            .map(|s| s.epoch);
         FetchPosition {
             fetch_offset,
-            last_fetched_epoch: if fetch_offset == 0 {
-                -1
-            } else {
-                self.log.epoch_for_offset(fetch_offset - 1).unwrap_or(-1)
-            },
+            last_fetched_epoch: from_log.or(from_snapshot).unwrap_or(0),
         }
     }
 
@@ -184,6 +192,7 @@ impl MetadataFollower {
         self.log.truncate_fully_and_start_at(id.end_offset)?;
         self.loader = MetadataLoader::new(contents.image, contents.kraft);
         self.applied = id.end_offset;
+        self.snapshot = Some(id);
         Ok(())
     }
 

@@ -99,6 +99,11 @@ fn only_committed_records_are_replayed_and_a_snapshot_catches_up() {
     let follower_log = log_in(&d.path().join("follower"), time.clone(), false);
     let mut follower = MetadataFollower::open(follower_log).unwrap();
     assert_eq!(follower.position().fetch_offset, 0);
+    assert_eq!(
+        follower.position().last_fetched_epoch,
+        0,
+        "Kafka's value for an empty log"
+    );
     let mut bytes = fetch(&leader_log, 0);
     // The leader's high watermark only covers topic a so far.
     assert!(follower.append(&mut bytes, hw_after_a).unwrap());

@@ -2,5 +2,7 @@
 //! the metadata, this broker follows it.
 //!
 //! - [`channel`]: connections to other nodes (controllers, brokers).
+//! - [`raft`]: QuorumObserver, following the controllers' metadata log.
 
 pub mod channel;
+pub mod raft;
