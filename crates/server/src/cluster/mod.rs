@@ -3,6 +3,10 @@
 //!
 //! - [`channel`]: connections to other nodes (controllers, brokers).
 //! - [`raft`]: QuorumObserver, following the controllers' metadata log.
+//! - [`lifecycle`]: BrokerLifecycleManager, registration and heartbeats.
+//! - [`member`]: ClusterMember, what the broker holds of the cluster and asks the controller.
 
 pub mod channel;
+pub mod lifecycle;
+pub mod member;
 pub mod raft;

@@ -5,7 +5,7 @@
 //! (4.3-IV0) and starts new clusters at 30, as Apache Kafka 4.3.1 does. group.version 1 (the
 //! KIP-848 consumer protocol) and transaction.version 2 (KIP-890 transactions v2) are finalized
 //! by a new cluster and advertised in ApiVersions. Features a Kafka cluster may have finalized
-//! that Sluice does not serve (share.version, streams.version, eligible.leader.replicas.version)
+//! that Sluice does not serve (share.version, streams.version)
 //! are left as they are in the metadata — opening a Kafka data directory does not change them —
 //! but are not advertised, since Sluice does not do what they gate.
 
@@ -47,6 +47,24 @@ pub const SUPPORTED: &[SupportedFeature] = &[
         max: 2,
         bootstrap: 2,
         advertised: true,
+    },
+    // Supported so that a Sluice broker may register with a Kafka 4.3 controller quorum, whose
+    // new clusters finalize both (KIP-853 dynamic quorums; KIP-966 eligible leader replicas:
+    // with level 1 a leader advances the high watermark only while its ISR has at least
+    // min.insync.replicas members). A single-node Sluice finalizes neither.
+    SupportedFeature {
+        name: "kraft.version",
+        min: 0,
+        max: 1,
+        bootstrap: 0,
+        advertised: false,
+    },
+    SupportedFeature {
+        name: "eligible.leader.replicas.version",
+        min: 0,
+        max: 1,
+        bootstrap: 0,
+        advertised: false,
     },
 ];
 
