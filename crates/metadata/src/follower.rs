@@ -137,11 +137,17 @@ impl MetadataFollower {
         }
     }
 
-    /// Append what the leader sent (may be empty) and replay what its high watermark commits.
-    /// Returns whether the image changed.
-    pub fn append(&mut self, records: &mut [u8], leader_high_watermark: i64) -> Result<bool> {
+    /// Append what the leader of `leader_epoch` sent (may be empty; batches of a later epoch
+    /// are left out) and replay what its high watermark commits. Returns whether the image
+    /// changed.
+    pub fn append(
+        &mut self,
+        records: &mut [u8],
+        leader_epoch: i32,
+        leader_high_watermark: i64,
+    ) -> Result<bool> {
         if !records.is_empty() {
-            self.log.append_as_follower(records)?;
+            self.log.append_as_follower(records, leader_epoch)?;
         }
         self.high_watermark = self.high_watermark.max(leader_high_watermark);
         self.replay_committed()

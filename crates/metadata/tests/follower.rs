@@ -106,7 +106,9 @@ fn only_committed_records_are_replayed_and_a_snapshot_catches_up() {
     );
     let mut bytes = fetch(&leader_log, 0);
     // The leader's high watermark only covers topic a so far.
-    assert!(follower.append(&mut bytes, hw_after_a).unwrap());
+    assert!(follower
+        .append(&mut bytes, leader.epoch(), hw_after_a)
+        .unwrap());
     assert!(follower.image().topics.get("a").is_some());
     assert!(
         follower.image().topics.get("b").is_none(),
@@ -115,7 +117,9 @@ fn only_committed_records_are_replayed_and_a_snapshot_catches_up() {
     assert_eq!(follower.position().fetch_offset, leader.end_offset());
     assert_eq!(follower.position().last_fetched_epoch, leader.epoch());
     // The high watermark moves: b is replayed without new records.
-    assert!(follower.append(&mut [], leader.end_offset()).unwrap());
+    assert!(follower
+        .append(&mut [], leader.epoch(), leader.end_offset())
+        .unwrap());
     assert!(follower.image().topics.get("b").is_some());
     // Committed records are never cut.
     assert!(follower.truncate(0).is_err());

@@ -44,6 +44,8 @@ use crate::time::Time;
 use crate::txn_index::{AbortedTxn, TXN_INDEX_FILE_SUFFIX};
 use crate::TopicPartition;
 
+mod replica;
+
 /// Called with the new high watermark whenever it advances or the last stable offset moves
 /// (a marker ending a transaction; in fsync mode the LSO passes a transaction when the high
 /// watermark passes its marker, so an advancing high watermark covers that case). Runs on the
@@ -324,6 +326,9 @@ enum AppendOrigin {
     /// The KRaft metadata log's leader: metadata records and KRaft control records (leader
     /// changes), no producer state.
     RaftLeader,
+    /// Batches copied from the partition's leader ([`PartitionLog::append_as_follower`]): kept
+    /// as the leader wrote them, not checked against max.message.bytes (Kafka's REPLICATION).
+    Replication,
 }
 
 /// What the logs of a LogManager share.
@@ -344,6 +349,9 @@ pub struct PartitionLog {
     snapshot: RwLock<Arc<LogSnapshot>>,
     /// Every offset below this is on disk (log data fsynced).
     synced: AtomicI64,
+    /// The most the high watermark may be, as replication decides it (see the `replica`
+    /// module); `i64::MAX` for a log nobody replicates, whose high watermark is its end.
+    hw_limit: AtomicI64,
     /// Bumped by every truncation (under this lock, with `synced` lowered): a group-commit
     /// round that began before one must not raise `synced` over the truncated end.
     truncations: Mutex<u64>,
@@ -604,6 +612,7 @@ impl PartitionLog {
             }),
             snapshot: RwLock::new(Arc::new(snapshot)),
             synced: AtomicI64::new(log_end_offset),
+            hw_limit: AtomicI64::new(i64::MAX),
             truncations: Mutex::new(0),
             group_commit: deps.group_commit,
             device,
@@ -797,119 +806,6 @@ impl PartitionLog {
         leader_epoch: i32,
     ) -> Result<LogAppendInfo> {
         self.append(records, leader_epoch, AppendOrigin::RaftLeader)
-    }
-
-    /// Append batches copied from the leader (Kafka's appendAsFollower): their offsets and
-    /// leader epochs are kept as the leader wrote them. The first batch must start at the log
-    /// end offset and each next one where the previous ended ([`StorageError::UnexpectedAppendOffset`]
-    /// otherwise); the leader-epoch cache learns every new epoch from the batches. Used for
-    /// the KRaft metadata log a broker follows as an observer: batches with a producer id are
-    /// refused here (replicas of topic partitions, which carry producer state, are not yet
-    /// followed).
-    pub fn append_as_follower(&self, records: &mut [u8]) -> Result<LogAppendInfo> {
-        let config = self.config();
-        let stats = self.analyze(records, &config, AppendOrigin::RaftLeader)?;
-        let mut w = lock(&self.writer);
-        self.check_writable(&w)?;
-        let first_offset = w.log_end_offset;
-        let mut next = first_offset;
-        let mut pos = 0usize;
-        let mut epochs: Vec<(i32, i64)> = Vec::new();
-        let mut max_timestamp = NO_TIMESTAMP;
-        let mut offset_of_max = first_offset;
-        while pos < records.len() {
-            let h = batch::parse_header(&records[pos..]).map_err(|e| self.invalid(pos, e))?;
-            if h.base_offset != next {
-                return Err(StorageError::UnexpectedAppendOffset {
-                    tp: self.tp.clone(),
-                    expected: next,
-                    found: h.base_offset,
-                });
-            }
-            if h.has_producer_id() {
-                return Err(StorageError::InvalidControlBatch {
-                    tp: self.tp.clone(),
-                    position: pos,
-                    reason: "a replicated batch with a producer id on a log that keeps no replicated producer state".into(),
-                });
-            }
-            if epochs
-                .last()
-                .is_none_or(|(e, _)| *e != h.partition_leader_epoch)
-            {
-                epochs.push((h.partition_leader_epoch, h.base_offset));
-            }
-            if h.max_timestamp > max_timestamp {
-                max_timestamp = h.max_timestamp;
-                offset_of_max = h.last_offset();
-            }
-            next = h.next_offset();
-            pos += h.size;
-        }
-        let now = self.time.milliseconds();
-        let params = RollParams {
-            max_segment_ms: config.segment_ms,
-            max_segment_bytes: u64::from(config.segment_bytes),
-            max_timestamp_in_messages: max_timestamp,
-            max_offset_in_messages: next - 1,
-            messages_size: records.len() as u64,
-            now,
-        };
-        let roll_reason = w.active().and_then(|a| a.should_roll(&params));
-        if roll_reason.is_some() {
-            if let Err(e) = self.roll(&mut w, first_offset, &config, now) {
-                return self.fail(e);
-            }
-        }
-        let Some(active) = w.segments.last_mut() else {
-            return Err(StorageError::LogClosed {
-                dir: self.dir.clone(),
-            });
-        };
-        if let Err(e) = active.append(records) {
-            return self.fail(e);
-        }
-        w.log_end_offset = next;
-        {
-            let mut cache = lock(&self.leader_epochs);
-            for (epoch, start) in &epochs {
-                if cache.latest_epoch().is_none_or(|l| *epoch > l) {
-                    if let Err(e) = cache.assign(*epoch, *start) {
-                        return self.fail(e);
-                    }
-                }
-            }
-        }
-        if let Some((epoch, _)) = epochs.last() {
-            self.leader_epoch.fetch_max(*epoch, Ordering::SeqCst);
-        }
-        w.producers.set_map_end_offset(next);
-        let p = self.publish(&mut w);
-        let log_start_offset = w.log_start_offset;
-        let due = roll_reason.is_some()
-            || next - self.recovery_point() >= config.flush_messages
-            || now.saturating_sub(self.last_flush_ms.load(Ordering::SeqCst)) >= config.flush_ms;
-        drop(w);
-        if p.moved() {
-            self.notify(p.hw);
-        }
-        if due {
-            self.flush()?;
-        }
-        Ok(LogAppendInfo {
-            first_offset,
-            last_offset: next - 1,
-            max_timestamp,
-            shallow_offset_of_max_timestamp: offset_of_max,
-            log_append_time: NO_TIMESTAMP,
-            log_start_offset,
-            num_batches: stats.batches,
-            num_messages: stats.messages,
-            valid_bytes: records.len(),
-            high_watermark: self.high_watermark().max(p.hw),
-            rolled: roll_reason,
-            duplicate: false,
-        })
     }
 
     /// Write a transaction marker for the transaction coordinator (Kafka's appendAsLeader with
@@ -1215,7 +1111,7 @@ impl PartitionLog {
                     reason: "clients are not allowed to write control records".into(),
                 });
             }
-            if b.size() > config.max_message_bytes as usize {
+            if origin != AppendOrigin::Replication && b.size() > config.max_message_bytes as usize {
                 return Err(StorageError::RecordTooLarge {
                     tp: self.tp.clone(),
                     size: b.size(),
@@ -1305,11 +1201,12 @@ impl PartitionLog {
         let mut slot = write_lock(&self.snapshot);
         let old_hw = slot.high_watermark;
         let old_lso = slot.last_stable_offset;
-        let hw = if fsync_mode {
-            synced.min(w.log_end_offset).max(old_hw)
+        let local = if fsync_mode {
+            synced.min(w.log_end_offset)
         } else {
             w.log_end_offset
         };
+        let hw = local.min(self.hw_limit.load(Ordering::SeqCst)).max(old_hw);
         // Kafka's onHighWatermarkUpdated: ended transactions whose marker is below the hw no
         // longer hold the LSO back.
         w.producers.on_high_watermark_updated(hw);
@@ -1350,7 +1247,10 @@ impl PartitionLog {
     /// offset. Returns the new hw if it moved.
     fn raise_hw(&self, durable: i64) -> Option<i64> {
         let mut slot = write_lock(&self.snapshot);
-        let hw = durable.min(slot.log_end_offset).max(slot.high_watermark);
+        let hw = durable
+            .min(slot.log_end_offset)
+            .min(self.hw_limit.load(Ordering::SeqCst))
+            .max(slot.high_watermark);
         if hw == slot.high_watermark {
             return None;
         }
@@ -1554,7 +1454,8 @@ impl PartitionLog {
         max_offset: Option<i64>,
     ) -> Result<FetchDataInfo> {
         let snap = self.snapshot();
-        self.read_snapshot(&snap, fetch_offset, max_bytes, min_one_batch, max_offset)
+        let upper = max_offset.map_or(snap.high_watermark, |m| m.min(snap.high_watermark));
+        self.read_snapshot(&snap, fetch_offset, max_bytes, min_one_batch, upper)
             .map(|(info, _)| info)
     }
 
@@ -1571,7 +1472,7 @@ impl PartitionLog {
         let snap = self.snapshot();
         let lso = snap.last_stable_offset;
         let (mut info, next) =
-            self.read_snapshot(&snap, fetch_offset, max_bytes, min_one_batch, Some(lso))?;
+            self.read_snapshot(&snap, fetch_offset, max_bytes, min_one_batch, lso)?;
         let aborted = if info.is_empty() {
             Vec::new()
         } else {
@@ -1593,15 +1494,34 @@ impl PartitionLog {
         collect_aborted(&self.snapshot(), start_offset, upper_bound_offset)
     }
 
-    /// [`read`](Self::read) on one snapshot; also returns the offset after the last batch read
-    /// (`fetch_offset` if none).
+    /// A read of a follower replica (Kafka's FetchIsolation LOG_END): like
+    /// [`read`](Self::read), but up to the log end offset, past the high watermark.
+    pub fn read_to_log_end(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<FetchDataInfo> {
+        let snap = self.snapshot();
+        self.read_snapshot(
+            &snap,
+            fetch_offset,
+            max_bytes,
+            min_one_batch,
+            snap.log_end_offset,
+        )
+        .map(|(info, _)| info)
+    }
+
+    /// [`read`](Self::read) on one snapshot, of the batches below `upper`; also returns the
+    /// offset after the last batch read (`fetch_offset` if none).
     fn read_snapshot(
         &self,
         snap: &LogSnapshot,
         fetch_offset: i64,
         max_bytes: usize,
         min_one_batch: bool,
-        max_offset: Option<i64>,
+        upper: i64,
     ) -> Result<(FetchDataInfo, i64)> {
         let mut out = FetchDataInfo {
             records: Vec::new(),
@@ -1619,7 +1539,6 @@ impl PartitionLog {
                 log_end_offset: snap.log_end_offset,
             });
         }
-        let upper = max_offset.map_or(snap.high_watermark, |m| m.min(snap.high_watermark));
         let mut target = fetch_offset;
         let mut budget = max_bytes;
         for seg in snap.segments_from(fetch_offset) {

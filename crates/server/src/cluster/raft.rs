@@ -273,8 +273,9 @@ impl QuorumObserver {
         }
         let mut records = p.records.map(|b| b.to_vec()).unwrap_or_default();
         let hw = p.high_watermark;
+        let epoch = self.leader.as_ref().map_or(i32::MAX, |l| l.epoch);
         let follower = &mut self.follower;
-        let changed = crate::blocking::run(|| follower.append(&mut records, hw))
+        let changed = crate::blocking::run(|| follower.append(&mut records, epoch, hw))
             .map_err(|e| e.to_string())?;
         if changed || self.images.borrow().high_watermark != hw {
             self.publish();
