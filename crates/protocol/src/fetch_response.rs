@@ -16,6 +16,29 @@ pub struct AbortedTxn {
     pub first_offset: i64,
 }
 
+/// A leader epoch and the offset where it ended (the FetchResponse's EpochEndOffset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochEndOffset {
+    pub epoch: i32,
+    pub end_offset: i64,
+}
+
+/// A partition's leader as the responding broker knows it (LeaderIdAndEpoch, KIP-951).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderIdAndEpoch {
+    pub leader_id: i32,
+    pub leader_epoch: i32,
+}
+
+/// A broker named by a [`LeaderIdAndEpoch`] (v16+ node_endpoints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeEndpoint {
+    pub node_id: i32,
+    pub host: String,
+    pub port: i32,
+    pub rack: Option<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PartitionPart {
     pub partition_index: i32,
@@ -28,6 +51,10 @@ pub struct PartitionPart {
     pub preferred_read_replica: i32,
     /// Record data, in order; concatenated they form the records field.
     pub records: Vec<Bytes>,
+    /// v12+ (tagged): where a follower's log diverges from the leader's.
+    pub diverging_epoch: Option<EpochEndOffset>,
+    /// v12+ (tagged): the current leader, for NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH.
+    pub current_leader: Option<LeaderIdAndEpoch>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -43,6 +70,8 @@ pub struct FetchResponseParts {
     pub error_code: i16,
     pub session_id: i32,
     pub responses: Vec<TopicPart>,
+    /// v16+ (tagged): the endpoints of the leaders named in `current_leader`.
+    pub node_endpoints: Vec<NodeEndpoint>,
 }
 
 fn put_uvarint(b: &mut BytesMut, mut v: u64) {
@@ -58,6 +87,38 @@ fn put_array_len(b: &mut BytesMut, flexible: bool, len: usize) {
         put_uvarint(b, len as u64 + 1);
     } else {
         b.put_i32(len as i32);
+    }
+}
+
+fn put_compact_string(b: &mut BytesMut, s: Option<&str>) {
+    match s {
+        None => b.put_u8(0),
+        Some(s) => {
+            put_uvarint(b, s.len() as u64 + 1);
+            b.put_slice(s.as_bytes());
+        }
+    }
+}
+
+/// A partition's tagged fields, in tag order: 0 diverging_epoch, 1 current_leader (2,
+/// snapshot_id, is KRaft's and never set here). Each is written only when set, as Kafka
+/// writes a tagged field only when it differs from its default.
+fn put_partition_tags(b: &mut BytesMut, p: &PartitionPart) {
+    let count = usize::from(p.diverging_epoch.is_some()) + usize::from(p.current_leader.is_some());
+    put_uvarint(b, count as u64);
+    if let Some(d) = p.diverging_epoch {
+        put_uvarint(b, 0);
+        put_uvarint(b, 4 + 8 + 1);
+        b.put_i32(d.epoch);
+        b.put_i64(d.end_offset);
+        b.put_u8(0);
+    }
+    if let Some(l) = p.current_leader {
+        put_uvarint(b, 1);
+        put_uvarint(b, 4 + 4 + 1);
+        b.put_i32(l.leader_id);
+        b.put_i32(l.leader_epoch);
+        b.put_u8(0);
     }
 }
 
@@ -130,7 +191,7 @@ pub fn encode(version: i16, correlation_id: i32, parts: &FetchResponseParts) -> 
                 chunks.push(r.clone());
             }
             if flexible {
-                b.put_u8(0); // partition tagged fields
+                put_partition_tags(&mut b, p);
             }
         }
         if flexible {
@@ -138,7 +199,23 @@ pub fn encode(version: i16, correlation_id: i32, parts: &FetchResponseParts) -> 
         }
     }
     if flexible {
-        b.put_u8(0); // top-level tagged fields
+        if version >= 16 && !parts.node_endpoints.is_empty() {
+            let mut f = BytesMut::new();
+            put_uvarint(&mut f, parts.node_endpoints.len() as u64 + 1);
+            for n in &parts.node_endpoints {
+                f.put_i32(n.node_id);
+                put_compact_string(&mut f, Some(&n.host));
+                f.put_i32(n.port);
+                put_compact_string(&mut f, n.rack.as_deref());
+                f.put_u8(0);
+            }
+            put_uvarint(&mut b, 1);
+            put_uvarint(&mut b, 0);
+            put_uvarint(&mut b, f.len() as u64);
+            b.put_slice(&f);
+        } else {
+            b.put_u8(0); // top-level tagged fields
+        }
     }
     chunks.push(b.freeze());
     let total: usize = chunks.iter().map(Bytes::len).sum();
@@ -154,7 +231,8 @@ pub fn encode(version: i16, correlation_id: i32, parts: &FetchResponseParts) -> 
 mod tests {
     use super::*;
     use kafka_protocol::messages::fetch_response::{
-        AbortedTransaction, FetchableTopicResponse, PartitionData,
+        AbortedTransaction, EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint,
+        PartitionData,
     };
     use kafka_protocol::messages::{
         ApiKey, BrokerId, FetchResponse, ProducerId, ResponseKind, TopicName,
@@ -193,6 +271,31 @@ mod tests {
                             preferred_read_replica: -1,
                             ..Default::default()
                         },
+                        PartitionPart {
+                            partition_index: 2,
+                            error_code: 6,
+                            high_watermark: -1,
+                            last_stable_offset: -1,
+                            log_start_offset: -1,
+                            preferred_read_replica: -1,
+                            current_leader: Some(super::LeaderIdAndEpoch {
+                                leader_id: 3,
+                                leader_epoch: 7,
+                            }),
+                            ..Default::default()
+                        },
+                        PartitionPart {
+                            partition_index: 3,
+                            high_watermark: 10,
+                            last_stable_offset: 10,
+                            log_start_offset: 0,
+                            preferred_read_replica: -1,
+                            diverging_epoch: Some(super::EpochEndOffset {
+                                epoch: 2,
+                                end_offset: 8,
+                            }),
+                            ..Default::default()
+                        },
                     ],
                 },
                 TopicPart {
@@ -201,6 +304,12 @@ mod tests {
                     partitions: vec![],
                 },
             ],
+            node_endpoints: vec![super::NodeEndpoint {
+                node_id: 3,
+                host: "broker3".into(),
+                port: 9092,
+                rack: Some("r1".into()),
+            }],
         }
     }
 
@@ -239,9 +348,34 @@ mod tests {
                 if version >= 11 {
                     pd.preferred_read_replica = BrokerId(p.preferred_read_replica);
                 }
+                if version >= 12 {
+                    if let Some(d) = p.diverging_epoch {
+                        pd.diverging_epoch = EpochEndOffset::default()
+                            .with_epoch(d.epoch)
+                            .with_end_offset(d.end_offset);
+                    }
+                    if let Some(l) = p.current_leader {
+                        pd.current_leader = LeaderIdAndEpoch::default()
+                            .with_leader_id(BrokerId(l.leader_id))
+                            .with_leader_epoch(l.leader_epoch);
+                    }
+                }
                 tr.partitions.push(pd);
             }
             resp.responses.push(tr);
+        }
+        if version >= 16 {
+            resp.node_endpoints = parts
+                .node_endpoints
+                .iter()
+                .map(|n| {
+                    NodeEndpoint::default()
+                        .with_node_id(BrokerId(n.node_id))
+                        .with_host(StrBytes::from_string(n.host.clone()))
+                        .with_port(n.port)
+                        .with_rack(n.rack.clone().map(StrBytes::from_string))
+                })
+                .collect();
         }
         let mut out = BytesMut::new();
         crate::response::encode_response(

@@ -16,6 +16,7 @@ pub mod meta_properties;
 pub mod network;
 pub mod producer_ids;
 pub mod purgatory;
+pub mod replica;
 pub mod server;
 pub mod topic_config;
 pub mod topic_policy;

@@ -174,7 +174,7 @@ fn replication_limits_the_high_watermark() {
         .unwrap();
     assert_eq!(log.high_watermark(), 5, "unreplicated: the log end");
     // A replica whose log was loaded: its high watermark from the checkpoint.
-    assert_eq!(log.reset_high_watermark(2), 2);
+    assert_eq!(log.update_high_watermark(2), Some(2));
     assert_eq!(log.high_watermark(), 2);
     assert_eq!(log.high_watermark_limit(), Some(2));
     log.append_as_leader(&mut producer_batch(2, 5, 1_001), 0)

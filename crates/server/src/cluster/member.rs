@@ -193,6 +193,25 @@ impl ClusterMember {
         }
     }
 
+    /// Send `request` to the active controller (this broker's own requests: AlterPartition,
+    /// CreateTopics, AllocateProducerIds).
+    pub async fn call_controller(&self, request: RequestKind) -> Result<ResponseKind, ApiError> {
+        let channel = self.controller_channel().await?;
+        match channel.call(request, None).await {
+            Ok(r) => Ok(r.body),
+            Err(e) => {
+                // The controller may have moved: look it up again next time.
+                *self.controller.lock().await = None;
+                Err(self.unavailable(e))
+            }
+        }
+    }
+
+    /// The broker epoch of this broker's registration (-1 before one).
+    pub fn broker_epoch(&self) -> i64 {
+        self.membership.borrow().broker_epoch
+    }
+
     /// Forward a client's request (`frame`: its header and body as received) to the active
     /// controller in an Envelope; returns the controller's response (header and body) to
     /// pass back to the client as it is.
@@ -272,12 +291,10 @@ impl ClusterMember {
                     })
                     .collect(),
             );
-        let channel = self.controller_channel().await?;
-        let response = channel
-            .call(RequestKind::CreateTopics(request), None)
-            .await
-            .map_err(|e| self.unavailable(e))?;
-        let ResponseKind::CreateTopics(r) = response.body else {
+        let response = self
+            .call_controller(RequestKind::CreateTopics(request))
+            .await?;
+        let ResponseKind::CreateTopics(r) = response else {
             return Err(ApiError::new(
                 KafkaError::UnknownServerError,
                 "CreateTopics answered with another response",
@@ -308,12 +325,10 @@ impl ClusterMember {
         let request = AllocateProducerIdsRequest::default()
             .with_broker_id(BrokerId(self.node_id))
             .with_broker_epoch(epoch);
-        let channel = self.controller_channel().await?;
-        let response = channel
-            .call(RequestKind::AllocateProducerIds(request), None)
-            .await
-            .map_err(|e| self.unavailable(e))?;
-        let ResponseKind::AllocateProducerIds(r) = response.body else {
+        let response = self
+            .call_controller(RequestKind::AllocateProducerIds(request))
+            .await?;
+        let ResponseKind::AllocateProducerIds(r) = response else {
             return Err(ApiError::new(
                 KafkaError::UnknownServerError,
                 "AllocateProducerIds answered with another response",

@@ -257,6 +257,8 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
             },
             preferred_read_replica: -1,
             records: r.records,
+            diverging_epoch: None,
+            current_leader: None,
         });
     }
     Reply::Frame(fetch_response::encode(v, ctx.header.correlation_id, &parts))

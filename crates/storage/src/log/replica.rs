@@ -221,21 +221,26 @@ impl PartitionLog {
     }
 
     /// Set the high watermark to `hw` (within the log start and end offsets), lower or higher
-    /// than it is: Kafka's `updateHighWatermark` for a replica whose log was just loaded, from
-    /// the `replication-offset-checkpoint` — before anyone reads the log. The limit becomes
-    /// the new high watermark.
-    pub fn reset_high_watermark(&self, hw: i64) -> i64 {
+    /// than it is (Kafka's `updateHighWatermark`): a follower takes its leader's, a replica
+    /// whose log was just loaded the `replication-offset-checkpoint`'s. The limit becomes the
+    /// new high watermark. Returns the new high watermark if it changed (the log's listener
+    /// has been told when it rose).
+    pub fn update_high_watermark(&self, hw: i64) -> Option<i64> {
         let w = lock(&self.writer);
         let hw = hw.clamp(w.log_start_offset, w.log_end_offset);
         self.hw_limit.store(hw, Ordering::SeqCst);
         let mut slot = write_lock(&self.snapshot);
-        if slot.high_watermark != hw {
+        let old = slot.high_watermark;
+        if old != hw {
             let mut s = (**slot).clone();
             s.set_high_watermark(hw);
             *slot = Arc::new(s);
         }
         drop(slot);
         drop(w);
-        hw
+        if hw > old {
+            self.notify(hw);
+        }
+        (hw != old).then_some(hw)
     }
 }
