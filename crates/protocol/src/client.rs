@@ -33,6 +33,26 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use thiserror::Error;
 
+/// The APIs whose responses a broker of a KRaft cluster decodes: from the controller quorum
+/// (KRaft Fetch and FetchSnapshot of `__cluster_metadata`, BrokerRegistration, BrokerHeartbeat,
+/// Envelope, AllocateProducerIds, AlterPartition, DescribeQuorum) and from other brokers (replica
+/// Fetch, OffsetForLeaderEpoch, WriteTxnMarkers), plus ApiVersions and Metadata. The
+/// `response_decode` fuzz target picks its API from this list by its first input byte.
+pub const PEER_RESPONSE_APIS: [ApiKey; 12] = [
+    ApiKey::Fetch,
+    ApiKey::FetchSnapshot,
+    ApiKey::BrokerRegistration,
+    ApiKey::BrokerHeartbeat,
+    ApiKey::Envelope,
+    ApiKey::AllocateProducerIds,
+    ApiKey::AlterPartition,
+    ApiKey::OffsetForLeaderEpoch,
+    ApiKey::ApiVersions,
+    ApiKey::Metadata,
+    ApiKey::DescribeQuorum,
+    ApiKey::WriteTxnMarkers,
+];
+
 /// A request that cannot be encoded: a bug on the caller's side (a mismatched header, a field
 /// set that does not exist at that version, a version the codec does not know).
 #[derive(Debug, Error)]
@@ -334,4 +354,4 @@ fn kind_name(api: Option<ApiKey>) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

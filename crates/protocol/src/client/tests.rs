@@ -6,7 +6,7 @@ use crate::request::decode_body;
 use crate::schema::response_tests::{encode_response_body, response_frame};
 use crate::schema::tests::{crate_supports, default_request, populated, versions};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, FetchRequest};
+use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, BrokerId, FetchRequest};
 
 fn header(
     api: ApiKey,
@@ -293,4 +293,335 @@ fn a_value_the_crate_refuses_is_a_decode_error() {
         ),
         "{r:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kafka 4.3.1's own responses (golden/README.md says how they were captured).
+
+macro_rules! golden {
+    ($file:literal, $api:ident, $v:literal) => {
+        (
+            $file,
+            ApiKey::$api,
+            $v,
+            include_bytes!(concat!("golden/", $file, ".bin")),
+        )
+    };
+}
+
+/// `(file, api, version, frame)`: every golden response and the request it answers.
+pub(crate) const GOLDEN: &[(&str, ApiKey, i16, &[u8])] = &[
+    golden!("api_versions_v4_plaintext", ApiVersions, 4),
+    golden!("api_versions_v0_plaintext", ApiVersions, 0),
+    golden!("api_versions_v4_controller", ApiVersions, 4),
+    golden!("api_versions_v127_plaintext", ApiVersions, 4),
+    golden!("metadata_v12_create", Metadata, 12),
+    golden!("metadata_v12_golden", Metadata, 12),
+    golden!("metadata_v13_all", Metadata, 13),
+    golden!("fetch_v17_invalid_request", Fetch, 17),
+    golden!("fetch_v17_cluster_metadata", Fetch, 17),
+    golden!("describe_quorum_v2", DescribeQuorum, 2),
+];
+
+fn decode_golden(file: &str) -> (i32, ResponseKind) {
+    let Some(&(_, api, v, bytes)) = GOLDEN.iter().find(|g| g.0 == file) else {
+        panic!("no golden {file}")
+    };
+    match decode_response(api, v, Bytes::from_static(bytes)) {
+        Ok(x) => x,
+        Err(e) => panic!("{file}: {e}"),
+    }
+}
+
+fn versions_of(keys: &[ApiVersion], api: ApiKey) -> Option<(i16, i16)> {
+    keys.iter()
+        .find(|k| k.api_key == api as i16)
+        .map(|k| (k.min_version, k.max_version))
+}
+
+#[test]
+fn golden_api_versions_of_the_broker_and_controller_listeners() {
+    let (id, ResponseKind::ApiVersions(b)) = decode_golden("api_versions_v4_plaintext") else {
+        panic!("not ApiVersions")
+    };
+    assert_eq!(id, 0x5104);
+    assert_eq!(b.error_code, 0);
+    assert_eq!(versions_of(&b.api_keys, ApiKey::Fetch), Some((4, 18)));
+    assert_eq!(versions_of(&b.api_keys, ApiKey::Metadata), Some((0, 13)));
+    assert_eq!(versions_of(&b.api_keys, ApiKey::ApiVersions), Some((0, 4)));
+    // Beyond kafka-protocol 0.18 (Kafka 4.1.0): WriteTxnMarkers v2 (KIP-1228).
+    assert_eq!(
+        versions_of(&b.api_keys, ApiKey::WriteTxnMarkers),
+        Some((1, 2))
+    );
+    assert_eq!(versions_of(&b.api_keys, ApiKey::BrokerRegistration), None);
+    let mv = b
+        .supported_features
+        .iter()
+        .find(|f| f.name.as_str() == "metadata.version");
+    assert_eq!(mv.map(|f| (f.min_version, f.max_version)), Some((7, 30)));
+    let mv = b
+        .finalized_features
+        .iter()
+        .find(|f| f.name.as_str() == "metadata.version");
+    assert_eq!(
+        mv.map(|f| (f.min_version_level, f.max_version_level)),
+        Some((30, 30))
+    );
+    assert!(b.finalized_features_epoch > 0);
+
+    // v0: the same API list, no features.
+    let (id, ResponseKind::ApiVersions(b0)) = decode_golden("api_versions_v0_plaintext") else {
+        panic!("not ApiVersions")
+    };
+    assert_eq!(id, 0x5100);
+    assert_eq!(b0.api_keys, b.api_keys);
+    assert!(b0.supported_features.is_empty());
+
+    // The controller listener serves the APIs of a controller.
+    let (_, ResponseKind::ApiVersions(c)) = decode_golden("api_versions_v4_controller") else {
+        panic!("not ApiVersions")
+    };
+    for (api, range) in [
+        (ApiKey::Fetch, (4, 18)),
+        (ApiKey::FetchSnapshot, (0, 1)),
+        (ApiKey::BrokerRegistration, (0, 4)),
+        (ApiKey::BrokerHeartbeat, (0, 2)),
+        (ApiKey::AllocateProducerIds, (0, 0)),
+        (ApiKey::AlterPartition, (2, 3)),
+        (ApiKey::Envelope, (0, 0)),
+        (ApiKey::DescribeQuorum, (0, 2)),
+    ] {
+        assert_eq!(versions_of(&c.api_keys, api), Some(range), "{api:?}");
+    }
+    assert_eq!(versions_of(&c.api_keys, ApiKey::Produce), None);
+    assert_eq!(versions_of(&c.api_keys, ApiKey::Metadata), None);
+}
+
+#[test]
+fn golden_api_versions_of_an_unknown_version_falls_back_to_v0() {
+    let (id, ResponseKind::ApiVersions(b)) = decode_golden("api_versions_v127_plaintext") else {
+        panic!("not ApiVersions")
+    };
+    assert_eq!(id, 0x517f);
+    assert_eq!(b.error_code, 35); // UNSUPPORTED_VERSION
+    assert_eq!(versions_of(&b.api_keys, ApiKey::ApiVersions), Some((0, 4)));
+    assert_eq!(b.api_keys.len(), 1);
+}
+
+#[test]
+fn golden_metadata() {
+    let (id, ResponseKind::Metadata(m)) = decode_golden("metadata_v12_golden") else {
+        panic!("not Metadata")
+    };
+    assert_eq!(id, 0x5100 + 12);
+    assert_eq!(m.brokers.len(), 1);
+    let b = &m.brokers[0];
+    assert_eq!(
+        (b.node_id.0, b.host.as_str(), b.port),
+        (1, "127.0.0.1", 49092)
+    );
+    assert_eq!(b.rack, None);
+    assert_eq!(m.cluster_id.as_deref(), Some("DClctVn3TnGR3lfsPNcmYg"));
+    assert_eq!(m.controller_id.0, 1);
+    assert_eq!(m.topics.len(), 1);
+    let t = &m.topics[0];
+    assert_eq!(t.error_code, 0);
+    assert_eq!(t.name.as_ref().map(|n| n.0.as_str()), Some("golden"));
+    assert_eq!(
+        t.topic_id.to_string(),
+        "df215324-d641-4dae-9f50-42e7d6e8ad74"
+    );
+    assert!(!t.is_internal);
+    assert_eq!(t.partitions.len(), 1);
+    let p = &t.partitions[0];
+    assert_eq!(
+        (p.partition_index, p.leader_id.0, p.leader_epoch),
+        (0, 1, 0)
+    );
+    assert_eq!(p.replica_nodes, [BrokerId(1)]);
+    assert_eq!(p.isr_nodes, [BrokerId(1)]);
+
+    // The first answer, while the topic was being created.
+    let (_, ResponseKind::Metadata(c)) = decode_golden("metadata_v12_create") else {
+        panic!("not Metadata")
+    };
+    assert_eq!(c.topics[0].error_code, 3); // UNKNOWN_TOPIC_OR_PARTITION
+    assert!(c.topics[0].partitions.is_empty());
+    assert!(c.topics[0].topic_id.is_nil());
+
+    let (_, ResponseKind::Metadata(all)) = decode_golden("metadata_v13_all") else {
+        panic!("not Metadata")
+    };
+    assert_eq!(all.error_code, 0);
+    assert_eq!(all.topics.len(), 1);
+    assert_eq!(all.topics[0].topic_id, t.topic_id);
+}
+
+#[test]
+fn golden_kraft_fetch_of_the_cluster_metadata() {
+    use crate::batch::{batch_size, RecordBatch};
+    use crate::metadata::{decode_metadata_value, MetadataRecord};
+
+    let (id, ResponseKind::Fetch(f)) = decode_golden("fetch_v17_cluster_metadata") else {
+        panic!("not Fetch")
+    };
+    assert_eq!(id, 0x5100 + 17);
+    assert_eq!((f.error_code, f.session_id), (0, 0));
+    assert_eq!(f.responses.len(), 1);
+    let t = &f.responses[0];
+    assert_eq!(t.topic_id, uuid::Uuid::from_u128(1)); // AAAAAAAAAAAAAAAAAAAAAQ
+    let p = &t.partitions[0];
+    assert_eq!((p.partition_index, p.error_code), (0, 0));
+    assert_eq!(p.high_watermark, 97);
+    assert_eq!(p.log_start_offset, 0);
+    assert_eq!(
+        (p.current_leader.leader_id.0, p.current_leader.leader_epoch),
+        (1, 1)
+    );
+    assert_eq!(p.diverging_epoch.epoch, -1);
+    assert_eq!(p.snapshot_id.end_offset, -1);
+    let ep = &f.node_endpoints;
+    assert_eq!(ep.len(), 1);
+    assert_eq!(
+        (ep[0].node_id.0, ep[0].host.as_str(), ep[0].port),
+        (1, "127.0.0.1", 49093)
+    );
+
+    // The records are the metadata log from offset 0 up to the high watermark, in batches
+    // whose CRCs hold; the bootstrap records finalize metadata.version 30.
+    let Some(records) = &p.records else {
+        panic!("no records")
+    };
+    let mut rest = &records[..];
+    let mut next = 0;
+    let mut batches = 0;
+    let mut metadata_version = None;
+    while !rest.is_empty() {
+        let size = match batch_size(rest) {
+            Ok(n) => n,
+            Err(e) => panic!("batch at offset {next}: {e}"),
+        };
+        let batch = match RecordBatch::parse_validated(&rest[..size]) {
+            Ok(b) => b,
+            Err(e) => panic!("batch at offset {next}: {e}"),
+        };
+        assert_eq!(batch.base_offset(), next);
+        assert_eq!(batch.partition_leader_epoch(), 1);
+        if batches == 0 {
+            assert!(
+                batch.is_control(),
+                "the log starts with KRaft control records"
+            );
+        }
+        if !batch.is_control() {
+            for r in crate::records::records(batch.records()) {
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) => panic!("record in batch {next}: {e}"),
+                };
+                let value = r.value.unwrap_or_default();
+                let rec = match decode_metadata_value(value) {
+                    Ok(rec) => rec,
+                    Err(e) => panic!("metadata record in batch {next}: {e}"),
+                };
+                if let MetadataRecord::FeatureLevel(fl) = rec.record {
+                    if fl.name == "metadata.version" {
+                        metadata_version = Some(fl.feature_level);
+                    }
+                }
+            }
+        }
+        next = batch.next_offset();
+        batches += 1;
+        rest = &rest[size..];
+    }
+    assert_eq!(next, 97);
+    assert!(batches > 3, "{batches} batches");
+    assert_eq!(metadata_version, Some(30));
+
+    // The same fetch with a last fetched epoch above the current leader epoch.
+    let (_, ResponseKind::Fetch(bad)) = decode_golden("fetch_v17_invalid_request") else {
+        panic!("not Fetch")
+    };
+    let p = &bad.responses[0].partitions[0];
+    assert_eq!((p.error_code, p.high_watermark), (42, -1)); // INVALID_REQUEST
+    assert_eq!(p.records.as_deref(), Some(&[][..]));
+    assert_eq!(
+        (p.current_leader.leader_id.0, p.current_leader.leader_epoch),
+        (1, 1)
+    );
+}
+
+#[test]
+fn golden_describe_quorum() {
+    let (id, ResponseKind::DescribeQuorum(q)) = decode_golden("describe_quorum_v2") else {
+        panic!("not DescribeQuorum")
+    };
+    assert_eq!(id, 0x5102);
+    assert_eq!(q.error_code, 0);
+    let t = &q.topics[0];
+    assert_eq!(t.topic_name.0.as_str(), "__cluster_metadata");
+    let p = &t.partitions[0];
+    assert_eq!((p.partition_index, p.error_code), (0, 0));
+    assert_eq!(
+        (p.leader_id.0, p.leader_epoch, p.high_watermark),
+        (1, 1, 97)
+    );
+    assert_eq!(p.current_voters.len(), 1);
+    let voter = &p.current_voters[0];
+    assert_eq!((voter.replica_id.0, voter.log_end_offset), (1, 97));
+    // The log dir's directory.id (Oslx2AS9Scag1btCkDse3A).
+    assert_eq!(
+        voter.replica_directory_id.to_string(),
+        "3ac971d8-04bd-49c6-a0d5-bb42903b1edc"
+    );
+    assert!(voter.last_caught_up_timestamp > 0);
+    // The observer the fetches above registered.
+    assert_eq!(p.observers.len(), 1);
+    let o = &p.observers[0];
+    assert_eq!((o.replica_id.0, o.log_end_offset), (2, 0));
+    assert_eq!(o.replica_directory_id, uuid::Uuid::from_u128(0x1234));
+    assert_eq!(o.last_caught_up_timestamp, -1);
+    assert_eq!(q.nodes.len(), 1);
+    let l = &q.nodes[0].listeners[0];
+    assert_eq!(
+        (
+            q.nodes[0].node_id.0,
+            l.name.as_str(),
+            l.host.as_str(),
+            l.port
+        ),
+        (1, "CONTROLLER", "127.0.0.1", 49093)
+    );
+}
+
+/// What the crate's broker-side encoder writes for a decoded golden response is Kafka's own
+/// bytes: nothing was lost or invented between the wire and `ResponseKind`.
+#[test]
+fn golden_responses_encode_back_to_kafkas_bytes() {
+    for &(file, api, v, bytes) in GOLDEN {
+        let (id, body) = decode_golden(file);
+        // The v127 answer is a v0 body.
+        let v = if file == "api_versions_v127_plaintext" {
+            0
+        } else {
+            v
+        };
+        let again = response_frame(api, v, id, &encode_response_body(&body, v));
+        assert_eq!(&again[..], bytes, "{file}");
+    }
+}
+
+#[test]
+fn golden_responses_cut_short_are_refused() {
+    for &(file, api, v, bytes) in GOLDEN {
+        for cut in 0..bytes.len() {
+            let r = decode_response(api, v, Bytes::from_static(&bytes[..cut]));
+            // An ApiVersions body cut short may still read as a (shorter) v0 body.
+            if api != ApiKey::ApiVersions {
+                assert!(r.is_err(), "{file} cut at {cut} decoded");
+            }
+        }
+    }
 }

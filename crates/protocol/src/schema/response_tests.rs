@@ -8,7 +8,7 @@ use super::tests::{
 };
 use super::walk::{self, Site};
 use super::*;
-use crate::client::{decode_response, for_every_kind, ResponseError};
+use crate::client::{decode_response, for_every_kind, ResponseError, PEER_RESPONSE_APIS};
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use proptest::prelude::*;
@@ -656,26 +656,10 @@ proptest! {
     }
 }
 
-/// The APIs of the `response_decode` fuzz target (crates/protocol/fuzz), in its order: the
-/// responses a broker of a KRaft cluster decodes (issue 19).
-pub(crate) const FUZZ_APIS: [ApiKey; 12] = [
-    ApiKey::Fetch,
-    ApiKey::FetchSnapshot,
-    ApiKey::BrokerRegistration,
-    ApiKey::BrokerHeartbeat,
-    ApiKey::Envelope,
-    ApiKey::AllocateProducerIds,
-    ApiKey::AlterPartition,
-    ApiKey::OffsetForLeaderEpoch,
-    ApiKey::ApiVersions,
-    ApiKey::Metadata,
-    ApiKey::DescribeQuorum,
-    ApiKey::WriteTxnMarkers,
-];
-
 /// Writes seeds for the `response_decode` fuzz target into `$SLUICE_FUZZ_SEEDS`: per response
-/// of [`FUZZ_APIS`] in the corpus, one input `[index into FUZZ_APIS, version, frame...]` (the
-/// target's input layout), each first checked to decode.
+/// of [`PEER_RESPONSE_APIS`] in the corpus and per golden response of Kafka 4.3.1, one input
+/// `[index into PEER_RESPONSE_APIS, version, frame...]` (the target's input layout), each first
+/// checked to decode.
 #[test]
 #[ignore = "writes fuzz seeds; run by crates/protocol/fuzz/run.sh"]
 fn write_response_fuzz_seeds() {
@@ -683,18 +667,28 @@ fn write_response_fuzz_seeds() {
         panic!("set SLUICE_FUZZ_SEEDS to the corpus directory");
     };
     let dir = std::path::PathBuf::from(dir);
+    let mut inputs: Vec<(String, ApiKey, i16, Bytes)> = response_corpus()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (api, v, body, _))| {
+            let name = format!("{:02}-{api:?}-v{v}-{i}", api as i16);
+            (name, api, v, response_frame(api, v, i as i32, &body))
+        })
+        .collect();
+    for &(file, api, v, bytes) in crate::client::tests::GOLDEN {
+        inputs.push((format!("kafka-{file}"), api, v, Bytes::from_static(bytes)));
+    }
     let mut written = 0;
-    for (i, (api, v, body, _)) in response_corpus().into_iter().enumerate() {
-        let Some(index) = FUZZ_APIS.iter().position(|&a| a == api) else {
+    for (name, api, v, frame) in inputs {
+        let Some(index) = PEER_RESPONSE_APIS.iter().position(|&a| a == api) else {
             continue;
         };
-        let frame = response_frame(api, v, i as i32, &body);
         if let Err(e) = decode_response(api, v, frame.clone()) {
-            panic!("{api:?} v{v}: {e}");
+            panic!("{name}: {e}");
         }
         let mut seed = vec![index as u8, v as u8];
         seed.extend_from_slice(&frame);
-        let path = dir.join(format!("{:02}-{api:?}-v{v}-{i}", api as i16));
+        let path = dir.join(name);
         if let Err(e) = std::fs::write(&path, seed) {
             panic!("{}: {e}", path.display());
         }
