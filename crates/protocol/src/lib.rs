@@ -7,12 +7,16 @@
 //!   handed to the `kafka-protocol` crate (whose decoder trusts counts from the wire).
 //! - [`request`]: frame -> header + typed body.
 //! - [`response`]: typed body -> size-prefixed frame with the right response-header version.
+//! - [`client`]: the other direction, for a node that talks to controllers and other brokers:
+//!   typed request -> frame, and response frame -> typed body, checked against the response
+//!   schema (by the same [`schema`] walker) before `kafka-protocol` decodes it.
 //! - [`error`]: Kafka error codes.
 //! - [`metadata`]: KRaft metadata records and KRaft control records (generated from Kafka's
 //!   schemas by `schema-gen/gen_metadata.py`).
 //! - [`wire`]: primitive wire types for internal-topic record schemas and hand-written decoders.
 
 pub mod batch;
+pub mod client;
 pub mod compression;
 pub mod error;
 pub mod fetch_response;

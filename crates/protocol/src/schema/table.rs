@@ -37,8 +37,8 @@ pub enum Ty {
     Uuid,
     String,
     Bytes,
-    /// A record set; on the request path it is carried (and decoded by `kafka-protocol`) as
-    /// nullable bytes.
+    /// A record set; in requests and responses alike it is carried (and decoded by
+    /// `kafka-protocol`) as nullable bytes.
     Records,
     /// A nested struct (inline or from `commonStructs`), with its own fields.
     Struct(&'static [Field]),
@@ -111,10 +111,10 @@ impl Field {
 /// One message schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message {
-    /// The API key (-1 for the request header).
+    /// The API key (-1 for the request and response headers).
     pub api_key: i16,
     pub name: &'static str,
-    /// `validVersions`; [`NONE`] for requests Kafka no longer accepts.
+    /// `validVersions`; [`NONE`] for messages Kafka no longer accepts.
     pub valid: V,
     /// `flexibleVersions`.
     pub flexible: V,

@@ -67,7 +67,7 @@ static GLOBAL: Tracking = Tracking;
 
 /// Run `f`; return its result, the number of allocations it made on this thread and the
 /// largest one in bytes.
-fn measure<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
+pub(crate) fn measure<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
     ALLOCS.with(|c| c.set(0));
     MAX_ALLOC.with(|c| c.set(0));
     let r = f();
@@ -85,7 +85,7 @@ macro_rules! default_requests {
     };
 }
 
-fn default_request(api: ApiKey) -> RequestKind {
+pub(crate) fn default_request(api: ApiKey) -> RequestKind {
     default_requests!(api;
         Produce, Fetch, ListOffsets, Metadata, OffsetCommit, OffsetFetch, FindCoordinator,
         JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups, SaslHandshake,
@@ -110,7 +110,7 @@ fn default_request(api: ApiKey) -> RequestKind {
     )
 }
 
-fn versions(api: ApiKey) -> std::ops::RangeInclusive<i16> {
+pub(crate) fn versions(api: ApiKey) -> std::ops::RangeInclusive<i16> {
     let r = api.valid_versions();
     r.min..=r.max
 }
@@ -119,7 +119,7 @@ fn flexible(api: ApiKey, version: i16) -> bool {
     request_schema(api).is_some_and(|m| m.flexible.contains(version))
 }
 
-fn encode(req: &RequestKind, version: i16) -> Bytes {
+pub(crate) fn encode(req: &RequestKind, version: i16) -> Bytes {
     let mut buf = BytesMut::new();
     if let Err(e) = req.encode(&mut buf, version) {
         panic!("crate failed to encode {req:?} at v{version}: {e:#}");
@@ -136,24 +136,24 @@ const CRATE_GAPS: &[(ApiKey, i16)] = &[
     (ApiKey::InitProducerId, 6),
 ];
 
-fn crate_supports(api: ApiKey, version: i16) -> bool {
+pub(crate) fn crate_supports(api: ApiKey, version: i16) -> bool {
     !CRATE_GAPS.contains(&(api, version))
 }
 
-fn s(v: &'static str) -> StrBytes {
+pub(crate) fn s(v: &'static str) -> StrBytes {
     StrBytes::from_static_str(v)
 }
 
-fn topic(v: &'static str) -> TopicName {
+pub(crate) fn topic(v: &'static str) -> TopicName {
     TopicName(s(v))
 }
 
-fn uuid(n: u8) -> uuid::Uuid {
+pub(crate) fn uuid(n: u8) -> uuid::Uuid {
     uuid::Uuid::from_bytes([n; 16])
 }
 
 /// Unknown tagged fields as a newer client would send them (only encodable in flexible versions).
-fn unknown_tags(flex: bool) -> BTreeMap<i32, Bytes> {
+pub(crate) fn unknown_tags(flex: bool) -> BTreeMap<i32, Bytes> {
     let mut m = BTreeMap::new();
     if flex {
         m.insert(90, Bytes::from_static(b"future"));
@@ -164,7 +164,7 @@ fn unknown_tags(flex: bool) -> BTreeMap<i32, Bytes> {
 
 /// A requests with populated arrays, strings, nullable values and tagged fields, built for
 /// `version` (the crate refuses to encode a non-default value in a field the version lacks).
-fn populated(api: ApiKey, v: i16) -> Option<RequestKind> {
+pub(crate) fn populated(api: ApiKey, v: i16) -> Option<RequestKind> {
     let flex = flexible(api, v);
     let req: RequestKind = match api {
         ApiKey::Metadata => {
@@ -471,7 +471,12 @@ fn header_table_matches_kafka() {
     assert_eq!(client_id.and_then(|f| f.flexible), Some(table::NONE));
 }
 
-fn check_struct(name: &str, fields: &[Field], flexible: table::V, depth: usize) -> usize {
+pub(crate) fn check_struct(
+    name: &str,
+    fields: &[Field],
+    flexible: table::V,
+    depth: usize,
+) -> usize {
     assert!(depth < walk::MAX_DEPTH, "{name} nests too deep");
     let mut deepest = depth;
     let mut tags = Vec::new();
@@ -601,7 +606,7 @@ fn every_truncation_is_rejected() {
 }
 
 /// Replace the `width` bytes at `at` with `with`.
-fn splice(body: &[u8], at: usize, width: usize, with: &[u8]) -> Vec<u8> {
+pub(crate) fn splice(body: &[u8], at: usize, width: usize, with: &[u8]) -> Vec<u8> {
     let mut out = body[..at].to_vec();
     out.extend_from_slice(with);
     out.extend_from_slice(&body[at + width..]);
@@ -719,6 +724,7 @@ fn nullable_struct_markers_and_nulls_follow_the_schema() {
         assert_eq!(
             validate_request_body(api, 0, &b),
             Err(SchemaError::Field {
+                message: "DescribeTopicPartitionsRequest",
                 api,
                 version: 0,
                 field: "Cursor",
@@ -787,13 +793,13 @@ fn known_tagged_fields_must_fill_their_declared_size() {
 // ---------------------------------------------------------------------------------------------
 // Property tests: nothing on the decode path panics or allocates out of proportion.
 
-fn api_keys() -> Vec<ApiKey> {
+pub(crate) fn api_keys() -> Vec<ApiKey> {
     ApiKey::iter().collect()
 }
 
 /// An upper bound for what decoding a `len`-byte body may allocate at once: the crate's
 /// largest element types are a few hundred bytes, and every count now has bytes behind it.
-fn alloc_bound(len: usize) -> usize {
+pub(crate) fn alloc_bound(len: usize) -> usize {
     64 * 1024 + 512 * len
 }
 

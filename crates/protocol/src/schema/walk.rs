@@ -10,7 +10,7 @@ use super::SchemaError;
 use crate::ApiKey;
 use thiserror::Error;
 
-/// The deepest struct nesting the walker follows. Kafka's request schemas nest at most five
+/// The deepest struct nesting the walker follows. Kafka's message schemas nest at most five
 /// levels (tagged fields count as one more); anything deeper is a table error.
 pub const MAX_DEPTH: usize = 16;
 
@@ -57,6 +57,7 @@ pub fn walk_message(
 ) -> Result<usize, SchemaError> {
     let walker = Walker {
         buf: body,
+        message: message.name,
         api,
         version,
         flexible: message.flexible.contains(version),
@@ -89,6 +90,7 @@ pub fn walk_message_traced(
 ) -> Result<usize, SchemaError> {
     let walker = Walker {
         buf: body,
+        message: message.name,
         api,
         version,
         flexible: message.flexible.contains(version),
@@ -99,6 +101,8 @@ pub fn walk_message_traced(
 
 struct Walker<'a> {
     buf: &'a [u8],
+    /// The schema's name (`FetchRequest`, `FetchResponse`, ...), for errors.
+    message: &'static str,
     api: ApiKey,
     version: i16,
     flexible: bool,
@@ -129,6 +133,7 @@ impl Walker<'_> {
 
     fn err(&self, field: &'static str, offset: usize, problem: Problem) -> SchemaError {
         SchemaError::Field {
+            message: self.message,
             api: self.api,
             version: self.version,
             field,
