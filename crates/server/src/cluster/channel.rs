@@ -11,9 +11,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use sluice_protocol::client;
 use sluice_protocol::kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, RequestKind, ResponseKind,
 };
+use sluice_protocol::header::RequestHeader;
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -250,8 +252,14 @@ impl NodeChannel {
     ) -> Result<ResponseKind, ChannelError> {
         conn.next_correlation = conn.next_correlation.wrapping_add(1);
         let correlation = conn.next_correlation;
-        let frame = codec::encode_request(api, version, correlation, Some(&self.client_id), body)
-            .map_err(|e| self.protocol(&e.to_string()))?;
+        let header = RequestHeader {
+            api_key: api as i16,
+            api_version: version,
+            correlation_id: correlation,
+            client_id: Some(self.client_id.clone()),
+        };
+        let frame =
+            client::encode_request(&header, body).map_err(|e| self.protocol(&e.to_string()))?;
         let io = |source| ChannelError::Io {
             node: self.node.clone(),
             source,
@@ -285,7 +293,7 @@ impl NodeChannel {
             }
         }
         let frame: Bytes = buf.freeze();
-        let (got, response) = codec::decode_response(api, version, frame)
+        let (got, response) = client::decode_response(api, version, frame)
             .map_err(|e| self.protocol(&e.to_string()))?;
         if got != correlation {
             return Err(self.protocol(&format!(
@@ -305,94 +313,5 @@ impl NodeChannel {
 
 /// The API key of a request.
 pub fn api_key_of(body: &RequestKind) -> Option<ApiKey> {
-    Some(match body {
-        RequestKind::ApiVersions(_) => ApiKey::ApiVersions,
-        RequestKind::Fetch(_) => ApiKey::Fetch,
-        RequestKind::FetchSnapshot(_) => ApiKey::FetchSnapshot,
-        RequestKind::BrokerRegistration(_) => ApiKey::BrokerRegistration,
-        RequestKind::BrokerHeartbeat(_) => ApiKey::BrokerHeartbeat,
-        RequestKind::Envelope(_) => ApiKey::Envelope,
-        RequestKind::AllocateProducerIds(_) => ApiKey::AllocateProducerIds,
-        RequestKind::AlterPartition(_) => ApiKey::AlterPartition,
-        RequestKind::OffsetForLeaderEpoch(_) => ApiKey::OffsetForLeaderEpoch,
-        RequestKind::DescribeQuorum(_) => ApiKey::DescribeQuorum,
-        RequestKind::Metadata(_) => ApiKey::Metadata,
-        RequestKind::UnregisterBroker(_) => ApiKey::UnregisterBroker,
-        RequestKind::WriteTxnMarkers(_) => ApiKey::WriteTxnMarkers,
-        RequestKind::AssignReplicasToDirs(_) => ApiKey::AssignReplicasToDirs,
-        _ => return None,
-    })
-}
-
-/// Request encoding and response decoding for the channel. (To be replaced by the protocol
-/// crate's schema-checked client codec.)
-mod codec {
-    use bytes::{Buf, BufMut, Bytes, BytesMut};
-    use sluice_protocol::kafka_protocol::messages::{
-        ApiKey, RequestHeader, RequestKind, ResponseKind,
-    };
-    use sluice_protocol::kafka_protocol::protocol::{Encodable, StrBytes};
-
-    pub fn encode_request(
-        api: ApiKey,
-        version: i16,
-        correlation: i32,
-        client_id: Option<&str>,
-        body: &RequestKind,
-    ) -> Result<Bytes, String> {
-        let header = RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(correlation)
-            .with_client_id(client_id.map(|c| StrBytes::from_string(c.to_string())));
-        let mut buf = BytesMut::new();
-        buf.put_i32(0);
-        header
-            .encode(&mut buf, api.request_header_version(version))
-            .map_err(|e| e.to_string())?;
-        body.encode(&mut buf, version).map_err(|e| e.to_string())?;
-        let len = i32::try_from(buf.len() - 4).map_err(|_| "request too large".to_string())?;
-        buf[0..4].copy_from_slice(&len.to_be_bytes());
-        Ok(buf.freeze())
-    }
-
-    pub fn decode_response(
-        api: ApiKey,
-        version: i16,
-        mut frame: Bytes,
-    ) -> Result<(i32, ResponseKind), String> {
-        if frame.len() < 4 {
-            return Err("response shorter than its header".into());
-        }
-        let correlation = frame.get_i32();
-        if api.response_header_version(version) >= 1 {
-            // Tagged fields of the response header: a count and (tag, size, bytes) each.
-            let count = read_uvarint(&mut frame)?;
-            for _ in 0..count {
-                read_uvarint(&mut frame)?;
-                let size = read_uvarint(&mut frame)? as usize;
-                if size > frame.len() {
-                    return Err("truncated response header".into());
-                }
-                frame.advance(size);
-            }
-        }
-        let body = ResponseKind::decode(api, &mut frame, version).map_err(|e| e.to_string())?;
-        Ok((correlation, body))
-    }
-
-    fn read_uvarint(b: &mut Bytes) -> Result<u32, String> {
-        let mut v: u32 = 0;
-        for i in 0..5 {
-            if b.is_empty() {
-                return Err("truncated varint".into());
-            }
-            let byte = b.get_u8();
-            v |= u32::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err("varint too long".into())
-    }
+    client::request_api_key(body)
 }
