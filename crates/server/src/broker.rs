@@ -7,16 +7,21 @@
 //! BrokerMetadataPublisher): creates partition logs before the new image is published, renames
 //! a deleted topic's directories for deletion after it, applies config changes to live logs.
 
+use crate::cluster::member::ClusterMember;
 use crate::config::BrokerConfig;
 use crate::controller::{self, replication, startup, Controller};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator, OFFSETS_TOPIC};
 use crate::dynamic_config::{self, DynamicState, Scope};
 use crate::fetch_session::{FetchSessionCache, DEFAULT_CACHE_SLOTS, DEFAULT_EVICTION_MS};
 use crate::meta_properties::{self, MetaProperties, MetaPropertiesError};
+use crate::metadata_publisher::MetadataPublisher;
 use crate::producer_ids::ProducerIdManager;
 use crate::purgatory::FetchPurgatory;
+use crate::replica::fetcher::ReplicaFetcherManager;
+use crate::replica::partition::IsrProposal;
+use crate::replica::{ReplicaConfig, ReplicaManager};
 use crate::topic_config::{self, BrokerLayers};
-use crate::topic_policy::{TopicPolicies, TopicPolicy};
+use crate::topic_policy::TopicPolicies;
 use crate::topics;
 use sluice_metadata::{ConfigResource, MetadataImage, PartitionRegistration, TopicImage};
 use sluice_protocol::error::KafkaError;
@@ -141,9 +146,15 @@ pub struct Broker {
     pub cluster_id: String,
     /// The log dirs' directory ids (meta.properties), in `log.dirs` order.
     pub meta: MetaProperties,
-    /// This node's controller: the metadata and every change to it.
-    pub controller: Arc<Controller>,
+    /// Where the metadata comes from: this node's own controller, or the cluster's.
+    role: MetadataRole,
     pub logs: Arc<LogManager>,
+    /// The local replicas, leading or following.
+    pub replicas: Arc<ReplicaManager>,
+    /// The followers' fetchers (a cluster broker's).
+    fetchers: Option<Arc<ReplicaFetcherManager>>,
+    /// Applies each new metadata image to the logs and replicas.
+    publisher: MetadataPublisher,
     pub groups: Arc<GroupCoordinator>,
     /// KIP-848 consumer groups (their offsets are kept by `groups`).
     pub consumer_groups: Arc<crate::coordinator::consumer_group::ConsumerGroupCoordinator>,
@@ -163,16 +174,66 @@ pub struct Broker {
     pub started: Instant,
 }
 
+/// How a cluster broker replicates: its settings and where ISR changes go (the
+/// AlterPartition sender).
+pub(crate) struct Replication {
+    pub config: ReplicaConfig,
+    pub isr_changes: tokio::sync::mpsc::UnboundedSender<IsrProposal>,
+}
+
+/// Where a broker's metadata comes from.
+pub enum MetadataRole {
+    /// The single-node broker's own controller (`process.roles` unset or
+    /// `broker,controller`): the metadata and every change to it.
+    Combined(Arc<Controller>),
+    /// A broker of a KRaft cluster (`process.roles=broker`): the controller quorum decides.
+    Member(Arc<ClusterMember>),
+}
+
 impl Broker {
-    /// Open the data dirs: meta.properties checked or created, the cluster metadata loaded (or
-    /// bootstrapped, or migrated), the partition logs loaded and checked against it.
+    /// Open the data dirs and the metadata: a single-node broker loads (or bootstraps, or
+    /// migrates) its own cluster metadata and checks the partition logs against it; a cluster
+    /// broker (`process.roles=broker`) is started with [`crate::cluster::start`]. Must run on
+    /// a tokio runtime for a cluster broker.
     pub fn open(config: BrokerConfig) -> Result<Arc<Self>, StartError> {
+        Self::open_combined(config)
+    }
+
+    fn open_combined(config: BrokerConfig) -> Result<Arc<Self>, StartError> {
         let meta = meta_properties::ensure(
             &config.log_dirs,
             config.node_id,
             config.cluster_id.as_deref(),
         )?;
         let time: Arc<dyn Time> = Arc::new(SystemTime);
+        let logs = Self::open_logs(&config, time.clone())?;
+        let opened = startup::open(&config, &meta, &logs, time.clone())?;
+        let controller = opened.controller.clone();
+        startup::reconcile(&config, &meta, &opened, &logs)?;
+        let producer_ids = Arc::new(ProducerIdManager::new(controller.clone()));
+        let broker = Self::assemble(
+            config,
+            meta,
+            logs,
+            time,
+            MetadataRole::Combined(controller),
+            producer_ids,
+            None,
+            None,
+        )?;
+        broker.check_topic_configs(&broker.image())?;
+        broker.publish(&broker.image());
+        broker.groups.load();
+        broker.consumer_groups.load();
+        broker.txn.load();
+        Ok(Arc::new(broker))
+    }
+
+    /// The log manager of `config`'s log dirs, loaded (Kafka's LogManager start-up).
+    pub(crate) fn open_logs(
+        config: &BrokerConfig,
+        time: Arc<dyn Time>,
+    ) -> Result<Arc<LogManager>, StartError> {
         // Partition logs load with the static topic defaults (the dynamic ones are in the
         // metadata); every topic's own config is applied once the metadata is loaded.
         let default_log_config =
@@ -196,14 +257,11 @@ impl Broker {
         let logs = Arc::new(LogManager::open_with_producer_state_config(
             config.log_dirs.clone(),
             default_log_config,
-            time.clone(),
+            time,
             ProducerStateConfig {
                 producer_id_expiration_ms: expiration_ms,
             },
         )?);
-        let opened = startup::open(&config, &meta, &logs, time.clone())?;
-        let controller = opened.controller.clone();
-        startup::reconcile(&config, &meta, &opened, &logs)?;
         if let Some(v) = config.raw.get("sluice.log.flush.method") {
             let method: FlushMethod = v.parse().map_err(|message| StartError::Config {
                 key: "sluice.log.flush.method".into(),
@@ -211,13 +269,28 @@ impl Broker {
             })?;
             logs.set_flush_method(method);
         }
+        Ok(logs)
+    }
+
+    /// The broker around its loaded logs and its metadata role: coordinators, purgatory,
+    /// replica manager, fetch sessions, cleaner.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn assemble(
+        config: BrokerConfig,
+        meta: MetaProperties,
+        logs: Arc<LogManager>,
+        time: Arc<dyn Time>,
+        role: MetadataRole,
+        producer_ids: Arc<ProducerIdManager>,
+        fetchers: Option<Arc<ReplicaFetcherManager>>,
+        replication: Option<Replication>,
+    ) -> Result<Self, StartError> {
         let group_config = group_config(&config)?;
         let groups = GroupCoordinator::new(group_config, logs.clone(), time.clone());
         let consumer_groups = crate::coordinator::consumer_group::ConsumerGroupCoordinator::new(
             consumer_group_config(&config)?,
             groups.clone(),
         );
-        let producer_ids = Arc::new(ProducerIdManager::new(controller.clone()));
         let txn = crate::coordinator::transaction::TransactionCoordinator::new(
             txn_config(&config)?,
             logs.clone(),
@@ -228,6 +301,17 @@ impl Broker {
         let purgatory = Arc::new(FetchPurgatory::default());
         let waker = purgatory.clone();
         logs.set_high_watermark_listener(move |tp, _hw| waker.wake(&tp.topic, tp.partition));
+        let (replica_config, isr_changes) = match replication {
+            Some(r) => (r.config, Some(r.isr_changes)),
+            None => (ReplicaConfig::default(), None),
+        };
+        let replicas = Arc::new(ReplicaManager::new(
+            config.node_id,
+            replica_config,
+            time.clone(),
+            purgatory.clone(),
+            isr_changes,
+        ));
         let slots = config
             .raw
             .get("max.incremental.fetch.session.cache.slots")
@@ -240,12 +324,15 @@ impl Broker {
             .unwrap_or(DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES);
         let cleaner = cleaner_config(&config, max_decompressed_batch_bytes)?.map(LogCleaner::new);
         let request_budget = crate::network::RequestBudget::new(config.queued_max_request_bytes);
-        let broker = Self {
+        Ok(Self {
             cluster_id: meta.cluster_id.clone(),
             meta,
             config,
-            controller,
+            role,
             logs,
+            replicas,
+            fetchers,
+            publisher: MetadataPublisher::default(),
             groups,
             consumer_groups,
             purgatory,
@@ -258,30 +345,89 @@ impl Broker {
             cleaner,
             request_budget,
             started: Instant::now(),
-        };
-        broker.apply_image(&broker.image())?;
-        broker.groups.load();
-        broker.consumer_groups.load();
-        broker.txn.load();
-        Ok(Arc::new(broker))
+        })
+    }
+
+    /// Every topic's configs make a valid storage config (start-up: an invalid one stops it,
+    /// naming the key and topic).
+    fn check_topic_configs(&self, image: &MetadataImage) -> Result<(), StartError> {
+        let dynamic = DynamicState::from_image(image, self.node_id());
+        let layers = dynamic.layers(&self.config.raw);
+        for t in image.topics.iter() {
+            log_config(&layers, image.configs.topic(&t.name)).map_err(|(key, message)| {
+                StartError::Config {
+                    key: format!("{} (topic {})", key, t.name),
+                    message,
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Make the logs and replicas match `image` (see [`MetadataPublisher`]). Blocks on I/O.
+    pub fn publish(&self, image: &Arc<MetadataImage>) -> crate::metadata_publisher::Published {
+        self.publisher.publish(self, image)
+    }
+
+    /// How the metadata reaches this broker.
+    pub fn role(&self) -> &MetadataRole {
+        &self.role
+    }
+
+    /// This node's controller (single-node broker); a cluster broker has none: its metadata
+    /// changes go to the controller quorum.
+    pub fn controller(&self) -> Result<&Arc<Controller>, ApiError> {
+        match &self.role {
+            MetadataRole::Combined(c) => Ok(c),
+            MetadataRole::Member(_) => Err(ApiError::new(
+                KafkaError::NotController,
+                "this broker is not a controller: metadata changes go to the controller quorum",
+            )),
+        }
+    }
+
+    /// The cluster this broker is a member of (a cluster broker's).
+    pub fn member(&self) -> Option<&Arc<ClusterMember>> {
+        match &self.role {
+            MetadataRole::Member(m) => Some(m),
+            MetadataRole::Combined(_) => None,
+        }
+    }
+
+    /// The followers' fetchers (a cluster broker's).
+    pub fn fetchers(&self) -> Option<&Arc<ReplicaFetcherManager>> {
+        self.fetchers.as_ref()
     }
 
     /// Clean shutdown: Kafka's controlled shutdown in the metadata (the partitions lose their
     /// leader, the registration is fenced: see [`Controller::controlled_shutdown`]), then every
     /// log is closed with its checkpoints and the clean-shutdown marker. Blocks on I/O.
     pub fn shutdown(&self) -> Result<(), StorageError> {
-        if let Err(e) = self.controller.controlled_shutdown() {
-            tracing::error!(
-                "the controlled shutdown's metadata change failed: {}",
-                e.message
-            );
+        match &self.role {
+            MetadataRole::Combined(c) => {
+                if let Err(e) = c.controlled_shutdown() {
+                    tracing::error!(
+                        "the controlled shutdown's metadata change failed: {}",
+                        e.message
+                    );
+                }
+            }
+            // A cluster broker's controlled shutdown happened before (the controller moved
+            // its leaderships away): see crate::cluster::start.
+            MetadataRole::Member(_) => {}
+        }
+        if let Some(f) = &self.fetchers {
+            f.shutdown();
         }
         self.logs.shutdown()
     }
 
     /// The current cluster metadata; never blocks on I/O.
     pub fn image(&self) -> Arc<MetadataImage> {
-        self.controller.image()
+        match &self.role {
+            MetadataRole::Combined(c) => c.image(),
+            MetadataRole::Member(m) => m.image(),
+        }
     }
 
     /// The dynamic broker configs in effect (cluster default and this broker's).
@@ -289,38 +435,9 @@ impl Broker {
         DynamicState::from_image(&self.image(), self.node_id())
     }
 
-    /// Make the logs match `image` (start-up): every partition of the metadata has its log in
-    /// the log dir the metadata names, with the topic's configs, leading in its leader epoch.
-    fn apply_image(&self, image: &MetadataImage) -> Result<(), StartError> {
-        let dynamic = DynamicState::from_image(image, self.node_id());
-        let layers = dynamic.layers(&self.config.raw);
-        for t in image.topics.iter() {
-            let configs = image.configs.topic(&t.name);
-            let cfg =
-                log_config(&layers, configs).map_err(|(key, message)| StartError::Config {
-                    key: format!("{} (topic {})", key, t.name),
-                    message,
-                })?;
-            self.policies
-                .set(&t.name, TopicPolicy::from_configs(&layers, configs));
-            for (p, reg) in &t.partitions {
-                let tp = TopicPartition::new(t.name.clone(), *p);
-                let log = match self.logs.get_log(&tp) {
-                    Some(log) => {
-                        log.update_config(cfg.clone())?;
-                        log
-                    }
-                    None => self.create_log(image, &tp, t.id, cfg.clone())?,
-                };
-                log.maybe_assign_epoch_start_offset(reg.leader_epoch)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Create the log of a partition of `image` in the log dir its metadata names (or the
     /// emptiest), with its `partition.metadata`.
-    fn create_log(
+    pub(crate) fn create_log(
         &self,
         image: &MetadataImage,
         tp: &TopicPartition,
@@ -489,7 +606,8 @@ impl Broker {
         }
         topic_config::validate_overrides(&configs)
             .map_err(|m| ApiError::new(KafkaError::InvalidConfig, m))?;
-        let cfg = self.topic_log_config(&configs)?;
+        // The overrides must make a storage config with the broker's defaults.
+        self.topic_log_config(&configs)?;
         if validate_only {
             // Kafka returns a (never used) fresh topic id for a validate-only creation too.
             let created = CreatedTopic {
@@ -501,8 +619,8 @@ impl Broker {
             };
             return Ok((created, configs));
         }
-        let layers_configs = configs.clone();
-        let (created, _) = self.controller.commit(
+        let controller = self.controller()?;
+        let (created, _) = controller.commit(
             |image| {
                 // Decided again on the image the change applies to: a concurrent creation
                 // may have won.
@@ -517,7 +635,7 @@ impl Broker {
                     .map(|d| replication::new_partition(self.node_id(), self.dir_id(d)))
                     .collect();
                 let records = replication::create_topic_records(
-                    self.controller.metadata_version(),
+                    controller.metadata_version(),
                     &t.name,
                     id,
                     &regs,
@@ -528,14 +646,7 @@ impl Broker {
             |image| {
                 // The logs exist before the topic is visible (a concurrent FindCoordinator
                 // must not find __consumer_offsets before its partitions exist).
-                let dynamic = DynamicState::from_image(image, self.node_id());
-                self.policies.set(
-                    &t.name,
-                    TopicPolicy::from_configs(&dynamic.layers(&self.config.raw), &layers_configs),
-                );
-                if let Some(topic) = image.topics.get(&t.name) {
-                    self.create_logs(image, topic, &cfg);
-                }
+                self.publish(image);
             },
         )?;
         tracing::info!(topic = %t.name, partitions, "created topic");
@@ -549,24 +660,6 @@ impl Broker {
             },
             configs,
         ))
-    }
-
-    fn create_logs(&self, image: &MetadataImage, topic: &TopicImage, cfg: &LogConfig) {
-        for (p, reg) in &topic.partitions {
-            let tp = TopicPartition::new(topic.name.clone(), *p);
-            if self.logs.get_log(&tp).is_some() {
-                continue;
-            }
-            match self.create_log(image, &tp, topic.id, cfg.clone()) {
-                Ok(log) => {
-                    if let Err(e) = log.maybe_assign_epoch_start_offset(reg.leader_epoch) {
-                        tracing::error!(%tp, error = %e, "cannot record the leader epoch");
-                    }
-                }
-                // The metadata has the partition; the next start creates its log.
-                Err(e) => tracing::error!(%tp, error = %e, "cannot create partition log"),
-            }
-        }
     }
 
     /// The directory id of log dir `dir`.
@@ -712,33 +805,6 @@ impl Broker {
         Ok(())
     }
 
-    /// Make a topic's produce policy and its partitions' log configs match its configs (after
-    /// a topic or broker config change): takes effect from the next append / retention check.
-    fn apply_topic_configs(
-        &self,
-        image: &MetadataImage,
-        topic: &TopicImage,
-    ) -> Result<(), ApiError> {
-        let configs = image.configs.topic(&topic.name);
-        let dynamic = DynamicState::from_image(image, self.node_id());
-        let layers = dynamic.layers(&self.config.raw);
-        let cfg = log_config(&layers, configs).map_err(|(key, message)| {
-            ApiError::new(
-                KafkaError::InvalidConfig,
-                format!("Invalid value for configuration {key}: {message}"),
-            )
-        })?;
-        self.policies
-            .set(&topic.name, TopicPolicy::from_configs(&layers, configs));
-        for p in topic.partitions.keys() {
-            if let Some(log) = self.log(&topic.name, *p) {
-                log.update_config(cfg.clone())
-                    .map_err(|e| ApiError::new(KafkaError::InvalidConfig, e.to_string()))?;
-            }
-        }
-        Ok(())
-    }
-
     /// Replace topic `name`'s config overrides (AlterConfigs / IncrementalAlterConfigs):
     /// validated (the message names the key), committed, then applied to the live logs.
     /// Checks follow Kafka: config validation first, then the topic's existence.
@@ -765,7 +831,7 @@ impl Broker {
             return Ok(());
         }
         let resource = ConfigResource::topic(name);
-        self.controller.commit(
+        self.controller()?.commit(
             |image| {
                 if image.topics.get(name).is_none() {
                     return Err(unknown());
@@ -775,11 +841,7 @@ impl Broker {
                 Ok((records, ()))
             },
             |image| {
-                if let Some(t) = image.topics.get(name) {
-                    if let Err(e) = self.apply_topic_configs(image, t) {
-                        tracing::error!(topic = %name, error = %e.message, "cannot apply topic configs");
-                    }
-                }
+                self.publish(image);
             },
         )?;
         tracing::info!(topic = %name, configs = ?configs, "topic configs changed");
@@ -821,7 +883,7 @@ impl Broker {
             self.propose_broker_configs(&self.image(), scope, change)?;
             return Ok(());
         }
-        self.controller.commit(
+        self.controller()?.commit(
             |image| {
                 // Values the image holds that are not valid (ignored, as Kafka ignores them)
                 // are dropped by the change.
@@ -831,11 +893,7 @@ impl Broker {
                 Ok((records, ()))
             },
             |image| {
-                for t in image.topics.iter() {
-                    if let Err(e) = self.apply_topic_configs(image, t) {
-                        tracing::error!(topic = %t.name, error = %e.message, "cannot apply broker config change");
-                    }
-                }
+                self.publish(image);
             },
         )?;
         tracing::info!(?scope, "dynamic broker configs changed");
@@ -930,9 +988,11 @@ impl Broker {
         if validate_only {
             return Ok(());
         }
-        let cfg = self.topic_log_config(self.image().configs.topic(name))?;
+        // The new partitions' logs get the topic's configs: they must make a storage config.
+        self.topic_log_config(self.image().configs.topic(name))?;
         let from = t.partition_count();
-        self.controller.commit(
+        let controller = self.controller()?;
+        controller.commit(
             |image| {
                 let t = check(image)?;
                 let first = t.partition_count();
@@ -942,7 +1002,7 @@ impl Broker {
                     .map(|d| replication::new_partition(self.node_id(), self.dir_id(d)))
                     .collect();
                 let records = replication::partition_records(
-                    self.controller.metadata_version(),
+                    controller.metadata_version(),
                     t.id,
                     first,
                     &regs,
@@ -950,9 +1010,7 @@ impl Broker {
                 Ok((records, ()))
             },
             |image| {
-                if let Some(topic) = image.topics.get(name) {
-                    self.create_logs(image, topic, &cfg);
-                }
+                self.publish(image);
             },
         )?;
         tracing::info!(topic = %name, from, to = count, "added partitions");
@@ -996,21 +1054,17 @@ impl Broker {
                 "This server does not host this topic-partition.",
             )
         };
-        let (topic, _) = self.controller.commit(
+        // The logs are renamed for deletion once the removal is durable (what fails is
+        // finished at the next start: the log shows the removal).
+        let (topic, _) = self.controller()?.commit(
             |image| {
                 let t = image.topics.get(name).cloned().ok_or_else(unknown)?;
                 Ok((vec![replication::remove_topic_record(t.id)], t))
             },
-            |_| {},
+            |image| {
+                self.publish(image);
+            },
         )?;
-        self.policies.remove(name);
-        for p in topic.partitions.keys() {
-            let tp = TopicPartition::new(name.to_string(), *p);
-            if let Err(e) = self.logs.delete_log(&tp) {
-                // The metadata no longer has the topic; the next start finishes the deletion.
-                tracing::error!(%tp, error = %e, "cannot delete partition log");
-            }
-        }
         tracing::info!(topic = %name, "deleted topic");
         Ok(topic)
     }

@@ -12,6 +12,21 @@ pub enum ProducerIdError {
     /// producer ids are exhausted).
     #[error("{0}")]
     Allocation(String),
+    /// No block is available yet: one is being asked for (a cluster broker's ids come from
+    /// the controller over the network). Retriable.
+    #[error("no producer id block is available yet; one was requested from the controller")]
+    NotYetAvailable,
+}
+
+impl ProducerIdError {
+    /// The error code a client gets: COORDINATOR_LOAD_IN_PROGRESS (retriable) while a block
+    /// is on its way, UNKNOWN_SERVER_ERROR otherwise (as Kafka's ProducerIdManager).
+    pub fn kafka_error(&self) -> sluice_protocol::error::KafkaError {
+        match self {
+            Self::Allocation(_) => sluice_protocol::error::KafkaError::UnknownServerError,
+            Self::NotYetAvailable => sluice_protocol::error::KafkaError::CoordinatorLoadInProgress,
+        }
+    }
 }
 
 /// Where producer ids come from: the controller (Kafka's AllocateProducerIds), or a test's

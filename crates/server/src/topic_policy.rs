@@ -18,6 +18,8 @@ pub struct TopicPolicy {
     /// compression.type other than `producer`: the codec (and its level from
     /// compression.{gzip,zstd}.level) every batch is stored with, as Kafka recompresses.
     pub compression: Option<(Compression, Option<i32>)>,
+    /// min.insync.replicas: acks=all needs this many in-sync replicas.
+    pub min_insync_replicas: usize,
 }
 
 impl TopicPolicy {
@@ -47,6 +49,8 @@ impl TopicPolicy {
                     _ => None,
                 }
             },
+            min_insync_replicas: num("min.insync.replicas", 1).clamp(1, i64::from(i32::MAX))
+                as usize,
         }
     }
 }

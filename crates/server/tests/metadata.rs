@@ -258,7 +258,8 @@ async fn a_deletion_the_metadata_log_records_is_finished_at_the_next_start() {
     let id = server.broker.image().topics.get("gone").unwrap().id;
     server
         .broker
-        .controller
+        .controller()
+        .unwrap()
         .commit_records(vec![replication::remove_topic_record(id)])
         .unwrap();
     server.shutdown().await;
@@ -345,7 +346,7 @@ async fn every_file_of_the_broker_deleted_or_damaged_in_turn() {
         append(&server.broker, "a", 1, &[b"4"]);
         append(&server.broker, "b", 0, &[b"5", b"6"]);
         server.broker.producer_ids.generate().unwrap();
-        server.broker.controller.snapshot().unwrap();
+        server.broker.controller().unwrap().snapshot().unwrap();
         // One more change after the snapshot.
         create_topic(&mut c, "c", 1, &[]).await;
         append(&server.broker, "c", 0, &[b"7"]);

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use sluice_protocol::client;
+use sluice_protocol::header::RequestHeader;
 use sluice_protocol::kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, RequestKind, ResponseKind,
 };
-use sluice_protocol::header::RequestHeader;
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

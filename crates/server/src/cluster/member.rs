@@ -26,6 +26,7 @@ use super::channel::{ChannelError, NodeChannel};
 use super::lifecycle::{BrokerLifecycle, Membership, Registration};
 use super::raft::{ObservedMetadata, ObserverConfig, QuorumLeader, QuorumObserver};
 use crate::broker::ApiError;
+use crate::producer_ids::ProducerIdError;
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::error::ParseResponseErrorCode;
 
@@ -63,7 +64,7 @@ pub struct ClusterMember {
     shutdown: watch::Sender<bool>,
     controller: tokio::sync::Mutex<Option<(QuorumLeader, Arc<NodeChannel>)>>,
     request_timeout: Duration,
-    producer_ids: Mutex<ProducerIdBlock>,
+    producer_ids: Mutex<ProducerIds>,
 }
 
 impl std::fmt::Debug for ClusterMember {
@@ -106,7 +107,7 @@ impl ClusterMember {
             shutdown,
             controller: tokio::sync::Mutex::new(None),
             request_timeout,
-            producer_ids: Mutex::new(ProducerIdBlock::default()),
+            producer_ids: Mutex::new(ProducerIds::default()),
         })
     }
 
@@ -310,17 +311,48 @@ impl ClusterMember {
             .collect())
     }
 
-    /// A producer id never handed out before: from a block the controller allocated
-    /// (AllocateProducerIds), a new block when this one is used up.
-    pub async fn next_producer_id(&self) -> Result<i64, ApiError> {
-        {
-            let mut b = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
-            if b.next < b.end {
-                let id = b.next;
-                b.next += 1;
-                return Ok(id);
+    /// A producer id never handed out before, from the block the controller allocated to this
+    /// broker (Kafka's RPCProducerIdManager): when 90% of the block is used the next one is
+    /// asked for in the background; while none is there yet, the caller gets
+    /// [`ProducerIdError::NotYetAvailable`] (the client retries:
+    /// COORDINATOR_LOAD_IN_PROGRESS). Never blocks.
+    pub fn try_next_producer_id(self: &Arc<Self>) -> Result<i64, ProducerIdError> {
+        let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
+        if ids.current.next >= ids.current.end {
+            if let Some(next) = ids.prefetched.take() {
+                ids.current = next;
             }
         }
+        let b = &mut ids.current;
+        let result = if b.next < b.end {
+            let id = b.next;
+            b.next += 1;
+            Ok(id)
+        } else {
+            Err(ProducerIdError::NotYetAvailable)
+        };
+        let low = ids.current.end - ids.current.next <= ids.current.len / 10;
+        if low && ids.prefetched.is_none() && !ids.fetching {
+            ids.fetching = true;
+            let me = self.clone();
+            tokio::spawn(async move { me.fetch_producer_id_block().await });
+        }
+        result
+    }
+
+    /// Ask the controller for a block (AllocateProducerIds) and keep it for
+    /// [`try_next_producer_id`](Self::try_next_producer_id).
+    pub async fn fetch_producer_id_block(&self) {
+        let result = self.allocate_producer_ids().await;
+        let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
+        ids.fetching = false;
+        match result {
+            Ok(block) => ids.prefetched = Some(block),
+            Err(e) => tracing::warn!(error = %e.message, "AllocateProducerIds failed"),
+        }
+    }
+
+    async fn allocate_producer_ids(&self) -> Result<ProducerIdBlock, ApiError> {
         let epoch = self.membership().broker_epoch;
         let request = AllocateProducerIdsRequest::default()
             .with_broker_id(BrokerId(self.node_id))
@@ -342,12 +374,11 @@ impl ClusterMember {
         }
         let start = r.producer_id_start.0;
         let len = i64::from(r.producer_id_len.max(1));
-        let mut b = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
-        *b = ProducerIdBlock {
-            next: start + 1,
+        Ok(ProducerIdBlock {
+            next: start,
             end: start + len,
-        };
-        Ok(start)
+            len,
+        })
     }
 
     fn unavailable(&self, e: ChannelError) -> ApiError {
@@ -382,9 +413,25 @@ pub struct CreatedTopic {
     pub message: Option<String>,
 }
 
-/// The producer ids this broker may hand out: `next..end` of a block the controller allocated.
-#[derive(Debug, Default)]
+/// The producer ids this broker may hand out: `next..end` of a block of `len` ids the
+/// controller allocated.
+#[derive(Debug, Default, Clone, Copy)]
 struct ProducerIdBlock {
     next: i64,
     end: i64,
+    len: i64,
+}
+
+#[derive(Debug, Default)]
+struct ProducerIds {
+    current: ProducerIdBlock,
+    prefetched: Option<ProducerIdBlock>,
+    /// An AllocateProducerIds is in flight.
+    fetching: bool,
+}
+
+impl crate::producer_ids::ProducerIdSource for Arc<ClusterMember> {
+    fn next_producer_id(&self) -> Result<i64, ProducerIdError> {
+        self.try_next_producer_id()
+    }
 }

@@ -112,7 +112,7 @@ impl Controller {
     pub fn commit<T>(
         &self,
         decide: impl FnOnce(&MetadataImage) -> Result<(Vec<VersionedRecord>, T), ApiError>,
-        apply: impl FnOnce(&MetadataImage),
+        apply: impl FnOnce(&Arc<MetadataImage>),
     ) -> Result<(T, Committed), ApiError> {
         let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.image();

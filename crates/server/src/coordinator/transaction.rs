@@ -364,8 +364,8 @@ impl TransactionCoordinator {
         let known = self.lock().contains_key(transactional_id);
         if !known {
             let producer_id = self.producer_ids.generate().map_err(|e| {
-                tracing::error!(error = %e, "cannot allocate a producer id");
-                KafkaError::UnknownServerError
+                tracing::warn!(error = %e, "cannot allocate a producer id");
+                e.kafka_error()
             })?;
             self.lock()
                 .entry(transactional_id.to_string())
@@ -425,8 +425,8 @@ impl TransactionCoordinator {
                 {
                     let new_id = self.producer_ids.generate().map_err(|e| {
                         self.release(transactional_id);
-                        tracing::error!(error = %e, "cannot allocate a producer id");
-                        KafkaError::UnknownServerError
+                        tracing::warn!(error = %e, "cannot allocate a producer id");
+                        e.kafka_error()
                     })?;
                     target.prev_producer_id = m.producer_id;
                     target.producer_id = new_id;
@@ -643,8 +643,8 @@ impl TransactionCoordinator {
                     Ok(id) => target.next_producer_id = id,
                     Err(e) => {
                         self.release(transactional_id);
-                        tracing::error!(error = %e, "cannot allocate a producer id");
-                        return Err(KafkaError::UnknownServerError);
+                        tracing::warn!(error = %e, "cannot allocate a producer id");
+                        return Err(e.kafka_error());
                     }
                 }
             }

@@ -56,8 +56,8 @@ pub async fn handle(
                 resp.producer_epoch = 0;
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot allocate a producer id");
-                resp.error_code = KafkaError::UnknownServerError.code();
+                tracing::warn!(error = %e, "cannot allocate a producer id");
+                resp.error_code = e.kafka_error().code();
             }
         },
     }

@@ -353,25 +353,20 @@ impl Partition {
         }
         let new_epoch = reg.leader_epoch != s.leader_epoch;
         let leads = reg.leader == self.local;
-        s.replicas = reg.replicas.clone();
-        s.isr = reg.isr.clone();
-        s.partition_epoch = reg.partition_epoch;
-        // The metadata answers any proposal made against an older partition epoch.
-        if s.pending
-            .as_ref()
-            .is_some_and(|p| p.partition_epoch < reg.partition_epoch)
-        {
-            s.pending = None;
-        }
         let leader_end = self.log.log_end_offset();
         if leads {
             let was_leader = s.leader == self.local;
-            s.leader = reg.leader;
-            s.leader_epoch = reg.leader_epoch;
             if new_epoch || !was_leader {
+                // The epoch starts at the log end (refused if the log has a newer epoch: the
+                // registration is stale, and the partition stays as it was).
                 drop(s);
                 self.log.maybe_assign_epoch_start_offset(reg.leader_epoch)?;
                 let mut s = self.state();
+                s.replicas = reg.replicas.clone();
+                s.isr = reg.isr.clone();
+                s.partition_epoch = reg.partition_epoch;
+                s.leader = reg.leader;
+                s.leader_epoch = reg.leader_epoch;
                 s.pending = None;
                 s.leader_epoch_start_offset = Some(leader_end);
                 // Kafka's resetReplicaState for a new leader: followers in the ISR count as
@@ -404,7 +399,17 @@ impl Partition {
                 }
                 return Ok(Some(Transition::BecameLeader));
             }
-            // Same epoch: replicas may have been added or removed.
+            // Same epoch: replicas may have been added or removed, the ISR changed.
+            s.replicas = reg.replicas.clone();
+            s.isr = reg.isr.clone();
+            s.partition_epoch = reg.partition_epoch;
+            // The metadata answers any proposal made against an older partition epoch.
+            if s.pending
+                .as_ref()
+                .is_some_and(|p| p.partition_epoch < reg.partition_epoch)
+            {
+                s.pending = None;
+            }
             let replicas = s.replicas.clone();
             s.followers.retain(|r, _| replicas.contains(r));
             for r in replicas.iter().filter(|r| **r != self.local) {
@@ -420,6 +425,9 @@ impl Partition {
             return Ok(Some(Transition::LeaderUpdated));
         }
         let was_following = s.leader == reg.leader && !new_epoch;
+        s.replicas = reg.replicas.clone();
+        s.isr = reg.isr.clone();
+        s.partition_epoch = reg.partition_epoch;
         s.leader = reg.leader;
         s.leader_epoch = reg.leader_epoch;
         s.followers.clear();
