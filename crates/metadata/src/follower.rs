@@ -207,9 +207,11 @@ impl MetadataFollower {
         let limit = self.high_watermark.min(self.log.log_end_offset());
         let before = self.applied;
         while self.applied < limit {
+            // Up to the log end: what is committed is the quorum's high watermark (`limit`),
+            // not the local log's own.
             let data = self
                 .log
-                .read(self.applied, 1 << 20, true, None)?
+                .read_to_log_end(self.applied, 1 << 20, true)?
                 .into_bytes();
             if data.is_empty() {
                 break;

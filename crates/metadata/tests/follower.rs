@@ -96,7 +96,7 @@ fn only_committed_records_are_replayed_and_a_snapshot_catches_up() {
     let hw_after_a = leader.end_offset();
     leader.append(&topic("b", 2)).unwrap();
 
-    let follower_log = log_in(&d.path().join("follower"), time.clone(), false);
+    let follower_log = log_in(&d.path().join("follower"), time.clone(), true);
     let mut follower = MetadataFollower::open(follower_log).unwrap();
     assert_eq!(follower.position().fetch_offset, 0);
     assert_eq!(
@@ -145,7 +145,7 @@ fn only_committed_records_are_replayed_and_a_snapshot_catches_up() {
     let id = leader.snapshot(&image).unwrap();
     let snapshot_bytes = std::fs::read(leader_log.dir().join(id.file_name())).unwrap();
     let mut late =
-        MetadataFollower::open(log_in(&d.path().join("late"), time.clone(), false)).unwrap();
+        MetadataFollower::open(log_in(&d.path().join("late"), time.clone(), true)).unwrap();
     late.install_snapshot(id, &snapshot_bytes).unwrap();
     assert_eq!(late.applied_offset(), id.end_offset);
     assert_eq!(late.position().fetch_offset, id.end_offset);
@@ -154,7 +154,7 @@ fn only_committed_records_are_replayed_and_a_snapshot_catches_up() {
     let mut damaged = snapshot_bytes.clone();
     let n = damaged.len();
     damaged[n / 2] ^= 0xff;
-    let mut other = MetadataFollower::open(log_in(&d.path().join("other"), time, false)).unwrap();
+    let mut other = MetadataFollower::open(log_in(&d.path().join("other"), time, true)).unwrap();
     assert!(other.install_snapshot(id, &damaged).is_err());
     assert!(other.image().topics.is_empty());
     assert!(

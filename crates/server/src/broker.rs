@@ -7,7 +7,7 @@
 //! BrokerMetadataPublisher): creates partition logs before the new image is published, renames
 //! a deleted topic's directories for deletion after it, applies config changes to live logs.
 
-use crate::cluster::member::ClusterMember;
+use crate::cluster::member::{ClusterMember, NewTopicRequest};
 use crate::config::BrokerConfig;
 use crate::controller::{self, replication, startup, Controller};
 use crate::coordinator::group::{GroupConfig, GroupCoordinator, OFFSETS_TOPIC};
@@ -369,6 +369,11 @@ impl Broker {
         self.publisher.publish(self, image)
     }
 
+    /// The image the publisher applied last.
+    pub fn publisher_last(&self) -> Arc<MetadataImage> {
+        self.publisher.last()
+    }
+
     /// How the metadata reaches this broker.
     pub fn role(&self) -> &MetadataRole {
         &self.role
@@ -463,6 +468,40 @@ impl Broker {
         })
     }
 
+    /// The local replica of a partition (Kafka's getPartitionOrError):
+    /// UNKNOWN_TOPIC_OR_PARTITION when the metadata has no such partition,
+    /// NOT_LEADER_OR_FOLLOWER when this broker holds no replica of it.
+    pub fn local_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Arc<crate::replica::Partition>, KafkaError> {
+        if let Some(p) = self.replicas.partition(topic, partition) {
+            return Ok(p);
+        }
+        let known = self
+            .image()
+            .topics
+            .get(topic)
+            .is_some_and(|t| t.partition(partition).is_some());
+        Err(if known {
+            KafkaError::NotLeaderOrFollower
+        } else {
+            KafkaError::UnknownTopicOrPartition
+        })
+    }
+
+    /// The log of a partition this broker leads (see [`local_partition`](Self::local_partition);
+    /// NOT_LEADER_OR_FOLLOWER on a follower).
+    pub fn leader_log(&self, topic: &str, partition: i32) -> Result<Arc<PartitionLog>, KafkaError> {
+        let p = self.local_partition(topic, partition)?;
+        if p.is_leader() {
+            Ok(p.log().clone())
+        } else {
+            Err(KafkaError::NotLeaderOrFollower)
+        }
+    }
+
     /// The log of a partition, if the topic and partition exist.
     pub fn log(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
         self.logs
@@ -478,21 +517,47 @@ impl Broker {
     }
 
     /// Create `__consumer_offsets` on first use, as Kafka does: offsets.topic.num.partitions
-    /// partitions, compacted, 100 MiB segments (offsets.topic.segment.bytes).
+    /// partitions (offsets.topic.replication.factor replicas in a cluster), compacted,
+    /// 100 MiB segments (offsets.topic.segment.bytes). A cluster broker asks the controller in
+    /// the background and answers COORDINATOR_NOT_AVAILABLE meanwhile.
     pub fn ensure_offsets_topic(&self) -> Result<(), ApiError> {
         if self.image().topics.get(OFFSETS_TOPIC).is_some() {
             return Ok(());
+        }
+        let configs = vec![
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            (
+                "segment.bytes".to_string(),
+                self.config
+                    .raw
+                    .get("offsets.topic.segment.bytes")
+                    .unwrap_or("104857600")
+                    .trim()
+                    .to_string(),
+            ),
+            ("compression.type".to_string(), "producer".to_string()),
+        ];
+        if let Some(member) = self.member() {
+            member.create_in_background(NewTopicRequest {
+                name: OFFSETS_TOPIC.to_string(),
+                partitions: self.config.offsets_topic_num_partitions,
+                replication_factor: self
+                    .config
+                    .get_int("offsets.topic.replication.factor")
+                    .unwrap_or(3) as i16,
+                configs,
+            });
+            return Err(ApiError::new(
+                KafkaError::CoordinatorNotAvailable,
+                "__consumer_offsets is being created",
+            ));
         }
         let t = NewTopic {
             name: OFFSETS_TOPIC.to_string(),
             num_partitions: self.config.offsets_topic_num_partitions,
             replication_factor: -1,
             assignments: Vec::new(),
-            configs: vec![
-                ("cleanup.policy".into(), Some("compact".into())),
-                ("segment.bytes".into(), Some("104857600".into())),
-                ("compression.type".into(), Some("producer".into())),
-            ],
+            configs: configs.into_iter().map(|(k, v)| (k, Some(v))).collect(),
         };
         match self.create_topic(&t, false) {
             Ok(_) => Ok(()),
@@ -502,8 +567,10 @@ impl Broker {
     }
 
     /// Create `__transaction_state` on first use, as Kafka does:
-    /// transaction.state.log.num.partitions partitions, compacted, uncompressed,
-    /// transaction.state.log.segment.bytes segments.
+    /// transaction.state.log.num.partitions partitions (transaction.state.log.replication.factor
+    /// replicas in a cluster, transaction.state.log.min.isr in sync), compacted, uncompressed,
+    /// transaction.state.log.segment.bytes segments. A cluster broker asks the controller in
+    /// the background and answers COORDINATOR_NOT_AVAILABLE meanwhile.
     pub fn ensure_transaction_state_topic(&self) -> Result<(), ApiError> {
         use crate::coordinator::transaction::TRANSACTION_STATE_TOPIC;
         if self.image().topics.get(TRANSACTION_STATE_TOPIC).is_some() {
@@ -516,20 +583,43 @@ impl Broker {
             .unwrap_or("104857600")
             .trim()
             .to_string();
+        let mut configs = vec![
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            ("segment.bytes".to_string(), segment_bytes),
+            ("compression.type".to_string(), "uncompressed".to_string()),
+            (
+                "unclean.leader.election.enable".to_string(),
+                "false".to_string(),
+            ),
+        ];
+        if let Some(member) = self.member() {
+            configs.push((
+                "min.insync.replicas".to_string(),
+                self.config
+                    .get_int("transaction.state.log.min.isr")
+                    .unwrap_or(2)
+                    .to_string(),
+            ));
+            member.create_in_background(NewTopicRequest {
+                name: TRANSACTION_STATE_TOPIC.to_string(),
+                partitions: self.txn.config().partitions,
+                replication_factor: self
+                    .config
+                    .get_int("transaction.state.log.replication.factor")
+                    .unwrap_or(3) as i16,
+                configs,
+            });
+            return Err(ApiError::new(
+                KafkaError::CoordinatorNotAvailable,
+                "__transaction_state is being created",
+            ));
+        }
         let t = NewTopic {
             name: TRANSACTION_STATE_TOPIC.to_string(),
             num_partitions: self.txn.config().partitions,
             replication_factor: -1,
             assignments: Vec::new(),
-            configs: vec![
-                ("cleanup.policy".into(), Some("compact".into())),
-                ("segment.bytes".into(), Some(segment_bytes)),
-                ("compression.type".into(), Some("uncompressed".into())),
-                (
-                    "unclean.leader.election.enable".into(),
-                    Some("false".into()),
-                ),
-            ],
+            configs: configs.into_iter().map(|(k, v)| (k, Some(v))).collect(),
         };
         match self.create_topic(&t, false) {
             Ok(_) => Ok(()),
@@ -1018,7 +1108,22 @@ impl Broker {
     }
 
     /// Create `name` with the broker defaults, as auto-creation does. An existing topic is fine.
+    /// A cluster broker asks the controller in the background (num.partitions,
+    /// default.replication.factor) and answers LEADER_NOT_AVAILABLE meanwhile, as Kafka's
+    /// AutoTopicCreationManager.
     pub fn auto_create_topic(&self, name: &str) -> Result<(), ApiError> {
+        if let Some(member) = self.member() {
+            member.create_in_background(NewTopicRequest {
+                name: name.to_string(),
+                partitions: self.config.num_partitions,
+                replication_factor: self.config.default_replication_factor,
+                configs: Vec::new(),
+            });
+            return Err(ApiError::new(
+                KafkaError::LeaderNotAvailable,
+                format!("topic {name} is being created"),
+            ));
+        }
         let partitions = if name == topics::CONSUMER_OFFSETS {
             self.config.offsets_topic_num_partitions
         } else {

@@ -40,6 +40,9 @@ pub struct PartitionFetch {
     pub fetch_offset: i64,
     pub partition_max_bytes: i32,
     pub log_start_offset: i64,
+    /// The epoch of the last batch the fetcher has (v12+; -1: none). A follower's log diverges
+    /// from the leader's when the leader ended that epoch before `fetch_offset`.
+    pub last_fetched_epoch: i32,
 }
 
 /// The state last sent to the client for a partition.
@@ -273,6 +276,7 @@ mod tests {
             fetch_offset: offset,
             partition_max_bytes: 1 << 20,
             log_start_offset: -1,
+            last_fetched_epoch: -1,
         }
     }
 

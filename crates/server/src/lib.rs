@@ -13,6 +13,7 @@ pub mod fetch_session;
 pub mod handlers;
 pub mod kafka_uuid;
 pub mod meta_properties;
+pub mod metadata_cache;
 pub mod metadata_publisher;
 pub mod network;
 pub mod producer_ids;

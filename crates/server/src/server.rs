@@ -1,6 +1,7 @@
 //! Running a broker: bind, serve, and shut down gracefully.
 
 use crate::broker::{Broker, StartError};
+use crate::cluster::config::ProcessRoles;
 use crate::config::BrokerConfig;
 use crate::network::{self, BoundListener, ConnectionTracker, NetworkError};
 use std::net::SocketAddr;
@@ -29,6 +30,9 @@ pub struct RunningServer {
     acceptors: Vec<tokio::task::JoinHandle<()>>,
     maintenance: tokio::task::JoinHandle<()>,
 }
+
+/// How long a cluster broker's shutdown waits for the controller to let it go.
+pub const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How often dirty logs are checked against flush.ms / flush.messages.
 const FLUSH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -150,8 +154,13 @@ impl RunningServer {
             advertised_listeners = %advertised.join(","),
             "opening the log dirs"
         );
-        let broker = Broker::open(config)?;
         let (shutdown, rx) = watch::channel(false);
+        let broker = match crate::cluster::config::roles(&config)? {
+            ProcessRoles::Combined => Broker::open(config)?,
+            ProcessRoles::Broker(cluster) => {
+                crate::cluster::start::open(config, cluster, rx.clone()).await?
+            }
+        };
         let tracker = Arc::new(ConnectionTracker::default());
         let mut addrs = Vec::new();
         let mut acceptors = Vec::new();
@@ -185,6 +194,14 @@ impl RunningServer {
     /// Stop accepting, let connections finish what they already read (bounded by
     /// [`SHUTDOWN_GRACE`]), then close.
     pub async fn shutdown(self) {
+        if let Some(member) = self.broker.member() {
+            // Kafka's controlled shutdown: still serving, the broker asks the controller to
+            // move its leaderships away and waits (bounded) until it may stop.
+            tracing::info!("controlled shutdown: asking the controller to move leaderships away");
+            member
+                .controlled_shutdown(CONTROLLED_SHUTDOWN_TIMEOUT)
+                .await;
+        }
         let _ = self.shutdown.send(true);
         // Long-polling fetches answer now instead of holding their connections open.
         self.broker.purgatory.shutdown();

@@ -725,6 +725,33 @@ impl LogManager {
         Ok(())
     }
 
+    /// Set aside the log of a partition the cluster's metadata does not assign to this broker
+    /// (Kafka's stray logs): it is closed and its directory renamed
+    /// `<topic>-<partition>.<id>-stray`, never deleted — an operator decides. Returns the new
+    /// path.
+    pub fn mark_stray(&self, tp: &TopicPartition) -> Result<PathBuf> {
+        let _g = lock(&self.admin);
+        let log = self
+            .logs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tp)
+            .ok_or_else(|| StorageError::UnknownTopicPartition(tp.clone()))?;
+        lock(&self.cleaner_checkpoints).remove(tp);
+        log.close()?;
+        let dir = log.dir().to_path_buf();
+        let parent = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        let renamed = parent.join(suffixed_dir_name(tp, STRAY_DIR_SUFFIX));
+        fs::rename(&dir, &renamed).at(&dir)?;
+        sync_dir(&parent)?;
+        tracing::warn!(
+            "{tp}: the cluster's metadata does not assign this partition to this broker; its log {} is set aside as {}",
+            dir.display(),
+            renamed.display()
+        );
+        Ok(renamed)
+    }
+
     /// Remove the `-delete` directories whose file.delete.delay.ms has passed (Kafka's
     /// `deleteLogs`; call periodically, with [`delete_due_files`](Self::delete_due_files)).
     /// One that cannot be removed is reported and tried again next time. Returns how many were
@@ -938,11 +965,12 @@ impl Drop for LogManager {
 /// Kafka's `logDeleteDirName`: `<topic>-<partition>.<uuid without dashes>-delete`, the topic
 /// cut so that the name stays within 255 bytes.
 fn delete_dir_name(tp: &TopicPartition) -> String {
-    let suffix = format!(
-        "-{}.{}{DELETE_DIR_SUFFIX}",
-        tp.partition,
-        Uuid::new_v4().simple()
-    );
+    suffixed_dir_name(tp, DELETE_DIR_SUFFIX)
+}
+
+/// `<topic>-<partition>.<unique id><suffix>`, the topic cut to keep the name within 255 bytes.
+fn suffixed_dir_name(tp: &TopicPartition, dir_suffix: &str) -> String {
+    let suffix = format!("-{}.{}{dir_suffix}", tp.partition, Uuid::new_v4().simple());
     let keep = tp.topic.len().min(255usize.saturating_sub(suffix.len()));
     format!("{}{suffix}", &tp.topic[..keep])
 }

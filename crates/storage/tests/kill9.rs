@@ -231,7 +231,7 @@ fn kill9_manager_child() {
 
 /// After kill -9 the LogManager recovers every partition and says so in one summary: the dir
 /// was not shut down cleanly, every log was recovered, each active segment's pre-allocated
-/// indexes were rebuilt, nothing was truncated; every acknowledged batch is there. A clean
+/// indexes were rebuilt, nothing acknowledged was truncated; every acknowledged batch is there. A clean
 /// restart afterwards recovers nothing.
 #[test]
 fn kill9_load_summary_counts_the_recovery() {
@@ -250,8 +250,23 @@ fn kill9_load_summary_counts_the_recovery() {
         "one active segment per partition: {s:?}"
     );
     assert!(s.segments > n, "the child rolled: {s:?}");
-    assert!(s.truncated.is_empty(), "{s:?}");
-    assert_eq!(s.bytes_truncated, 0);
+    // The batch being written when SIGKILL arrived may be cut short (the kernel ends a file
+    // write early for a fatal signal): recovery may cut that tail, never an acknowledged
+    // batch.
+    for (tp, t) in &s.truncated {
+        let acked_end = acked
+            .iter()
+            .filter(|(_, tag)| (*tag / 1_000_000) as i32 == tp.partition)
+            .map(|(offset, _)| offset + 3)
+            .max()
+            .unwrap_or(0);
+        assert!(
+            t.offset >= acked_end,
+            "{tp}: cut at {} below acknowledged {acked_end}",
+            t.offset
+        );
+        assert!(t.segments_removed == 0, "{s:?}");
+    }
     assert_eq!(
         (
             s.producer_snapshots_rebuilt,

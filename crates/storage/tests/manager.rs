@@ -460,3 +460,31 @@ fn group_commit_covers_a_request_in_one_round_per_log_dir() {
     assert_eq!(mgr.group_commit_rounds(), before);
     assert!(sync(Vec::new()).is_empty());
 }
+
+#[test]
+fn a_stray_log_is_set_aside_and_never_deleted() {
+    let d = tempfile::tempdir().unwrap();
+    let time = clock();
+    let mgr = LogManager::open(
+        vec![d.path().to_path_buf()],
+        LogConfig::default(),
+        time.clone(),
+    )
+    .unwrap();
+    let tp = TopicPartition::new("old", 0);
+    let log = mgr.get_or_create_log_in(&tp, id(), None, None).unwrap();
+    log.append_as_leader(&mut producer_batch(1, 3, 1_000), 0)
+        .unwrap();
+    let renamed = mgr.mark_stray(&tp).unwrap();
+    assert!(mgr.get_log(&tp).is_none());
+    assert_eq!(dirs_ending(d.path(), "-stray"), vec![renamed.clone()]);
+    assert!(!d.path().join("old-0").exists());
+    // Nothing removes it, and a new start leaves it where it is.
+    time.sleep(365 * 24 * 3_600_000);
+    assert_eq!(mgr.delete_due_logs(), 0);
+    drop(mgr);
+    let mgr = LogManager::open(vec![d.path().to_path_buf()], LogConfig::default(), time).unwrap();
+    assert!(mgr.get_log(&tp).is_none());
+    assert_eq!(dirs_ending(d.path(), "-stray"), vec![renamed.clone()]);
+    assert!(renamed.join("00000000000000000000.log").is_file());
+}

@@ -65,6 +65,8 @@ pub struct ClusterMember {
     controller: tokio::sync::Mutex<Option<(QuorumLeader, Arc<NodeChannel>)>>,
     request_timeout: Duration,
     producer_ids: Mutex<ProducerIds>,
+    /// Topics whose creation this broker asked for and is waiting on.
+    creating: Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for ClusterMember {
@@ -108,6 +110,7 @@ impl ClusterMember {
             controller: tokio::sync::Mutex::new(None),
             request_timeout,
             producer_ids: Mutex::new(ProducerIds::default()),
+            creating: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -145,6 +148,21 @@ impl ClusterMember {
                     return false;
                 }
             }
+        };
+        tokio::time::timeout(timeout, wait).await.unwrap_or(false)
+    }
+
+    /// Wait until the controller registered this broker (a broker epoch is known), bounded
+    /// by `timeout`.
+    pub async fn wait_registered(&self, timeout: Duration) -> bool {
+        let mut rx = self.membership.clone();
+        let wait = async {
+            while rx.borrow().broker_epoch < 0 {
+                if rx.changed().await.is_err() {
+                    return false;
+                }
+            }
+            true
         };
         tokio::time::timeout(timeout, wait).await.unwrap_or(false)
     }
@@ -262,6 +280,47 @@ impl ClusterMember {
                 "the controller's Envelope response carries no response",
             )
         })
+    }
+
+    /// Ask the controller to create `topic` in the background (Kafka's
+    /// AutoTopicCreationManager): the caller answers at once with a retriable error and the
+    /// client asks again; a creation of the same name already in flight is not asked twice.
+    pub fn create_in_background(self: &Arc<Self>, topic: NewTopicRequest) {
+        {
+            let mut inflight = self.creating.lock().unwrap_or_else(|p| p.into_inner());
+            if !inflight.insert(topic.name.clone()) {
+                return;
+            }
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let name = topic.name.clone();
+            match me.create_topics(std::slice::from_ref(&topic)).await {
+                Ok(results) => {
+                    for r in results {
+                        match r.error {
+                            None => {
+                                tracing::info!(topic = %r.name, "created topic through the controller")
+                            }
+                            Some(KafkaError::TopicAlreadyExists) => {}
+                            Some(e) => tracing::info!(
+                                topic = %r.name,
+                                error = ?e,
+                                message = r.message.as_deref().unwrap_or(""),
+                                "the controller did not create the topic"
+                            ),
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::info!(topic = %name, error = %e.message, "topic creation failed")
+                }
+            }
+            me.creating
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&name);
+        });
     }
 
     /// Create topics as this broker (auto-creation, internal topics); the outcome per topic.

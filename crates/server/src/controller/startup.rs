@@ -53,7 +53,7 @@ pub fn metadata_dir(config: &BrokerConfig) -> PathBuf {
 
 /// The storage settings of the metadata log (Kafka's KafkaRaftLog.createLog): 1 GiB segments
 /// (`metadata.log.segment.bytes`), no retention, every append fsynced before it counts.
-fn metadata_log_config(config: &BrokerConfig) -> LogConfig {
+pub(crate) fn metadata_log_config(config: &BrokerConfig) -> LogConfig {
     let d = LogConfig::default();
     LogConfig {
         segment_bytes: config

@@ -38,9 +38,9 @@ pub async fn handle(
             let mut pr = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
-            match broker.log(t.name.as_str(), p.partition_index) {
-                None => pr.error_code = KafkaError::UnknownTopicOrPartition.code(),
-                Some(log) => match delete_below(log, p.offset).await {
+            match broker.leader_log(t.name.as_str(), p.partition_index) {
+                Err(e) => pr.error_code = e.code(),
+                Ok(log) => match delete_below(log, p.offset).await {
                     Ok((low, moved)) => {
                         pr.low_watermark = low;
                         changed |= moved;

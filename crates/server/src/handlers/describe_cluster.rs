@@ -12,6 +12,7 @@
 use super::metadata::CLUSTER_OPERATIONS;
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
+use crate::metadata_cache;
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use sluice_protocol::kafka_protocol::messages::{
@@ -20,6 +21,18 @@ use sluice_protocol::kafka_protocol::messages::{
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
 
 const ENDPOINT_BROKERS: i8 = 1;
+
+/// One of `ids`, picked at random (Kafka's getRandomAliveBrokerId).
+fn pick(ids: &[i32]) -> Option<i32> {
+    if ids.is_empty() {
+        return None;
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as usize)
+        .unwrap_or(0);
+    ids.get(nanos % ids.len()).copied()
+}
 
 pub async fn handle(
     broker: &Broker,
@@ -48,6 +61,37 @@ pub async fn handle(
             resp.cluster_authorized_operations = i32::MIN;
             return Reply::Response(ResponseKind::DescribeCluster(resp));
         }
+    }
+    if broker.member().is_some() {
+        // A cluster broker: the registered brokers with an endpoint on this listener (the
+        // fenced ones too when asked, v2+); the controller id is an alive broker's, as in
+        // Metadata.
+        let image = broker.image();
+        let include_fenced = v >= 2 && req.include_fenced_brokers;
+        let mut alive = Vec::new();
+        for b in image.cluster.brokers.values() {
+            let fenced = b.record.fenced;
+            if fenced && !include_fenced {
+                continue;
+            }
+            let Some(ep) = metadata_cache::endpoint(&image, b.id(), ctx.listener()) else {
+                continue;
+            };
+            if !fenced {
+                alive.push(ep.id);
+            }
+            let mut entry = DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(ep.id))
+                .with_host(StrBytes::from_string(ep.host))
+                .with_port(i32::from(ep.port))
+                .with_rack(ep.rack.map(StrBytes::from_string));
+            if v >= 2 {
+                entry.is_fenced = fenced;
+            }
+            resp.brokers.push(entry);
+        }
+        resp.controller_id = BrokerId(pick(&alive).unwrap_or(-1));
+        return Reply::Response(ResponseKind::DescribeCluster(resp));
     }
     if let Some(ep) = broker
         .config

@@ -8,7 +8,6 @@
 
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
-use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
 };
@@ -26,9 +25,9 @@ pub async fn handle(
         let mut tr = TopicResponse::default().with_name(t.name.clone());
         for p in &t.partition_indexes {
             let mut pr = PartitionResponse::default().with_partition_index(*p);
-            match broker.log(t.name.as_str(), *p) {
-                None => pr.error_code = KafkaError::UnknownTopicOrPartition.code(),
-                Some(log) => {
+            match broker.leader_log(t.name.as_str(), *p) {
+                Err(e) => pr.error_code = e.code(),
+                Ok(log) => {
                     pr.active_producers = log
                         .active_producers()
                         .into_iter()

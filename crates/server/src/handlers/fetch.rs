@@ -21,11 +21,14 @@
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
 use crate::fetch_session::{FetchContext, PartitionFetch, SentState, SessionPartition};
+use crate::metadata_cache;
 use crate::purgatory::PartitionKey;
+use crate::replica::{LeaderInfo, Partition};
 use bytes::Bytes;
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::fetch_response::{
-    self, AbortedTxn as AbortedTxnWire, FetchResponseParts, PartitionPart, TopicPart,
+    self, AbortedTxn as AbortedTxnWire, EpochEndOffset, FetchResponseParts, LeaderIdAndEpoch,
+    NodeEndpoint, PartitionPart, TopicPart,
 };
 use sluice_protocol::kafka_protocol::messages::{FetchRequest, TopicName};
 use sluice_storage::{AbortedTxn, StorageError};
@@ -36,6 +39,10 @@ use uuid::Uuid;
 
 struct PartitionResult {
     error: Option<KafkaError>,
+    /// KIP-951: the leader, with NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH.
+    leader: Option<LeaderInfo>,
+    /// A follower's log diverges from the leader's here.
+    diverging: Option<EpochEndOffset>,
     high_watermark: i64,
     last_stable_offset: i64,
     log_start_offset: i64,
@@ -49,6 +56,8 @@ impl PartitionResult {
     fn error(e: KafkaError) -> Self {
         Self {
             error: Some(e),
+            leader: None,
+            diverging: None,
             high_watermark: -1,
             last_stable_offset: -1,
             log_start_offset: -1,
@@ -63,8 +72,21 @@ struct Plan {
     partitions: Vec<(SessionPartition, PartitionFetch)>,
     /// current_leader_epoch sent with a partition in this request (-1: not checked).
     epochs: HashMap<SessionPartition, i32>,
+    /// v18: the follower's high watermark per partition in this request.
+    follower_hws: HashMap<SessionPartition, i64>,
     max_bytes: usize,
     read_committed: bool,
+    /// The fetching follower replica, if it is one (replica id >= 0).
+    follower: Option<FollowerFetch>,
+    /// Consumers may read from a follower from v11 on (KIP-392: the request carries rack_id);
+    /// older versions only from the leader.
+    consumer_may_read_follower: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FollowerFetch {
+    replica_id: i32,
+    broker_epoch: i64,
 }
 
 pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest) -> Reply {
@@ -92,6 +114,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
     };
     let mut requested = Vec::new();
     let mut epochs = HashMap::new();
+    let mut follower_hws = HashMap::new();
     for t in &req.topics {
         let topic = resolve(&t.topic, t.topic_id);
         for p in &t.partitions {
@@ -101,12 +124,16 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
                 partition: p.partition,
             };
             epochs.insert(sp.clone(), p.current_leader_epoch);
+            if v >= 18 {
+                follower_hws.insert(sp.clone(), p.high_watermark);
+            }
             requested.push((
                 sp,
                 PartitionFetch {
                     fetch_offset: p.fetch_offset,
                     partition_max_bytes: p.partition_max_bytes,
                     log_start_offset: p.log_start_offset,
+                    last_fetched_epoch: if v >= 12 { p.last_fetched_epoch } else { -1 },
                 },
             ));
         }
@@ -142,20 +169,34 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
                 return Reply::Frame(fetch_response::encode(v, ctx.header.correlation_id, &parts));
             }
         };
+    let (replica_id, broker_epoch) = if v >= 15 {
+        (
+            req.replica_state.replica_id.0,
+            req.replica_state.replica_epoch,
+        )
+    } else {
+        (req.replica_id.0, -1)
+    };
     let plan = Plan {
         partitions,
         epochs,
+        follower_hws,
         max_bytes: if req.max_bytes <= 0 {
             0
         } else {
             req.max_bytes as usize
         },
         read_committed: req.isolation_level == 1,
+        follower: (replica_id >= 0).then_some(FollowerFetch {
+            replica_id,
+            broker_epoch,
+        }),
+        consumer_may_read_follower: v >= 11,
     };
 
     let min_bytes = req.min_bytes.max(0) as usize;
     let mut results = read_all(broker, &plan);
-    if !satisfied(&results, min_bytes) && req.max_wait_ms > 0 {
+    if !satisfied(&results, min_bytes, &plan) && req.max_wait_ms > 0 {
         let keys: Vec<PartitionKey> = plan
             .partitions
             .iter()
@@ -167,7 +208,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
             let waiter = broker.purgatory.register(keys.iter());
             results = read_all(broker, &plan);
             // Shutting down: answer with what there is rather than hold the connection.
-            if satisfied(&results, min_bytes) || broker.purgatory.is_shut_down() {
+            if satisfied(&results, min_bytes, &plan) || broker.purgatory.is_shut_down() {
                 break;
             }
             if tokio::time::timeout_at(deadline, waiter.notified())
@@ -207,6 +248,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
         session_id: if v >= 7 { response_session } else { 0 },
         ..Default::default()
     };
+    let mut leaders: Vec<i32> = Vec::new();
     for (((sp, _), r), keep) in plan.partitions.iter().zip(results).zip(keep) {
         if !keep {
             continue;
@@ -257,9 +299,30 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: FetchRequest
             },
             preferred_read_replica: -1,
             records: r.records,
-            diverging_epoch: None,
-            current_leader: None,
+            diverging_epoch: r.diverging,
+            current_leader: r.leader.filter(|l| l.leader_id >= 0).map(|l| {
+                if !leaders.contains(&l.leader_id) {
+                    leaders.push(l.leader_id);
+                }
+                LeaderIdAndEpoch {
+                    leader_id: l.leader_id,
+                    leader_epoch: l.leader_epoch,
+                }
+            }),
         });
+    }
+    if v >= 16 && !leaders.is_empty() {
+        let image = broker.image();
+        for id in leaders {
+            if let Some(ep) = metadata_cache::endpoint(&image, id, ctx.listener()) {
+                parts.node_endpoints.push(NodeEndpoint {
+                    node_id: ep.id,
+                    host: ep.host,
+                    port: i32::from(ep.port),
+                    rack: ep.rack,
+                });
+            }
+        }
     }
     Reply::Frame(fetch_response::encode(v, ctx.header.correlation_id, &parts))
 }
@@ -269,10 +332,18 @@ struct SessionPartitionTopic {
     name: Arc<str>,
 }
 
-fn satisfied(results: &[PartitionResult], min_bytes: usize) -> bool {
+fn satisfied(results: &[PartitionResult], min_bytes: usize, plan: &Plan) -> bool {
     let mut total = 0usize;
-    for r in results {
-        if r.error.is_some() {
+    for (r, (sp, _)) in results.iter().zip(&plan.partitions) {
+        if r.error.is_some() || r.diverging.is_some() {
+            return true;
+        }
+        // v18: a follower whose high watermark is behind the leader's learns it at once.
+        if plan
+            .follower_hws
+            .get(sp)
+            .is_some_and(|hw| *hw >= 0 && *hw < r.high_watermark)
+        {
             return true;
         }
         total += r.size;
@@ -305,21 +376,34 @@ fn read_one(
     if sp.topic.is_empty() {
         return PartitionResult::error(KafkaError::UnknownTopicId);
     }
-    let Some(log) = broker.log(&sp.topic, sp.partition) else {
-        return PartitionResult::error(KafkaError::UnknownTopicOrPartition);
+    let partition = match broker.local_partition(&sp.topic, sp.partition) {
+        Ok(p) => p,
+        Err(e) => return PartitionResult::error(e),
     };
     let requested_epoch = plan.epochs.get(sp).copied().unwrap_or(-1);
     // Negative: not checked (Kafka's FetchRequest reads any negative epoch as none, unlike
     // ListOffsets and OffsetForLeaderEpoch; differential `leadership`). Older than ours:
     // fenced; newer: unknown.
-    let epoch = log.leader_epoch();
-    if requested_epoch > epoch {
+    let leader = partition.leader_info();
+    if requested_epoch > leader.leader_epoch {
         return PartitionResult::error(KafkaError::UnknownLeaderEpoch);
     }
-    if requested_epoch >= 0 && requested_epoch < epoch {
-        return PartitionResult::error(KafkaError::FencedLeaderEpoch);
+    if requested_epoch >= 0 && requested_epoch < leader.leader_epoch {
+        let mut r = PartitionResult::error(KafkaError::FencedLeaderEpoch);
+        r.leader = Some(leader);
+        return r;
     }
+    let must_lead = plan.follower.is_some() || !plan.consumer_may_read_follower;
+    if must_lead && !partition.is_leader() {
+        let mut r = PartitionResult::error(KafkaError::NotLeaderOrFollower);
+        r.leader = Some(leader);
+        return r;
+    }
+    let log = partition.log();
     let limit = (pf.partition_max_bytes.max(0) as usize).min(remaining);
+    if let Some(f) = plan.follower {
+        return read_for_follower(broker, &partition, f, pf, limit, first_non_empty);
+    }
     // read_committed stops at the last stable offset and lists the aborted transactions in
     // range; read_uncommitted returns everything below the high watermark and no list (clients
     // skip control batches themselves).
@@ -331,6 +415,8 @@ fn read_one(
     match read {
         Ok(data) => PartitionResult {
             error: None,
+            leader: None,
+            diverging: None,
             high_watermark: data.high_watermark,
             last_stable_offset: data.last_stable_offset,
             log_start_offset: data.log_start_offset,
@@ -343,6 +429,77 @@ fn read_one(
         }
         Err(e) => {
             tracing::error!(topic = %sp.topic, partition = sp.partition, error = %e, "read failed");
+            PartitionResult::error(KafkaError::KafkaStorageError)
+        }
+    }
+}
+
+/// A follower replica's fetch from this leader (Kafka's fetch with FetchIsolation LOG_END):
+/// the log diverges if the leader ended the follower's last fetched epoch before its fetch
+/// offset (answered with the diverging epoch, no records); otherwise records up to the log
+/// end, and the follower's progress is recorded (high watermark, ISR).
+fn read_for_follower(
+    broker: &Broker,
+    partition: &Partition,
+    f: FollowerFetch,
+    pf: &PartitionFetch,
+    limit: usize,
+    first_non_empty: bool,
+) -> PartitionResult {
+    let log = partition.log();
+    if pf.last_fetched_epoch >= 0 {
+        let (epoch, end) = log.end_offset_for_epoch(pf.last_fetched_epoch);
+        if epoch >= 0 && (epoch < pf.last_fetched_epoch || end < pf.fetch_offset) {
+            let snap = log.snapshot();
+            return PartitionResult {
+                error: None,
+                leader: None,
+                diverging: Some(EpochEndOffset {
+                    epoch,
+                    end_offset: end,
+                }),
+                high_watermark: snap.high_watermark,
+                last_stable_offset: snap.last_stable_offset,
+                log_start_offset: snap.log_start_offset,
+                aborted: None,
+                records: Vec::new(),
+                size: 0,
+            };
+        }
+    }
+    match log.read_to_log_end(pf.fetch_offset, limit, first_non_empty) {
+        Ok(data) => {
+            if let Err(e) = broker.replicas.record_follower_fetch(
+                partition,
+                f.replica_id,
+                pf.fetch_offset,
+                pf.log_start_offset,
+                f.broker_epoch,
+                data.log_end_offset,
+            ) {
+                let mut r = PartitionResult::error(e.code());
+                r.leader = e.leader();
+                return r;
+            }
+            // The high watermark after this fetch moved it.
+            let snap = log.snapshot();
+            PartitionResult {
+                error: None,
+                leader: None,
+                diverging: None,
+                high_watermark: snap.high_watermark,
+                last_stable_offset: snap.last_stable_offset,
+                log_start_offset: snap.log_start_offset,
+                size: data.size(),
+                aborted: None,
+                records: data.records,
+            }
+        }
+        Err(StorageError::OffsetOutOfRange { .. }) => {
+            PartitionResult::error(KafkaError::OffsetOutOfRange)
+        }
+        Err(e) => {
+            tracing::error!(tp = %partition.topic_partition(), error = %e, "read for a follower failed");
             PartitionResult::error(KafkaError::KafkaStorageError)
         }
     }

@@ -9,6 +9,9 @@
 
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
+use crate::coordinator::group::OFFSETS_TOPIC;
+use crate::coordinator::transaction::TRANSACTION_STATE_TOPIC;
+use crate::metadata_cache;
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::find_coordinator_response::Coordinator;
 use sluice_protocol::kafka_protocol::messages::{
@@ -23,35 +26,67 @@ struct Answer {
     port: i32,
 }
 
-fn lookup(broker: &Broker, ctx: &RequestContext<'_>, key_type: i8) -> Answer {
+fn lookup(broker: &Broker, ctx: &RequestContext<'_>, key_type: i8, key: &str) -> Answer {
     let error = match key_type {
         0 => broker.ensure_offsets_topic().err().map(|e| {
-            tracing::error!(error = %e.message, "cannot create __consumer_offsets");
+            if e.code != KafkaError::CoordinatorNotAvailable {
+                tracing::error!(error = %e.message, "cannot create __consumer_offsets");
+            }
             KafkaError::CoordinatorNotAvailable
         }),
         1 => broker.ensure_transaction_state_topic().err().map(|e| {
-            tracing::error!(error = %e.message, "cannot create __transaction_state");
+            if e.code != KafkaError::CoordinatorNotAvailable {
+                tracing::error!(error = %e.message, "cannot create __transaction_state");
+            }
             KafkaError::CoordinatorNotAvailable
         }),
         _ => Some(KafkaError::InvalidRequest),
     };
+    let unavailable = |e: Option<KafkaError>| Answer {
+        error: Some(e.unwrap_or(KafkaError::CoordinatorNotAvailable)),
+        node: -1,
+        host: String::new(),
+        port: -1,
+    };
+    if error.is_some() {
+        return unavailable(error);
+    }
+    if broker.member().is_some() {
+        // A cluster broker: the coordinator is the leader of the key's partition of the
+        // internal topic, if it is alive and reachable on this listener.
+        let (topic, partition) = if key_type == 0 {
+            (OFFSETS_TOPIC, broker.groups.partition_for(key))
+        } else {
+            (TRANSACTION_STATE_TOPIC, broker.txn.partition_for(key))
+        };
+        let image = broker.image();
+        let leader = image
+            .topics
+            .get(topic)
+            .and_then(|t| t.partition(partition))
+            .and_then(|reg| metadata_cache::reachable_leader(&image, reg, ctx.listener()));
+        return match leader {
+            Some(ep) => Answer {
+                error: None,
+                node: ep.id,
+                host: ep.host,
+                port: i32::from(ep.port),
+            },
+            None => unavailable(None),
+        };
+    }
     let ep = broker
         .config
         .endpoint_for(ctx.listener())
         .or_else(|| broker.config.advertised.first());
-    match (error, ep) {
-        (None, Some(ep)) => Answer {
+    match ep {
+        Some(ep) => Answer {
             error: None,
             node: broker.node_id(),
             host: ep.host.clone(),
             port: i32::from(ep.port),
         },
-        (e, _) => Answer {
-            error: Some(e.unwrap_or(KafkaError::CoordinatorNotAvailable)),
-            node: -1,
-            host: String::new(),
-            port: -1,
-        },
+        None => unavailable(None),
     }
 }
 
@@ -64,7 +99,7 @@ pub async fn handle(
     let mut resp = FindCoordinatorResponse::default();
     if v >= 4 {
         for key in &req.coordinator_keys {
-            let a = lookup(broker, ctx, req.key_type);
+            let a = lookup(broker, ctx, req.key_type, key.as_str());
             resp.coordinators.push(
                 Coordinator::default()
                     .with_key(key.clone())
@@ -75,7 +110,12 @@ pub async fn handle(
             );
         }
     } else {
-        let a = lookup(broker, ctx, if v >= 1 { req.key_type } else { 0 });
+        let a = lookup(
+            broker,
+            ctx,
+            if v >= 1 { req.key_type } else { 0 },
+            req.key.as_str(),
+        );
         resp.error_code = a.error.map(|e| e.code()).unwrap_or(0);
         resp.node_id = BrokerId(a.node);
         resp.host = StrBytes::from_string(a.host);

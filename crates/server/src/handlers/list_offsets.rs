@@ -51,28 +51,40 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ListOffsetsR
             if v >= 4 {
                 pr.leader_epoch = -1;
             }
-            let log = broker.log(t.name.as_str(), p.partition_index);
+            let local = broker.local_partition(t.name.as_str(), p.partition_index);
+            let log = local.as_ref().ok().map(|l| l.log().clone());
             let result = if !seen.insert((t.name.to_string(), p.partition_index)) {
                 Err(KafkaError::InvalidRequest)
-            } else if let Some(e) = (v >= 4)
-                .then(|| {
-                    super::offset_for_leader_epoch::check_current_leader_epoch(
-                        p.current_leader_epoch,
-                        log.as_ref().map_or(-1, |l| l.leader_epoch()),
-                    )
-                })
-                .flatten()
-                .filter(|_| log.is_some())
-            {
-                Err(e)
             } else {
-                match &log {
-                    None => Err(KafkaError::UnknownTopicOrPartition),
-                    Some(_) if !timestamp_allowed(p.timestamp, v) => {
-                        Err(KafkaError::UnsupportedVersion)
-                    }
-                    Some(log) => {
-                        lookup(broker, log, p.timestamp, v >= 2 && req.isolation_level == 1)
+                match &local {
+                    Err(e) => Err(*e),
+                    Ok(part) => {
+                        // As Kafka: the epoch first (v4+), then leadership, then the target.
+                        let fenced = (v >= 4)
+                            .then(|| {
+                                super::offset_for_leader_epoch::check_current_leader_epoch(
+                                    p.current_leader_epoch,
+                                    part.leader_epoch(),
+                                )
+                            })
+                            .flatten();
+                        if let Some(e) = fenced {
+                            Err(e)
+                        } else if !part.is_leader() {
+                            Err(KafkaError::NotLeaderOrFollower)
+                        } else if !timestamp_allowed(p.timestamp, v) {
+                            Err(KafkaError::UnsupportedVersion)
+                        } else if req.replica_id.0 >= 0 && p.timestamp == LATEST {
+                            // A follower asks for the log end offset (Kafka's isolation None).
+                            Ok(Some((-1, part.log().log_end_offset())))
+                        } else {
+                            lookup(
+                                broker,
+                                part.log(),
+                                p.timestamp,
+                                v >= 2 && req.isolation_level == 1,
+                            )
+                        }
                     }
                 }
             };

@@ -16,8 +16,9 @@
 
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
+use crate::metadata_cache;
 use crate::topics;
-use sluice_metadata::TopicImage;
+use sluice_metadata::{MetadataImage, TopicImage};
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -40,21 +41,48 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: MetadataRequ
     let v = ctx.version;
     let node = broker.node_id();
     let mut resp = MetadataResponse::default();
+    let image = broker.image();
+    let cluster = broker.member().is_some().then(|| Cluster {
+        image: &image,
+        listener: ctx.listener(),
+    });
 
-    if let Some(ep) = broker
-        .config
-        .endpoint_for(ctx.listener())
-        .or_else(|| broker.config.advertised.first())
-    {
-        resp.brokers.push(
-            MetadataResponseBroker::default()
-                .with_node_id(BrokerId(node))
-                .with_host(StrBytes::from_string(ep.host.clone()))
-                .with_port(i32::from(ep.port)),
-        );
-    }
-    if v >= 1 {
-        resp.controller_id = BrokerId(node);
+    match &cluster {
+        // A cluster broker: every alive broker with an endpoint on this listener; the
+        // controller id is an alive broker's, picked at random (Kafka's KRaft metadata cache:
+        // clients send controller-bound requests to a broker, which forwards them).
+        Some(c) => {
+            let alive = metadata_cache::alive_brokers(c.image, c.listener);
+            if v >= 1 {
+                resp.controller_id = BrokerId(random_pick(&alive).map(|b| b.id).unwrap_or(-1));
+            }
+            for b in alive {
+                resp.brokers.push(
+                    MetadataResponseBroker::default()
+                        .with_node_id(BrokerId(b.id))
+                        .with_host(StrBytes::from_string(b.host))
+                        .with_port(i32::from(b.port))
+                        .with_rack(b.rack.map(StrBytes::from_string)),
+                );
+            }
+        }
+        None => {
+            if let Some(ep) = broker
+                .config
+                .endpoint_for(ctx.listener())
+                .or_else(|| broker.config.advertised.first())
+            {
+                resp.brokers.push(
+                    MetadataResponseBroker::default()
+                        .with_node_id(BrokerId(node))
+                        .with_host(StrBytes::from_string(ep.host.clone()))
+                        .with_port(i32::from(ep.port)),
+                );
+            }
+            if v >= 1 {
+                resp.controller_id = BrokerId(node);
+            }
+        }
     }
     if v >= 2 {
         resp.cluster_id = Some(StrBytes::from_string(broker.cluster_id.clone()));
@@ -69,10 +97,9 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: MetadataRequ
         Some(t) => v == 0 && t.is_empty(),
     };
     if all_topics {
-        let image = broker.image();
-        let snapshot = &image.topics;
-        for t in snapshot.iter() {
-            resp.topics.push(topic_entry(t, v, topic_ops));
+        for t in image.topics.iter() {
+            resp.topics
+                .push(topic_entry(t, v, topic_ops, cluster.as_ref()));
         }
     } else {
         let allow_auto =
@@ -81,15 +108,41 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: MetadataRequ
             // As Kafka: a non-zero topic id wins over the name (v10+ clients send an empty
             // name with the id).
             let entry = match &requested.name {
-                Some(name) if requested.topic_id.is_nil() => {
-                    by_name(broker, name.as_str(), allow_auto, v, topic_ops)
-                }
-                _ => by_id(broker, requested.topic_id, v, topic_ops),
+                Some(name) if requested.topic_id.is_nil() => by_name(
+                    broker,
+                    name.as_str(),
+                    allow_auto,
+                    v,
+                    topic_ops,
+                    cluster.as_ref(),
+                ),
+                _ => by_id(&image, requested.topic_id, v, topic_ops, cluster.as_ref()),
             };
             resp.topics.push(entry);
         }
     }
     Reply::Response(ResponseKind::Metadata(resp))
+}
+
+/// A cluster broker's view for partition answers: leaders must be alive and reachable on the
+/// request's listener.
+struct Cluster<'a> {
+    image: &'a MetadataImage,
+    listener: &'a str,
+}
+
+/// One of `brokers`, picked at random (Kafka's getRandomAliveBrokerId).
+fn random_pick(
+    brokers: &[metadata_cache::BrokerEndpoint],
+) -> Option<&metadata_cache::BrokerEndpoint> {
+    if brokers.is_empty() {
+        return None;
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as usize)
+        .unwrap_or(0);
+    brokers.get(nanos % brokers.len())
 }
 
 fn by_name(
@@ -98,9 +151,10 @@ fn by_name(
     allow_auto: bool,
     v: i16,
     topic_ops: bool,
+    cluster: Option<&Cluster<'_>>,
 ) -> MetadataResponseTopic {
     if let Some(t) = broker.image().topics.get(name) {
-        return topic_entry(t, v, topic_ops);
+        return topic_entry(t, v, topic_ops, cluster);
     }
     let error = if let Err(msg) = topics::validate_name(name) {
         tracing::debug!(topic = name, reason = %msg, "metadata for an illegal topic name");
@@ -109,10 +163,12 @@ fn by_name(
         match broker.auto_create_topic(name) {
             Ok(()) => {
                 if let Some(t) = broker.image().topics.get(name) {
-                    return topic_entry(t, v, topic_ops);
+                    return topic_entry(t, v, topic_ops, cluster);
                 }
                 KafkaError::LeaderNotAvailable
             }
+            // A cluster broker's creation is under way.
+            Err(e) if e.code == KafkaError::LeaderNotAvailable => e.code,
             Err(e) => {
                 tracing::info!(topic = name, error = %e.message, "auto-creation failed");
                 e.code
@@ -126,9 +182,15 @@ fn by_name(
         .with_name(Some(TopicName(StrBytes::from_string(name.to_string()))))
 }
 
-fn by_id(broker: &Broker, id: Uuid, v: i16, topic_ops: bool) -> MetadataResponseTopic {
-    match broker.image().topics.get_by_id(&id) {
-        Some(t) if !id.is_nil() => topic_entry(t, v, topic_ops),
+fn by_id(
+    image: &MetadataImage,
+    id: Uuid,
+    v: i16,
+    topic_ops: bool,
+    cluster: Option<&Cluster<'_>>,
+) -> MetadataResponseTopic {
+    match image.topics.get_by_id(&id) {
+        Some(t) if !id.is_nil() => topic_entry(t, v, topic_ops, cluster),
         _ => {
             let mut e = MetadataResponseTopic::default()
                 .with_error_code(KafkaError::UnknownTopicId.code())
@@ -141,7 +203,12 @@ fn by_id(broker: &Broker, id: Uuid, v: i16, topic_ops: bool) -> MetadataResponse
     }
 }
 
-fn topic_entry(t: &TopicImage, v: i16, topic_ops: bool) -> MetadataResponseTopic {
+fn topic_entry(
+    t: &TopicImage,
+    v: i16,
+    topic_ops: bool,
+    cluster: Option<&Cluster<'_>>,
+) -> MetadataResponseTopic {
     let mut e = MetadataResponseTopic::default()
         .with_name(Some(TopicName(StrBytes::from_string(t.name.clone()))));
     if v >= 1 {
@@ -165,8 +232,22 @@ fn topic_entry(t: &TopicImage, v: i16, topic_ops: bool) -> MetadataResponseTopic
                 .with_leader_id(BrokerId(reg.leader))
                 .with_replica_nodes(ids(&reg.replicas))
                 .with_isr_nodes(ids(&reg.isr));
-            if reg.leader < 0 {
-                part.error_code = KafkaError::LeaderNotAvailable.code();
+            match cluster {
+                Some(c) => {
+                    if metadata_cache::reachable_leader(c.image, reg, c.listener).is_none() {
+                        part.error_code = KafkaError::LeaderNotAvailable.code();
+                        part.leader_id = BrokerId(-1);
+                    }
+                    if v >= 5 {
+                        part.offline_replicas =
+                            ids(&metadata_cache::offline_replicas(c.image, reg));
+                    }
+                }
+                None => {
+                    if reg.leader < 0 {
+                        part.error_code = KafkaError::LeaderNotAvailable.code();
+                    }
+                }
             }
             if v >= 7 {
                 part.leader_epoch = reg.leader_epoch;

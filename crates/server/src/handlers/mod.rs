@@ -116,6 +116,8 @@ pub enum CloseReason {
     Body(#[from] BodyError),
     #[error("response: {0}")]
     Encode(#[from] EncodeError),
+    #[error("{api:?} could not be forwarded to the controller: {message}")]
+    Forwarding { api: ApiKey, message: String },
 }
 
 macro_rules! registry {
@@ -252,6 +254,32 @@ fn encode_reply(
     })
 }
 
+async fn forward(
+    member: &crate::cluster::member::ClusterMember,
+    conn: &ConnectionContext,
+    api: ApiKey,
+    frame: Bytes,
+) -> Result<Outgoing, CloseReason> {
+    match member.forward(frame, conn.peer).await {
+        Ok(response) => {
+            let size = i32::try_from(response.len()).map_err(|_| CloseReason::Forwarding {
+                api,
+                message: "the controller's response is too large".into(),
+            })?;
+            Ok(Outgoing::Chunks(vec![
+                Bytes::copy_from_slice(&size.to_be_bytes()),
+                response,
+            ]))
+        }
+        // The client retries on a new connection (Kafka answers the request's own error
+        // response; a disconnect is retriable for every client too).
+        Err(e) => Err(CloseReason::Forwarding {
+            api,
+            message: e.message,
+        }),
+    }
+}
+
 /// Serve one frame: decode, dispatch, and encode the response (into `out`, or as chunks).
 pub async fn handle_frame(
     broker: &Broker,
@@ -289,6 +317,14 @@ pub async fn handle_frame(
     }
     let (header, body_start) =
         header::decode(&frame, header::request_header_version(api, version))?;
+    if let Some(member) = broker.member() {
+        if crate::cluster::member::FORWARDED.contains(&api) {
+            // A cluster broker sends metadata changes to the controller as they came (Kafka's
+            // ForwardingManager): the request in an Envelope, the controller's response
+            // relayed as it is.
+            return forward(member, conn, api, frame).await;
+        }
+    }
     let body = frame.slice(body_start..);
     if api == ApiKey::WriteTxnMarkers && version == 2 {
         // Beyond the codec crate: our own decoder; the response has v1's layout.

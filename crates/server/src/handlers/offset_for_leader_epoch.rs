@@ -50,13 +50,17 @@ pub async fn handle(
                 .with_partition(p.partition)
                 .with_leader_epoch(-1)
                 .with_end_offset(-1);
-            match broker.log(t.topic.as_str(), p.partition) {
-                None => pr.error_code = KafkaError::UnknownTopicOrPartition.code(),
-                Some(log) => {
-                    match check_current_leader_epoch(p.current_leader_epoch, log.leader_epoch()) {
+            match broker.local_partition(t.topic.as_str(), p.partition) {
+                Err(e) => pr.error_code = e.code(),
+                Ok(part) => {
+                    match check_current_leader_epoch(p.current_leader_epoch, part.leader_epoch()) {
                         Some(e) => pr.error_code = e.code(),
+                        // Only the leader answers (Kafka's fetchOnlyFromLeader).
+                        None if !part.is_leader() => {
+                            pr.error_code = KafkaError::NotLeaderOrFollower.code()
+                        }
                         None => {
-                            let (epoch, end) = log.end_offset_for_epoch(p.leader_epoch);
+                            let (epoch, end) = part.log().end_offset_for_epoch(p.leader_epoch);
                             pr.leader_epoch = epoch;
                             pr.end_offset = end;
                         }

@@ -28,6 +28,9 @@
 
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
+use crate::metadata_cache;
+use crate::replica::delayed_produce::{wait_for_acks, PendingAck};
+use crate::replica::{LeaderInfo, Partition, PartitionError};
 use crate::topic_policy::TopicPolicy;
 use sluice_protocol::batch::{BatchError, RecordBatch};
 use sluice_protocol::compression;
@@ -35,6 +38,8 @@ use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
+use sluice_protocol::kafka_protocol::messages::produce_response::{LeaderIdAndEpoch, NodeEndpoint};
+use sluice_protocol::kafka_protocol::messages::BrokerId;
 use sluice_protocol::kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use sluice_protocol::kafka_protocol::protocol::StrBytes;
 use sluice_protocol::records::{self, RecordError};
@@ -48,6 +53,8 @@ struct Failure {
     record_errors: Vec<(i32, String)>,
     /// The partition's log start offset, once the partition was found.
     log_start_offset: Option<i64>,
+    /// NOT_LEADER_OR_FOLLOWER: the leader this broker knows of (v10+ current_leader).
+    leader: Option<LeaderInfo>,
 }
 
 impl Failure {
@@ -57,6 +64,7 @@ impl Failure {
             message: message.into(),
             record_errors: Vec::new(),
             log_start_offset: None,
+            leader: None,
         }
     }
 
@@ -82,6 +90,7 @@ impl Failure {
 }
 
 struct Appended {
+    partition: Arc<Partition>,
     log: Arc<PartitionLog>,
     base_offset: i64,
     last_offset: i64,
@@ -98,6 +107,10 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
     let mut resp = ProduceResponse::default();
     // (topic index, partition index) of appends waiting for an fsync.
     let mut to_sync: Vec<(usize, usize, Arc<PartitionLog>, i64)> = Vec::new();
+    // acks=all appends to replicated partitions, waiting for the ISR.
+    let mut to_replicate: Vec<(usize, usize, PendingAck)> = Vec::new();
+    // Leaders named in NOT_LEADER_OR_FOLLOWER answers (v10+ node_endpoints).
+    let mut leaders: Vec<i32> = Vec::new();
 
     // Transactional batches need a transactional id to authorize: without one Kafka fails the
     // whole request with TRANSACTIONAL_ID_AUTHORIZATION_FAILED (KafkaApis.handleProduceRequest).
@@ -143,6 +156,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
                     Some(name) => append(
                         broker,
                         v,
+                        acks,
                         req.transactional_id.as_ref().map(|t| t.as_str()),
                         name,
                         part.index,
@@ -162,9 +176,29 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
                     if a.log.config().fsync_before_ack {
                         to_sync.push((ti, pi, a.log.clone(), a.last_offset));
                     }
+                    if acks == -1 && a.partition.is_replicated() {
+                        to_replicate.push((
+                            ti,
+                            pi,
+                            PendingAck {
+                                partition: a.partition.clone(),
+                                required_offset: a.last_offset + 1,
+                            },
+                        ));
+                    }
                 }
                 Err(f) => {
                     pr.error_code = f.code.code();
+                    if v >= 10 {
+                        if let Some(l) = f.leader.filter(|l| l.leader_id >= 0) {
+                            pr.current_leader = LeaderIdAndEpoch::default()
+                                .with_leader_id(BrokerId(l.leader_id))
+                                .with_leader_epoch(l.leader_epoch);
+                            if !leaders.contains(&l.leader_id) {
+                                leaders.push(l.leader_id);
+                            }
+                        }
+                    }
                     pr.base_offset = -1;
                     pr.log_append_time_ms = -1;
                     if v >= 5 {
@@ -192,11 +226,45 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
         resp.responses.push(tr);
     }
 
-    if to_sync.is_empty() {
+    if !leaders.is_empty() {
+        let image = broker.image();
+        for id in leaders {
+            if let Some(ep) = metadata_cache::endpoint(&image, id, ctx.listener()) {
+                resp.node_endpoints.push(
+                    NodeEndpoint::default()
+                        .with_node_id(BrokerId(ep.id))
+                        .with_host(StrBytes::from_string(ep.host))
+                        .with_port(i32::from(ep.port))
+                        .with_rack(ep.rack.map(StrBytes::from_string)),
+                );
+            }
+        }
+    }
+    if to_sync.is_empty() && to_replicate.is_empty() {
         if acks == 0 {
             return Reply::None;
         }
         return Reply::Response(ResponseKind::Produce(resp));
+    }
+    let timeout = std::time::Duration::from_millis(req.timeout_ms.max(0) as u64);
+    let purgatory = broker.purgatory.clone();
+    if to_sync.is_empty() {
+        // acks=all on replicated partitions: the reply waits for the ISR (Kafka's
+        // DelayedProduce), while the connection serves its next requests.
+        return Reply::Deferred(Box::pin(async move {
+            let (places, pending): (Vec<_>, Vec<_>) = to_replicate
+                .into_iter()
+                .map(|(ti, pi, p)| ((ti, pi), p))
+                .unzip();
+            let outcome = wait_for_acks(&purgatory, &pending, timeout).await;
+            for ((ti, pi), err) in places.into_iter().zip(outcome) {
+                if let Some(e) = err {
+                    let pr = &mut resp.responses[ti].partition_responses[pi];
+                    pr.error_code = e.code();
+                }
+            }
+            Reply::Response(ResponseKind::Produce(resp))
+        }));
     }
     // fsync-before-ack: the reply waits for the group-commit round covering each append (even
     // with acks=0 the high watermark only moves once synced); one round covers every partition
@@ -231,6 +299,19 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
                 }
             }
         }
+        if !to_replicate.is_empty() {
+            let (places, pending): (Vec<_>, Vec<_>) = to_replicate
+                .into_iter()
+                .map(|(ti, pi, p)| ((ti, pi), p))
+                .unzip();
+            let outcome = wait_for_acks(&purgatory, &pending, timeout).await;
+            for ((ti, pi), err) in places.into_iter().zip(outcome) {
+                let pr = &mut resp.responses[ti].partition_responses[pi];
+                if let (Some(e), 0) = (err, pr.error_code) {
+                    pr.error_code = e.code();
+                }
+            }
+        }
         if acks == 0 {
             return Reply::None;
         }
@@ -238,9 +319,11 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext<'_>, req: ProduceReque
     }))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn append(
     broker: &Broker,
     version: i16,
+    acks: i16,
     transactional_id: Option<&str>,
     topic: &str,
     partition: i32,
@@ -253,7 +336,18 @@ fn append(
             "This server does not host this topic-partition.",
         )
     };
-    let log = broker.log(topic, partition).ok_or_else(unknown)?;
+    let local = broker
+        .local_partition(topic, partition)
+        .map_err(|code| Failure::new(code, "This server does not host this topic-partition."))?;
+    if !local.is_leader() {
+        let mut f = Failure::new(
+            KafkaError::NotLeaderOrFollower,
+            "This server is not the leader for that topic-partition.",
+        );
+        f.leader = Some(local.leader_info());
+        return Err(f);
+    }
+    let log = local.log().clone();
     let policy = broker.policies.get(topic).ok_or_else(unknown)?;
     let records = records.unwrap_or_default();
     let with_start = |mut f: Failure| {
@@ -285,13 +379,25 @@ fn append(
         }
         _ => records.to_vec(),
     };
-    let info = log
-        .append_as_leader(&mut buf, log.leader_epoch())
-        .map_err(|e| with_start(storage_failure(topic, partition, e)))?;
+    let info = local
+        .append_records_to_leader(&mut buf, acks, now)
+        .map_err(|e| match e {
+            PartitionError::Storage(e) => with_start(storage_failure(topic, partition, e)),
+            PartitionError::NotEnoughReplicas { .. } => {
+                with_start(Failure::new(KafkaError::NotEnoughReplicas, e.to_string()))
+            }
+            other => {
+                let mut f = Failure::new(other.code(), other.to_string());
+                f.leader = other.leader();
+                f
+            }
+        })?;
+    broker.replicas.on_leader_append(&local);
     // A retried duplicate (idempotent producer) is acknowledged with its original offsets, and
     // (as Kafka does, whatever the timestamp type) the original batch's max timestamp as
     // log_append_time.
     Ok(Appended {
+        partition: local,
         log,
         base_offset: info.first_offset,
         last_offset: info.last_offset,

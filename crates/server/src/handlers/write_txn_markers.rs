@@ -15,6 +15,7 @@
 use super::{Reply, RequestContext};
 use crate::broker::Broker;
 use crate::coordinator::group::OFFSETS_TOPIC;
+use crate::replica::delayed_produce::{wait_for_acks, PendingAck};
 use sluice_protocol::error::KafkaError;
 use sluice_protocol::kafka_protocol::messages::write_txn_markers_request::WritableTxnMarker;
 use sluice_protocol::kafka_protocol::messages::write_txn_markers_response::{
@@ -25,6 +26,9 @@ use sluice_protocol::kafka_protocol::messages::{
 };
 use sluice_protocol::write_txn_markers_v2::MarkerV2;
 use sluice_storage::TxnMarker;
+
+/// How long a marker waits for the ISR (Kafka: request.timeout.ms, 30 s).
+const MARKER_ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub async fn handle(
     broker: &Broker,
@@ -58,16 +62,16 @@ async fn write(broker: &Broker, markers: &[(&WritableTxnMarker, i16)]) -> WriteT
         for t in &m.topics {
             let mut tr = WritableTxnMarkerTopicResult::default().with_name(t.name.clone());
             for p in &t.partition_indexes {
-                let err = match broker.log(t.name.as_str(), *p) {
-                    None => Some(KafkaError::UnknownTopicOrPartition),
-                    Some(log) => match log.append_control_marker(&marker, log.leader_epoch()) {
+                let err = match broker.leader_log(t.name.as_str(), *p) {
+                    Err(e) => Some(e),
+                    Ok(log) => match log.append_control_marker(&marker, log.leader_epoch()) {
                         Ok(info) => {
                             if t.name.as_str() == OFFSETS_TOPIC {
                                 broker
                                     .groups
                                     .complete_txn(*p, marker.producer_id, marker.commit);
                             }
-                            if log.config().fsync_before_ack {
+                            let synced = if log.config().fsync_before_ack {
                                 let log = log.clone();
                                 match tokio::task::spawn_blocking(move || {
                                     log.sync_to(info.last_offset)
@@ -79,6 +83,24 @@ async fn write(broker: &Broker, markers: &[(&WritableTxnMarker, i16)]) -> WriteT
                                 }
                             } else {
                                 None
+                            };
+                            // Markers are written with acks=all (Kafka's WriteTxnMarkers).
+                            match (synced, broker.replicas.partition(t.name.as_str(), *p)) {
+                                (None, Some(part)) if part.is_replicated() => {
+                                    broker.replicas.on_leader_append(&part);
+                                    wait_for_acks(
+                                        &broker.purgatory,
+                                        &[PendingAck {
+                                            partition: part,
+                                            required_offset: info.last_offset + 1,
+                                        }],
+                                        MARKER_ACK_TIMEOUT,
+                                    )
+                                    .await
+                                    .pop()
+                                    .flatten()
+                                }
+                                (synced, _) => synced,
                             }
                         }
                         Err(e) => Some(

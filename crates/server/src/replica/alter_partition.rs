@@ -71,7 +71,7 @@ async fn send(
         let data = PartitionData::default()
             .with_partition_index(p.tp.partition)
             .with_leader_epoch(p.leader_epoch)
-            .with_new_isr(p.new_isr.iter().map(|(id, _)| BrokerId(*id)).collect())
+            // AlterPartition v3 (Kafka 4's controllers serve v2-3): the ISR with broker epochs.
             .with_new_isr_with_epochs(
                 p.new_isr
                     .iter()

@@ -360,16 +360,16 @@ impl FetcherTask {
                 .find(|t| t.topic_id == a.partition.topic_id())
             {
                 Some(t) => t.partitions.push(fp),
+                // Topic ids: Fetch v13+ (every Kafka 4 broker serves v13-18).
                 None => topics.push(
                     FetchTopic::default()
-                        .with_topic(TopicName(StrBytes::from_string(a.tp.topic.clone())))
                         .with_topic_id(a.partition.topic_id())
                         .with_partitions(vec![fp]),
                 ),
             }
         }
+        // replica_state: Fetch v15+ (replica_id is v0-14 only).
         FetchRequest::default()
-            .with_replica_id(BrokerId(self.config.node_id))
             .with_replica_state(
                 ReplicaState::default()
                     .with_replica_id(BrokerId(self.config.node_id))

@@ -4,6 +4,7 @@
 //! ([`alter_partition`]).
 
 pub mod alter_partition;
+pub mod delayed_produce;
 pub mod fetcher;
 pub mod manager;
 pub mod partition;
